@@ -1,0 +1,99 @@
+"""The composition root: config in, a ready python-telegram-bot Application out."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+
+from bot.commands import everyone_commands
+from bot.context import CrmContext, Services
+from bot.handlers import errors, fallback, gate, invite, language, start
+from bot.handlers import help as help_
+from bot.i18n import LANGUAGES, TELEGRAM_CODES, Translator
+from bot.updates import PerChatUpdateProcessor
+from core.config import Config
+from core.domain.org import OrgSettings
+from core.org import OrgService
+from core.ports import Clock, SystemClock
+from storage.database import Database
+
+log = logging.getLogger("crmbot")
+
+# Handler groups: the gate first, then features, then the catch-alls.
+GATE_GROUP = -10
+GUARD_GROUP = -5
+FEATURE_GROUP = 0
+
+
+def org_defaults(config: Config) -> OrgSettings:
+    org = config.org
+    return OrgSettings(org.name, org.timezone, org.currency, org.default_language)
+
+
+def build_services(config: Config, database: Database, clock: Clock) -> Services:
+    return Services(
+        org=OrgService(database.uow, clock, org_defaults(config),
+                       invite_ttl=config.telegram.invite_ttl),
+        clock=clock,
+    )
+
+
+def build_application(config: Config, *, database: Database | None = None,
+                      clock: Clock | None = None, token: str | None = None) -> Application:
+    """Build the Application; nothing connects until it is initialized."""
+    database = database or Database.connect(config.database.url, echo=config.database.echo)
+    clock = clock or SystemClock()
+    telegram = config.telegram
+
+    async def post_init(application: Application) -> None:
+        await publish_commands(application)
+
+    async def post_shutdown(application: Application) -> None:
+        await database.dispose()
+
+    application = (
+        ApplicationBuilder()
+        .token(token or config.require_token())
+        .base_url(telegram.base_url)
+        .base_file_url(telegram.base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=5))
+        .concurrent_updates(PerChatUpdateProcessor(telegram.concurrent_updates))
+        .context_types(ContextTypes(context=CrmContext))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data["services"] = build_services(config, database, clock)
+    application.bot_data["database"] = database
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: Application) -> None:
+    application.add_handler(gate.gate_handler(), group=GATE_GROUP)
+    application.add_handler(fallback.group_guard(), group=GUARD_GROUP)
+    for module in (start, help_, language, invite):
+        application.add_handlers(module.handlers(), group=FEATURE_GROUP)
+    # Conversations of later modules go before these, in the same group.
+    application.add_handlers(fallback.handlers(), group=FEATURE_GROUP)
+    application.add_error_handler(errors.on_error)
+
+
+async def publish_commands(application: Application) -> None:
+    """The command menu in each language (role-specific ones are listed by /help)."""
+    bot = application.bot
+    for code in LANGUAGES:
+        t = Translator(code)
+        commands = [BotCommand(c.name, t(c.description)) for c in everyone_commands()]
+        await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(),
+                                  language_code=TELEGRAM_CODES[code])
+    default = Translator("en")
+    await bot.set_my_commands(
+        [BotCommand(c.name, default(c.description)) for c in everyone_commands()
+         if not c.private_only],
+        scope=BotCommandScopeDefault())
+    await bot.set_my_commands(
+        [BotCommand(c.name, default(c.description)) for c in everyone_commands()],
+        scope=BotCommandScopeAllPrivateChats())

@@ -1,0 +1,164 @@
+"""The `crmbot` command: run the bot, migrate, import the org, play the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tomllib
+from pathlib import Path
+
+from core.config import Config, ConfigError, load_config
+from core.domain.org_file import OrgFileError, parse_org_file
+
+EXIT_USAGE = 2
+
+
+class Redact(logging.Filter):
+    """Keeps the bot token out of every log line (httpx logs request URLs)."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<token>"), ()
+        return True
+
+
+def configure_logging(secret: str | None = None, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if secret:
+        handler.addFilter(Redact(secret))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+async def upgrade_database(config: Config) -> None:
+    from storage.migrate import current_revision, head_revision, upgrade
+
+    before = await current_revision(config.database.url)
+    if before != head_revision():
+        await upgrade(config.database.url)
+        logging.getLogger("crmbot").info("database upgraded from %s to %s",
+                                         before or "empty", head_revision())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot against Telegram (or any Bot API server in base_url)."""
+    from telegram import Update
+
+    from bot.app import build_application
+
+    config = load_config(args.config)
+    token = config.require_token()
+    configure_logging(token)
+    # An empty or older database is brought up to date first, in one transaction.
+    asyncio.run(upgrade_database(config))
+    application = build_application(config, token=token)
+    telegram = config.telegram
+    if telegram.mode == "polling":
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    else:
+        hook = telegram.webhook
+        application.run_webhook(
+            listen=hook.listen, port=hook.port, url_path=hook.path, webhook_url=hook.url,
+            secret_token=hook.secret_token.get_secret_value() if hook.secret_token else None,
+            allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    configure_logging()
+    asyncio.run(upgrade_database(config))
+    print("database is up to date")
+    return 0
+
+
+def read_org_file(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise OrgFileError(str(path), "file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise OrgFileError(str(path), f"not valid TOML ({error})") from None
+
+
+async def import_org_file(config: Config, path: Path):
+    from bot.app import build_services
+    from core.ports import SystemClock
+    from storage.database import Database
+
+    document = parse_org_file(read_org_file(path))
+    await upgrade_database(config)
+    database = Database.connect(config.database.url)
+    try:
+        return await build_services(config, database, SystemClock()).org.import_org(document)
+    finally:
+        await database.dispose()
+
+
+def cmd_org_import(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    configure_logging(level=logging.WARNING)
+    report = asyncio.run(import_org_file(config, Path(args.file)))
+    sections = sorted(set(report.created) | set(report.updated) | set(report.unchanged))
+    for section in sections:
+        print(f"{section:12} created {report.created[section]:4}  "
+              f"updated {report.updated[section]:4}  unchanged {report.unchanged[section]:4}")
+    print("imported" if report.changed else "nothing to change")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    configure_logging(level=logging.WARNING)
+    return asyncio.run(run_demo(color=sys.stdout.isatty() and not args.plain))
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="config file (default: $CRMBOT_CONFIG or config.toml)")
+    top = argparse.ArgumentParser(prog="crmbot", description=__doc__, parents=[common])
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", parents=[common], help="run the bot").set_defaults(func=cmd_run)
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", parents=[common], help="migrate to the latest schema").set_defaults(
+        func=cmd_db_upgrade)
+    org = commands.add_parser("org", help="the organisation").add_subparsers(dest="org",
+                                                                             required=True)
+    importer = org.add_parser("import", parents=[common], help="create or update the org")
+    importer.add_argument("file", help="an org file, see examples/org.toml")
+    importer.set_defaults(func=cmd_org_import)
+    demo = commands.add_parser("demo", help="play a scripted day against a local Bot API")
+    demo.add_argument("--plain", action="store_true", help="no colours")
+    demo.set_defaults(func=cmd_demo)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    from telegram.error import InvalidToken
+
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, OrgFileError) as error:
+        print(f"crmbot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except InvalidToken:
+        print("crmbot: telegram.token: the Bot API server refused this token", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

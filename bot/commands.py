@@ -1,0 +1,40 @@
+"""The bot's commands: who may use each, and where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.i18n import N_
+from core.domain.org import Role
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str  # marked with N_, translated when shown
+    roles: frozenset[Role] = frozenset()  # empty: every member
+    private_only: bool = True
+
+    def allowed(self, roles: frozenset[Role]) -> bool:
+        return not self.roles or bool(self.roles & roles)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", N_("Main menu")),
+    Command("help", N_("What I can do for you"), private_only=False),
+    Command("language", N_("Switch between English and 简体中文")),
+    Command("invite", N_("Invite a new member to your department"),
+            roles=frozenset({Role.MANAGER, Role.ADMIN})),
+)
+
+
+def commands_for(roles: frozenset[Role]) -> list[Command]:
+    return [c for c in COMMANDS if c.allowed(roles)]
+
+
+def everyone_commands() -> list[Command]:
+    return [c for c in COMMANDS if not c.roles]
+
+
+def private_only_names() -> set[str]:
+    return {c.name for c in COMMANDS if c.private_only}

@@ -1,0 +1,29 @@
+"""When a handler fails: log it with the update id, and tell the person without internals."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.context import CrmContext
+
+log = logging.getLogger("crmbot.errors")
+
+
+async def on_error(update: object, context: CrmContext) -> None:
+    """Log the traceback; apologise to the person in their language."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("update %s failed", update_id, exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    text = context.t("Sorry, something went wrong on our side. Please try again in a moment; "
+                     "if it keeps happening, tell your manager.")
+    try:
+        if update.callback_query:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.effective_message:
+            await update.effective_message.reply_text(text)
+    except TelegramError:
+        log.warning("could not tell the user about the failure of update %s", update_id)

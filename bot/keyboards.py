@@ -1,0 +1,48 @@
+"""Keyboards: the main menu and small inline pickers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator
+from core.domain.org import Role
+
+
+@dataclass(frozen=True)
+class MenuButton:
+    label: str  # marked with N_
+    roles: frozenset[Role] = frozenset()  # empty: every member
+
+
+HELP = MenuButton(N_("❓ Help"))
+LANGUAGE = MenuButton(N_("🌐 Language"))
+INVITE = MenuButton(N_("✉️ Invite"), frozenset({Role.MANAGER, Role.ADMIN}))
+
+# Rows of the main menu; modules add their buttons here as they arrive.
+MAIN_MENU: tuple[tuple[MenuButton, ...], ...] = ((HELP, LANGUAGE), (INVITE,))
+
+
+def main_menu(t: Translator, roles: frozenset[Role]) -> ReplyKeyboardMarkup:
+    """The reply keyboard of the main actions this person may take."""
+    rows = []
+    for row in MAIN_MENU:
+        buttons = [KeyboardButton(t(b.label)) for b in row if not b.roles or b.roles & roles]
+        if buttons:
+            rows.append(buttons)
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+
+
+def language_picker(current: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(("✓ " if code == current else "") + LANGUAGE_NAMES[code],
+                             callback_data=f"lang:{code}")
+        for code in LANGUAGES
+    ]])
+
+
+def private_chat_link(bot_username: str, t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(t("Open a private chat"), url=f"https://t.me/{bot_username}")
+    ]])

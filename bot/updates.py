@@ -1,0 +1,78 @@
+"""Updates from different chats run concurrently; updates from one chat strictly in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+# How many updates may wait in line (in all chats together) before PTB stops taking more.
+BACKLOG = 4096
+
+
+def chat_key(update: object) -> int | None:
+    """Which line an update queues in: its chat, else its sender."""
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return None
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """At most `concurrency` updates run at once, never two of the same chat.
+
+    PTB's own semaphore admits up to BACKLOG waiting updates; each then waits for the
+    previous update of its chat, and only then for one of `concurrency` running slots, so
+    a burst from one chat never occupies the slots that other chats need.
+    """
+
+    def __init__(self, concurrency: int) -> None:
+        super().__init__(max(BACKLOG, concurrency))
+        self.concurrency = concurrency
+        self._running: asyncio.Semaphore | None = None
+        self._tails: dict[int, asyncio.Future[None]] = {}
+        self._finished: dict[int, asyncio.Event] = {}
+        self.track_finished = False
+
+    async def initialize(self) -> None:
+        self._running = asyncio.Semaphore(self.concurrency)
+
+    async def shutdown(self) -> None:
+        self._tails.clear()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = chat_key(update)
+        if key is None:
+            await self._run(update, coroutine)
+            return
+        previous = self._tails.get(key)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = mine
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            await self._run(update, coroutine)
+        finally:
+            mine.set_result(None)
+            if self._tails.get(key) is mine:
+                del self._tails[key]
+
+    async def _run(self, update: object, coroutine: Awaitable[Any]) -> None:
+        assert self._running is not None, "initialize() first"
+        try:
+            async with self._running:
+                await coroutine
+        finally:
+            if self.track_finished and isinstance(update, Update):
+                self._finished.setdefault(update.update_id, asyncio.Event()).set()
+
+    async def wait_finished(self, update_id: int, timeout: float = 10.0) -> None:
+        """Wait until an update has been handled (for tests and the demo)."""
+        event = self._finished.setdefault(update_id, asyncio.Event())
+        await asyncio.wait_for(event.wait(), timeout)

@@ -1,0 +1,174 @@
+"""Configuration: a TOML file read with tomllib into validated pydantic models."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+CONFIG_ENV = "CRMBOT_CONFIG"
+TOKEN_ENV = "CRMBOT_TOKEN"
+LANGUAGES = ("en", "zh_Hans")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebhookConfig(_Section):
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=1, le=65535)
+    url: str = ""
+    secret_token: SecretStr | None = None
+    path: str = "telegram"
+
+    @field_validator("secret_token")
+    @classmethod
+    def _secret_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - only.
+        if value is not None:
+            raw = value.get_secret_value()
+            if not (1 <= len(raw) <= 256) or not all(c.isalnum() or c in "_-" for c in raw):
+                raise ValueError("must be 1-256 characters of letters, digits, _ and -")
+        return value
+
+
+class TelegramConfig(_Section):
+    token: SecretStr | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook: WebhookConfig = WebhookConfig()
+    concurrent_updates: int = Field(default=32, ge=1, le=1024)
+    invite_ttl_days: int = Field(default=7, ge=1, le=365)
+
+    @field_validator("base_url", "base_file_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            bot_id, _, secret = value.get_secret_value().partition(":")
+            if not bot_id.isdigit() or not secret:
+                raise ValueError("must look like 123456789:ABC... (the token from @BotFather)")
+        return value
+
+    @property
+    def invite_ttl(self) -> timedelta:
+        return timedelta(days=self.invite_ttl_days)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite+aiosqlite:///data/crm.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class StorageConfig(_Section):
+    photos_dir: Path = Path("data/photos")
+
+
+class OrgConfig(_Section):
+    name: str = "My sales team"
+    timezone: str = "UTC"
+    currency: str = "CNY"
+    default_language: Literal["en", "zh_Hans"] = "en"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)"
+            ) from None
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha() or not value.isupper():
+            raise ValueError("must be a three-letter ISO 4217 code like CNY or EUR")
+        return value
+
+
+class Config(_Section):
+    telegram: TelegramConfig = TelegramConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    storage: StorageConfig = StorageConfig()
+    org: OrgConfig = OrgConfig()
+
+    def require_token(self) -> str:
+        """The bot token, or ConfigError when none is configured."""
+        if self.telegram.token is None:
+            raise ConfigError(
+                f"telegram.token: missing (set it in the config file or in {TOKEN_ENV})"
+            )
+        return self.telegram.token.get_secret_value()
+
+
+def _first_error(error: ValidationError) -> str:
+    detail = error.errors()[0]
+    key = ".".join(str(part) for part in detail["loc"])
+    message = detail["msg"].removeprefix("Value error, ")
+    if detail["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{key}: {message}" if key else message
+
+
+def parse_config(data: dict, *, env: dict[str, str] | None = None) -> Config:
+    """Validate a config mapping; the token may come from the environment."""
+    env = os.environ if env is None else env
+    if env.get(TOKEN_ENV):
+        telegram = dict(data.get("telegram") or {})
+        telegram["token"] = env[TOKEN_ENV]
+        data = {**data, "telegram": telegram}
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_first_error(error)) from None
+    if config.telegram.mode == "webhook" and not config.telegram.webhook.url:
+        raise ConfigError('telegram.webhook.url: required when telegram.mode is "webhook"')
+    return config
+
+
+def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = None) -> Config:
+    """Read the config from `path`, else $CRMBOT_CONFIG, else ./config.toml."""
+    env = os.environ if env is None else env
+    chosen = Path(path or env.get(CONFIG_ENV) or "config.toml")
+    try:
+        with chosen.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{chosen}: config file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{chosen}: not valid TOML ({error})") from None
+    return parse_config(data, env=env)

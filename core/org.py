@@ -1,0 +1,394 @@
+"""Org and membership use cases: who is speaking, joining by invite, the org import."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from core.domain.budget import Budget
+from core.domain.errors import DomainError, NotAllowed
+from core.domain.invite import Invite, InviteRefused, looks_like_token, new_token, token_digest
+from core.domain.org import (
+    LANGUAGES,
+    Customer,
+    CycleError,
+    Department,
+    Member,
+    OrgSettings,
+    OrgTree,
+    Project,
+    Role,
+)
+from core.domain.org_file import (
+    BudgetEntry,
+    CustomerEntry,
+    DepartmentEntry,
+    MemberEntry,
+    OrgDocument,
+    OrgFileError,
+    ProjectEntry,
+)
+from core.domain.permissions import can_invite, effective_roles
+from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class TelegramPerson:
+    """What Telegram tells about whoever is speaking."""
+
+    telegram_id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p).strip()
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Whoever sent an update: a member (maybe inactive) or a stranger."""
+
+    member: Member | None
+    settings: OrgSettings
+
+    @property
+    def is_member(self) -> bool:
+        return self.member is not None and self.member.active
+
+
+@dataclass(frozen=True)
+class IssuedInvite:
+    token: str
+    department_name: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Joined:
+    member: Member
+    department_name: str
+
+
+class AlreadyMember(DomainError):
+    code = "already_member"
+
+
+@dataclass
+class ImportReport:
+    """What an org import did, per section."""
+
+    created: Counter = field(default_factory=Counter)
+    updated: Counter = field(default_factory=Counter)
+    unchanged: Counter = field(default_factory=Counter)
+
+    def count(self, section: str, before: object | None, after: object) -> None:
+        if before is None:
+            self.created[section] += 1
+        elif before != after:
+            self.updated[section] += 1
+        else:
+            self.unchanged[section] += 1
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created.total() or self.updated.total())
+
+
+class OrgService:
+    """Membership: identify speakers, invites, languages, and the org import."""
+
+    def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings,
+                 invite_ttl: timedelta = timedelta(days=7)) -> None:
+        self._uows = uows
+        self._clock = clock
+        self._defaults = defaults
+        self._invite_ttl = invite_ttl
+
+    async def _settings(self, uow: UnitOfWork) -> OrgSettings:
+        return await uow.organization.get() or self._defaults
+
+    async def settings(self) -> OrgSettings:
+        async with self._uows(read_only=True) as uow:
+            return await self._settings(uow)
+
+    async def identify(self, telegram_id: int) -> Visitor:
+        """The member behind a Telegram account, if any, with the org's settings."""
+        async with self._uows(read_only=True) as uow:
+            member = await uow.members.by_telegram_id(telegram_id)
+            return Visitor(member, await self._settings(uow))
+
+    async def start(self, person: TelegramPerson) -> Visitor:
+        """/start: a listed username is claimed by its Telegram account on first contact."""
+        async with self._uows() as uow:
+            member = await uow.members.by_telegram_id(person.telegram_id)
+            if member is None and person.username:
+                listed = await uow.members.unclaimed_by_username(person.username)
+                if listed is not None:
+                    member = replace(listed, telegram_id=person.telegram_id,
+                                     joined_at=listed.joined_at or self._clock.now())
+                    await uow.members.update(member)
+            elif member is not None and member.username != person.username:
+                member = replace(member, username=person.username)
+                await uow.members.update(member)
+            await uow.commit()
+            return Visitor(member, await self._settings(uow))
+
+    async def roles(self, telegram_id: int) -> frozenset[Role]:
+        """The roles a member acts with (heading a department makes a manager)."""
+        async with self._uows(read_only=True) as uow:
+            member = await uow.members.by_telegram_id(telegram_id)
+            if member is None or not member.active:
+                return frozenset()
+            return effective_roles(member, OrgTree.of(await uow.departments.all()))
+
+    async def create_invite(self, telegram_id: int) -> IssuedInvite:
+        """A one-time link into the inviter's department."""
+        async with self._uows() as uow:
+            actor = await _active_member(uow, telegram_id)
+            departments = await uow.departments.all()
+            if not can_invite(actor, OrgTree.of(departments)):
+                raise NotAllowed("invite_not_allowed")
+            token = new_token()
+            invite = Invite.issue(token, department_id=actor.department_id, created_by=actor.id,
+                                  now=self._clock.now(), ttl=self._invite_ttl)
+            await uow.invites.add(invite)
+            await uow.commit()
+            name = next(d.name for d in departments if d.id == actor.department_id)
+            return IssuedInvite(token, name, invite.expires_at)
+
+    async def join(self, token: str, person: TelegramPerson) -> Joined:
+        """/start <token>: register the person into the invite's department, once."""
+        now = self._clock.now()
+        async with self._uows() as uow:
+            if await uow.members.by_telegram_id(person.telegram_id) is not None:
+                raise AlreadyMember()
+            invite = await uow.invites.by_digest(token_digest(token)) if looks_like_token(
+                token) else None
+            if invite is None:
+                raise InviteRefused("invite_unknown")
+            invite.check_usable(now)
+            member = await uow.members.add(Member(
+                id=None, key=f"tg{person.telegram_id}", name=person.full_name or str(
+                    person.telegram_id), department_id=invite.department_id, roles=invite.roles,
+                telegram_id=person.telegram_id, username=person.username, joined_at=now))
+            if not await uow.invites.mark_used(invite.id, member.id, now):
+                raise InviteRefused("invite_used")
+            departments = {d.id: d for d in await uow.departments.all()}
+            await uow.commit()
+            return Joined(member, departments[invite.department_id].name)
+
+    async def set_language(self, telegram_id: int, language: str) -> Member:
+        if language not in LANGUAGES:
+            raise DomainError("unknown_language")
+        async with self._uows() as uow:
+            member = replace(await _active_member(uow, telegram_id), language=language)
+            await uow.members.update(member)
+            await uow.commit()
+            return member
+
+    async def import_org(self, document: OrgDocument) -> ImportReport:
+        """Create or update everything in the document, all or nothing."""
+        async with self._uows() as uow:
+            report = await _OrgImport(uow, self._defaults, report=ImportReport()).apply(document)
+            await uow.commit()
+            return report
+
+
+async def _active_member(uow: UnitOfWork, telegram_id: int) -> Member:
+    member = await uow.members.by_telegram_id(telegram_id)
+    if member is None or not member.active:
+        raise NotAllowed("not_a_member")
+    return member
+
+
+@dataclass
+class _OrgImport:
+    """Applies an org document inside one unit of work; any OrgFileError undoes it all."""
+
+    uow: UnitOfWork
+    defaults: OrgSettings
+    report: ImportReport
+    departments: dict[str, Department] = field(default_factory=dict)
+    members: dict[str, Member] = field(default_factory=dict)
+    departments_before: dict[str, Department] = field(default_factory=dict)
+
+    async def apply(self, document: OrgDocument) -> ImportReport:
+        await self._org(document)
+        self.departments = {d.key: d for d in await self.uow.departments.all()}
+        self.departments_before = dict(self.departments)
+        for entry in _parents_first(document.departments, self.departments):
+            await self._department(entry)
+        self.members = {m.key: m for m in await self.uow.members.all()}
+        file_keys = {m.key for m in document.members}
+        for entry in document.members:
+            await self._member(entry, file_keys)
+        for entry in document.departments:
+            await self._manager(entry)
+        try:
+            OrgTree.of(self.departments.values())
+        except CycleError as error:
+            raise OrgFileError(f"departments[{error}].parent", "makes a loop") from None
+        for entry in document.projects:
+            await self._project(entry)
+        for entry in document.customers:
+            await self._customer(entry)
+        for entry in document.budgets:
+            await self._budget(entry)
+        return self.report
+
+    async def _org(self, document: OrgDocument) -> None:
+        header = document.org
+        before = await self.uow.organization.get()
+        base = before or self.defaults
+        after = OrgSettings(
+            name=header.name or base.name,
+            timezone=header.timezone or base.timezone,
+            currency=header.currency or base.currency,
+            default_language=header.default_language or base.default_language,
+        )
+        if after != before:
+            await self.uow.organization.put(after)
+        self.report.count("org", before, after)
+
+    def _department_id(self, where: str, key: str) -> int:
+        if key not in self.departments:
+            raise OrgFileError(where, f'unknown department "{key}"')
+        return self.departments[key].id
+
+    def _member_id(self, where: str, key: str) -> int:
+        if key not in self.members:
+            raise OrgFileError(where, f'unknown member "{key}"')
+        return self.members[key].id
+
+    async def _department(self, entry: DepartmentEntry) -> None:
+        where = f"departments[{entry.key}]"
+        parent_id = None if entry.parent is None else self._department_id(
+            f"{where}.parent", entry.parent)
+        before = self.departments.get(entry.key)
+        if before is None:
+            after = await self.uow.departments.add(
+                Department(None, entry.key, entry.name, parent_id, None))
+        else:
+            after = replace(before, name=entry.name, parent_id=parent_id)
+            if after != before:
+                await self.uow.departments.update(after)
+        self.departments[entry.key] = after
+        # The manager is set after the members exist; count the department then.
+
+    async def _manager(self, entry: DepartmentEntry) -> None:
+        where = f"departments[{entry.key}]"
+        current = self.departments[entry.key]
+        manager_id = None if entry.manager is None else self._member_id(
+            f"{where}.manager", entry.manager)
+        after = replace(current, manager_id=manager_id)
+        if after != current:
+            await self.uow.departments.update(after)
+            self.departments[entry.key] = after
+        before = self.departments_before.get(entry.key)
+        self.report.count("departments", before, after)
+
+    async def _member(self, entry: MemberEntry, file_keys: set[str]) -> None:
+        where = f"members[{entry.key}]"
+        department_id = self._department_id(f"{where}.department", entry.department)
+        before = self.members.get(entry.key)
+        if entry.telegram_id is not None:
+            holder = await self.uow.members.by_telegram_id(entry.telegram_id)
+            if holder is not None and holder.key != entry.key:
+                if before is not None or holder.key in file_keys:
+                    raise OrgFileError(f"{where}.telegram_id",
+                                       f'already belongs to member "{holder.key}"')
+                # Someone who joined by invite is now listed under a proper key.
+                before = holder
+        fields = dict(key=entry.key, name=entry.name, department_id=department_id,
+                      roles=entry.roles, username=entry.username, language=entry.language,
+                      active=entry.active)
+        if before is None:
+            after = await self.uow.members.add(Member(
+                id=None, telegram_id=entry.telegram_id, **fields))
+        else:
+            after = replace(before, telegram_id=entry.telegram_id or before.telegram_id, **fields)
+            if after != before:
+                await self.uow.members.update(after)
+        self.members.pop(before.key if before else entry.key, None)
+        self.members[entry.key] = after
+        self.report.count("members", before, after)
+
+    async def _project(self, entry: ProjectEntry) -> None:
+        where = f"projects[{entry.key}]"
+        department_id = self._department_id(f"{where}.department", entry.department)
+        member_ids = frozenset(self._member_id(f"{where}.members", k) for k in entry.members)
+        before = await self.uow.projects.by_key(entry.key)
+        if before is None:
+            after = await self.uow.projects.add(Project(None, entry.key, entry.name,
+                                                        department_id, member_ids, entry.active))
+        else:
+            after = replace(before, name=entry.name, department_id=department_id,
+                            member_ids=member_ids, active=entry.active)
+            if after != before:
+                await self.uow.projects.update(after)
+        self.report.count("projects", before, after)
+
+    async def _customer(self, entry: CustomerEntry) -> None:
+        before = await self.uow.customers.by_key(entry.key)
+        fields = dict(name=entry.name, address=entry.address, lat=entry.lat, lon=entry.lon,
+                      radius_m=entry.radius_m)
+        if before is None:
+            after = await self.uow.customers.add(Customer(None, entry.key, **fields))
+        else:
+            after = replace(before, **fields)
+            if after != before:
+                await self.uow.customers.update(after)
+        self.report.count("customers", before, after)
+
+    async def _budget(self, entry: BudgetEntry) -> None:
+        if entry.unit_kind == "department":
+            unit_id = self._department_id(f"{entry.where}.unit", entry.unit_key)
+        elif entry.unit_kind == "member":
+            unit_id = self._member_id(f"{entry.where}.unit", entry.unit_key)
+        else:
+            project = await self.uow.projects.by_key(entry.unit_key)
+            if project is None:
+                raise OrgFileError(f"{entry.where}.unit", f'unknown project "{entry.unit_key}"')
+            unit_id = project.id
+        before = await self.uow.budgets.find(entry.unit_kind, unit_id, entry.category,
+                                             entry.period.label)
+        if before is None:
+            after = await self.uow.budgets.add(Budget(None, entry.unit_kind, unit_id,
+                                                      entry.category, entry.period, entry.amount,
+                                                      entry.policy))
+        else:
+            after = replace(before, amount=entry.amount, policy=entry.policy)
+            if after != before:
+                await self.uow.budgets.update(after)
+        self.report.count("budgets", before, after)
+
+
+def _parents_first(entries: tuple[DepartmentEntry, ...],
+                   existing: dict[str, Department]) -> list[DepartmentEntry]:
+    """Order departments so that each parent is created before its children."""
+    by_key = {e.key: e for e in entries}
+    ordered: list[DepartmentEntry] = []
+    placed: set[str] = set()
+
+    def place(entry: DepartmentEntry, trail: tuple[str, ...]) -> None:
+        if entry.key in placed:
+            return
+        if entry.key in trail:
+            raise OrgFileError(f"departments[{entry.key}].parent", "makes a loop")
+        parent = by_key.get(entry.parent) if entry.parent else None
+        if parent is not None:
+            place(parent, (*trail, entry.key))
+        elif entry.parent and entry.parent not in existing:
+            raise OrgFileError(f"departments[{entry.key}].parent",
+                               f'unknown department "{entry.parent}"')
+        placed.add(entry.key)
+        ordered.append(entry)
+
+    for entry in entries:
+        place(entry, ())
+    return ordered
+

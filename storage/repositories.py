@@ -1,0 +1,281 @@
+"""Repositories: domain objects in and out, rows stay inside. They never commit."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.domain.budget import Budget, OverrunPolicy, UnitKind
+from core.domain.invite import Invite
+from core.domain.org import Customer, Department, Member, OrgSettings, Project, Role
+from core.domain.period import Period
+from storage.tables import (
+    BudgetRow,
+    CustomerRow,
+    DepartmentRow,
+    InviteRow,
+    MemberRoleRow,
+    MemberRow,
+    OrganizationRow,
+    ProjectMemberRow,
+    ProjectRow,
+)
+
+
+def _roles(text: str) -> frozenset[Role]:
+    return frozenset(Role(r) for r in text.split(",") if r)
+
+
+def _roles_text(roles: frozenset[Role]) -> str:
+    return ",".join(sorted(roles))
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class SqlOrganizationRepository(_Repository):
+    async def get(self) -> OrgSettings | None:
+        row = await self.session.get(OrganizationRow, 1)
+        if row is None:
+            return None
+        return OrgSettings(row.name, row.timezone, row.currency, row.default_language)
+
+    async def put(self, settings: OrgSettings) -> None:
+        row = await self.session.get(OrganizationRow, 1)
+        if row is None:
+            self.session.add(OrganizationRow(id=1, name=settings.name, timezone=settings.timezone,
+                                             currency=settings.currency,
+                                             default_language=settings.default_language))
+        else:
+            row.name, row.timezone = settings.name, settings.timezone
+            row.currency, row.default_language = settings.currency, settings.default_language
+        await self.session.flush()
+
+
+def _department(row: DepartmentRow) -> Department:
+    return Department(row.id, row.key, row.name, row.parent_id, row.manager_id)
+
+
+class SqlDepartmentRepository(_Repository):
+    async def all(self) -> list[Department]:
+        rows = await self.session.scalars(select(DepartmentRow).order_by(DepartmentRow.key))
+        return [_department(r) for r in rows]
+
+    async def by_key(self, key: str) -> Department | None:
+        row = await self.session.scalar(select(DepartmentRow).where(DepartmentRow.key == key))
+        return None if row is None else _department(row)
+
+    async def add(self, department: Department) -> Department:
+        row = DepartmentRow(key=department.key, name=department.name,
+                            parent_id=department.parent_id, manager_id=department.manager_id)
+        self.session.add(row)
+        await self.session.flush()
+        return _department(row)
+
+    async def update(self, department: Department) -> None:
+        await self.session.execute(
+            update(DepartmentRow).where(DepartmentRow.id == department.id).values(
+                key=department.key, name=department.name, parent_id=department.parent_id,
+                manager_id=department.manager_id))
+
+
+class SqlMemberRepository(_Repository):
+    async def _load(self, rows: list[MemberRow]) -> list[Member]:
+        if not rows:
+            return []
+        roles: dict[int, set[Role]] = defaultdict(set)
+        found = await self.session.execute(
+            select(MemberRoleRow.member_id, MemberRoleRow.role)
+            .where(MemberRoleRow.member_id.in_([r.id for r in rows])))
+        for member_id, role in found:
+            roles[member_id].add(Role(role))
+        return [
+            Member(id=r.id, key=r.key, name=r.name, department_id=r.department_id,
+                   roles=frozenset(roles[r.id]), telegram_id=r.telegram_id,
+                   username=r.username, language=r.language, active=r.active,
+                   joined_at=r.joined_at)
+            for r in rows
+        ]
+
+    async def _one(self, *where) -> Member | None:
+        rows = list(await self.session.scalars(select(MemberRow).where(*where)))
+        loaded = await self._load(rows)
+        return loaded[0] if loaded else None
+
+    async def get(self, member_id: int) -> Member | None:
+        return await self._one(MemberRow.id == member_id)
+
+    async def by_key(self, key: str) -> Member | None:
+        return await self._one(MemberRow.key == key)
+
+    async def by_telegram_id(self, telegram_id: int) -> Member | None:
+        return await self._one(MemberRow.telegram_id == telegram_id)
+
+    async def unclaimed_by_username(self, username: str) -> Member | None:
+        return await self._one(
+            func.lower(MemberRow.username) == username.lower().lstrip("@"),
+            MemberRow.telegram_id.is_(None),
+        )
+
+    async def all(self) -> list[Member]:
+        rows = list(await self.session.scalars(select(MemberRow).order_by(MemberRow.key)))
+        return await self._load(rows)
+
+    async def add(self, member: Member) -> Member:
+        row = MemberRow(key=member.key, name=member.name, department_id=member.department_id,
+                        telegram_id=member.telegram_id, username=member.username,
+                        language=member.language, active=member.active,
+                        joined_at=member.joined_at)
+        self.session.add(row)
+        await self.session.flush()
+        await self._set_roles(row.id, member.roles)
+        return (await self._load([row]))[0]
+
+    async def update(self, member: Member) -> None:
+        await self.session.execute(
+            update(MemberRow).where(MemberRow.id == member.id).values(
+                key=member.key, name=member.name, department_id=member.department_id,
+                telegram_id=member.telegram_id, username=member.username,
+                language=member.language, active=member.active, joined_at=member.joined_at))
+        await self._set_roles(member.id, member.roles)
+
+    async def _set_roles(self, member_id: int, roles: frozenset[Role]) -> None:
+        await self.session.execute(
+            delete(MemberRoleRow).where(MemberRoleRow.member_id == member_id))
+        if roles:
+            await self.session.execute(
+                insert(MemberRoleRow), [{"member_id": member_id, "role": str(r)} for r in roles])
+
+
+class SqlProjectRepository(_Repository):
+    async def _load(self, rows: list[ProjectRow]) -> list[Project]:
+        members: dict[int, set[int]] = defaultdict(set)
+        if rows:
+            found = await self.session.execute(
+                select(ProjectMemberRow.project_id, ProjectMemberRow.member_id)
+                .where(ProjectMemberRow.project_id.in_([r.id for r in rows])))
+            for project_id, member_id in found:
+                members[project_id].add(member_id)
+        return [Project(r.id, r.key, r.name, r.department_id, frozenset(members[r.id]), r.active)
+                for r in rows]
+
+    async def all(self) -> list[Project]:
+        rows = list(await self.session.scalars(select(ProjectRow).order_by(ProjectRow.key)))
+        return await self._load(rows)
+
+    async def by_key(self, key: str) -> Project | None:
+        rows = list(await self.session.scalars(select(ProjectRow).where(ProjectRow.key == key)))
+        loaded = await self._load(rows)
+        return loaded[0] if loaded else None
+
+    async def add(self, project: Project) -> Project:
+        row = ProjectRow(key=project.key, name=project.name,
+                         department_id=project.department_id, active=project.active)
+        self.session.add(row)
+        await self.session.flush()
+        await self._set_members(row.id, project.member_ids)
+        return (await self._load([row]))[0]
+
+    async def update(self, project: Project) -> None:
+        await self.session.execute(
+            update(ProjectRow).where(ProjectRow.id == project.id).values(
+                key=project.key, name=project.name, department_id=project.department_id,
+                active=project.active))
+        await self._set_members(project.id, project.member_ids)
+
+    async def _set_members(self, project_id: int, member_ids: frozenset[int]) -> None:
+        await self.session.execute(
+            delete(ProjectMemberRow).where(ProjectMemberRow.project_id == project_id))
+        if member_ids:
+            await self.session.execute(
+                insert(ProjectMemberRow),
+                [{"project_id": project_id, "member_id": m} for m in sorted(member_ids)])
+
+
+def _customer(row: CustomerRow) -> Customer:
+    return Customer(row.id, row.key, row.name, row.address, row.lat, row.lon, row.radius_m)
+
+
+class SqlCustomerRepository(_Repository):
+    async def all(self) -> list[Customer]:
+        rows = await self.session.scalars(select(CustomerRow).order_by(CustomerRow.key))
+        return [_customer(r) for r in rows]
+
+    async def by_key(self, key: str) -> Customer | None:
+        row = await self.session.scalar(select(CustomerRow).where(CustomerRow.key == key))
+        return None if row is None else _customer(row)
+
+    async def add(self, customer: Customer) -> Customer:
+        row = CustomerRow(key=customer.key, name=customer.name, address=customer.address,
+                          lat=customer.lat, lon=customer.lon, radius_m=customer.radius_m)
+        self.session.add(row)
+        await self.session.flush()
+        return _customer(row)
+
+    async def update(self, customer: Customer) -> None:
+        await self.session.execute(
+            update(CustomerRow).where(CustomerRow.id == customer.id).values(
+                key=customer.key, name=customer.name, address=customer.address,
+                lat=customer.lat, lon=customer.lon, radius_m=customer.radius_m))
+
+
+def _budget(row: BudgetRow) -> Budget:
+    return Budget(row.id, UnitKind(row.unit_kind), row.unit_id, row.category or None,
+                  Period.parse(row.period), row.amount, OverrunPolicy(row.policy))
+
+
+class SqlBudgetRepository(_Repository):
+    async def all(self) -> list[Budget]:
+        rows = await self.session.scalars(
+            select(BudgetRow).order_by(BudgetRow.period, BudgetRow.unit_kind, BudgetRow.unit_id,
+                                       BudgetRow.category))
+        return [_budget(r) for r in rows]
+
+    async def find(self, unit_kind: UnitKind, unit_id: int, category: str | None,
+                   period_label: str) -> Budget | None:
+        row = await self.session.scalar(select(BudgetRow).where(
+            BudgetRow.unit_kind == str(unit_kind), BudgetRow.unit_id == unit_id,
+            BudgetRow.category == (category or ""), BudgetRow.period == period_label))
+        return None if row is None else _budget(row)
+
+    async def add(self, budget: Budget) -> Budget:
+        row = BudgetRow(unit_kind=str(budget.unit_kind), unit_id=budget.unit_id,
+                        category=budget.category or "", period=budget.period.label,
+                        amount=budget.amount, policy=str(budget.policy))
+        self.session.add(row)
+        await self.session.flush()
+        return _budget(row)
+
+    async def update(self, budget: Budget) -> None:
+        await self.session.execute(update(BudgetRow).where(BudgetRow.id == budget.id).values(
+            amount=budget.amount, policy=str(budget.policy)))
+
+
+def _invite(row: InviteRow) -> Invite:
+    return Invite(row.id, row.digest, row.department_id, row.created_by, row.created_at,
+                  row.expires_at, _roles(row.roles), row.used_at, row.used_by)
+
+
+class SqlInviteRepository(_Repository):
+    async def add(self, invite: Invite) -> Invite:
+        row = InviteRow(digest=invite.digest, department_id=invite.department_id,
+                        created_by=invite.created_by, created_at=invite.created_at,
+                        expires_at=invite.expires_at, roles=_roles_text(invite.roles))
+        self.session.add(row)
+        await self.session.flush()
+        return _invite(row)
+
+    async def by_digest(self, digest: str) -> Invite | None:
+        row = await self.session.scalar(select(InviteRow).where(InviteRow.digest == digest))
+        return None if row is None else _invite(row)
+
+    async def mark_used(self, invite_id: int, member_id: int, at: datetime) -> bool:
+        result = await self.session.execute(
+            update(InviteRow).where(InviteRow.id == invite_id, InviteRow.used_at.is_(None))
+            .values(used_at=at, used_by=member_id))
+        return result.rowcount == 1

@@ -1,0 +1,104 @@
+"""Databases for tests: SQLite always, PostgreSQL when CRMBOT_TEST_DATABASE_URL names one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.tables import Base
+
+PG_URL = os.environ.get("CRMBOT_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_ORG = ROOT / "examples" / "org.toml"
+
+
+@dataclass
+class FixedClock:
+    """A clock the test moves by hand."""
+
+    moment: datetime = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+def run_aside(coroutine) -> object:
+    """Run a coroutine to completion on its own loop, even inside a running test loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """Migrated once; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "crm.db"
+    run_aside(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    assert PG_URL
+    run_aside(_reset_postgres(PG_URL))
+    return PG_URL
+
+
+async def _reset_postgres(url: str) -> None:
+    database = Database.connect(url)
+    async with database.engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await database.dispose()
+    await upgrade(url)
+
+
+async def _truncate(database: Database) -> None:
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    async with database.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
+
+
+def sqlite_copy(template: Path, directory: Path) -> str:
+    path = directory / "crm.db"
+    shutil.copyfile(template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(request, tmp_path):
+    """A migrated, empty database on each configured backend."""
+    if request.param == "sqlite":
+        url = sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
+        db = Database.connect(url)
+    else:
+        db = Database.connect(request.getfixturevalue("postgres_migrated"))
+        await _truncate(db)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def sqlite_database(sqlite_template, tmp_path):
+    """A migrated, empty SQLite database (chat tests)."""
+    db = Database.connect(sqlite_copy(sqlite_template, tmp_path))
+    yield db
+    await db.dispose()
