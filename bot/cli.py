@@ -87,6 +87,10 @@ def read_org_file(path: Path) -> dict:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise OrgFileError(str(path), "file not found") from None
+    except (IsADirectoryError, PermissionError) as error:
+        raise OrgFileError(str(path), f"cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise OrgFileError(str(path), "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise OrgFileError(str(path), f"not valid TOML ({error})") from None
 
@@ -126,7 +130,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="config file (default: $CRMBOT_CONFIG or config.toml)")
+    # SUPPRESS: a --config given before the subcommand is not reset by the subcommand's own.
+    common.add_argument("--config", default=argparse.SUPPRESS,
+                        help="config file (default: $CRMBOT_CONFIG or config.toml)")
     top = argparse.ArgumentParser(prog="crmbot", description=__doc__, parents=[common])
     commands = top.add_subparsers(dest="command", required=True)
     commands.add_parser("run", parents=[common], help="run the bot").set_defaults(func=cmd_run)
@@ -148,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     from telegram.error import InvalidToken
 
     args = parser().parse_args(argv)
+    args.config = getattr(args, "config", None)
     try:
         return args.func(args)
     except (ConfigError, OrgFileError) as error:

@@ -137,7 +137,9 @@ class Config(_Section):
 
 def _first_error(error: ValidationError) -> str:
     detail = error.errors()[0]
-    key = ".".join(str(part) for part in detail["loc"])
+    # A quoted TOML key may hold any character; keep the message on one line.
+    key = ".".join(part if isinstance(part, str) and part.isprintable() else repr(part)
+                   for part in detail["loc"])
     message = detail["msg"].removeprefix("Value error, ")
     if detail["type"] == "extra_forbidden":
         message = "unknown key"
@@ -147,10 +149,10 @@ def _first_error(error: ValidationError) -> str:
 def parse_config(data: dict, *, env: dict[str, str] | None = None) -> Config:
     """Validate a config mapping; the token may come from the environment."""
     env = os.environ if env is None else env
-    if env.get(TOKEN_ENV):
-        telegram = dict(data.get("telegram") or {})
-        telegram["token"] = env[TOKEN_ENV]
-        data = {**data, "telegram": telegram}
+    telegram = data.get("telegram") or {}
+    if env.get(TOKEN_ENV) and isinstance(telegram, dict):
+        # Not a table: left alone, so validation names telegram instead of crashing here.
+        data = {**data, "telegram": {**telegram, "token": env[TOKEN_ENV]}}
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
@@ -171,4 +173,8 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
         raise ConfigError(f"{chosen}: config file not found") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{chosen}: not valid TOML ({error})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{chosen}: not valid TOML (the file must be UTF-8 text)") from None
+    except OSError as error:
+        raise ConfigError(f"{chosen}: cannot read the config file ({error.strerror})") from None
     return parse_config(data, env=env)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+# Storage keeps integer cents in 64 bits; nothing a sales team spends comes near this.
+MAX_AMOUNT = Decimal("999999999999.99")
 
 
 class AmountError(ValueError):
@@ -26,9 +28,15 @@ def to_amount(value: object) -> Decimal:
         raise AmountError("not a number")
     if amount < 0:
         raise AmountError("must not be negative")
-    if amount != amount.quantize(CENT):
+    try:
+        cents = amount.quantize(CENT)
+    except InvalidOperation:  # more digits than the decimal context holds
+        raise AmountError("too large") from None
+    if amount != cents:
         raise AmountError("has more than two decimals")
-    return amount.quantize(CENT)
+    if cents > MAX_AMOUNT:
+        raise AmountError("too large")
+    return abs(cents)  # "-0" is zero, not "-0.00"
 
 
 def format_amount(amount: Decimal, currency: str) -> str:

@@ -15,7 +15,7 @@ from core.domain.org import Role
 from core.domain.period import Period, PeriodError
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$")
+_USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{4,31}$")
 SECTIONS = ("org", "departments", "members", "projects", "customers", "budgets")
 
 
@@ -98,13 +98,17 @@ class OrgDocument:
 class _Entry:
     """Reads one table of the file, naming it in every complaint."""
 
-    def __init__(self, section: str, index: int, data: object, fields: set[str]) -> None:
+    def __init__(self, section: str, index: int | None, data: object, fields: set[str]) -> None:
+        # index None: the section is a single table ([org]), named by the section alone.
         if not isinstance(data, dict):
-            raise OrgFileError(f"{section}[{index + 1}]", "must be a table")
+            raise OrgFileError(section if index is None else f"{section}[{index + 1}]",
+                               "must be a table")
         self.data = data
         key = data.get("key")
-        label = key if isinstance(key, str) and key else str(index + 1)
-        self.where = f"{section}[{label}]"
+        if index is None:
+            self.where = section
+        else:
+            self.where = f"{section}[{key if isinstance(key, str) and key else index + 1}]"
         for name in data:
             if name not in fields:
                 raise OrgFileError(f"{self.where}.{name}", "unknown field")
@@ -138,7 +142,10 @@ class _Entry:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(field, "must be a number")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a TOML integer too large for a float
+            raise self.fail(field, "out of range") from None
 
     def integer(self, field: str, *, required: bool = True) -> int | None:
         value = self.data.get(field)
@@ -174,8 +181,7 @@ def _language(entry: _Entry, field: str) -> str | None:
 
 
 def _header(data: object) -> OrgHeader:
-    entry = _Entry("org", 0, data or {}, {"name", "timezone", "currency", "default_language"})
-    entry.where = "org"
+    entry = _Entry("org", None, data or {}, {"name", "timezone", "currency", "default_language"})
     timezone = entry.text("timezone", required=False, limit=64)
     if timezone is not None:
         try:
@@ -198,6 +204,8 @@ def _member(entry: _Entry) -> MemberEntry:
     telegram_id = entry.integer("telegram_id", required=False)
     if telegram_id is not None and telegram_id <= 0:
         raise entry.fail("telegram_id", "must be a positive number (a user, not a group)")
+    if telegram_id is not None and telegram_id >= 2**63:  # stored as a 64-bit integer
+        raise entry.fail("telegram_id", "too large for a Telegram user id")
     username = entry.text("username", required=False, limit=33)
     if username is not None and not _USERNAME.match(username):
         raise entry.fail("username", "not a Telegram username (5-32 letters, digits or _)")

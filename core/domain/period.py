@@ -25,17 +25,17 @@ class Period:
     def parse(cls, text: str) -> Period:
         text = text.strip().upper()
         if match := _MONTH.match(text):
-            year, month = int(match[1]), int(match[2])
+            year, month = _year(match[1]), int(match[2])
             if not 1 <= month <= 12:
                 raise PeriodError("month must be 01-12")
-            return cls(date(year, month, 1), _add_months(year, month, 1), f"{year}-{month:02d}")
+            return cls(date(year, month, 1), _add_months(year, month, 1), f"{year:04d}-{month:02d}")
         if match := _QUARTER.match(text):
-            year, quarter = int(match[1]), int(match[2])
+            year, quarter = _year(match[1]), int(match[2])
             first = 3 * (quarter - 1) + 1
-            return cls(date(year, first, 1), _add_months(year, first, 3), f"{year}-Q{quarter}")
+            return cls(date(year, first, 1), _add_months(year, first, 3), f"{year:04d}-Q{quarter}")
         if match := _YEAR.match(text):
-            year = int(match[1])
-            return cls(date(year, 1, 1), date(year + 1, 1, 1), str(year))
+            year = _year(match[1])
+            return cls(date(year, 1, 1), date(year + 1, 1, 1), f"{year:04d}")
         raise PeriodError("use 2026-11, 2026-Q4 or 2026")
 
     @property
@@ -44,6 +44,14 @@ class Period:
 
     def contains(self, day: date) -> bool:
         return self.start <= day < self.end
+
+
+def _year(text: str) -> int:
+    # The exclusive end must be a date too, so 9999 has no periods.
+    year = int(text)
+    if not 1 <= year <= 9998:
+        raise PeriodError("year must be between 0001 and 9998")
+    return year
 
 
 def _add_months(year: int, month: int, count: int) -> date:
