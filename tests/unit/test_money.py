@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.domain.money import AmountError, format_amount, to_amount
+from core.domain.money import MAX_AMOUNT, AmountError, format_amount, to_amount
 
 quick = settings(database=None, deadline=None)
 
@@ -64,7 +64,7 @@ def test_negative_zero_is_plain_zero():
 
 
 @quick
-@given(st.decimals(min_value=0, max_value=Decimal("1e15"), places=2))
+@given(st.decimals(min_value=0, max_value=MAX_AMOUNT, places=2))
 def test_any_amount_with_at_most_two_decimals_round_trips(amount):
     assert to_amount(str(amount)) == amount
     assert to_amount(amount) == amount
@@ -100,3 +100,8 @@ def test_a_fraction_of_a_cent_is_refused(cents, tenth):
 ])
 def test_amounts_are_shown_grouped_with_two_decimals(amount, shown):
     assert format_amount(amount, "CNY") == shown
+
+
+def test_amount_beyond_what_storage_holds_is_too_large():
+    with pytest.raises(AmountError, match="too large"):
+        to_amount(MAX_AMOUNT + Decimal("0.01"))

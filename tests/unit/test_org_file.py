@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.domain.budget import OverrunPolicy, UnitKind
+from core.domain.money import MAX_AMOUNT
 from core.domain.org import Role
 from core.domain.org_file import OrgFileError, parse_org_file
 
@@ -385,7 +386,7 @@ def test_an_absurdly_large_budget_is_refused_not_crashed():
 
 
 @quick
-@given(st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1e12"), places=2))
+@given(st.decimals(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, places=2))
 def test_any_positive_amount_with_two_decimals_round_trips(amount):
     for written in (str(amount), f"{amount:f}"):
         parsed = parse_org_file(minimal(budgets=[budget(amount=written)])).budgets[0]
