@@ -39,6 +39,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._tails: dict[int, asyncio.Future[None]] = {}
         self._finished: dict[int, asyncio.Event] = {}
         self.track_finished = False
+        self.running = 0
+        self.peak_running = 0
 
     async def initialize(self) -> None:
         self._running = asyncio.Semaphore(self.concurrency)
@@ -67,7 +69,12 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         assert self._running is not None, "initialize() first"
         try:
             async with self._running:
-                await coroutine
+                self.running += 1
+                self.peak_running = max(self.peak_running, self.running)
+                try:
+                    await coroutine
+                finally:
+                    self.running -= 1
         finally:
             if self.track_finished and isinstance(update, Update):
                 self._finished.setdefault(update.update_id, asyncio.Event()).set()

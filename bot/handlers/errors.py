@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.context import CrmContext
+from core.domain.language import from_telegram
 
 log = logging.getLogger("crmbot.errors")
 
@@ -18,6 +19,7 @@ async def on_error(update: object, context: CrmContext) -> None:
     log.error("update %s failed", update_id, exc_info=context.error)
     if not isinstance(update, Update):
         return
+    await _speak_their_language(update, context)
     text = context.t("Sorry, something went wrong on our side. Please try again in a moment; "
                      "if it keeps happening, tell your manager.")
     try:
@@ -27,3 +29,16 @@ async def on_error(update: object, context: CrmContext) -> None:
             await update.effective_message.reply_text(text)
     except TelegramError:
         log.warning("could not tell the user about the failure of update %s", update_id)
+
+
+async def _speak_their_language(update: Update, context: CrmContext) -> None:
+    """PTB gives the error handler a fresh context, so find the language again."""
+    user = update.effective_user
+    if user is None:
+        return
+    try:
+        visitor = await context.services.org.identify(user.id)
+    except Exception:  # the failure may be the database itself
+        context.speak(from_telegram(user.language_code) or "en")
+    else:
+        context.choose_language(visitor, user.language_code)

@@ -1,0 +1,51 @@
+"""Chat tests: the real bot over real HTTP against the Bot API stand-in, on SQLite."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from bot.app import build_services
+from bot.demo import Cast
+from bot.stage import Stage
+from core.config import parse_config
+from core.domain.org_file import parse_org_file
+from tests.conftest import EXAMPLE_ORG
+
+
+def example_org() -> dict:
+    return tomllib.loads(EXAMPLE_ORG.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def config(sqlite_database):
+    url = sqlite_database.engine.url.render_as_string(hide_password=False)
+    return parse_config({"database": {"url": url}, "org": example_org()["org"]}, env={})
+
+
+@pytest.fixture
+async def org_database(sqlite_database, config, clock):
+    await build_services(config, sqlite_database, clock).org.import_org(
+        parse_org_file(example_org()))
+    return sqlite_database
+
+
+@pytest.fixture
+async def stage(org_database, config, clock):
+    async with Stage(config, org_database, clock=clock) as running:
+        yield running
+
+
+@pytest.fixture
+def cast(stage) -> Cast:
+    return Cast(stage.standin)
+
+
+def texts(entries) -> list[str]:
+    """What the bot said, in order (sent messages and edits)."""
+    return [e.text for e in entries if e.by_bot and e.kind in ("message", "edit") and e.text]
+
+
+def said(entries) -> str:
+    return "\n".join(texts(entries))

@@ -1,0 +1,23 @@
+"""`crmbot demo` plays every scene and prints the chats."""
+
+from __future__ import annotations
+
+from bot.demo import run_demo
+
+
+async def test_demo_plays_every_scene_and_exits_zero():
+    lines: list[str] = []
+    assert await run_demo(out=lines.append) == 0
+    shown = "\n".join(lines)
+    for expected in (
+        "Scene 1: A rep starts the bot and asks for help",
+        "bot #2: Hello, Carol Lin! What would you like to do?",
+        "⌨ [❓ Help] [🌐 Language]",
+        "Max Mustermann #1: /start",
+        "Sorry, this bot is only for members of our sales team.",
+        "Welcome to the team, Nora Quinn! You have joined East region.",
+        "This invite link has already been used.",
+        "Carol Lin pressed [简体中文]",
+        "从现在起我会用简体中文和你交流。",
+    ):
+        assert expected in shown, expected
