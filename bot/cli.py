@@ -37,6 +37,7 @@ def configure_logging(secret: str | None = None, level: int = logging.INFO) -> N
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 async def upgrade_database(config: Config) -> None:
