@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
@@ -15,6 +19,7 @@ from bot.i18n import LANGUAGES, TELEGRAM_CODES, Translator
 from bot.updates import PerChatUpdateProcessor
 from core.config import Config
 from core.domain.org import OrgSettings
+from core.notifications import GroupService, InboxService, OutboxService
 from core.org import OrgService
 from core.ports import Clock, SystemClock
 from storage.database import Database
@@ -32,10 +37,16 @@ def org_defaults(config: Config) -> OrgSettings:
     return OrgSettings(org.name, org.timezone, org.currency, org.default_language)
 
 
-def build_services(config: Config, database: Database, clock: Clock) -> Services:
+def build_services(config: Config, database: Database, clock: Clock,
+                   worker: str | None = None) -> Services:
+    defaults = org_defaults(config)
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     return Services(
-        org=OrgService(database.uow, clock, org_defaults(config),
-                       invite_ttl=config.telegram.invite_ttl),
+        org=OrgService(database.uow, clock, defaults, invite_ttl=config.telegram.invite_ttl),
+        inbox=InboxService(database.uow, clock),
+        outbox=OutboxService(database.uow, clock, defaults, worker=worker,
+                             lease=timedelta(seconds=config.outbox.lease_seconds)),
+        groups=GroupService(database.uow, clock, defaults),
         clock=clock,
     )
 

@@ -9,6 +9,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.i18n import Translator
 from core.domain.language import pick_language
 from core.domain.org import Member
+from core.notifications import GroupService, InboxService, OutboxService
 from core.org import OrgService, Visitor
 from core.ports import Clock
 
@@ -18,6 +19,9 @@ class Services:
     """What handlers may call: core's use cases, wired in the composition root."""
 
     org: OrgService
+    inbox: InboxService
+    outbox: OutboxService
+    groups: GroupService
     clock: Clock
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -120,11 +120,75 @@ class OrgConfig(_Section):
         return value
 
 
+class RuleConfig(_Section):
+    """One scheduled rule: on or off, and the local time it runs at."""
+
+    enabled: bool = True
+    at: str = "09:00"
+
+    @field_validator("at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        hours, sep, minutes = value.partition(":")
+        if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+                and 0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+            raise ValueError("use HH:MM between 00:00 and 23:59, like 18:00")
+        return f"{int(hours):02d}:{minutes}"
+
+
+class ApprovalSlaConfig(_Section):
+    enabled: bool = True
+    remind_after_hours: int = Field(default=24, ge=1, le=24 * 30)
+    escalate_after_hours: int = Field(default=48, ge=1, le=24 * 60)
+
+
+class FollowUpConfig(RuleConfig):
+    at: str = "10:00"
+    close_within_days: int = Field(default=3, ge=0, le=90)
+    idle_days: int = Field(default=14, ge=1, le=365)
+
+
+class RemindersConfig(_Section):
+    plan_reminder: RuleConfig = RuleConfig(at="18:00")
+    log_reminder: RuleConfig = RuleConfig(at="19:00")
+    morning_digest: RuleConfig = RuleConfig(at="09:00")
+    approval_sla: ApprovalSlaConfig = ApprovalSlaConfig()
+    follow_up: FollowUpConfig = FollowUpConfig()
+
+
+class CalendarConfig(_Section):
+    """Working days: ISO weekdays (1 = Monday), minus holidays, plus make-up working days."""
+
+    working_days: list[int] = [1, 2, 3, 4, 5]
+    holidays: list[date] = []
+    working_weekends: list[date] = []
+
+    @field_validator("working_days")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if not value or any(not 1 <= day <= 7 for day in value):
+            raise ValueError("use weekday numbers 1 (Monday) to 7 (Sunday)")
+        return sorted(set(value))
+
+
+class OutboxConfig(_Section):
+    """Telegram's limits the dispatcher keeps to, and how much it takes at a time."""
+
+    messages_per_second: float = Field(default=30, gt=0, le=1000)
+    private_per_second: float = Field(default=1, gt=0, le=100)
+    group_per_minute: float = Field(default=20, gt=0, le=1000)
+    batch: int = Field(default=50, ge=1, le=1000)
+    lease_seconds: int = Field(default=60, ge=5, le=3600)
+
+
 class Config(_Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
     storage: StorageConfig = StorageConfig()
     org: OrgConfig = OrgConfig()
+    reminders: RemindersConfig = RemindersConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    outbox: OutboxConfig = OutboxConfig()
 
     def require_token(self) -> str:
         """The bot token, or ConfigError when none is configured."""

@@ -131,8 +131,10 @@ class OrgService:
                     member = replace(listed, telegram_id=person.telegram_id,
                                      joined_at=listed.joined_at or self._clock.now())
                     await uow.members.update(member)
-            elif member is not None and member.username != person.username:
-                member = replace(member, username=person.username)
+            elif member is not None and (member.username != person.username
+                                         or not member.reachable):
+                # Whoever sends /start can be written to again (they unblocked the bot).
+                member = replace(member, username=person.username, unreachable_since=None)
                 await uow.members.update(member)
             await uow.commit()
             return Visitor(member, await self._settings(uow))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import notifications as info
 from storage import repositories as repos
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -109,6 +110,9 @@ class SqlUnitOfWork:
         self.customers = repos.SqlCustomerRepository(session)
         self.budgets = repos.SqlBudgetRepository(session)
         self.invites = repos.SqlInviteRepository(session)
+        self.notifications = info.SqlNotificationRepository(session)
+        self.groups = info.SqlTeamGroupRepository(session)
+        self.rules = info.SqlReminderRuleRepository(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.invite import Invite
+from core.domain.notification import QuietHours, parse_clock
 from core.domain.org import Customer, Department, Member, OrgSettings, Project, Role
 from core.domain.period import Period
 from storage.tables import (
@@ -84,6 +85,23 @@ class SqlDepartmentRepository(_Repository):
                 manager_id=department.manager_id))
 
 
+def _quiet(row: MemberRow) -> QuietHours | None:
+    if not row.quiet_start or not row.quiet_end:
+        return None
+    return QuietHours(parse_clock(row.quiet_start), parse_clock(row.quiet_end))
+
+
+def _member_values(member: Member) -> dict:
+    quiet = member.quiet_hours
+    return dict(
+        key=member.key, name=member.name, department_id=member.department_id,
+        telegram_id=member.telegram_id, username=member.username, language=member.language,
+        active=member.active, joined_at=member.joined_at,
+        unreachable_since=member.unreachable_since, reminders_paused=member.reminders_paused,
+        quiet_start=quiet.start.strftime("%H:%M") if quiet else None,
+        quiet_end=quiet.end.strftime("%H:%M") if quiet else None)
+
+
 class SqlMemberRepository(_Repository):
     async def _load(self, rows: list[MemberRow]) -> list[Member]:
         if not rows:
@@ -98,7 +116,8 @@ class SqlMemberRepository(_Repository):
             Member(id=r.id, key=r.key, name=r.name, department_id=r.department_id,
                    roles=frozenset(roles[r.id]), telegram_id=r.telegram_id,
                    username=r.username, language=r.language, active=r.active,
-                   joined_at=r.joined_at)
+                   joined_at=r.joined_at, unreachable_since=r.unreachable_since,
+                   reminders_paused=r.reminders_paused, quiet_hours=_quiet(r))
             for r in rows
         ]
 
@@ -127,10 +146,7 @@ class SqlMemberRepository(_Repository):
         return await self._load(rows)
 
     async def add(self, member: Member) -> Member:
-        row = MemberRow(key=member.key, name=member.name, department_id=member.department_id,
-                        telegram_id=member.telegram_id, username=member.username,
-                        language=member.language, active=member.active,
-                        joined_at=member.joined_at)
+        row = MemberRow(**_member_values(member))
         self.session.add(row)
         await self.session.flush()
         await self._set_roles(row.id, member.roles)
@@ -138,10 +154,7 @@ class SqlMemberRepository(_Repository):
 
     async def update(self, member: Member) -> None:
         await self.session.execute(
-            update(MemberRow).where(MemberRow.id == member.id).values(
-                key=member.key, name=member.name, department_id=member.department_id,
-                telegram_id=member.telegram_id, username=member.username,
-                language=member.language, active=member.active, joined_at=member.joined_at))
+            update(MemberRow).where(MemberRow.id == member.id).values(**_member_values(member)))
         await self._set_roles(member.id, member.roles)
 
     async def _set_roles(self, member_id: int, roles: frozenset[Role]) -> None:

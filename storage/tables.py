@@ -6,10 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -67,6 +69,12 @@ class MemberRow(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when Telegram refuses to deliver to them (blocked the bot, never started it).
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminders_paused: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default="0")
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
 
 
 class MemberRoleRow(Base):
@@ -139,3 +147,60 @@ class InviteRow(Base):
     roles: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+
+class TeamGroupRow(Base):
+    """A Telegram group bound to a department: digests and group reminders go there."""
+
+    __tablename__ = "team_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    title: Mapped[str] = mapped_column(String(255))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    bound_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class NotificationRow(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_due", "state", "due_at", "id"),
+        Index("ix_notifications_inbox", "member_id", "read_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("team_groups.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    subject_type: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    sent_version: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Not sent before this: quiet hours, or a retry after an error or a 429.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class ReminderRuleRow(Base):
+    """A scheduled rule (plan reminder, digest...): stored so a restart re-registers it."""
+
+    __tablename__ = "reminder_rules"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[str] = mapped_column(String(5))
+    params: Mapped[dict] = mapped_column(JSON)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

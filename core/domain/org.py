@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.domain.notification import QuietHours
+
 
 class Role(enum.StrEnum):
     REP = "rep"
@@ -47,6 +49,14 @@ class Member:
     language: str | None = None
     active: bool = True
     joined_at: datetime | None = None
+    unreachable_since: datetime | None = None
+    reminders_paused: bool = False
+    quiet_hours: QuietHours | None = None
+
+    @property
+    def reachable(self) -> bool:
+        """Telegram accepted the last message to them (or none was refused yet)."""
+        return self.unreachable_since is None
 
     def has(self, role: Role) -> bool:
         return role in self.roles

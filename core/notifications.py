@@ -1,0 +1,373 @@
+"""The information center's use cases: publishing, the inbox, the outbox, team groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from core.domain.errors import NotAllowed, NotFound
+from core.domain.notification import (
+    REMINDER_KINDS,
+    DeliveryState,
+    NewNotification,
+    Notification,
+    NotificationKind,
+    Page,
+)
+from core.domain.org import Member, OrgSettings, OrgTree, Role
+from core.domain.permissions import can_act_on_department
+from core.domain.reminders import TeamGroup
+from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+INBOX_PAGE_SIZE = 5
+
+
+async def publish(uow: UnitOfWork, new: NewNotification, *, now: datetime,
+                  settings: OrgSettings) -> Notification | None:
+    """Record a notification inside the caller's unit of work; None if its key exists.
+
+    Reminders wait out the member's quiet hours and are not created while they paused
+    them; anything for a member Telegram refuses to reach goes straight to their inbox.
+    """
+    due = new.due_at or now
+    state = DeliveryState.PENDING
+    if new.member_id is not None:
+        member = await uow.members.get(new.member_id)
+        if member is None or not member.active:
+            return None
+        if new.kind in REMINDER_KINDS:
+            if member.reminders_paused:
+                return None
+            if member.quiet_hours is not None:
+                zone = ZoneInfo(settings.timezone)
+                due = member.quiet_hours.next_end(due.astimezone(zone)).astimezone(due.tzinfo)
+        if not member.reachable or member.telegram_id is None:
+            state = DeliveryState.SKIPPED
+    else:
+        group = await uow.groups.get(new.group_id)
+        if group is None or not group.active:
+            return None
+    return await uow.notifications.add(Notification(
+        id=None, key=new.key, kind=new.kind, member_id=new.member_id, group_id=new.group_id,
+        payload=new.payload, created_at=now, due_at=due, subject_type=new.subject_type,
+        subject_id=new.subject_id, state=state))
+
+
+async def publish_many(uow: UnitOfWork, news: list[NewNotification], *, now: datetime,
+                       settings: OrgSettings) -> int:
+    """Record many notifications at once (a fan-out); returns how many were new.
+
+    The same rules as `publish`, with members and groups loaded once instead of per item.
+    """
+    members = {m.id: m for m in await uow.members.all()}
+    groups = {g.id: g for g in await uow.groups.active()}
+    zone = ZoneInfo(settings.timezone)
+    rows: list[Notification] = []
+    for new in news:
+        due, state = new.due_at or now, DeliveryState.PENDING
+        if new.member_id is not None:
+            member = members.get(new.member_id)
+            if member is None or not member.active:
+                continue
+            if new.kind in REMINDER_KINDS:
+                if member.reminders_paused:
+                    continue
+                if member.quiet_hours is not None:
+                    due = member.quiet_hours.next_end(due.astimezone(zone)).astimezone(due.tzinfo)
+            if not member.reachable or member.telegram_id is None:
+                state = DeliveryState.SKIPPED
+        elif new.group_id not in groups:
+            continue
+        rows.append(Notification(
+            id=None, key=new.key, kind=new.kind, member_id=new.member_id,
+            group_id=new.group_id, payload=new.payload, created_at=now, due_at=due,
+            subject_type=new.subject_type, subject_id=new.subject_id, state=state))
+    return await uow.notifications.add_many(rows)
+
+
+async def _active_member(uow: UnitOfWork, telegram_id: int) -> Member:
+    member = await uow.members.by_telegram_id(telegram_id)
+    if member is None or not member.active:
+        raise NotAllowed("not_a_member")
+    return member
+
+
+class InboxService:
+    """A member's notifications: unread first, opened one at a time."""
+
+    def __init__(self, uows: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uows = uows
+        self._clock = clock
+
+    async def page(self, telegram_id: int, number: int = 0,
+                   size: int = INBOX_PAGE_SIZE) -> Page:
+        async with self._uows(read_only=True) as uow:
+            member = await _active_member(uow, telegram_id)
+            total, unread = await uow.notifications.inbox_counts(member.id)
+            pages = max(1, -(-total // size))
+            number = min(max(0, number), pages - 1)
+            items = await uow.notifications.inbox(member.id, number * size, size)
+            return Page(items, number, pages, total, unread)
+
+    async def unread(self, telegram_id: int) -> int:
+        async with self._uows(read_only=True) as uow:
+            member = await uow.members.by_telegram_id(telegram_id)
+            if member is None:
+                return 0
+            return (await uow.notifications.inbox_counts(member.id))[1]
+
+    async def open(self, telegram_id: int, notification_id: int) -> Notification:
+        """Show one notification to its recipient and mark it read; others get NotFound."""
+        async with self._uows() as uow:
+            member = await _active_member(uow, telegram_id)
+            notification = await uow.notifications.get(notification_id)
+            if notification is None or notification.member_id != member.id:
+                raise NotFound()
+            if notification.read_at is None:
+                await uow.notifications.mark_read(notification_id, self._clock.now())
+                await uow.commit()
+                notification = replace(notification, read_at=self._clock.now())
+            return notification
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed notification with where and how to send it."""
+
+    notification: Notification
+    chat_id: int
+    language: str
+    timezone: str
+    recipient_name: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Telegram refused for good: who should hear about it."""
+
+    notified: int  # notifications published about it
+
+
+class OutboxService:
+    """Claims due notifications for a dispatcher and records what Telegram answered."""
+
+    def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings,
+                 *, worker: str, lease: timedelta = timedelta(seconds=60)) -> None:
+        self._uows = uows
+        self._clock = clock
+        self._defaults = defaults
+        self.worker = worker
+        self.lease = lease
+
+    async def claim(self, limit: int) -> list[Delivery]:
+        """The oldest due notifications, claimed for this worker until the lease ends."""
+        now = self._clock.now()
+        deliveries: list[Delivery] = []
+        async with self._uows() as uow:
+            settings = await uow.organization.get() or self._defaults
+            for notification in await uow.notifications.claim_due(
+                    now, self.worker, now + self.lease, limit):
+                delivery = await self._address(uow, notification, settings)
+                if delivery is not None:
+                    deliveries.append(delivery)
+            await uow.commit()
+        return deliveries
+
+    async def _address(self, uow: UnitOfWork, notification: Notification,
+                       settings: OrgSettings) -> Delivery | None:
+        if notification.member_id is not None:
+            member = await uow.members.get(notification.member_id)
+            if member is None or not member.active or not member.reachable or \
+                    member.telegram_id is None:
+                await uow.notifications.give_up(notification.id, self.worker,
+                                                state=DeliveryState.SKIPPED,
+                                                error="recipient cannot be reached")
+                return None
+            return Delivery(notification, member.telegram_id,
+                            member.language or settings.default_language, settings.timezone,
+                            member.name)
+        group = await uow.groups.get(notification.group_id)
+        if group is None or not group.active:
+            await uow.notifications.give_up(notification.id, self.worker,
+                                            state=DeliveryState.SKIPPED,
+                                            error="group is no longer bound")
+            return None
+        return Delivery(notification, group.chat_id, settings.default_language,
+                        settings.timezone, group.title)
+
+    async def delivered(self, delivery: Delivery, message_id: int | None) -> bool:
+        notification = delivery.notification
+        async with self._uows() as uow:
+            done = await uow.notifications.delivered(
+                notification.id, self.worker, version=notification.version,
+                chat_id=delivery.chat_id, message_id=message_id, at=self._clock.now())
+            await uow.commit()
+            return done
+
+    async def retry(self, delivery: Delivery, *, after: timedelta, error: str,
+                    count_attempt: bool = True) -> None:
+        notification = delivery.notification
+        async with self._uows() as uow:
+            await uow.notifications.retry_later(
+                notification.id, self.worker, due_at=self._clock.now() + after,
+                attempts=notification.attempts + (1 if count_attempt else 0), error=error)
+            await uow.commit()
+
+    async def failed(self, delivery: Delivery, error: str) -> None:
+        async with self._uows() as uow:
+            await uow.notifications.give_up(delivery.notification.id, self.worker,
+                                            state=DeliveryState.FAILED, error=error)
+            await uow.commit()
+
+    async def unreachable(self, delivery: Delivery, error: str) -> Refusal:
+        """The person blocked the bot, or the bot left the group: stop, and say so once."""
+        notification, now = delivery.notification, self._clock.now()
+        async with self._uows() as uow:
+            settings = await uow.organization.get() or self._defaults
+            await uow.notifications.give_up(notification.id, self.worker,
+                                            state=DeliveryState.SKIPPED, error=error)
+            if notification.member_id is not None:
+                told = await self._member_unreachable(uow, notification.member_id, now, settings)
+            else:
+                told = await self._group_gone(uow, notification.group_id, now, settings)
+            await uow.commit()
+            return Refusal(told)
+
+    async def _member_unreachable(self, uow: UnitOfWork, member_id: int, now: datetime,
+                                  settings: OrgSettings) -> int:
+        member = await uow.members.get(member_id)
+        if member is None or not member.reachable:
+            return 0
+        member = replace(member, unreachable_since=now)
+        await uow.members.update(member)
+        await uow.notifications.skip_pending_to_member(member.id, "recipient cannot be reached")
+        tree = OrgTree.of(await uow.departments.all())
+        managers = tree.manager_chain(member.department_id)[:1]
+        admins = [m.id for m in await uow.members.all() if m.active and m.has(Role.ADMIN)]
+        told = 0
+        for recipient in dict.fromkeys([*managers, *admins]):
+            if recipient == member.id:
+                continue
+            created = await publish(uow, NewNotification(
+                key=f"unreachable:{member.id}:{now:%Y%m%dT%H%M%S}:{recipient}",
+                kind=NotificationKind.SYSTEM, member_id=recipient,
+                payload={"event": "member_unreachable", "member": member.name},
+                subject_type="member", subject_id=member.id), now=now, settings=settings)
+            told += created is not None
+        return told
+
+    async def _group_gone(self, uow: UnitOfWork, group_id: int, now: datetime,
+                          settings: OrgSettings) -> int:
+        group = await uow.groups.get(group_id)
+        if group is None or not group.active:
+            return 0
+        await uow.groups.save(replace(group, active=False))
+        await uow.notifications.skip_pending_to_group(group.id, "group is no longer bound")
+        return await _tell_group_owner(uow, group, now, settings, "group_unbound_removed")
+
+    async def release(self) -> int:
+        """Hand back this worker's unsent claims (a clean shutdown)."""
+        async with self._uows() as uow:
+            released = await uow.notifications.release(self.worker)
+            await uow.commit()
+            return released
+
+    async def release_all(self) -> int:
+        """On start with SQLite (one process): claims left by a killed process are free."""
+        async with self._uows() as uow:
+            released = await uow.notifications.release()
+            await uow.commit()
+            return released
+
+
+async def _tell_group_owner(uow: UnitOfWork, group: TeamGroup, now: datetime,
+                            settings: OrgSettings, event: str) -> int:
+    """Tell whoever bound the group (and its department's manager) what happened to it."""
+    departments = await uow.departments.all()
+    manager = next((d.manager_id for d in departments if d.id == group.department_id), None)
+    told = 0
+    for recipient in dict.fromkeys(r for r in (group.bound_by, manager) if r is not None):
+        created = await publish(uow, NewNotification(
+            key=f"{event}:{group.id}:{now:%Y%m%dT%H%M%S}:{recipient}",
+            kind=NotificationKind.SYSTEM, member_id=recipient,
+            payload={"event": event, "group": group.title}, subject_type="group",
+            subject_id=group.id), now=now, settings=settings)
+        told += created is not None
+    return told
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The result of /bindgroup: bound, or a choice of departments to make first."""
+
+    group: TeamGroup | None
+    choices: list[tuple[int, str]]
+    department_name: str | None = None
+
+
+class GroupService:
+    """Binding team group chats to departments."""
+
+    def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings) -> None:
+        self._uows = uows
+        self._clock = clock
+        self._defaults = defaults
+
+    async def bind(self, telegram_id: int, chat_id: int, title: str, *, bot_is_member: bool,
+                   department_id: int | None = None) -> Binding:
+        """Bind a group to a department the speaker manages (asking which, if several)."""
+        if not bot_is_member:
+            raise NotAllowed("bot_not_in_group")
+        async with self._uows() as uow:
+            actor = await _active_member(uow, telegram_id)
+            tree = OrgTree.of(await uow.departments.all())
+            heads = [d for d in tree.departments.values() if d.manager_id == actor.id]
+            if not heads and actor.has(Role.MANAGER):
+                heads = [tree.departments[actor.department_id]]
+            if not heads:
+                raise NotAllowed("bind_not_manager")
+            if department_id is None:
+                if len(heads) > 1:
+                    return Binding(None, [(d.id, d.name) for d in heads])
+                department_id = heads[0].id
+            if department_id not in tree.departments or not can_act_on_department(
+                    actor, department_id, tree):
+                raise NotAllowed("bind_not_manager")
+            group = await uow.groups.save(TeamGroup(
+                None, chat_id, title, department_id, actor.id, self._clock.now(), True))
+            await uow.commit()
+            return Binding(group, [], tree.departments[department_id].name)
+
+    async def unbind(self, telegram_id: int, chat_id: int) -> TeamGroup:
+        async with self._uows() as uow:
+            actor = await _active_member(uow, telegram_id)
+            group = await uow.groups.by_chat(chat_id)
+            if group is None or not group.active:
+                raise NotFound("group_not_bound")
+            tree = OrgTree.of(await uow.departments.all())
+            if not can_act_on_department(actor, group.department_id, tree):
+                raise NotAllowed("bind_not_manager")
+            group = await uow.groups.save(replace(group, active=False))
+            await uow.notifications.skip_pending_to_group(group.id, "group was unbound")
+            await uow.commit()
+            return group
+
+    async def bound(self, chat_id: int) -> TeamGroup | None:
+        async with self._uows(read_only=True) as uow:
+            group = await uow.groups.by_chat(chat_id)
+            return group if group is not None and group.active else None
+
+    async def bot_removed(self, chat_id: int) -> int:
+        """The bot was removed from a group: unbind it and tell its manager."""
+        now = self._clock.now()
+        async with self._uows() as uow:
+            group = await uow.groups.by_chat(chat_id)
+            if group is None or not group.active:
+                return 0
+            settings = await uow.organization.get() or self._defaults
+            await uow.groups.save(replace(group, active=False))
+            await uow.notifications.skip_pending_to_group(group.id, "bot removed from group")
+            told = await _tell_group_owner(uow, group, now, settings, "group_unbound_removed")
+            await uow.commit()
+            return told

@@ -1,0 +1,260 @@
+"""Repositories of the information center: notifications (the outbox), team groups, rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.domain.notification import DeliveryState, Notification, NotificationKind
+from core.domain.reminders import ReminderRule, TeamGroup
+from storage.tables import NotificationRow, ReminderRuleRow, TeamGroupRow
+
+_COLUMNS = ("key", "kind", "member_id", "group_id", "payload", "subject_type", "subject_id",
+            "state", "version", "sent_version", "attempts", "chat_id", "message_id",
+            "created_at", "due_at", "delivered_at", "read_at", "last_error")
+
+
+def _notification(row: NotificationRow) -> Notification:
+    return Notification(
+        id=row.id, key=row.key, kind=NotificationKind(row.kind), member_id=row.member_id,
+        group_id=row.group_id, payload=row.payload, created_at=row.created_at,
+        due_at=row.due_at, subject_type=row.subject_type, subject_id=row.subject_id,
+        state=DeliveryState(row.state), version=row.version, sent_version=row.sent_version,
+        attempts=row.attempts, chat_id=row.chat_id, message_id=row.message_id,
+        delivered_at=row.delivered_at, read_at=row.read_at, last_error=row.last_error)
+
+
+def _values(notification: Notification) -> dict[str, Any]:
+    values = {name: getattr(notification, name) for name in _COLUMNS}
+    values["kind"], values["state"] = str(notification.kind), str(notification.state)
+    return values
+
+
+class SqlNotificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, notification: Notification) -> Notification | None:
+        """Insert unless the key exists; None when it did (creating twice creates one)."""
+        dialect = self.session.bind.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (insert(NotificationRow).values(**_values(notification))
+                     .on_conflict_do_nothing(index_elements=["key"])
+                     .returning(NotificationRow.id))
+        new_id = (await self.session.execute(statement)).scalar_one_or_none()
+        return None if new_id is None else await self.get(new_id)
+
+    async def add_many(self, notifications: list[Notification]) -> int:
+        """Insert many, skipping keys that exist; returns how many were new."""
+        if not notifications:
+            return 0
+        dialect = self.session.bind.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (insert(NotificationRow).on_conflict_do_nothing(index_elements=["key"])
+                     .returning(NotificationRow.id))
+        created = 0
+        for start in range(0, len(notifications), 1000):
+            chunk = [_values(n) for n in notifications[start:start + 1000]]
+            created += len((await self.session.execute(statement, chunk)).all())
+        return created
+
+    async def get(self, notification_id: int) -> Notification | None:
+        row = await self.session.get(NotificationRow, notification_id, populate_existing=True)
+        return None if row is None else _notification(row)
+
+    async def by_key(self, key: str) -> Notification | None:
+        row = await self.session.scalar(select(NotificationRow).where(NotificationRow.key == key))
+        return None if row is None else _notification(row)
+
+    async def revise(self, key: str, payload: dict[str, Any]) -> Notification | None:
+        """New content for a notification: sent again, or its message edited if delivered."""
+        row = await self.session.scalar(
+            select(NotificationRow).where(NotificationRow.key == key).with_for_update())
+        if row is None:
+            return None
+        if row.payload != payload:
+            row.payload = payload
+            row.version += 1
+            if row.state == DeliveryState.DELIVERED:
+                row.state = str(DeliveryState.PENDING)
+            await self.session.flush()
+        return _notification(row)
+
+    async def claim_due(self, now: datetime, worker: str, lease_until: datetime,
+                        limit: int) -> list[Notification]:
+        """Take the oldest due notifications for this worker; others skip them."""
+        query = (select(NotificationRow.id)
+                 .where(NotificationRow.state == str(DeliveryState.PENDING),
+                        NotificationRow.due_at <= now,
+                        or_(NotificationRow.claimed_until.is_(None),
+                            NotificationRow.claimed_until < now))
+                 .order_by(NotificationRow.id).limit(limit))
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list(await self.session.scalars(query))
+        if not ids:
+            return []
+        await self.session.execute(
+            update(NotificationRow).where(NotificationRow.id.in_(ids))
+            .values(claimed_by=worker, claimed_until=lease_until))
+        rows = await self.session.scalars(
+            select(NotificationRow).where(NotificationRow.id.in_(ids))
+            .order_by(NotificationRow.id).execution_options(populate_existing=True))
+        return [_notification(r) for r in rows]
+
+    def _mine(self, notification_id: int, worker: str):
+        return and_(NotificationRow.id == notification_id, NotificationRow.claimed_by == worker)
+
+    async def delivered(self, notification_id: int, worker: str, *, version: int, chat_id: int,
+                        message_id: int | None, at: datetime) -> bool:
+        """Telegram accepted it; a newer version waiting stays pending (to be edited)."""
+        result = await self.session.execute(
+            update(NotificationRow).where(self._mine(notification_id, worker)).values(
+                state=str(DeliveryState.DELIVERED),
+                sent_version=version, chat_id=chat_id,
+                message_id=func.coalesce(NotificationRow.message_id, message_id),
+                delivered_at=func.coalesce(NotificationRow.delivered_at, at),
+                claimed_by=None, claimed_until=None, last_error=None))
+        if result.rowcount != 1:
+            return False
+        # A revision that landed while this version was in flight is sent as an edit.
+        await self.session.execute(
+            update(NotificationRow).where(NotificationRow.id == notification_id,
+                                          NotificationRow.version > version)
+            .values(state=str(DeliveryState.PENDING)))
+        return True
+
+    async def retry_later(self, notification_id: int, worker: str, *, due_at: datetime,
+                          attempts: int, error: str) -> None:
+        await self.session.execute(
+            update(NotificationRow).where(self._mine(notification_id, worker)).values(
+                due_at=due_at, attempts=attempts, last_error=error[:500], claimed_by=None,
+                claimed_until=None))
+
+    async def give_up(self, notification_id: int, worker: str, *, state: DeliveryState,
+                      error: str) -> None:
+        await self.session.execute(
+            update(NotificationRow).where(self._mine(notification_id, worker)).values(
+                state=str(state), last_error=error[:500], claimed_by=None, claimed_until=None))
+
+    async def release(self, worker: str | None = None) -> int:
+        """Hand back claims (of one worker, or all of them) so they are sent by someone."""
+        query = update(NotificationRow).where(NotificationRow.claimed_by.is_not(None))
+        if worker is not None:
+            query = query.where(NotificationRow.claimed_by == worker)
+        result = await self.session.execute(query.values(claimed_by=None, claimed_until=None))
+        return result.rowcount
+
+    async def skip_pending_to_member(self, member_id: int, reason: str) -> int:
+        result = await self.session.execute(
+            update(NotificationRow).where(NotificationRow.member_id == member_id,
+                                          NotificationRow.state == str(DeliveryState.PENDING),
+                                          NotificationRow.message_id.is_(None))
+            .values(state=str(DeliveryState.SKIPPED), last_error=reason, claimed_by=None,
+                    claimed_until=None))
+        return result.rowcount
+
+    async def skip_pending_to_group(self, group_id: int, reason: str) -> int:
+        result = await self.session.execute(
+            update(NotificationRow).where(NotificationRow.group_id == group_id,
+                                          NotificationRow.state == str(DeliveryState.PENDING))
+            .values(state=str(DeliveryState.SKIPPED), last_error=reason, claimed_by=None,
+                    claimed_until=None))
+        return result.rowcount
+
+    async def inbox(self, member_id: int, offset: int, limit: int) -> list[Notification]:
+        """A member's notifications: unread first, newest first within each."""
+        rows = await self.session.scalars(
+            select(NotificationRow).where(NotificationRow.member_id == member_id)
+            .order_by(NotificationRow.read_at.is_not(None), NotificationRow.id.desc())
+            .offset(offset).limit(limit))
+        return [_notification(r) for r in rows]
+
+    async def inbox_counts(self, member_id: int) -> tuple[int, int]:
+        """(all, unread) notifications of a member."""
+        total, unread = (await self.session.execute(
+            select(func.count(), func.count().filter(NotificationRow.read_at.is_(None)))
+            .where(NotificationRow.member_id == member_id))).one()
+        return total, unread
+
+    async def mark_read(self, notification_id: int, at: datetime) -> None:
+        await self.session.execute(
+            update(NotificationRow).where(NotificationRow.id == notification_id,
+                                          NotificationRow.read_at.is_(None))
+            .values(read_at=at))
+
+    async def count_by_state(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(NotificationRow.state, func.count()).group_by(NotificationRow.state))
+        return {state: count for state, count in rows}
+
+
+def _group(row: TeamGroupRow) -> TeamGroup:
+    return TeamGroup(row.id, row.chat_id, row.title, row.department_id, row.bound_by,
+                     row.bound_at, row.active)
+
+
+class SqlTeamGroupRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_chat(self, chat_id: int) -> TeamGroup | None:
+        row = await self.session.scalar(select(TeamGroupRow).where(TeamGroupRow.chat_id == chat_id))
+        return None if row is None else _group(row)
+
+    async def get(self, group_id: int) -> TeamGroup | None:
+        row = await self.session.get(TeamGroupRow, group_id, populate_existing=True)
+        return None if row is None else _group(row)
+
+    async def active(self) -> list[TeamGroup]:
+        rows = await self.session.scalars(
+            select(TeamGroupRow).where(TeamGroupRow.active.is_(True)).order_by(TeamGroupRow.id))
+        return [_group(r) for r in rows]
+
+    async def for_department(self, department_id: int) -> list[TeamGroup]:
+        rows = await self.session.scalars(
+            select(TeamGroupRow).where(TeamGroupRow.active.is_(True),
+                                       TeamGroupRow.department_id == department_id))
+        return [_group(r) for r in rows]
+
+    async def save(self, group: TeamGroup) -> TeamGroup:
+        row = await self.session.scalar(
+            select(TeamGroupRow).where(TeamGroupRow.chat_id == group.chat_id))
+        if row is None:
+            row = TeamGroupRow(chat_id=group.chat_id)
+            self.session.add(row)
+        row.title, row.department_id = group.title, group.department_id
+        row.bound_by, row.bound_at, row.active = group.bound_by, group.bound_at, group.active
+        await self.session.flush()
+        return _group(row)
+
+
+def _rule(row: ReminderRuleRow) -> ReminderRule:
+    return ReminderRule(row.name, row.enabled, row.at, row.params, row.last_run_at)
+
+
+class SqlReminderRuleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def all(self) -> list[ReminderRule]:
+        rows = await self.session.scalars(select(ReminderRuleRow).order_by(ReminderRuleRow.name))
+        return [_rule(r) for r in rows]
+
+    async def get(self, name: str) -> ReminderRule | None:
+        row = await self.session.get(ReminderRuleRow, name, populate_existing=True)
+        return None if row is None else _rule(row)
+
+    async def save(self, rule: ReminderRule) -> None:
+        row = await self.session.get(ReminderRuleRow, rule.name)
+        if row is None:
+            self.session.add(ReminderRuleRow(name=rule.name, enabled=rule.enabled, at=rule.at,
+                                             params=rule.params, last_run_at=rule.last_run_at))
+        else:
+            row.enabled, row.at, row.params = rule.enabled, rule.at, rule.params
+            row.last_run_at = rule.last_run_at
+        await self.session.flush()
