@@ -1,0 +1,118 @@
+"""Check-ins: whether a shared location can be trusted, and which customer's site it is at."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.domain.geo import EARTH_RADIUS_M, haversine_m
+from core.domain.org import Customer
+
+
+class TrustFlag(enum.StrEnum):
+    """Why a check-in may not prove a visit; stored with it, never silently dropped."""
+
+    STALE = "stale"
+    FORWARDED = "forwarded"
+    MAP_PICKED = "map_picked"
+    LOW_ACCURACY = "low_accuracy"
+    OUTSIDE_GEOFENCE = "outside_geofence"
+    REUSED_PHOTO = "reused_photo"
+    EXIF_MISMATCH = "exif_mismatch"
+
+
+# A check-in with any of these is not a verified visit.
+UNVERIFIED = frozenset({TrustFlag.STALE, TrustFlag.FORWARDED, TrustFlag.MAP_PICKED,
+                        TrustFlag.OUTSIDE_GEOFENCE, TrustFlag.REUSED_PHOTO,
+                        TrustFlag.EXIF_MISMATCH})
+
+
+@dataclass(frozen=True)
+class CheckInRules:
+    """The [checkin] settings."""
+
+    max_age: timedelta = timedelta(seconds=120)
+    max_accuracy_m: float = 100.0
+    photo_required: bool = False
+
+
+@dataclass(frozen=True)
+class SharedLocation:
+    """A location message as Telegram delivered it."""
+
+    lat: float
+    lon: float
+    sent_at: datetime
+    horizontal_accuracy: float | None = None
+    live_period: int | None = None
+    forwarded: bool = False
+    venue: bool = False
+
+    @property
+    def is_live(self) -> bool:
+        return self.live_period is not None
+
+
+class LocationRefused(ValueError):
+    """A forwarded location is never a check-in: someone else was there, some other time."""
+
+
+def assess(location: SharedLocation, now: datetime, rules: CheckInRules) -> frozenset[TrustFlag]:
+    """The trust flags of a shared location; raises LocationRefused for forwarded ones."""
+    if location.forwarded:
+        raise LocationRefused("forwarded")
+    flags: set[TrustFlag] = set()
+    if now - location.sent_at > rules.max_age:
+        flags.add(TrustFlag.STALE)
+    # A venue or a point picked on the map comes without the device's accuracy.
+    if location.venue or (location.horizontal_accuracy is None and not location.is_live):
+        flags.add(TrustFlag.MAP_PICKED)
+    elif (location.horizontal_accuracy is not None
+          and location.horizontal_accuracy > rules.max_accuracy_m):
+        flags.add(TrustFlag.LOW_ACCURACY)
+    return frozenset(flags)
+
+
+@dataclass(frozen=True)
+class SiteMatch:
+    """A customer and how far the point is from its site."""
+
+    customer: Customer
+    distance_m: float
+
+    @property
+    def inside(self) -> bool:
+        return self.distance_m <= self.customer.radius_m
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """Latitude/longitude ranges that surely contain every point within `radius_m`."""
+
+    min_lat: float
+    max_lat: float
+    min_lon: float
+    max_lon: float
+
+    @classmethod
+    def around(cls, lat: float, lon: float, radius_m: float) -> BoundingBox:
+        dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+        cos_lat = math.cos(math.radians(lat))
+        # Near the poles a longitude band is meaningless: take all of them.
+        dlon = 180.0 if cos_lat < 1e-6 else min(180.0, dlat / cos_lat)
+        return cls(lat - dlat, lat + dlat, lon - dlon, lon + dlon)
+
+
+def match_sites(lat: float, lon: float, customers: Iterable[Customer]) -> list[SiteMatch]:
+    """Customers whose geofence contains the point, nearest first."""
+    matches = [SiteMatch(c, haversine_m(lat, lon, c.lat, c.lon)) for c in customers]
+    return sorted((m for m in matches if m.inside), key=lambda m: m.distance_m)
+
+
+def nearest(lat: float, lon: float, customers: Iterable[Customer]) -> SiteMatch | None:
+    """The nearest customer, wherever it is."""
+    matches = [SiteMatch(c, haversine_m(lat, lon, c.lat, c.lon)) for c in customers]
+    return min(matches, key=lambda m: m.distance_m, default=None)

@@ -1,0 +1,94 @@
+"""Check-in trust rules and site matching: pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.domain.checkin import (
+    BoundingBox,
+    CheckInRules,
+    LocationRefused,
+    SharedLocation,
+    TrustFlag,
+    assess,
+    match_sites,
+    nearest,
+)
+from core.domain.geo import haversine_m
+from core.domain.org import Customer
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+RULES = CheckInRules()
+HARBOR = Customer(1, "harbor", "Harbor Logistics", "", 31.2400, 121.4900, 150)
+PUDONG = Customer(2, "pudong", "Pudong Medical", "", 31.2304, 121.5370, 200)
+NEXT_DOOR = Customer(3, "next", "Next Door Co.", "", 31.2405, 121.4902, 150)
+
+
+def located(**overrides) -> SharedLocation:
+    values = dict(lat=31.2400, lon=121.4900, sent_at=NOW, horizontal_accuracy=12.0)
+    return SharedLocation(**{**values, **overrides})
+
+
+def test_fresh_accurate_location_has_no_flags():
+    assert assess(located(), NOW, RULES) == frozenset()
+
+
+def test_forwarded_location_is_not_a_check_in():
+    with pytest.raises(LocationRefused):
+        assess(located(forwarded=True), NOW, RULES)
+
+
+def test_location_older_than_two_minutes_is_stale():
+    assert assess(located(sent_at=NOW - timedelta(seconds=121)), NOW, RULES) == {TrustFlag.STALE}
+    assert assess(located(sent_at=NOW - timedelta(seconds=120)), NOW, RULES) == frozenset()
+
+
+def test_point_picked_on_the_map_is_flagged():
+    assert assess(located(horizontal_accuracy=None), NOW, RULES) == {TrustFlag.MAP_PICKED}
+    assert assess(located(venue=True), NOW, RULES) == {TrustFlag.MAP_PICKED}
+
+
+def test_live_location_without_accuracy_is_not_map_picked():
+    assert assess(located(horizontal_accuracy=None, live_period=900), NOW, RULES) == frozenset()
+
+
+def test_inaccurate_location_is_flagged():
+    assert assess(located(horizontal_accuracy=250.0), NOW, RULES) == {TrustFlag.LOW_ACCURACY}
+
+
+def test_nearest_site_containing_the_point_comes_first():
+    matches = match_sites(31.2402, 121.4901, [PUDONG, NEXT_DOOR, HARBOR])
+    assert [m.customer.key for m in matches] == ["harbor", "next"]
+    assert matches[0].distance_m < matches[1].distance_m
+
+
+def test_point_outside_every_site_matches_none_but_has_a_nearest():
+    assert match_sites(31.30, 121.49, [HARBOR, PUDONG]) == []
+    assert nearest(31.30, 121.49, [HARBOR, PUDONG]).customer.key == "harbor"
+    assert nearest(0, 0, []) is None
+
+
+@given(st.floats(-89, 89), st.floats(-179, 179), st.floats(10, 50_000),
+       st.floats(0, 1), st.floats(0, 360))
+def test_bounding_box_contains_every_point_within_the_radius(lat, lon, radius, frac, bearing):
+    # Walk `frac * radius` metres from the centre on a bearing; the box must contain it.
+    import math
+
+    from core.domain.geo import EARTH_RADIUS_M
+
+    d = frac * radius / EARTH_RADIUS_M
+    p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing)
+    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
+    l2 = l1 + math.atan2(math.sin(b) * math.sin(d) * math.cos(p1),
+                         math.cos(d) - math.sin(p1) * math.sin(p2))
+    point_lat, point_lon = math.degrees(p2), math.degrees(l2)
+    if not -180 <= point_lon <= 180:
+        return  # crossing the antimeridian: the index query handles it separately
+    assert haversine_m(lat, lon, point_lat, point_lon) <= radius * 1.0001
+    box = BoundingBox.around(lat, lon, radius)
+    assert box.min_lat - 1e-9 <= point_lat <= box.max_lat + 1e-9
+    assert box.min_lon - 1e-9 <= point_lon <= box.max_lon + 1e-9
