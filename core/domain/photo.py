@@ -1,0 +1,42 @@
+"""Visit photos: was it used before, and does its EXIF agree with the check-in?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.domain.geo import haversine_m
+
+# Difference hashes of 64 bits differ in a few bits after recompression or a small crop;
+# unrelated photos differ in about half of them.
+REUSE_DISTANCE = 10
+EXIF_TIME_TOLERANCE = timedelta(minutes=30)
+EXIF_DISTANCE_TOLERANCE_M = 500.0
+
+
+def hamming(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+def reused(photo_hash: int, earlier: Iterable[int], limit: int = REUSE_DISTANCE) -> bool:
+    """Whether a photo looks like one already used in an earlier check-in."""
+    return any(hamming(photo_hash, other) <= limit for other in earlier)
+
+
+@dataclass(frozen=True)
+class Exif:
+    """What a photo sent as a file says about itself (compressed photos carry none)."""
+
+    taken_at: datetime | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+def exif_agrees(exif: Exif, checked_in_at: datetime, lat: float, lon: float) -> bool:
+    """False when the photo says it was taken elsewhere or at another time."""
+    if exif.taken_at is not None and abs(exif.taken_at - checked_in_at) > EXIF_TIME_TOLERANCE:
+        return False
+    if exif.lat is not None and exif.lon is not None:
+        return haversine_m(exif.lat, exif.lon, lat, lon) <= EXIF_DISTANCE_TOLERANCE_M
+    return True
