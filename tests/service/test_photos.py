@@ -1,0 +1,100 @@
+"""The photo store on disk: dedupe, thumbnails, EXIF, perceptual hashes, bad files."""
+
+from __future__ import annotations
+
+import io
+import random
+from datetime import UTC, datetime
+
+import pytest
+from PIL import ExifTags, Image, ImageDraw
+
+from core.domain.photo import hamming, reused
+from storage.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore
+
+
+def scene(seed: int, size=(800, 600)) -> Image.Image:
+    """A photo-like picture: random shapes, different for each seed."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        x, y = rng.randrange(size[0]), rng.randrange(size[1])
+        draw.ellipse((x, y, x + rng.randrange(40, 300), y + rng.randrange(40, 300)),
+                     fill=tuple(rng.randrange(256) for _ in range(3)))
+    return image
+
+
+def jpeg(image: Image.Image, quality: int = 90, exif: Image.Exif | None = None) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, **({"exif": exif} if exif else {}))
+    return buffer.getvalue()
+
+
+def with_exif(taken: str, lat: tuple, lon: tuple) -> Image.Exif:
+    exif = Image.Exif()
+    exif[ExifTags.Base.DateTime] = taken
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.OffsetTimeOriginal] = "+08:00"
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", lat
+    gps[ExifTags.GPS.GPSLongitudeRef], gps[ExifTags.GPS.GPSLongitude] = "E", lon
+    return exif
+
+
+@pytest.fixture
+def store(tmp_path) -> PhotoStore:
+    return PhotoStore(tmp_path / "photos")
+
+
+def test_photo_is_stored_once_by_content_with_a_thumbnail(store):
+    data = jpeg(scene(1))
+    first, second = store.save(data), store.save(data)
+    assert first.sha256 == second.sha256 and first.path.read_bytes() == data
+    assert store.read(first.sha256) == data
+    with Image.open(first.thumbnail) as thumb:
+        assert max(thumb.size) == 320
+    assert len(list(store.root.rglob("*.jpg"))) == 1  # the photo has no suffix
+
+
+def test_exif_time_and_gps_are_read_from_a_file(store):
+    exif = with_exif("2026:11:26 10:05:00", (31.0, 14.0, 24.0), (121.0, 29.0, 24.0))
+    stored = store.save(jpeg(scene(2), exif=exif))
+    assert stored.exif.taken_at == datetime(2026, 11, 26, 2, 5, tzinfo=UTC)
+    assert stored.exif.lat == pytest.approx(31.24) and stored.exif.lon == pytest.approx(121.49)
+
+
+def test_photo_without_exif_has_none(store):
+    assert store.save(jpeg(scene(3))).exif.taken_at is None
+
+
+def test_recompressed_or_slightly_cropped_photo_is_recognised(store):
+    original = scene(4)
+    base = store.save(jpeg(original, quality=95)).dhash
+    recompressed = store.save(jpeg(original.resize((640, 480)), quality=40)).dhash
+    width, height = original.size
+    cropped = store.save(jpeg(original.crop((16, 12, width - 16, height - 12)))).dhash
+    others = [store.save(jpeg(scene(seed))).dhash for seed in range(10, 20)]
+    assert reused(recompressed, [base]) and reused(cropped, [base])
+    assert not any(reused(other, [base]) for other in others)
+    assert min(hamming(base, other) for other in others) > 10
+
+
+def test_corrupt_jpeg_is_refused(store):
+    data = jpeg(scene(5))
+    with pytest.raises(PhotoError) as error:
+        store.save(data[: len(data) // 2])
+    assert error.value.code == "corrupt_image"
+    assert not store.root.exists()
+
+
+def test_file_that_is_not_an_image_is_refused(store):
+    with pytest.raises(PhotoError) as error:
+        store.save(b"%PDF-1.7\n" + b"0" * 1000)
+    assert error.value.code == "not_an_image"
+
+
+def test_file_over_20_mb_is_refused(store):
+    with pytest.raises(PhotoError) as error:
+        store.save(b"\xff\xd8" + b"0" * MAX_PHOTO_BYTES)
+    assert error.value.code == "photo_too_big"
