@@ -9,19 +9,34 @@ import uuid
 from datetime import timedelta
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.commands import everyone_commands
 from bot.context import CrmContext, Services
-from bot.handlers import errors, fallback, gate, invite, language, start
+from bot.handlers import (
+    digest,
+    errors,
+    fallback,
+    gate,
+    groups,
+    inbox,
+    invite,
+    language,
+    reminders,
+    start,
+)
 from bot.handlers import help as help_
 from bot.i18n import LANGUAGES, TELEGRAM_CODES, Translator
+from bot.outbox import Dispatcher
+from bot.pacing import Pacer
+from bot.scheduler import start_scheduler
 from bot.updates import PerChatUpdateProcessor
 from core.config import Config
 from core.domain.org import OrgSettings
 from core.notifications import GroupService, InboxService, OutboxService
 from core.org import OrgService
 from core.ports import Clock, SystemClock
+from core.reminders import ReminderService, work_calendar
 from storage.database import Database
 
 log = logging.getLogger("crmbot")
@@ -47,6 +62,8 @@ def build_services(config: Config, database: Database, clock: Clock,
         outbox=OutboxService(database.uow, clock, defaults, worker=worker,
                              lease=timedelta(seconds=config.outbox.lease_seconds)),
         groups=GroupService(database.uow, clock, defaults),
+        reminders=ReminderService(database.uow, clock, defaults, config.reminders,
+                                  work_calendar(config.calendar)),
         clock=clock,
     )
 
@@ -60,8 +77,15 @@ def build_application(config: Config, *, database: Database | None = None,
 
     async def post_init(application: Application) -> None:
         await publish_commands(application)
+        await start_scheduler(application)
+        await application.bot_data["dispatcher"].start()
+
+    async def post_stop(application: Application) -> None:
+        # The bot can still send here: what is on its way is finished and recorded.
+        await application.bot_data["dispatcher"].stop()
 
     async def post_shutdown(application: Application) -> None:
+        await application.bot_data["dispatcher"].stop()  # when post_stop never ran
         await database.dispose()
 
     application = (
@@ -69,14 +93,19 @@ def build_application(config: Config, *, database: Database | None = None,
         .token(token or config.require_token())
         .base_url(telegram.base_url)
         .base_file_url(telegram.base_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=5))
+        .rate_limiter(Pacer.from_config(config.outbox))
         .concurrent_updates(PerChatUpdateProcessor(telegram.concurrent_updates))
         .context_types(ContextTypes(context=CrmContext))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.bot_data["services"] = build_services(config, database, clock)
+    services = build_services(config, database, clock)
+    application.bot_data["services"] = services
+    application.bot_data["dispatcher"] = Dispatcher(
+        application.bot, services.outbox, batch=config.outbox.batch,
+        single_process=database.is_sqlite)
     application.bot_data["database"] = database
     register_handlers(application)
     return application
@@ -85,7 +114,7 @@ def build_application(config: Config, *, database: Database | None = None,
 def register_handlers(application: Application) -> None:
     application.add_handler(gate.gate_handler(), group=GATE_GROUP)
     application.add_handler(fallback.group_guard(), group=GUARD_GROUP)
-    for module in (start, help_, language, invite):
+    for module in (start, help_, language, invite, inbox, reminders, groups, digest):
         application.add_handlers(module.handlers(), group=FEATURE_GROUP)
     # Conversations of later modules go before these, in the same group.
     application.add_handlers(fallback.handlers(), group=FEATURE_GROUP)

@@ -122,6 +122,88 @@ def cmd_org_import(args: argparse.Namespace) -> int:
     return 0
 
 
+class UsageError(Exception):
+    """A wrong argument: one line on stderr, exit code 2."""
+
+
+async def _with_services(config: Config, use):
+    """Bring the schema up to date, then call `use(services)` with the wall clock."""
+    from bot.app import build_services
+    from core.ports import SystemClock
+    from storage.database import Database
+
+    await upgrade_database(config)
+    database = Database.connect(config.database.url)
+    try:
+        return await use(build_services(config, database, SystemClock()))
+    finally:
+        await database.dispose()
+
+
+def _local(moment, zone) -> str:
+    return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M")
+
+
+async def list_jobs(services) -> list[str]:
+    from core.reminders import RULE_NAMES, WAITING_FOR, next_run
+
+    order = {name: index for index, name in enumerate(RULE_NAMES)}
+    rules = sorted(await services.reminders.sync_rules(),
+                   key=lambda r: (order.get(r.name, len(order)), r.name))
+    zone = await services.reminders.zone()
+    now = services.clock.now()
+    lines = [f"{'rule':16}{'enabled':9}{'at':7}{'last run':22}next run ({zone.key})"]
+    for rule in rules:
+        last = _local(rule.last_run_at, zone) if rule.last_run_at else "never"
+        if rule.name in WAITING_FOR:
+            upcoming = f"waiting for the {WAITING_FOR[rule.name]} module"
+        elif not rule.enabled:
+            upcoming = "-"
+        else:
+            upcoming = _local(next_run(rule, now, zone, services.reminders.calendar), zone)
+        lines.append(f"{rule.name:16}{'yes' if rule.enabled else 'no':9}{rule.at or '-':7}"
+                     f"{last:22}{upcoming}")
+    return lines
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    configure_logging(level=logging.WARNING)
+    for line in asyncio.run(_with_services(config, list_jobs)):
+        print(line)
+    return 0
+
+
+async def run_job(services, name: str) -> str:
+    rules = {r.name: r for r in await services.reminders.sync_rules()}
+    if not rules[name].enabled:
+        raise UsageError(f"jobs run: {name} is disabled "
+                         f"(reminders.{name}.enabled = false in the config)")
+    zone = await services.reminders.zone()
+    if not services.reminders.calendar.is_working_day(services.clock.now().astimezone(
+            zone).date()):
+        return f"{name}: today is not a working day in the team's calendar, nothing to send"
+    created = await services.reminders.run(name)
+    if not created:
+        return f"{name}: nothing new (already created today, or nobody to remind)"
+    return f"{name}: {created} new notifications; the bot sends them while it runs"
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    from core.reminders import RULE_NAMES, WAITING_FOR
+
+    if args.rule not in RULE_NAMES:
+        raise UsageError(f'jobs run: unknown rule "{args.rule}" '
+                         f"(known: {', '.join(RULE_NAMES)})")
+    if args.rule in WAITING_FOR:
+        raise UsageError(f"jobs run: {args.rule} is waiting for the "
+                         f"{WAITING_FOR[args.rule]} module")
+    config = load_config(args.config)
+    configure_logging(level=logging.WARNING)
+    print(asyncio.run(_with_services(config, lambda services: run_job(services, args.rule))))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -145,6 +227,13 @@ def parser() -> argparse.ArgumentParser:
     importer = org.add_parser("import", parents=[common], help="create or update the org")
     importer.add_argument("file", help="an org file, see examples/org.toml")
     importer.set_defaults(func=cmd_org_import)
+    jobs = commands.add_parser("jobs", help="the scheduled reminders and digests").add_subparsers(
+        dest="jobs", required=True)
+    lister = jobs.add_parser("list", parents=[common], help="each rule: on or off, when it runs")
+    lister.set_defaults(func=cmd_jobs_list)
+    runner = jobs.add_parser("run", parents=[common], help="run a rule now (once per day)")
+    runner.add_argument("rule", help="a rule name, as `crmbot jobs list` shows")
+    runner.set_defaults(func=cmd_jobs_run)
     demo = commands.add_parser("demo", help="play a scripted day against a local Bot API")
     demo.add_argument("--plain", action="store_true", help="no colours")
     demo.set_defaults(func=cmd_demo)
@@ -158,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args.config = getattr(args, "config", None)
     try:
         return args.func(args)
-    except (ConfigError, OrgFileError) as error:
+    except (ConfigError, OrgFileError, UsageError) as error:
         print(f"crmbot: {error}", file=sys.stderr)
         return EXIT_USAGE
     except InvalidToken:

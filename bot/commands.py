@@ -23,8 +23,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Main menu")),
     Command("help", N_("What I can do for you"), private_only=False),
     Command("language", N_("Switch between English and 简体中文")),
+    Command("inbox", N_("Your notifications: approvals, reminders, alerts")),
+    Command("reminders", N_("Pause reminders or set quiet hours")),
+    Command("digest", N_("The team digest: who planned and logged (in a team group)"),
+            private_only=False),
     Command("invite", N_("Invite a new member to your department"),
             roles=frozenset({Role.MANAGER, Role.ADMIN})),
+    Command("bindgroup", N_("Send your department's reminders and digests to this group"),
+            roles=frozenset({Role.MANAGER, Role.ADMIN}), private_only=False),
+    Command("unbindgroup", N_("Stop sending your department's messages to this group"),
+            roles=frozenset({Role.MANAGER, Role.ADMIN}), private_only=False),
 )
 
 

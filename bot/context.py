@@ -12,6 +12,7 @@ from core.domain.org import Member
 from core.notifications import GroupService, InboxService, OutboxService
 from core.org import OrgService, Visitor
 from core.ports import Clock
+from core.reminders import ReminderService
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Services:
     inbox: InboxService
     outbox: OutboxService
     groups: GroupService
+    reminders: ReminderService
     clock: Clock
 
 

@@ -6,18 +6,21 @@ import tempfile
 import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.app import build_services
 from bot.sandbox import BotApiStandIn, SandboxUser, render_transcript
 from bot.stage import Stage
 from core.config import Config, parse_config
 from core.domain.org_file import parse_org_file
-from core.ports import SystemClock
+from core.ports import Clock
 from storage.database import Database
 from storage.migrate import upgrade
 
 EXAMPLE_ORG = Path(__file__).resolve().parents[1] / "examples" / "org.toml"
+DEMO_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Cast:
             "carol": add(2001, "Carol", last_name="Lin", username="carol_lin",
                          language_code="en"),
             "li": add(2002, "李伟", language_code="zh-hans"),
+            "sam": add(2003, "Sam", last_name="Okafor", language_code="en"),
             "erin": add(1002, "Erin", last_name="Zhao", username="erin_zhao",
                         language_code="en"),
             "stranger": add(9001, "Max", last_name="Mustermann", language_code="de"),
@@ -45,6 +49,21 @@ class Cast:
             return self.people[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+def on_the_teams_clock(day: int, hour: int, minute: int = 0) -> datetime:
+    """A moment of the demo's week (November 2026, Asia/Shanghai as in examples/org.toml)."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=DEMO_ZONE).astimezone(UTC)
+
+
+@dataclass
+class DemoClock:
+    """The scripted day's clock: Wednesday morning, moved on by the scenes that need it."""
+
+    moment: datetime = field(default_factory=lambda: on_the_teams_clock(25, 10))
+
+    def now(self) -> datetime:
+        return self.moment
 
 
 @dataclass
@@ -77,6 +96,33 @@ async def manager_invites_a_new_rep(stage: Stage, cast: Cast) -> None:
     await stage.act(cast.stranger.send(f"/start {token}"))
 
 
+async def fire(stage: Stage, rule: str) -> None:
+    """A rule's daily job goes off now, as the JobQueue calls it at the rule's time."""
+    [job] = stage.application.job_queue.get_jobs_by_name(rule)
+    await job.run(stage.application)
+
+
+async def evening_and_morning(stage: Stage, cast: Cast) -> None:
+    clock: DemoClock = stage.application.bot_data["services"].clock
+    standin = stage.standin
+    team = standin.group(-1001000000101, "East region team", [cast.erin, cast.carol, cast.li])
+    await stage.act(cast.erin.send("/bindgroup", team))
+    clock.moment = on_the_teams_clock(25, 18)  # Wednesday, six in the evening
+    mark = standin.mark()
+    await fire(stage, "plan_reminder")
+    for chat in (cast.carol.id, cast.li.id, team.id):
+        await standin.next_bot_message(chat, since=mark)
+    clock.moment = on_the_teams_clock(26, 9)  # Thursday morning
+    mark = standin.mark()
+    await fire(stage, "morning_digest")
+    await standin.next_bot_message(team.id, since=mark)
+    clock.moment = on_the_teams_clock(26, 9, 40)
+    mark = standin.mark()
+    await stage.act(cast.erin.send("/digest", team))
+    await standin.wait_for(lambda e: e.kind == "edit" and e.chat_id == team.id, since=mark)
+    await standin.idle()
+
+
 async def rep_switches_language(stage: Stage, cast: Cast) -> None:
     await stage.act(cast.li.send("/start"))
     await stage.act(cast.carol.send("/language"))
@@ -89,6 +135,8 @@ SCENES: list[Scene] = [
     Scene("A stranger is politely refused", stranger_is_refused),
     Scene("A manager invites a new rep, who joins with the link", manager_invites_a_new_rep),
     Scene("Language: a Chinese-speaking rep, and a switch to 简体中文", rep_switches_language),
+    Scene("Evening and morning: a plan reminder reaches a rep, the digest reaches the team "
+          "group", evening_and_morning),
 ]
 
 
@@ -97,9 +145,9 @@ def demo_config(url: str) -> Config:
     return parse_config({"database": {"url": url}, "org": org}, env={})
 
 
-async def seed(config: Config, database: Database) -> None:
+async def seed(config: Config, database: Database, clock: Clock) -> None:
     document = parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text(encoding="utf-8")))
-    await build_services(config, database, SystemClock()).org.import_org(document)
+    await build_services(config, database, clock).org.import_org(document)
 
 
 def heading(text: str, color: bool) -> str:
@@ -115,10 +163,12 @@ async def run_demo(*, color: bool = False, scenes: list[Scene] | None = None,
         await upgrade(url)
         config = demo_config(url)
         database = Database.connect(url)
-        await seed(config, database)
+        # A fixed week, so the scheduled rules fire when the script says, not the wall clock.
+        clock = DemoClock()
+        await seed(config, database, clock)
         out(heading("crmbot demo: the real bot against a local Bot API stand-in", color))
         out(f"Organisation from {EXAMPLE_ORG.name}; database {url}\n")
-        async with Stage(config, database) as stage:
+        async with Stage(config, database, clock=clock) as stage:
             cast = Cast(stage.standin)
             for number, scene in enumerate(scenes or SCENES, start=1):
                 out(heading(f"Scene {number}: {scene.title}", color))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, all_translations
 from core.domain.org import Role
 
 
@@ -16,22 +17,39 @@ class MenuButton:
     roles: frozenset[Role] = frozenset()  # empty: every member
 
 
+INBOX = MenuButton(N_("📥 Inbox"))
 HELP = MenuButton(N_("❓ Help"))
 LANGUAGE = MenuButton(N_("🌐 Language"))
 INVITE = MenuButton(N_("✉️ Invite"), frozenset({Role.MANAGER, Role.ADMIN}))
 
 # Rows of the main menu; modules add their buttons here as they arrive.
-MAIN_MENU: tuple[tuple[MenuButton, ...], ...] = ((HELP, LANGUAGE), (INVITE,))
+MAIN_MENU: tuple[tuple[MenuButton, ...], ...] = ((INBOX,), (HELP, LANGUAGE), (INVITE,))
 
 
-def main_menu(t: Translator, roles: frozenset[Role]) -> ReplyKeyboardMarkup:
-    """The reply keyboard of the main actions this person may take."""
+def main_menu(t: Translator, roles: frozenset[Role], unread: int = 0) -> ReplyKeyboardMarkup:
+    """The reply keyboard of the main actions this person may take (with the unread count)."""
     rows = []
     for row in MAIN_MENU:
-        buttons = [KeyboardButton(t(b.label)) for b in row if not b.roles or b.roles & roles]
+        buttons = [KeyboardButton(_label(t, b, unread)) for b in row
+                   if not b.roles or b.roles & roles]
         if buttons:
             rows.append(buttons)
     return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+
+
+def _label(t: Translator, button: MenuButton, unread: int) -> str:
+    if button is INBOX and unread > 0:
+        return f"{t(button.label)} ({unread})"
+    return t(button.label)
+
+
+def counted_label_pattern(button: MenuButton) -> str:
+    """A regex for the button's label in any language, with or without a count: "📥 Inbox (3)".
+
+    The keyboard keeps the count it was sent with, so any number must still match.
+    """
+    labels = "|".join(re.escape(label) for label in sorted(all_translations(button.label)))
+    return rf"^(?:{labels})(?: \(\d+\))?$"
 
 
 def language_picker(current: str) -> InlineKeyboardMarkup:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from html import escape
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup
 
@@ -98,3 +100,122 @@ def _system_summary(notification: Notification, t: Translator) -> str:
     if payload.get("event") == "group_unbound_removed":
         return t("Removed from {group}", group=payload["group"])
     return t(KIND_TITLES[notification.kind])
+
+
+# The scheduler's kinds: plan and log reminders (to a rep, or to a team group naming the
+# people concerned) and the team digest.
+
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+MONTHS = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"), N_("Jul"),
+          N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
+
+
+def day_label(t: Translator, day: date) -> str:
+    """'Fri 27 Nov' / '11月27日 周五'."""
+    return t("{weekday} {day} {month_name}", weekday=t(WEEKDAYS[day.weekday()]), day=day.day,
+             month_name=t(MONTHS[day.month - 1]))
+
+
+def _sent_on(notification: Notification, audience: Audience) -> date:
+    """The team's day the message goes out (quiet hours may have moved it to the morning)."""
+    return notification.due_at.astimezone(ZoneInfo(audience.timezone)).date()
+
+
+def _mention(person: dict) -> str:
+    name = escape(person["name"])
+    if person.get("telegram_id"):
+        return f'<a href="tg://user?id={int(person["telegram_id"])}">{name}</a>'
+    return name
+
+
+def _mentions(t: Translator, people: list[dict]) -> str:
+    return t(", ").join(_mention(p) for p in people)
+
+
+@renders(NotificationKind.PLAN_REMINDER)
+def _plan_reminder(notification: Notification, t: Translator, audience: Audience) -> Rendered:
+    payload = notification.payload
+    day = date.fromisoformat(payload["date"])
+    label, sent_on = day_label(t, day), _sent_on(notification, audience)
+    if notification.group_id is not None:
+        people = _mentions(t, payload["people"])
+        if day == sent_on + timedelta(days=1):
+            return t("📝 No plan yet for tomorrow ({day}): {people}.", day=label,
+                     people=people), None
+        return t("📝 No plan yet for {day}: {people}.", day=label, people=people), None
+    if day == sent_on + timedelta(days=1):
+        head = t("Tomorrow ({day}) has no plan yet.", day=label)
+    elif day == sent_on:
+        head = t("Today ({day}) has no plan yet.", day=label)
+    else:
+        head = t("Your next working day, {day}, has no plan yet.", day=label)
+    return ("📝 <b>" + head + "</b>\n" + t(
+        "Please write down which customers you will visit and whom you will call, "
+        "before you finish today.")), None
+
+
+@summarizes(NotificationKind.PLAN_REMINDER)
+def _plan_reminder_summary(notification: Notification, t: Translator) -> str:
+    return t("No plan yet for {day}",
+             day=day_label(t, date.fromisoformat(notification.payload["date"])))
+
+
+@renders(NotificationKind.LOG_REMINDER)
+def _log_reminder(notification: Notification, t: Translator, audience: Audience) -> Rendered:
+    payload = notification.payload
+    day = date.fromisoformat(payload["date"])
+    label, today = day_label(t, day), day == _sent_on(notification, audience)
+    if notification.group_id is not None:
+        people = _mentions(t, payload["people"])
+        if today:
+            return t("🗒 No work log yet for today ({day}): {people}.", day=label,
+                     people=people), None
+        return t("🗒 No work log yet for {day}: {people}.", day=label, people=people), None
+    head = (t("Today ({day}) has no work log yet.", day=label) if today
+            else t("{day} has no work log yet.", day=label))
+    return ("🗒 <b>" + head + "</b>\n" + t(
+        "Please note what you did: the visits and calls, and what came of them.")), None
+
+
+@summarizes(NotificationKind.LOG_REMINDER)
+def _log_reminder_summary(notification: Notification, t: Translator) -> str:
+    return t("No work log yet for {day}",
+             day=day_label(t, date.fromisoformat(notification.payload["date"])))
+
+
+DIGEST_COLUMNS = {"plan": N_("plan"), "log": N_("log"), "check_ins": N_("check-ins")}
+
+
+def _digest_cell(row: dict, column: str) -> str:
+    value = row.get(column)
+    if isinstance(value, bool):
+        return "✅" if value else "❌"
+    return str(value)
+
+
+@renders(NotificationKind.DIGEST)
+def _digest(notification: Notification, t: Translator, audience: Audience) -> Rendered:
+    """One line per rep, the marks first so they line up; what is not tracked has no column."""
+    payload = notification.payload
+    columns, rows = payload["columns"], payload["rows"]
+    lines = [t("📊 <b>Team digest: {department}</b>", department=escape(payload["department"])),
+             t("{day} — {columns}", day=day_label(t, date.fromisoformat(payload["day"])),
+               columns=" / ".join(t(DIGEST_COLUMNS[c]) for c in columns))]
+    if not rows:
+        lines.append(t("No reps in this department yet."))
+    for row in rows:
+        marks = " ".join(_digest_cell(row, c) for c in columns)
+        lines.append(f"{marks}  {escape(row['name'])}")
+    as_of = datetime.fromisoformat(payload["as_of"]).astimezone(ZoneInfo(audience.timezone))
+    totals = [t("Planned {done}/{total}", done=sum(r["plan"] for r in rows), total=len(rows)),
+              t("Logged {done}/{total}", done=sum(r["log"] for r in rows), total=len(rows))]
+    stamp = t("as of {time}", time=as_of.strftime("%H:%M"))
+    lines += ["", " · ".join([*(totals if rows else []), stamp])]
+    return "\n".join(lines), None
+
+
+@summarizes(NotificationKind.DIGEST)
+def _digest_summary(notification: Notification, t: Translator) -> str:
+    payload = notification.payload
+    return t("Team digest: {department}, {day}", department=payload["department"],
+             day=day_label(t, date.fromisoformat(payload["day"])))

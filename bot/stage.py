@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.outbox import Dispatcher
 from bot.sandbox import BotApiStandIn
 from bot.updates import PerChatUpdateProcessor
 from core.config import Config
@@ -73,12 +74,20 @@ class Stage:
                 await self.application.updater.stop()
             if self.application.running:
                 await self.application.stop()
+            # run_polling() calls post_stop after stop(): the outbox hands back its claims.
+            if self.application.post_stop:
+                await self.application.post_stop(self.application)
             await self.application.shutdown()
             if self.application.post_shutdown:
                 await self.application.post_shutdown(self.application)
         finally:
             if self._owns_standin:
                 await self.standin.stop()
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The outbox dispatcher of the running bot."""
+        return self.application.bot_data["dispatcher"]
 
     @property
     def processor(self) -> PerChatUpdateProcessor:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.domain.errors import NotAllowed, NotFound
+from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.notification import (
     REMINDER_KINDS,
     DeliveryState,
@@ -14,6 +15,8 @@ from core.domain.notification import (
     Notification,
     NotificationKind,
     Page,
+    QuietHours,
+    parse_clock,
 )
 from core.domain.org import Member, OrgSettings, OrgTree, Role
 from core.domain.permissions import can_act_on_department
@@ -21,6 +24,32 @@ from core.domain.reminders import TeamGroup
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 INBOX_PAGE_SIZE = 5
+# A longer "night" would hold reminders back for most of the working day: surely a typo.
+MAX_QUIET_HOURS = 16
+# People type ranges with a hyphen, dashes, a tilde, "to", or Chinese 至 / 到.
+_RANGE_SEPARATOR = re.compile(r"\s*(?:-|–|—|~|～|\bto\b|至|到)\s*", re.IGNORECASE)
+
+
+def parse_quiet_hours(text: str) -> QuietHours:
+    """'22:00-07:30' -> QuietHours; a DomainError whose message shows an example otherwise."""
+    parts = _RANGE_SEPARATOR.split(text.strip().replace("：", ":"), maxsplit=1)
+    if len(parts) != 2:
+        raise DomainError("quiet_hours_format")
+    try:
+        start, end = parse_clock(parts[0]), parse_clock(parts[1])
+    except ValueError:
+        raise DomainError("quiet_hours_format") from None
+    if start == end:
+        raise DomainError("quiet_hours_same")
+    minutes = ((end.hour - start.hour) * 60 + end.minute - start.minute) % (24 * 60)
+    if minutes > MAX_QUIET_HOURS * 60:
+        raise DomainError("quiet_hours_too_long")
+    return QuietHours(start, end)
+
+
+def quiet_hours_text(quiet: QuietHours) -> str:
+    """QuietHours(22:00, 07:30) -> '22:00-07:30', the form parse_quiet_hours reads back."""
+    return f"{quiet.start:%H:%M}-{quiet.end:%H:%M}"
 
 
 async def publish(uow: UnitOfWork, new: NewNotification, *, now: datetime,
@@ -123,7 +152,7 @@ class InboxService:
             member = await _active_member(uow, telegram_id)
             notification = await uow.notifications.get(notification_id)
             if notification is None or notification.member_id != member.id:
-                raise NotFound()
+                raise NotFound("notification_not_found")
             if notification.read_at is None:
                 await uow.notifications.mark_read(notification_id, self._clock.now())
                 await uow.commit()
@@ -166,18 +195,20 @@ class OutboxService:
         deliveries: list[Delivery] = []
         async with self._uows() as uow:
             settings = await uow.organization.get() or self._defaults
-            for notification in await uow.notifications.claim_due(
-                    now, self.worker, now + self.lease, limit):
-                delivery = await self._address(uow, notification, settings)
+            claimed = await uow.notifications.claim_due(now, self.worker, now + self.lease, limit)
+            # The recipients in one query: a batch is mostly different people.
+            members = await uow.members.many({n.member_id for n in claimed if n.member_id})
+            for notification in claimed:
+                delivery = await self._address(uow, notification, settings, members)
                 if delivery is not None:
                     deliveries.append(delivery)
             await uow.commit()
         return deliveries
 
     async def _address(self, uow: UnitOfWork, notification: Notification,
-                       settings: OrgSettings) -> Delivery | None:
+                       settings: OrgSettings, members: dict[int, Member]) -> Delivery | None:
         if notification.member_id is not None:
-            member = await uow.members.get(notification.member_id)
+            member = members.get(notification.member_id)
             if member is None or not member.active or not member.reachable or \
                     member.telegram_id is None:
                 await uow.notifications.give_up(notification.id, self.worker,
@@ -204,6 +235,16 @@ class OutboxService:
                 chat_id=delivery.chat_id, message_id=message_id, at=self._clock.now())
             await uow.commit()
             return done
+
+    async def delivered_many(self, sent: list[tuple[Delivery, int | None]]) -> list[bool]:
+        """Record several deliveries in one transaction; which of them this worker still held."""
+        # A fan-out sends faster than one commit per message could keep up with.
+        async with self._uows() as uow:
+            recorded = await uow.notifications.delivered_many(self.worker, [
+                (d.notification.id, d.notification.version, d.chat_id, message_id)
+                for d, message_id in sent], self._clock.now())
+            await uow.commit()
+            return [d.notification.id in recorded for d, _ in sent]
 
     async def retry(self, delivery: Delivery, *, after: timedelta, error: str,
                     count_attempt: bool = True) -> None:
@@ -243,7 +284,8 @@ class OutboxService:
         await uow.members.update(member)
         await uow.notifications.skip_pending_to_member(member.id, "recipient cannot be reached")
         tree = OrgTree.of(await uow.departments.all())
-        managers = tree.manager_chain(member.department_id)[:1]
+        # Their manager: a department head who blocked the bot is told about by the next one up.
+        managers = [m for m in tree.manager_chain(member.department_id) if m != member.id][:1]
         admins = [m.id for m in await uow.members.all() if m.active and m.has(Role.ADMIN)]
         told = 0
         for recipient in dict.fromkeys([*managers, *admins]):
@@ -327,6 +369,11 @@ class GroupService:
                 heads = [tree.departments[actor.department_id]]
             if not heads:
                 raise NotAllowed("bind_not_manager")
+            bound = await uow.groups.by_chat(chat_id)
+            if bound is not None and bound.active and not can_act_on_department(
+                    actor, bound.department_id, tree):
+                # Another department's team chat: only its managers may move it.
+                raise NotAllowed("group_bound_elsewhere")
             if department_id is None:
                 if len(heads) > 1:
                     return Binding(None, [(d.id, d.name) for d in heads])

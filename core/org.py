@@ -30,6 +30,7 @@ from core.domain.org_file import (
     ProjectEntry,
 )
 from core.domain.permissions import can_invite, effective_roles
+from core.notifications import parse_quiet_hours
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 
@@ -188,6 +189,28 @@ class OrgService:
             raise DomainError("unknown_language")
         async with self._uows() as uow:
             member = replace(await _active_member(uow, telegram_id), language=language)
+            await uow.members.update(member)
+            await uow.commit()
+            return member
+
+    async def reminder_settings(self, telegram_id: int) -> Member:
+        """The speaker as stored: whether reminders are paused, and their quiet hours."""
+        async with self._uows(read_only=True) as uow:
+            return await _active_member(uow, telegram_id)
+
+    async def pause_reminders(self, telegram_id: int, paused: bool) -> Member:
+        """Pause or resume plan, log and follow-up reminders (requests still arrive)."""
+        async with self._uows() as uow:
+            member = replace(await _active_member(uow, telegram_id), reminders_paused=paused)
+            await uow.members.update(member)
+            await uow.commit()
+            return member
+
+    async def set_quiet_hours(self, telegram_id: int, window: str | None) -> Member:
+        """Quiet hours from text like '22:00-07:30' (checked here), or None to turn them off."""
+        quiet = None if window is None else parse_quiet_hours(window)
+        async with self._uows() as uow:
+            member = replace(await _active_member(uow, telegram_id), quiet_hours=quiet)
             await uow.members.update(member)
             await uow.commit()
             return member

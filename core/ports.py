@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Collection
+from datetime import UTC, date, datetime
 from typing import Protocol, Self
 
 from core.domain.budget import Budget, UnitKind
@@ -43,6 +44,7 @@ class MemberRepository(Protocol):
     async def by_telegram_id(self, telegram_id: int) -> Member | None: ...
     async def unclaimed_by_username(self, username: str) -> Member | None: ...
     async def all(self) -> list[Member]: ...
+    async def many(self, member_ids: Collection[int]) -> dict[int, Member]: ...
     async def add(self, member: Member) -> Member: ...
     async def update(self, member: Member) -> None: ...
 
@@ -91,6 +93,11 @@ class NotificationRepository(Protocol):
                         limit: int) -> list[Notification]: ...
     async def delivered(self, notification_id: int, worker: str, *, version: int, chat_id: int,
                         message_id: int | None, at: datetime) -> bool: ...
+    async def delivered_many(self, worker: str, sent: list[tuple[int, int, int, int | None]],
+                             at: datetime) -> set[int]:
+        """delivered() for many (id, version, chat_id, message_id); the ids recorded."""
+        ...
+
     async def retry_later(self, notification_id: int, worker: str, *, due_at: datetime,
                           attempts: int, error: str) -> None: ...
     async def give_up(self, notification_id: int, worker: str, *, state: DeliveryState,
@@ -117,6 +124,22 @@ class ReminderRuleRepository(Protocol):
     async def save(self, rule: ReminderRule) -> None: ...
 
 
+class ScheduleFacts(Protocol):
+    """What the schedule knows about a day, for reminders and digests."""
+
+    async def planned(self, member_ids: Collection[int], day: date) -> set[int]:
+        """Those of `member_ids` who have a plan for `day`."""
+        ...
+
+    async def logged(self, member_ids: Collection[int], day: date) -> set[int]:
+        """Those of `member_ids` who have a work log for `day`."""
+        ...
+
+    async def check_ins(self, member_ids: Collection[int], day: date) -> dict[int, int] | None:
+        """Check-ins per member on `day`; None while check-ins are not tracked."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: rolled back on exit unless commit() was called."""
 
@@ -130,6 +153,7 @@ class UnitOfWork(Protocol):
     notifications: NotificationRepository
     groups: TeamGroupRepository
     rules: ReminderRuleRepository
+    schedule: ScheduleFacts
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

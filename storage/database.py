@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 
 from storage import notifications as info
 from storage import repositories as repos
+from storage.schedule import SqlScheduleFacts
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -113,6 +114,7 @@ class SqlUnitOfWork:
         self.notifications = info.SqlNotificationRepository(session)
         self.groups = info.SqlTeamGroupRepository(session)
         self.rules = info.SqlReminderRuleRepository(session)
+        self.schedule = SqlScheduleFacts(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

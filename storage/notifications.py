@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import BigInteger, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.domain.notification import DeliveryState, Notification, NotificationKind
 from core.domain.reminders import ReminderRule, TeamGroup
@@ -86,12 +87,29 @@ class SqlNotificationRepository:
 
     async def claim_due(self, now: datetime, worker: str, lease_until: datetime,
                         limit: int) -> list[Notification]:
-        """Take the oldest due notifications for this worker; others skip them."""
+        """Take the oldest due notifications for this worker; others skip them.
+
+        A recipient's notifications go out one at a time and in order: one waits while an
+        earlier one to the same member or group is due, being sent, or waiting to be retried.
+        """
+        def nothing_ahead(recipient: str):
+            mine, earlier = getattr(NotificationRow, recipient), aliased(NotificationRow)
+            # One subquery per kind of recipient, asked only of that kind: each then looks
+            # in its own index, whatever the planner's statistics say after a big fan-out.
+            return or_(mine.is_(None), ~select(earlier.id).where(
+                getattr(earlier, recipient) == mine,
+                earlier.id < NotificationRow.id,
+                earlier.state == str(DeliveryState.PENDING),
+                # Scheduled for later and never tried (quiet hours): not ahead.
+                or_(earlier.due_at <= now, earlier.last_error.is_not(None)),
+            ).correlate(NotificationRow).exists())
+
         query = (select(NotificationRow.id)
                  .where(NotificationRow.state == str(DeliveryState.PENDING),
                         NotificationRow.due_at <= now,
                         or_(NotificationRow.claimed_until.is_(None),
-                            NotificationRow.claimed_until < now))
+                            NotificationRow.claimed_until < now),
+                        nothing_ahead("member_id"), nothing_ahead("group_id"))
                  .order_by(NotificationRow.id).limit(limit))
         if self.session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
@@ -116,7 +134,8 @@ class SqlNotificationRepository:
             update(NotificationRow).where(self._mine(notification_id, worker)).values(
                 state=str(DeliveryState.DELIVERED),
                 sent_version=version, chat_id=chat_id,
-                message_id=func.coalesce(NotificationRow.message_id, message_id),
+                # The message just sent or edited; an edit whose message was gone sent a new one.
+                message_id=NotificationRow.message_id if message_id is None else message_id,
                 delivered_at=func.coalesce(NotificationRow.delivered_at, at),
                 claimed_by=None, claimed_until=None, last_error=None))
         if result.rowcount != 1:
@@ -127,6 +146,33 @@ class SqlNotificationRepository:
                                           NotificationRow.version > version)
             .values(state=str(DeliveryState.PENDING)))
         return True
+
+    async def delivered_many(self, worker: str, sent: list[tuple[int, int, int, int | None]],
+                             at: datetime) -> set[int]:
+        """delivered() for many (id, version, chat_id, message_id); the ids still held, recorded."""
+        if not sent:
+            return set()
+        mine = set(await self.session.scalars(select(NotificationRow.id).where(
+            NotificationRow.id.in_([s[0] for s in sent]), NotificationRow.claimed_by == worker)))
+        if not mine:
+            return mine
+        table = NotificationRow.__table__
+        await self.session.execute(
+            update(table).where(table.c.id == bindparam("nid")).values(
+                state=str(DeliveryState.DELIVERED), sent_version=bindparam("sent"),
+                chat_id=bindparam("chat"),
+                message_id=func.coalesce(bindparam("message", type_=BigInteger),
+                                         table.c.message_id),
+                delivered_at=func.coalesce(table.c.delivered_at, at),
+                claimed_by=None, claimed_until=None, last_error=None),
+            [{"nid": i, "sent": v, "chat": c, "message": m}
+             for i, v, c, m in sent if i in mine])
+        # A revision that landed while its version was in flight is sent as an edit.
+        await self.session.execute(
+            update(NotificationRow).where(NotificationRow.id.in_(mine),
+                                          NotificationRow.version > NotificationRow.sent_version)
+            .values(state=str(DeliveryState.PENDING)))
+        return mine
 
     async def retry_later(self, notification_id: int, worker: str, *, due_at: datetime,
                           attempts: int, error: str) -> None:

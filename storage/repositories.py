@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
@@ -144,6 +145,14 @@ class SqlMemberRepository(_Repository):
     async def all(self) -> list[Member]:
         rows = list(await self.session.scalars(select(MemberRow).order_by(MemberRow.key)))
         return await self._load(rows)
+
+    async def many(self, member_ids: Collection[int]) -> dict[int, Member]:
+        """Members by id, in one query; unknown ids are left out."""
+        if not member_ids:
+            return {}
+        rows = list(await self.session.scalars(
+            select(MemberRow).where(MemberRow.id.in_(list(member_ids)))))
+        return {m.id: m for m in await self._load(rows)}
 
     async def add(self, member: Member) -> Member:
         row = MemberRow(**_member_values(member))

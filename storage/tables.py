@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -204,3 +205,29 @@ class ReminderRuleRow(Base):
     at: Mapped[str] = mapped_column(String(5))
     params: Mapped[dict] = mapped_column(JSON)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PlanRow(Base):
+    """A member's plan for one day (its items come with the schedule module)."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_plans_member_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WorkLogRow(Base):
+    """A member's work log for one day (its entries come with the schedule module)."""
+
+    __tablename__ = "work_logs"
+    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_work_logs_member_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -22,9 +22,11 @@ def person(update: Update) -> TelegramPerson:
 
 
 async def show_menu(update: Update, context: CrmContext, text: str) -> None:
-    """Send `text` (HTML) with the main menu for the speaker's roles."""
+    """Send `text` (HTML) with the main menu for the speaker's roles and unread count."""
     roles = await context.services.org.roles(update.effective_user.id)
-    await update.effective_message.reply_html(text, reply_markup=main_menu(context.t, roles))
+    unread = await context.services.inbox.unread(update.effective_user.id)
+    await update.effective_message.reply_html(
+        text, reply_markup=main_menu(context.t, roles, unread))
 
 
 async def start(update: Update, context: CrmContext) -> None:

@@ -19,5 +19,12 @@ async def test_demo_plays_every_scene_and_exits_zero():
         "This invite link has already been used.",
         "Carol Lin pressed [简体中文]",
         "从现在起我会用简体中文和你交流。",
+        "Scene 5: Evening and morning: a plan reminder reaches a rep, the digest reaches",
+        "bot #1: 📝 Tomorrow (Thu 26 Nov) has no plan yet.",
+        "📝 明天（11月26日 周四）还没有计划。",
+        "📝 No plan yet for tomorrow (Thu 26 Nov): Carol Lin, Nora Quinn, 李伟.",
+        "Wed 25 Nov — plan / log",
+        "Planned 0/3 · Logged 0/3 · as of 09:00",
+        "bot edited #4: 📊 Team digest: East region",
     ):
         assert expected in shown, expected

@@ -22,12 +22,12 @@ def reply_keyboard(entries) -> list[list[str]]:
 async def test_member_start_greets_by_name_with_main_menu(stage, cast):
     entries = await stage.act(cast.carol.send("/start"))
     assert "Hello, Carol Lin! What would you like to do?" in texts(entries)
-    assert reply_keyboard(entries) == [["❓ Help", "🌐 Language"]]
+    assert reply_keyboard(entries) == [["📥 Inbox"], ["❓ Help", "🌐 Language"]]
 
 
 async def test_manager_main_menu_offers_invite(stage, cast):
     entries = await stage.act(cast.erin.send("/start"))
-    assert reply_keyboard(entries) == [["❓ Help", "🌐 Language"], ["✉️ Invite"]]
+    assert reply_keyboard(entries) == [["📥 Inbox"], ["❓ Help", "🌐 Language"], ["✉️ Invite"]]
 
 
 async def test_stranger_is_refused_politely_and_nothing_is_stored(stage, cast, org_database):
@@ -76,7 +76,7 @@ async def test_invite_link_registers_the_new_member(stage, cast, org_database):
     assert link.startswith(f"https://t.me/{stage.standin.bot_username}?start=")
     joined = await stage.act(cast.nora.send(f"/start {link.partition('?start=')[2]}"))
     assert "Welcome to the team, Nora Quinn! You have joined East region." in texts(joined)
-    assert reply_keyboard(joined) == [["❓ Help", "🌐 Language"]]
+    assert reply_keyboard(joined) == [["📥 Inbox"], ["❓ Help", "🌐 Language"]]
     async with org_database.uow(read_only=True) as uow:
         nora = await uow.members.by_telegram_id(cast.nora.id)
         east = await uow.departments.by_key("east")
@@ -120,7 +120,7 @@ async def test_switching_language_changes_every_later_answer(stage, cast, org_da
     entries = await stage.act(cast.carol.press(picker, "简体中文"))
     assert "语言：简体中文" in texts(entries)
     assert "从现在起我会用简体中文和你交流。" in texts(entries)
-    assert reply_keyboard(entries) == [["❓ 帮助", "🌐 语言"]]
+    assert reply_keyboard(entries) == [["📥 消息中心"], ["❓ 帮助", "🌐 语言"]]
     assert any(e.kind == "callback_answer" for e in entries)
     help_text = said(await stage.act(cast.carol.send("❓ 帮助")))
     assert help_text.startswith("我可以帮你做这些：")

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures and the exact command that made them."""

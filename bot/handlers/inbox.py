@@ -1,0 +1,159 @@
+"""/inbox: the member's notifications, unread first, five to a page; one opens in place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html import escape
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import notices, subjects
+from bot.context import CrmContext
+from bot.i18n import Translator
+from bot.keyboards import INBOX, counted_label_pattern
+from bot.texts import refusal
+from bot.timefmt import local_datetime
+from core.domain.errors import DomainError
+from core.domain.notification import Notification, Page
+
+# Callback data: "inbox:p:<page>" shows a page, "inbox:o:<id>:<page>" opens one (and
+# remembers the page for the way back). Both are untrusted; the service re-checks.
+_PAGE = re.compile(r"inbox:p:(\d{1,6})")
+_OPEN = re.compile(r"inbox:o:(\d{1,12}):(\d{1,6})")
+_TITLE_LENGTH = 40  # clients cut long button labels anyway; the time must stay visible
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads an opened notification, as bot.notices.render expects of a delivery."""
+
+    timezone: str
+    recipient_name: str
+
+
+def page_data(number: int) -> str:
+    return f"inbox:p:{number}"
+
+
+def back_button(t: Translator, page: int = 0) -> InlineKeyboardButton:
+    """« Back to inbox: for the inbox itself and for modules that edit an opened notice."""
+    return InlineKeyboardButton(t("« Back to inbox"), callback_data=page_data(page))
+
+
+def title(notification: Notification, t: Translator, timezone: str) -> str:
+    """A list button: ● for unread, the one-line summary, and when (in the team's zone)."""
+    text = notices.summary(notification, t)
+    if len(text) > _TITLE_LENGTH:
+        text = text[:_TITLE_LENGTH - 1] + "…"
+    when = notification.created_at.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
+    return f"{'● ' if notification.read_at is None else ''}{text} · {when}"
+
+
+def list_screen(page: Page, t: Translator,
+                timezone: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The inbox page as HTML and its buttons: one per notification, then ◀ / ▶."""
+    if page.total == 0:
+        return t("📥 <b>Inbox</b>\n\nNothing here yet. Approval requests, reminders and "
+                 "alerts will appear here."), None
+    lines = [t("📥 <b>Inbox</b> — unread: {unread} of {total}",
+               unread=page.unread, total=page.total)]
+    if page.pages > 1:
+        lines.append(t("Page {page} of {pages}", page=page.number + 1, pages=page.pages))
+    lines.append(t("Tap a notification to open it."))
+    rows = [[InlineKeyboardButton(title(n, t, timezone),
+                                  callback_data=f"inbox:o:{n.id}:{page.number}")]
+            for n in page.items]
+    turn = []
+    if page.number > 0:
+        turn.append(InlineKeyboardButton("◀", callback_data=page_data(page.number - 1)))
+    if page.number < page.pages - 1:
+        turn.append(InlineKeyboardButton("▶", callback_data=page_data(page.number + 1)))
+    if turn:
+        rows.append(turn)
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+async def show_inbox(update: Update, context: CrmContext) -> None:
+    """Send the first page of the speaker's inbox."""
+    page = await context.services.inbox.page(update.effective_user.id)
+    text, keyboard = list_screen(page, context.t, context.visitor.settings.timezone)
+    await update.effective_message.reply_html(text, reply_markup=keyboard)
+
+
+async def on_press(update: Update, context: CrmContext) -> None:
+    """Turn a page, open a notification or go back; anything else is a stale button."""
+    query, t = update.callback_query, context.t
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE:
+        await query.answer(t("Please use /{command} in a private chat with me.",
+                             command="inbox"), show_alert=True)
+        return
+    data = query.data or ""
+    if match := _PAGE.fullmatch(data):
+        await _turn_to(update, context, int(match[1]))
+    elif match := _OPEN.fullmatch(data):
+        await _open(update, context, int(match[1]), int(match[2]))
+    else:
+        await query.answer(t("That button is no longer valid."), show_alert=True)
+
+
+async def _turn_to(update: Update, context: CrmContext, number: int) -> None:
+    """Show a page; the service clamps a number out of range to the nearest page."""
+    page = await context.services.inbox.page(update.effective_user.id, number)
+    await update.callback_query.answer()
+    text, keyboard = list_screen(page, context.t, context.visitor.settings.timezone)
+    await edit_or_send(update, context, text, keyboard)
+
+
+async def _open(update: Update, context: CrmContext, notification_id: int, page: int) -> None:
+    """Show one notification in full and mark it read; only its recipient may."""
+    query, t = update.callback_query, context.t
+    try:
+        notification = await context.services.inbox.open(update.effective_user.id,
+                                                          notification_id)
+    except DomainError as error:
+        await query.answer(refusal(t, error), show_alert=True)
+        return
+    timezone = context.visitor.settings.timezone
+    body, _sent_buttons = notices.render(notification, t, Reader(timezone, context.member.name))
+    # The buttons that went out with the push may be stale by now (a claim decided since);
+    # the subject's viewer says what may be done at this moment.
+    subject = await subjects.view(context, notification)
+    kind = t(notices.KIND_TITLES[notification.kind])
+    parts = [f"<i>{escape(kind)} · {local_datetime(notification.created_at, timezone)}</i>",
+             body]
+    if subject.status:
+        parts.append(subject.status)
+    await query.answer()
+    await edit_or_send(update, context, "\n\n".join(parts),
+                   InlineKeyboardMarkup([*subject.buttons, [back_button(t, page)]]))
+
+
+async def edit_or_send(update: Update, context: CrmContext, text: str,
+                       keyboard: InlineKeyboardMarkup | None) -> None:
+    """Edit the pressed message (HTML) in place; send a new one where that is not possible."""
+    query = update.callback_query
+    if query.message is not None and query.message.is_accessible:
+        try:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+            return
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                return  # pressed twice: the screen already shows it
+            # Gone, too old, or a photo message: fall through and send the screen anew.
+    await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML,
+                                   reply_markup=keyboard)
+
+
+def handlers() -> list:
+    return [
+        CommandHandler("inbox", show_inbox),
+        MessageHandler(filters.ChatType.PRIVATE & filters.Regex(counted_label_pattern(INBOX)),
+                       show_inbox),
+        CallbackQueryHandler(on_press, pattern=r"^inbox:"),
+    ]

@@ -1,0 +1,109 @@
+"""`crmbot jobs list` and `crmbot jobs run` as an admin uses them (SQLite file, fixed clock)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import cli
+from core import ports
+from tests.conftest import EXAMPLE_ORG
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def at(monkeypatch):
+    """Set the wall clock the command sees, on the team's clock (26 November is a Thursday)."""
+
+    def set_clock(day: int, hour: int, minute: int = 0) -> None:
+        moment = datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+        monkeypatch.setattr(ports.SystemClock, "now", lambda self: moment)
+
+    return set_clock
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/crm.db"\n',
+                    encoding="utf-8")
+    assert cli.main(["--config", str(path), "org", "import", str(EXAMPLE_ORG)]) == 0
+    return path
+
+
+def crmbot(config: Path, capsys, *args: str) -> tuple[int, list[str], str]:
+    capsys.readouterr()
+    code = cli.main(["--config", str(config), *args])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def test_jobs_list_shows_each_rule_and_its_next_run_in_the_teams_zone(config, at, capsys):
+    at(26, 10)
+    code, lines, _ = crmbot(config, capsys, "jobs", "list")
+    assert code == 0
+    assert lines == [
+        "rule            enabled  at     last run              next run (Asia/Shanghai)",
+        "plan_reminder   yes      18:00  never                 Thu 2026-11-26 18:00",
+        "log_reminder    yes      19:00  never                 Thu 2026-11-26 19:00",
+        "morning_digest  yes      09:00  never                 Fri 2026-11-27 09:00",
+        "approval_sla    yes      -      never                 waiting for the expenses module",
+        "follow_up       yes      10:00  never                 "
+        "waiting for the opportunities module",
+    ]
+
+
+def test_jobs_run_creates_the_reminders_once_and_the_list_shows_the_run(config, at, capsys):
+    at(27, 18)  # Friday: the plans are for Monday
+    assert crmbot(config, capsys, "jobs", "run", "plan_reminder")[1] == [
+        "plan_reminder: 4 new notifications; the bot sends them while it runs"]
+    at(27, 18, 5)
+    assert crmbot(config, capsys, "jobs", "run", "plan_reminder")[1] == [
+        "plan_reminder: nothing new (already created today, or nobody to remind)"]
+    at(27, 20)
+    lines = crmbot(config, capsys, "jobs", "list")[1]
+    assert lines[1] == ("plan_reminder   yes      18:00  Fri 2026-11-27 18:05  "
+                        "Mon 2026-11-30 18:00")
+
+
+def test_jobs_run_on_a_day_off_says_so(config, at, capsys):
+    at(28, 18)
+    assert crmbot(config, capsys, "jobs", "run", "log_reminder")[1] == [
+        "log_reminder: today is not a working day in the team's calendar, nothing to send"]
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("weekly_report", 'crmbot: jobs run: unknown rule "weekly_report" (known: plan_reminder, '
+                      "log_reminder, morning_digest, approval_sla, follow_up)"),
+    ("approval_sla", "crmbot: jobs run: approval_sla is waiting for the expenses module"),
+])
+def test_jobs_run_refuses_rules_it_cannot_run_in_one_line(config, capsys, rule, message):
+    code, out, err = crmbot(config, capsys, "jobs", "run", rule)
+    assert (code, out, err.splitlines()) == (2, [], [message])
+
+
+def test_jobs_run_refuses_a_rule_the_config_turned_off(tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/crm.db"\n'
+                      "[reminders.morning_digest]\nenabled = false\n", encoding="utf-8")
+    code, _, err = crmbot(config, capsys, "jobs", "run", "morning_digest")
+    assert code == 2
+    assert err == ("crmbot: jobs run: morning_digest is disabled "
+                   "(reminders.morning_digest.enabled = false in the config)\n")
+
+
+def test_the_installed_command_exits_2_on_an_unknown_rule(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMBOT_")}
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("crmbot")), "jobs", "run", "nope"], cwd=tmp_path,
+        env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith('crmbot: jobs run: unknown rule "nope"')
+    assert "Traceback" not in result.stderr
