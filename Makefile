@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test run lint i18n clean bench bench-fanout
+.PHONY: demo test run lint i18n clean bench bench-fanout bench-updates
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Benchmarks print their figures and the command that made them.
-bench: bench-fanout
+bench: bench-updates bench-fanout
+
+# Updates per second with 50 ms Bot API round trips: sequential vs per-chat processing.
+bench-updates: $(STAMP)
+	$(BIN)/python -m bench.updates
 
 # 10,000 notifications enqueued, then delivered under Telegram's limits scaled x10 (~40 s).
 bench-fanout: $(STAMP)

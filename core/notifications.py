@@ -133,10 +133,11 @@ class InboxService:
                    size: int = INBOX_PAGE_SIZE) -> Page:
         async with self._uows(read_only=True) as uow:
             member = await _active_member(uow, telegram_id)
-            total, unread = await uow.notifications.inbox_counts(member.id)
+            now = self._clock.now()
+            total, unread = await uow.notifications.inbox_counts(member.id, now)
             pages = max(1, -(-total // size))
             number = min(max(0, number), pages - 1)
-            items = await uow.notifications.inbox(member.id, number * size, size)
+            items = await uow.notifications.inbox(member.id, number * size, size, now)
             return Page(items, number, pages, total, unread)
 
     async def unread(self, telegram_id: int) -> int:
@@ -144,7 +145,7 @@ class InboxService:
             member = await uow.members.by_telegram_id(telegram_id)
             if member is None:
                 return 0
-            return (await uow.notifications.inbox_counts(member.id))[1]
+            return (await uow.notifications.inbox_counts(member.id, self._clock.now()))[1]
 
     async def open(self, telegram_id: int, notification_id: int) -> Notification:
         """Show one notification to its recipient and mark it read; others get NotFound."""

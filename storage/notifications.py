@@ -80,7 +80,9 @@ class SqlNotificationRepository:
         if row.payload != payload:
             row.payload = payload
             row.version += 1
-            if row.state == DeliveryState.DELIVERED:
+            # Skipped ones get another chance: the group may be bound again, the member
+            # reachable again; the dispatcher checks that before sending.
+            if row.state in (DeliveryState.DELIVERED, DeliveryState.SKIPPED):
                 row.state = str(DeliveryState.PENDING)
             await self.session.flush()
         return _notification(row)
@@ -212,19 +214,22 @@ class SqlNotificationRepository:
                     claimed_until=None))
         return result.rowcount
 
-    async def inbox(self, member_id: int, offset: int, limit: int) -> list[Notification]:
-        """A member's notifications: unread first, newest first within each."""
+    async def inbox(self, member_id: int, offset: int, limit: int,
+                    now: datetime) -> list[Notification]:
+        """A member's notifications that are due: unread first, newest first within each."""
         rows = await self.session.scalars(
-            select(NotificationRow).where(NotificationRow.member_id == member_id)
+            select(NotificationRow).where(NotificationRow.member_id == member_id,
+                                          NotificationRow.due_at <= now)
             .order_by(NotificationRow.read_at.is_not(None), NotificationRow.id.desc())
             .offset(offset).limit(limit))
         return [_notification(r) for r in rows]
 
-    async def inbox_counts(self, member_id: int) -> tuple[int, int]:
-        """(all, unread) notifications of a member."""
+    async def inbox_counts(self, member_id: int, now: datetime) -> tuple[int, int]:
+        """(all, unread) due notifications of a member (held-back reminders wait)."""
         total, unread = (await self.session.execute(
             select(func.count(), func.count().filter(NotificationRow.read_at.is_(None)))
-            .where(NotificationRow.member_id == member_id))).one()
+            .where(NotificationRow.member_id == member_id,
+                   NotificationRow.due_at <= now))).one()
         return total, unread
 
     async def mark_read(self, notification_id: int, at: datetime) -> None:
@@ -296,11 +301,12 @@ class SqlReminderRuleRepository:
         return None if row is None else _rule(row)
 
     async def save(self, rule: ReminderRule) -> None:
-        row = await self.session.get(ReminderRuleRow, rule.name)
-        if row is None:
-            self.session.add(ReminderRuleRow(name=rule.name, enabled=rule.enabled, at=rule.at,
-                                             params=rule.params, last_run_at=rule.last_run_at))
-        else:
-            row.enabled, row.at, row.params = rule.enabled, rule.at, rule.params
-            row.last_run_at = rule.last_run_at
-        await self.session.flush()
+        # An upsert: processes starting together on a fresh database must not collide.
+        dialect = self.session.bind.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        values = dict(enabled=rule.enabled, at=rule.at, params=rule.params,
+                      last_run_at=rule.last_run_at)
+        await self.session.execute(
+            insert(ReminderRuleRow).values(name=rule.name, **values)
+            .on_conflict_do_update(index_elements=["name"], set_=values))
+        self.session.expire_all()

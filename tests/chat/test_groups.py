@@ -204,11 +204,11 @@ async def test_bot_removed_from_a_bound_group_unbinds_it_and_tells_the_manager(
 
 
 async def test_bot_removed_from_an_unbound_group_tells_nobody(stage, cast, east_team,
-                                                              org_database):
+                                                              org_database, clock):
     await stage.act(east_team.remove_bot(by=cast.carol))
     async with org_database.uow(read_only=True) as uow:
         erin = await uow.members.by_key("erin")
-        assert await uow.notifications.inbox_counts(erin.id) == (0, 0)
+        assert await uow.notifications.inbox_counts(erin.id, clock.now()) == (0, 0)
 
 
 async def test_bot_added_to_a_group_explains_bindgroup(stage, cast):

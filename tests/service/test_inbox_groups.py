@@ -261,3 +261,19 @@ def test_quiet_hours_are_read_as_people_type_them(text):
 async def test_settings_of_someone_who_is_not_a_member_are_refused(org):
     with pytest.raises(NotAllowed):
         await org.pause_reminders(9999, True)
+
+
+
+async def test_reminder_held_by_quiet_hours_is_not_in_the_inbox_yet(org, inbox, database,
+                                                                     clock):
+    async with database.uow() as uow:
+        carol = await uow.members.by_telegram_id(CAROL)
+        await uow.members.update(replace(carol, quiet_hours=QuietHours(time(0, 0),
+                                                                       time(23, 59))))
+        await publish(uow, NewNotification("held", NotificationKind.PLAN_REMINDER, {},
+                                           member_id=carol.id),
+                      now=clock.now(), settings=DEFAULTS)
+        await uow.commit()
+    assert (await inbox.page(CAROL)).total == 0 and await inbox.unread(CAROL) == 0
+    clock.advance(days=1)
+    assert (await inbox.page(CAROL)).total == 1 and await inbox.unread(CAROL) == 1

@@ -263,6 +263,22 @@ async def test_a_group_the_bot_left_is_unbound_and_its_binder_told(database, clo
                                            "group": "East team"}
 
 
+async def test_a_digest_skipped_while_unbound_is_sent_when_revised_after_binding_again(
+        database, clock, people, worker):
+    groups = GroupService(database.uow, clock, DEFAULTS)
+    group_id = (await groups.bind(1002, -100500, "East team", bot_is_member=True)).group.id
+    await publish_all(database, clock, note("digest:today", group_id=group_id))
+    await groups.unbind(1002, -100500)
+    assert [r.state for r in await rows(database, group_id=group_id)] == ["skipped"]
+    await groups.bind(1002, -100500, "East team", bot_is_member=True)
+    async with database.uow() as uow:
+        await uow.notifications.revise("digest:today", {"text": "refreshed"})
+        await uow.commit()
+    [delivery] = await worker("w1").claim(10)
+    assert delivery.notification.key == "digest:today"
+    assert delivery.notification.payload == {"text": "refreshed"}
+
+
 async def test_release_hands_back_only_this_workers_claims(database, clock, people, worker):
     await publish_all(database, clock, note("a", people["carol"]), note("b", people["li"]))
     mine, theirs = worker("w1"), worker("w2")
