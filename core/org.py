@@ -184,14 +184,18 @@ class OrgService:
             await uow.commit()
             return Joined(member, departments[invite.department_id].name)
 
-    async def set_language(self, telegram_id: int, language: str) -> Member:
-        if language not in LANGUAGES:
-            raise DomainError("unknown_language")
+    async def _change_member(self, telegram_id: int, **changes: object) -> Member:
+        """Change the speaker's own settings, if they are an active member."""
         async with self._uows() as uow:
-            member = replace(await _active_member(uow, telegram_id), language=language)
+            member = replace(await _active_member(uow, telegram_id), **changes)
             await uow.members.update(member)
             await uow.commit()
             return member
+
+    async def set_language(self, telegram_id: int, language: str) -> Member:
+        if language not in LANGUAGES:
+            raise DomainError("unknown_language")
+        return await self._change_member(telegram_id, language=language)
 
     async def reminder_settings(self, telegram_id: int) -> Member:
         """The speaker as stored: whether reminders are paused, and their quiet hours."""
@@ -200,20 +204,12 @@ class OrgService:
 
     async def pause_reminders(self, telegram_id: int, paused: bool) -> Member:
         """Pause or resume plan, log and follow-up reminders (requests still arrive)."""
-        async with self._uows() as uow:
-            member = replace(await _active_member(uow, telegram_id), reminders_paused=paused)
-            await uow.members.update(member)
-            await uow.commit()
-            return member
+        return await self._change_member(telegram_id, reminders_paused=paused)
 
     async def set_quiet_hours(self, telegram_id: int, window: str | None) -> Member:
         """Quiet hours from text like '22:00-07:30' (checked here), or None to turn them off."""
         quiet = None if window is None else parse_quiet_hours(window)
-        async with self._uows() as uow:
-            member = replace(await _active_member(uow, telegram_id), quiet_hours=quiet)
-            await uow.members.update(member)
-            await uow.commit()
-            return member
+        return await self._change_member(telegram_id, quiet_hours=quiet)
 
     async def import_org(self, document: OrgDocument) -> ImportReport:
         """Create or update everything in the document, all or nothing."""

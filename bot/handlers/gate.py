@@ -54,3 +54,15 @@ async def identify(update: Update, context: CrmContext) -> None:
 
 def gate_handler() -> TypeHandler:
     return TypeHandler(Update, identify)
+
+
+async def pressed_outside_private_chat(update: Update, context: CrmContext,
+                                       command: str) -> bool:
+    """Buttons of private screens pressed in a group (forged): say so and stop."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        return False
+    await update.callback_query.answer(
+        context.t("Please use /{command} in a private chat with me.", command=command),
+        show_alert=True)
+    return True

@@ -8,12 +8,13 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import notices, subjects
 from bot.context import CrmContext
+from bot.handlers.gate import pressed_outside_private_chat
 from bot.i18n import Translator
 from bot.keyboards import INBOX, counted_label_pattern
 from bot.texts import refusal
@@ -88,10 +89,7 @@ async def show_inbox(update: Update, context: CrmContext) -> None:
 async def on_press(update: Update, context: CrmContext) -> None:
     """Turn a page, open a notification or go back; anything else is a stale button."""
     query, t = update.callback_query, context.t
-    chat = update.effective_chat
-    if chat is None or chat.type != ChatType.PRIVATE:
-        await query.answer(t("Please use /{command} in a private chat with me.",
-                             command="inbox"), show_alert=True)
+    if await pressed_outside_private_chat(update, context, "inbox"):
         return
     data = query.data or ""
     if match := _PAGE.fullmatch(data):

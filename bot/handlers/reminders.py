@@ -6,10 +6,10 @@ import re
 from functools import cache
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import CrmContext
+from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator, all_translations
 from bot.texts import REFUSALS, refusal
@@ -80,10 +80,7 @@ async def show_settings(update: Update, context: CrmContext) -> None:
 async def on_press(update: Update, context: CrmContext) -> None:
     """Pause, resume, pick quiet hours, or ask for typed ones; the data is untrusted."""
     query, t = update.callback_query, context.t
-    chat = update.effective_chat
-    if chat is None or chat.type != ChatType.PRIVATE:
-        await query.answer(t("Please use /{command} in a private chat with me.",
-                             command="reminders"), show_alert=True)
+    if await pressed_outside_private_chat(update, context, "reminders"):
         return
     data, org, user_id = query.data or "", context.services.org, update.effective_user.id
     try:
@@ -96,7 +93,8 @@ async def on_press(update: Update, context: CrmContext) -> None:
                     if member.quiet_hours else t("Quiet hours are off."))
         elif data == "rem:ask":
             await query.answer()
-            await context.bot.send_message(chat.id, t(ASK_QUIET_HOURS), reply_markup=_answer_here())
+            await context.bot.send_message(update.effective_chat.id, t(ASK_QUIET_HOURS),
+                                           reply_markup=_answer_here())
             return
         else:
             await query.answer(t("That button is no longer valid."), show_alert=True)
