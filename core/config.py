@@ -181,6 +181,16 @@ class OutboxConfig(_Section):
     lease_seconds: int = Field(default=60, ge=5, le=3600)
 
 
+class CheckInConfig(_Section):
+    """When a shared location counts as a trusted check-in."""
+
+    max_age_seconds: int = Field(default=120, ge=10, le=3600)
+    max_accuracy_m: float = Field(default=100, gt=0, le=10_000)
+    photo_required: bool = False
+    # A photo with a caption sent within this many seconds of a check-in belongs to it.
+    photo_window_seconds: int = Field(default=60, ge=0, le=3600)
+
+
 class Config(_Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -189,6 +199,7 @@ class Config(_Section):
     reminders: RemindersConfig = RemindersConfig()
     calendar: CalendarConfig = CalendarConfig()
     outbox: OutboxConfig = OutboxConfig()
+    checkin: CheckInConfig = CheckInConfig()
 
     def require_token(self) -> str:
         """The bot token, or ConfigError when none is configured."""

@@ -220,8 +220,30 @@ class PlanRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class PlanItemRow(Base):
+    """One thing planned for a day; the log records what became of it."""
+
+    __tablename__ = "plan_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # Opportunities arrive with their module; the link is kept already.
+    opportunity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    at_time: Mapped[str | None] = mapped_column(String(5))
+    outcome: Mapped[str] = mapped_column(String(16), default="open")
+    moved_to: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    verified_check_in_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"))
+    logged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    logged_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class WorkLogRow(Base):
-    """A member's work log for one day (its entries come with the schedule module)."""
+    """A member's work log for one day: outcomes of plan items, unplanned work, a rating."""
 
     __tablename__ = "work_logs"
     __table_args__ = (UniqueConstraint("member_id", "day", name="uq_work_logs_member_day"),)
@@ -231,3 +253,72 @@ class WorkLogRow(Base):
     day: Mapped[date] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    # Amended after its day ended (in the team's zone): kept, and shown as late.
+    amended_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LogEntryRow(Base):
+    """Unplanned work written into a day's log."""
+
+    __tablename__ = "log_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    log_id: Mapped[int] = mapped_column(ForeignKey("work_logs.id", ondelete="CASCADE"),
+                                        index=True)
+    text: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    opportunity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CheckInRow(Base):
+    """A visit proven (or not) by a shared location; flags say what was doubtful."""
+
+    __tablename__ = "check_ins"
+    __table_args__ = (Index("ix_check_ins_member_at", "member_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the server received it
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the message's own date
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    live_period: Mapped[int | None] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    opportunity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[str] = mapped_column(String(200), default="")
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # live updates
+    checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VisitPhotoRow(Base):
+    """A photo kept in the photo store, usually taken at a check-in."""
+
+    __tablename__ = "visit_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    check_in_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # 64-bit difference hash as 16 hex digits (BIGINT is signed).
+    dhash: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str | None] = mapped_column(String(255))
+    as_document: Mapped[bool] = mapped_column(Boolean, default=False)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    exif_lon: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
