@@ -15,23 +15,35 @@ from core.domain.org import Role
 class MenuButton:
     label: str  # marked with N_
     roles: frozenset[Role] = frozenset()  # empty: every member
+    request_location: bool = False  # the phone shares its location when pressed
 
 
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+CHECK_IN = MenuButton(N_("📍 Check in"), request_location=True)
+PLAN = MenuButton(N_("🗓 Plan"))
+LOG = MenuButton(N_("📝 Log"))
+CALENDAR = MenuButton(N_("📅 Calendar"))
 INBOX = MenuButton(N_("📥 Inbox"))
+TEAM = MenuButton(N_("👥 Team"), MANAGERS)
+INVITE = MenuButton(N_("✉️ Invite"), MANAGERS)
 HELP = MenuButton(N_("❓ Help"))
 LANGUAGE = MenuButton(N_("🌐 Language"))
-INVITE = MenuButton(N_("✉️ Invite"), frozenset({Role.MANAGER, Role.ADMIN}))
 
-# Rows of the main menu; modules add their buttons here as they arrive.
-MAIN_MENU: tuple[tuple[MenuButton, ...], ...] = ((INBOX,), (HELP, LANGUAGE), (INVITE,))
+# Rows of the main menu: a rep's day first, within reach of a thumb.
+MAIN_MENU: tuple[tuple[MenuButton, ...], ...] = (
+    (CHECK_IN, PLAN, LOG),
+    (CALENDAR, INBOX),
+    (TEAM, INVITE),
+    (HELP, LANGUAGE),
+)
 
 
 def main_menu(t: Translator, roles: frozenset[Role], unread: int = 0) -> ReplyKeyboardMarkup:
     """The reply keyboard of the main actions this person may take (with the unread count)."""
     rows = []
     for row in MAIN_MENU:
-        buttons = [KeyboardButton(_label(t, b, unread)) for b in row
-                   if not b.roles or b.roles & roles]
+        buttons = [KeyboardButton(_label(t, b, unread), request_location=b.request_location)
+                   for b in row if not b.roles or b.roles & roles]
         if buttons:
             rows.append(buttons)
     return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)

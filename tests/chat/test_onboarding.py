@@ -13,6 +13,10 @@ async def member_count(database) -> int:
         return await uow.session.scalar(select(func.count()).select_from(MemberRow))
 
 
+REP_MENU = [["📍 Check in", "🗓 Plan", "📝 Log"], ["📅 Calendar", "📥 Inbox"],
+            ["❓ Help", "🌐 Language"]]
+
+
 def reply_keyboard(entries) -> list[list[str]]:
     shown = [e for e in entries if e.by_bot and e.keyboard == "reply"]
     assert shown, "no reply keyboard was shown"
@@ -22,12 +26,14 @@ def reply_keyboard(entries) -> list[list[str]]:
 async def test_member_start_greets_by_name_with_main_menu(stage, cast):
     entries = await stage.act(cast.carol.send("/start"))
     assert "Hello, Carol Lin! What would you like to do?" in texts(entries)
-    assert reply_keyboard(entries) == [["📥 Inbox"], ["❓ Help", "🌐 Language"]]
+    assert reply_keyboard(entries) == REP_MENU
 
 
 async def test_manager_main_menu_offers_invite(stage, cast):
     entries = await stage.act(cast.erin.send("/start"))
-    assert reply_keyboard(entries) == [["📥 Inbox"], ["❓ Help", "🌐 Language"], ["✉️ Invite"]]
+    assert reply_keyboard(entries) == [
+        ["📍 Check in", "🗓 Plan", "📝 Log"], ["📅 Calendar", "📥 Inbox"],
+        ["👥 Team", "✉️ Invite"], ["❓ Help", "🌐 Language"]]
 
 
 async def test_stranger_is_refused_politely_and_nothing_is_stored(stage, cast, org_database):
@@ -76,7 +82,7 @@ async def test_invite_link_registers_the_new_member(stage, cast, org_database):
     assert link.startswith(f"https://t.me/{stage.standin.bot_username}?start=")
     joined = await stage.act(cast.nora.send(f"/start {link.partition('?start=')[2]}"))
     assert "Welcome to the team, Nora Quinn! You have joined East region." in texts(joined)
-    assert reply_keyboard(joined) == [["📥 Inbox"], ["❓ Help", "🌐 Language"]]
+    assert reply_keyboard(joined) == REP_MENU
     async with org_database.uow(read_only=True) as uow:
         nora = await uow.members.by_telegram_id(cast.nora.id)
         east = await uow.departments.by_key("east")
@@ -120,7 +126,8 @@ async def test_switching_language_changes_every_later_answer(stage, cast, org_da
     entries = await stage.act(cast.carol.press(picker, "简体中文"))
     assert "语言：简体中文" in texts(entries)
     assert "从现在起我会用简体中文和你交流。" in texts(entries)
-    assert reply_keyboard(entries) == [["📥 消息中心"], ["❓ 帮助", "🌐 语言"]]
+    assert reply_keyboard(entries) == [
+        ["📍 签到", "🗓 计划", "📝 日志"], ["📅 日历", "📥 消息中心"], ["❓ 帮助", "🌐 语言"]]
     assert any(e.kind == "callback_answer" for e in entries)
     help_text = said(await stage.act(cast.carol.send("❓ 帮助")))
     assert help_text.startswith("我可以帮你做这些：")
