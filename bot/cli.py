@@ -16,24 +16,37 @@ EXIT_USAGE = 2
 
 
 class Redact(logging.Filter):
-    """Keeps the bot token out of every log line (httpx logs request URLs)."""
+    """Keeps the bot token out of every log line and traceback; network errors in one line.
 
-    def __init__(self, secret: str) -> None:
+    httpx logs request URLs, which carry the token; a Bot API server that is down makes
+    python-telegram-bot log a three-part traceback that says no more than its last line.
+    """
+
+    def __init__(self, secret: str | None) -> None:
         super().__init__()
         self.secret = secret
 
+    def _clean(self, text: str) -> str:
+        return text.replace(self.secret, "<token>") if self.secret else text
+
     def filter(self, record: logging.LogRecord) -> bool:
+        from telegram.error import NetworkError
+
         message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "<token>"), ()
+        if record.exc_info and isinstance(record.exc_info[1], NetworkError):
+            message = f"{message} ({record.exc_info[1]})"
+            record.exc_info, record.exc_text = None, None
+        elif record.exc_info:
+            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        record.msg, record.args = self._clean(message), ()
         return True
 
 
 def configure_logging(secret: str | None = None, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    if secret:
-        handler.addFilter(Redact(secret))
+    handler.addFilter(Redact(secret))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -241,7 +254,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from telegram.error import InvalidToken
+    from telegram.error import InvalidToken, NetworkError
 
     args = parser().parse_args(argv)
     args.config = getattr(args, "config", None)
@@ -253,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidToken:
         print("crmbot: telegram.token: the Bot API server refused this token", file=sys.stderr)
         return EXIT_USAGE
+    except NetworkError as error:
+        # No traceback: the usual cause is the address or the network, not the code.
+        print(f"crmbot: telegram.base_url: cannot reach the Bot API server ({error})",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
