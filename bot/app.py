@@ -13,7 +13,11 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.commands import everyone_commands
 from bot.context import CrmContext, Services
+from bot.conversations import log as work_log
+from bot.conversations import plan
 from bot.handlers import (
+    calendar,
+    checkin,
     digest,
     errors,
     fallback,
@@ -24,6 +28,7 @@ from bot.handlers import (
     language,
     reminders,
     start,
+    team,
 )
 from bot.handlers import help as help_
 from bot.i18n import LANGUAGES, TELEGRAM_CODES, Translator
@@ -31,13 +36,18 @@ from bot.outbox import Dispatcher
 from bot.pacing import Pacer
 from bot.scheduler import start_scheduler
 from bot.updates import PerChatUpdateProcessor
+from core.calendar import CalendarService, TeamService
+from core.checkins import CheckInService
 from core.config import Config
+from core.domain.checkin import CheckInRules
 from core.domain.org import OrgSettings
 from core.notifications import GroupService, InboxService, OutboxService
 from core.org import OrgService
+from core.plans import PlanService, WorkLogService
 from core.ports import Clock, SystemClock
 from core.reminders import ReminderService, work_calendar
 from storage.database import Database
+from storage.photos import PhotoStore
 
 log = logging.getLogger("crmbot")
 
@@ -64,6 +74,18 @@ def build_services(config: Config, database: Database, clock: Clock,
         groups=GroupService(database.uow, clock, defaults),
         reminders=ReminderService(database.uow, clock, defaults, config.reminders,
                                   work_calendar(config.calendar)),
+        plans=PlanService(database.uow, clock, defaults, work_calendar(config.calendar)),
+        work_logs=WorkLogService(database.uow, clock, defaults, work_calendar(config.calendar)),
+        check_ins=CheckInService(
+            database.uow, clock, CheckInRules(
+                max_age=timedelta(seconds=config.checkin.max_age_seconds),
+                max_accuracy_m=config.checkin.max_accuracy_m,
+                photo_required=config.checkin.photo_required),
+            PhotoStore(config.storage.photos_dir), timezone=defaults.timezone,
+            photo_window=timedelta(seconds=config.checkin.photo_window_seconds)),
+        calendar=CalendarService(database.uow, clock, defaults,
+                                 PhotoStore(config.storage.photos_dir)),
+        team=TeamService(database.uow, clock, defaults),
         clock=clock,
     )
 
@@ -114,9 +136,13 @@ def build_application(config: Config, *, database: Database | None = None,
 def register_handlers(application: Application) -> None:
     application.add_handler(gate.gate_handler(), group=GATE_GROUP)
     application.add_handler(fallback.group_guard(), group=GUARD_GROUP)
-    for module in (start, help_, language, invite, inbox, reminders, groups, digest):
+    for module in (start, help_, language, invite, inbox, reminders, groups, digest, checkin,
+                   calendar, team):
         application.add_handlers(module.handlers(), group=FEATURE_GROUP)
     # Conversations of later modules go before these, in the same group.
+    application.add_handlers([plan.conversation(application),
+                              work_log.conversation(application), *plan.after_conversations()],
+                             group=FEATURE_GROUP)
     application.add_handlers(fallback.handlers(), group=FEATURE_GROUP)
     application.add_error_handler(errors.on_error)
 

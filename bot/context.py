@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.i18n import Translator
+from core.calendar import CalendarService, TeamService
+from core.checkins import CheckInService
 from core.domain.language import pick_language
 from core.domain.org import Member
 from core.notifications import GroupService, InboxService, OutboxService
 from core.org import OrgService, Visitor
+from core.plans import PlanService, WorkLogService
 from core.ports import Clock
 from core.reminders import ReminderService
 
@@ -24,6 +27,11 @@ class Services:
     outbox: OutboxService
     groups: GroupService
     reminders: ReminderService
+    plans: PlanService
+    work_logs: WorkLogService
+    check_ins: CheckInService
+    calendar: CalendarService
+    team: TeamService
     clock: Clock
 
 

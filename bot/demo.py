@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 import tomllib
 from collections.abc import Awaitable, Callable
@@ -9,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from PIL import Image, ImageDraw
 
 from bot.app import build_services
 from bot.sandbox import BotApiStandIn, SandboxUser, render_transcript
@@ -130,6 +133,65 @@ async def rep_switches_language(stage: Stage, cast: Cast) -> None:
     await stage.act(cast.carol.send("/help"))
 
 
+def demo_photo() -> bytes:
+    """A stand-in for a photo of the customer's reception desk."""
+    image = Image.new("RGB", (960, 720), (214, 226, 236))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((120, 360, 840, 640), fill=(120, 84, 60))
+    draw.rectangle((300, 120, 660, 300), fill=(40, 90, 160))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+async def press(stage: Stage, user: SandboxUser, label: str) -> None:
+    await stage.act(user.press(last_bot_message(stage, user), label))
+
+
+async def a_day_in_the_field(stage: Stage, cast: Cast) -> None:
+    """Thursday: plan, check in with a photo, log the day, plan Friday; the manager rates."""
+    clock: DemoClock = stage.application.bot_data["services"].clock
+    standin, carol, erin = stage.standin, cast.carol, cast.erin
+    clock.moment = on_the_teams_clock(26, 9, 50)
+    await stage.act(carol.send("/language"))
+    await press(stage, carol, "English")
+    await stage.act(carol.send("/plan 11-26"))
+    await stage.act(carol.send("Visit Harbor Logistics: rollout kickoff"))
+    await press(stage, carol, "Harbor Logistics")
+    await press(stage, carol, "10:00")
+    await press(stage, carol, "✅ Save plan")
+    clock.moment = on_the_teams_clock(26, 10, 5)
+    await stage.act(carol.share_location(31.2401, 121.4902, horizontal_accuracy=12,
+                                         date=clock.moment.timestamp()))
+    await stage.act(carol.send_photo(demo_photo()))
+    await stage.act(carol.share_location(31.2401, 121.4902, horizontal_accuracy=12,
+                                         forward_from=cast.li, date=clock.moment.timestamp()))
+    clock.moment = on_the_teams_clock(26, 17, 40)
+    await stage.act(carol.send("/log"))
+    await press(stage, carol, "✅ 1")
+    await press(stage, carol, "✔️ Finish")
+    await stage.act(carol.send("/plan"))
+    await stage.act(carol.send("Call Pudong Medical about the sample order"))
+    await press(stage, carol, "Pudong Medical Supplies")
+    await press(stage, carol, "15:00")
+    await press(stage, carol, "✅ Save plan")
+    clock.moment = on_the_teams_clock(26, 18, 30)
+    await stage.act(carol.send("/calendar"))
+    await stage.act(erin.send("/team"))
+    await press(stage, erin, "Carol Lin")
+    await press(stage, erin, "[26✓]")
+    await press(stage, erin, "📷 Photos (1)")
+    day = [m for m in standin.bot_messages(erin.id) if m.text and m.text.startswith("📅")][-1]
+    await stage.act(erin.press(day, "⭐ Rate this log"))
+    await stage.act(erin.press(day, "5 ★"))
+    mark = standin.mark()
+    await stage.act(erin.send("Great kickoff, and the photo proves it.",
+                              reply_to=last_bot_message(stage, erin)))
+    await standin.wait_for(lambda e: e.kind in ("message", "edit") and e.chat_id == carol.id
+                           and "Comment:" in (e.text or ""), since=mark)
+    await standin.idle()
+
+
 SCENES: list[Scene] = [
     Scene("A rep starts the bot and asks for help", rep_starts_the_day),
     Scene("A stranger is politely refused", stranger_is_refused),
@@ -137,6 +199,8 @@ SCENES: list[Scene] = [
     Scene("Language: a Chinese-speaking rep, and a switch to 简体中文", rep_switches_language),
     Scene("Evening and morning: a plan reminder reaches a rep, the digest reaches the team "
           "group", evening_and_morning),
+    Scene("A day in the field: plan, check-in with a photo, a forwarded location, the log, "
+          "tomorrow's plan; the manager's team view and rating", a_day_in_the_field),
 ]
 
 

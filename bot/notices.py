@@ -8,7 +8,7 @@ from html import escape
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import N_, Translator
 from core.domain.notification import Notification, NotificationKind
@@ -89,7 +89,21 @@ def _system(notification: Notification, t: Translator, audience: Audience) -> Re
         return t("⚠️ I was removed from the group <b>{group}</b>, so it no longer receives "
                  "the team's digests and reminders. Add me again and send /bindgroup there "
                  "to restore it.", group=escape(payload["group"])), None
+    if event == "log_rated":
+        return _log_rated(payload, t), None
     return _fallback(notification, t, audience)
+
+
+def _log_rated(payload: dict, t: Translator) -> str:
+    """A manager rated the rep's work log of a day (the comment may follow by an edit)."""
+    rating = int(payload["rating"])
+    text = t("⭐ <b>{manager}</b> rated your work log of {day}: {stars}",
+             manager=escape(payload["by"]),
+             day=day_label(t, date.fromisoformat(payload["day"])),
+             stars="★" * rating + "☆" * (5 - rating))
+    if payload.get("comment"):
+        text += "\n" + t("Comment: {comment}", comment=escape(payload["comment"]))
+    return text + "\n" + t("See the day in /calendar.")
 
 
 @summarizes(NotificationKind.SYSTEM)
@@ -99,6 +113,9 @@ def _system_summary(notification: Notification, t: Translator) -> str:
         return t("{member} cannot be reached", member=payload["member"])
     if payload.get("event") == "group_unbound_removed":
         return t("Removed from {group}", group=payload["group"])
+    if payload.get("event") == "log_rated":
+        return t("Your log of {day} was rated {rating}/5",
+                 day=day_label(t, date.fromisoformat(payload["day"])), rating=payload["rating"])
     return t(KIND_TITLES[notification.kind])
 
 
@@ -151,7 +168,8 @@ def _plan_reminder(notification: Notification, t: Translator, audience: Audience
         head = t("Your next working day, {day}, has no plan yet.", day=label)
     return ("📝 <b>" + head + "</b>\n" + t(
         "Please write down which customers you will visit and whom you will call, "
-        "before you finish today.")), None
+        "before you finish today.")), InlineKeyboardMarkup([[InlineKeyboardButton(
+            t("🗓 Write the plan"), callback_data=f"plan:new:{day.isoformat()}")]])
 
 
 @summarizes(NotificationKind.PLAN_REMINDER)
@@ -174,7 +192,9 @@ def _log_reminder(notification: Notification, t: Translator, audience: Audience)
     head = (t("Today ({day}) has no work log yet.", day=label) if today
             else t("{day} has no work log yet.", day=label))
     return ("🗒 <b>" + head + "</b>\n" + t(
-        "Please note what you did: the visits and calls, and what came of them.")), None
+        "Please note what you did: the visits and calls, and what came of them.")), (
+        InlineKeyboardMarkup([[InlineKeyboardButton(
+            t("📝 Write the log"), callback_data=f"log:open:{day.isoformat()}")]]))
 
 
 @summarizes(NotificationKind.LOG_REMINDER)

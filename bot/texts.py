@@ -27,8 +27,35 @@ REFUSALS: dict[str, str] = {
     "quiet_hours_format": N_("I could not read those times. Send quiet hours as start-end "
                              "on a 24-hour clock, for example 22:00-07:30."),
     "quiet_hours_same": N_("The start and the end must differ, for example 22:00-07:30."),
+    "member_not_visible": N_("That person is not in your team, so I cannot show their "
+                             "schedule."),
+    "team_managers_only": N_("The team view is for managers: it shows the people of the "
+                             "departments you lead."),
+    "rating_not_allowed": N_("Only a manager above this person can rate their log, and "
+                             "nobody rates their own."),
+    "no_log_to_rate": N_("There is no work log to rate on this day."),
+    "no_rating_to_comment": N_("Rate the log first; the comment goes with the rating."),
+    "rating_out_of_range": N_("A rating is a whole number from 1 to 5."),
+    "comment_too_long": N_("That comment is too long: at most 1,000 characters, please."),
     "quiet_hours_too_long": N_("Quiet hours can last at most 16 hours, "
                                "for example 22:00-07:30."),
+    # Plans and work logs.
+    "plan_in_past": N_("That day is over: plans are for today or later."),
+    "plan_too_far": N_("Plans can be written at most 90 days ahead."),
+    "item_empty": N_("Please write what you will do, in a few words."),
+    "item_too_long": N_("That is too long: an item can have at most 1,000 characters. "
+                        "Please shorten it."),
+    "time_format": N_("I could not read that time. Please send it like 9:30 or 14:00."),
+    "day_format": N_("I could not read that date. Please send it like 2026-12-03 or 12-03."),
+    "too_many_items": N_("A day's plan can have at most 30 items."),
+    "not_your_plan": N_("That is not your plan, so you cannot change it."),
+    "plan_day_over": N_("That day is over: its plan is kept as it was."),
+    "item_logged": N_("That item is already in your work log, so it stays as planned."),
+    "log_in_future": N_("That day has not come yet: a log is for today or earlier."),
+    "move_not_later": N_("Please move the item to a later day."),
+    "item_moved": N_("That item was moved to another day: log it there."),
+    "item_not_found": N_("I could not find that plan item. It may have been deleted."),
+    "customer_not_found": N_("I could not find that customer."),
 }
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Protocol, Self
+from zoneinfo import ZoneInfo
 
 from core.domain.budget import Budget, UnitKind
+from core.domain.calendar import CheckInFact, LogEntryFact, LogFact, PhotoFact, PlanItemFact
+from core.domain.checkin import BoundingBox, CheckIn
 from core.domain.invite import Invite
 from core.domain.notification import DeliveryState, Notification
 from core.domain.org import Customer, Department, Member, OrgSettings, Project
+from core.domain.photo import Exif, VisitPhoto
+from core.domain.plans import LogEntry, NewItem, PlanItem, Visit
 from core.domain.reminders import ReminderRule, TeamGroup
 
 
@@ -136,9 +141,131 @@ class ScheduleFacts(Protocol):
         """Those of `member_ids` who have a work log for `day`."""
         ...
 
-    async def check_ins(self, member_ids: Collection[int], day: date) -> dict[int, int] | None:
-        """Check-ins per member on `day`; None while check-ins are not tracked."""
+    async def check_ins(self, member_ids: Collection[int], day: date,
+                        timezone: str = "UTC") -> dict[int, int] | None:
+        """Check-ins per member on the local `day` in `timezone` (members with none left out)."""
         ...
+
+
+class CheckInRepository(Protocol):
+    async def add(self, check_in: CheckIn) -> CheckIn: ...
+    async def get(self, check_in_id: int) -> CheckIn | None: ...
+    async def update(self, check_in: CheckIn) -> None: ...
+    async def latest(self, member_id: int, since: datetime) -> CheckIn | None:
+        """The member's most recent check-in at or after `since`."""
+        ...
+
+    async def close_open(self, member_id: int, since: datetime, at: datetime) -> int:
+        """Check out of the member's visits still open since `since`; how many there were."""
+        ...
+
+    async def by_message(self, chat_id: int, message_id: int) -> CheckIn | None: ...
+    async def count_by_member(self, member_ids: Collection[int], start: datetime,
+                              end: datetime) -> dict[int, int]: ...
+
+
+class VisitPhotoRepository(Protocol):
+    async def add(self, photo: VisitPhoto) -> VisitPhoto: ...
+    async def get(self, photo_id: int) -> VisitPhoto | None: ...
+    async def attach(self, photo_id: int, check_in_id: int, flags: frozenset[str]) -> None: ...
+    async def remove(self, photo_id: int) -> None: ...
+    async def on_check_in(self, check_in_id: int) -> list[VisitPhoto]: ...
+    async def hashes_elsewhere(self, check_in_id: int | None) -> list[int]:
+        """Difference hashes of every photo attached to another check-in."""
+        ...
+
+
+class CustomerSites(Protocol):
+    """Customers by where they are: a bounding box on indexed lat/lon."""
+
+    async def within(self, box: BoundingBox) -> list[Customer]: ...
+    async def largest_radius_m(self) -> float: ...
+    async def many(self, customer_ids: Collection[int]) -> dict[int, Customer]: ...
+
+
+class SavedPhoto(Protocol):
+    sha256: str
+    size: int
+    width: int
+    height: int
+    dhash: int
+    exif: Exif
+
+
+class PhotoStore(Protocol):
+    """Keeps photo files by content; save() raises ValueError with a `code` for non-photos
+    (photo_too_big, not_an_image, corrupt_image)."""
+
+    def save(self, data: bytes) -> SavedPhoto: ...
+    def read(self, sha256: str) -> bytes: ...
+
+
+class PlanRepository(Protocol):
+    async def items(self, member_id: int, day: date) -> list[PlanItem]: ...
+    async def items_between(self, member_ids: Collection[int], first: date,
+                            last: date) -> list[PlanItem]: ...
+    async def item(self, item_id: int) -> PlanItem | None: ...
+    async def add_items(self, member_id: int, day: date, items: list[NewItem],
+                        now: datetime) -> list[int]:
+        """Append to the day's plan, creating it if needed; the new items' ids."""
+        ...
+
+    async def update_item(self, item: PlanItem, logged_at: datetime | None = None) -> None: ...
+    async def delete_item(self, item_id: int) -> None: ...
+    async def recent_customer_ids(self, member_id: int, limit: int) -> list[int]: ...
+
+
+class WorkLogRepository(Protocol):
+    async def exists(self, member_id: int, day: date) -> bool: ...
+    async def touch(self, member_id: int, day: date, now: datetime, *, late: bool) -> int:
+        """The day's log id (created if missing); `late` marks it amended after its day."""
+        ...
+
+    async def amended_late(self, member_id: int, day: date) -> bool: ...
+    async def add_entry(self, log_id: int, text: str, customer_id: int | None, *, late: bool,
+                        now: datetime) -> int: ...
+    async def entries(self, member_id: int, day: date) -> list[LogEntry]: ...
+
+
+class CheckInFacts(Protocol):
+    """The check-ins the schedule reads to verify planned visits."""
+
+    async def visits(self, member_ids: Collection[int], first: date, last: date,
+                     zone: ZoneInfo) -> list[Visit]:
+        """Check-ins of `member_ids` on local days `first`..`last` in `zone`."""
+        ...
+
+
+class CalendarFacts(Protocol):
+    """The schedule's tables as the calendar and the team view read them (and the rating)."""
+
+    async def plan_days(self, member_ids: Collection[int], first: date,
+                        last: date) -> set[tuple[int, date]]:
+        """(member, day) pairs that have a plan between first and last."""
+        ...
+
+    async def plan_items(self, member_ids: Collection[int], first: date,
+                         last: date) -> list[PlanItemFact]: ...
+    async def logs(self, member_ids: Collection[int], first: date, last: date) -> list[LogFact]: ...
+    async def log_entries(self, log_id: int) -> list[LogEntryFact]: ...
+    async def check_ins(self, member_ids: Collection[int], start: datetime,
+                        end: datetime) -> list[CheckInFact]:
+        """Check-ins received in [start, end), oldest first, with their photo counts."""
+        ...
+
+    async def photos(self, member_id: int, start: datetime, end: datetime) -> list[PhotoFact]:
+        """Photos of the member's check-ins in [start, end) (or sent then without one)."""
+        ...
+
+    async def rate(self, log_id: int, rating: int, comment: str | None, by: int,
+                   at: datetime) -> None: ...
+
+
+class PhotoFiles(Protocol):
+    """The photo store, as far as showing a kept photo goes."""
+
+    def read(self, sha256: str) -> bytes: ...
+    def watermark(self, data: bytes, lines: list[str]) -> bytes: ...
 
 
 class UnitOfWork(Protocol):
@@ -155,6 +282,13 @@ class UnitOfWork(Protocol):
     groups: TeamGroupRepository
     rules: ReminderRuleRepository
     schedule: ScheduleFacts
+    calendar: CalendarFacts
+    plans: PlanRepository
+    work_logs: WorkLogRepository
+    visits: CheckInFacts
+    check_ins: CheckInRepository
+    photos: VisitPhotoRepository
+    sites: CustomerSites
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

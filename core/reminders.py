@@ -285,7 +285,8 @@ class ReminderService:
         ids = [m.id for m in team.reps]
         planned = await uow.schedule.planned(ids, day)
         logged = await uow.schedule.logged(ids, day)
-        check_ins = await uow.schedule.check_ins(ids, day)
+        zone = (await uow.organization.get() or self._defaults).timezone
+        check_ins = await uow.schedule.check_ins(ids, day, zone)
         columns = ["plan", "log", *(["check_ins"] if check_ins is not None else [])]
         payloads = {}
         for group in groups:

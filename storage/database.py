@@ -15,8 +15,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import checkins
 from storage import notifications as info
 from storage import repositories as repos
+from storage.calendar import SqlCalendarFacts
+from storage.plans import SqlCheckInFacts, SqlPlanRepository, SqlWorkLogRepository
 from storage.schedule import SqlScheduleFacts
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -31,7 +34,7 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, pool_size=8, max_overflow=24)
+    engine = create_async_engine(url, echo=echo, pool_size=32, max_overflow=8)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -115,6 +118,13 @@ class SqlUnitOfWork:
         self.groups = info.SqlTeamGroupRepository(session)
         self.rules = info.SqlReminderRuleRepository(session)
         self.schedule = SqlScheduleFacts(session)
+        self.calendar = SqlCalendarFacts(session)
+        self.check_ins = checkins.SqlCheckInRepository(session)
+        self.photos = checkins.SqlVisitPhotoRepository(session)
+        self.sites = checkins.SqlCustomerSites(session)
+        self.plans = SqlPlanRepository(session)
+        self.work_logs = SqlWorkLogRepository(session)
+        self.visits = SqlCheckInFacts(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -8,9 +8,10 @@ import os
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from core.domain.photo import Exif
 
@@ -133,6 +134,9 @@ class PhotoStore:
     def read(self, sha256: str) -> bytes:
         return self.path_for(sha256).read_bytes()
 
+    def watermark(self, data: bytes, lines: list[str]) -> bytes:
+        return watermark(data, lines)
+
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
         # Write then rename, so a crash never leaves half a photo under its final name.
@@ -145,3 +149,36 @@ class PhotoStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+WATERMARK_FONT_PX = 0.035  # of the shorter side: readable on a phone, small on the photo
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Noto Sans CJK when installed (names are often Chinese); Pillow's own font otherwise."""
+    try:
+        from noto_cjk_sans_jp_regular import FONT_PATH
+        return ImageFont.truetype(str(FONT_PATH), size)
+    except (ImportError, OSError):
+        try:
+            return ImageFont.load_default(size)
+        except TypeError:  # Pillow before 10.1 has one size only
+            return ImageFont.load_default()
+
+
+def watermark(data: bytes, lines: list[str]) -> bytes:
+    """The photo as a JPEG with `lines` written at its foot; no EXIF (nor GPS) goes out."""
+    image = ImageOps.exif_transpose(_open(data)).convert("RGB")
+    size = max(12, int(min(image.size) * WATERMARK_FONT_PX))
+    font, draw = _font(size), ImageDraw.Draw(image, "RGBA")
+    margin, spacing = size // 2, size // 4
+    text = "\n".join(lines)
+    left, top, _right, bottom = draw.multiline_textbbox((0, 0), text, font=font, spacing=spacing)
+    box_top = image.height - (bottom - top) - 2 * margin
+    draw.rectangle((0, box_top, image.width, image.height), fill=(0, 0, 0, 110))
+    draw.multiline_text((margin - left, box_top + margin - top), text, font=font,
+                        fill=(255, 255, 255, 235), spacing=spacing)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)  # saved without exif=: nothing of it is copied
+    return buffer.getvalue()

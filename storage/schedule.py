@@ -1,14 +1,15 @@
-"""What the schedule knows about days: plans and work logs (their contents come later)."""
+"""What the schedule knows about days: plans, work logs and check-ins."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.tables import PlanRow, WorkLogRow
+from storage.tables import CheckInRow, PlanRow, WorkLogRow
 
 
 class SqlScheduleFacts:
@@ -30,6 +31,21 @@ class SqlScheduleFacts:
     async def logged(self, member_ids: Collection[int], day: date) -> set[int]:
         return await self._members_with(WorkLogRow, member_ids, day)
 
-    async def check_ins(self, member_ids: Collection[int], day: date) -> dict[int, int] | None:
-        # Check-ins arrive with the schedule module; until then they are not tracked.
-        return None
+    async def check_ins(self, member_ids: Collection[int], day: date,
+                        timezone: str = "UTC") -> dict[int, int] | None:
+        if not member_ids:
+            return {}
+        start, end = day_bounds(day, timezone)
+        rows = await self.session.execute(
+            select(CheckInRow.member_id, func.count()).where(
+                CheckInRow.member_id.in_(list(member_ids)), CheckInRow.at >= start,
+                CheckInRow.at < end).group_by(CheckInRow.member_id))
+        return {member_id: count for member_id, count in rows.all()}
+
+
+def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants at which a local day starts and the next one starts."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time(), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+    return start, end

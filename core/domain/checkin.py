@@ -116,3 +116,68 @@ def nearest(lat: float, lon: float, customers: Iterable[Customer]) -> SiteMatch 
     """The nearest customer, wherever it is."""
     matches = [SiteMatch(c, haversine_m(lat, lon, c.lat, c.lon)) for c in customers]
     return min(matches, key=lambda m: m.distance_m, default=None)
+
+
+# A visit nobody checked out stops being "open" after this long (the rep went home).
+OPEN_VISIT_LIMIT = timedelta(hours=12)
+# The customers offered when a point is inside no geofence: the nearest few, this close.
+OFFER_RADIUS_M = 5_000.0
+OFFER_COUNT = 3
+# How far to look for "the nearest customer" when none is near: beyond this, none is.
+NEAREST_SEARCH_M = 50_000.0
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """A recorded visit: where and when, which customer, and what made it doubtful."""
+
+    id: int | None
+    member_id: int
+    at: datetime
+    sent_at: datetime
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    live_period: int | None
+    customer_id: int | None
+    distance_m: float | None
+    flags: frozenset[TrustFlag]
+    chat_id: int | None = None
+    message_id: int | None = None
+    last_seen_at: datetime | None = None
+    checked_out_at: datetime | None = None
+
+    @property
+    def verified(self) -> bool:
+        """A visit that proves itself: at a customer, with no doubtful flag."""
+        return self.customer_id is not None and not (self.flags & UNVERIFIED)
+
+    @property
+    def is_live(self) -> bool:
+        return self.live_period is not None
+
+    def is_open(self, now: datetime) -> bool:
+        return self.checked_out_at is None and now - self.at < OPEN_VISIT_LIMIT
+
+    def duration(self, until: datetime) -> timedelta:
+        return max(until - self.at, timedelta(0))
+
+
+def offers(lat: float, lon: float, customers: Iterable[Customer]) -> list[SiteMatch]:
+    """The customers a rep may pick: all whose geofence contains the point, else the nearest few."""
+    candidates = list(customers)
+    inside = match_sites(lat, lon, candidates)
+    if inside:
+        return inside
+    around = sorted((SiteMatch(c, haversine_m(lat, lon, c.lat, c.lon)) for c in candidates),
+                    key=lambda m: m.distance_m)
+    return [m for m in around if m.distance_m <= OFFER_RADIUS_M][:OFFER_COUNT]
+
+
+def flags_text(flags: Iterable[TrustFlag]) -> str:
+    """Flags as stored: sorted and comma-separated."""
+    return ",".join(sorted(f.value for f in flags))
+
+
+def parse_flags(text: str) -> frozenset[TrustFlag]:
+    return frozenset(TrustFlag(f) for f in text.split(",") if f)

@@ -58,3 +58,8 @@ def effective_roles(member: Member, tree: OrgTree) -> frozenset[Role]:
     if any(d.manager_id == member.id for d in tree.departments.values()):
         roles.add(Role.MANAGER)
     return frozenset(roles)
+
+
+def can_rate_log(actor: Member, owner: Member, tree: OrgTree) -> bool:
+    """A manager rates the logs of people below them, never their own."""
+    return actor.id != owner.id and can_see_member(actor, owner, tree)

@@ -40,3 +40,22 @@ def exif_agrees(exif: Exif, checked_in_at: datetime, lat: float, lon: float) -> 
     if exif.lat is not None and exif.lon is not None:
         return haversine_m(exif.lat, exif.lon, lat, lon) <= EXIF_DISTANCE_TOLERANCE_M
     return True
+
+
+@dataclass(frozen=True)
+class VisitPhoto:
+    """A photo kept in the photo store, attached to a check-in (or waiting for one)."""
+
+    id: int | None
+    member_id: int
+    check_in_id: int | None
+    sha256: str
+    dhash: int
+    file_id: str | None
+    as_document: bool
+    width: int
+    height: int
+    size: int
+    exif: Exif
+    flags: frozenset[str]
+    created_at: datetime

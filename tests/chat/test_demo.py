@@ -26,5 +26,16 @@ async def test_demo_plays_every_scene_and_exits_zero():
         "Wed 25 Nov — plan / log",
         "Planned 0/3 · Logged 0/3 · as of 09:00",
         "bot edited #4: 📊 Team digest: East region",
+        "Scene 6: A day in the field: plan, check-in with a photo, a forwarded location",
+        "📍 Checked in at Harbor Logistics",
+        "A forwarded location is not a check-in",
+        "✅ Plan for Fri 27 Nov saved",
+        "[23] [24] [25] [[26✓]] [27•] [28] [29]",
+        "👥 Your team today — Thu 26 Nov",
+        "✅ 1 ✅ · 100%  Carol Lin",
+        '🖼 photo 960×720: "Carol Lin · 2026-11-26 10:05 (Asia/Shanghai) · Harbor Logistics"',
+        "[1 ★] [2 ★] [3 ★] [4 ★] [5 ★]",
+        "⭐ Erin Zhao rated your work log of Thu 26 Nov: ★★★★★",
+        "Comment: Great kickoff, and the photo proves it.",
     ):
         assert expected in shown, expected

@@ -129,9 +129,9 @@ async def test_the_group_sees_one_digest_and_digest_edits_it_in_place(
     await fire(stage, "morning_digest")
     digest = await stage.standin.next_bot_message(group.id)
     assert digest.text == ("📊 Team digest: East region\n"
-                           "Wed 25 Nov — plan / log\n"
-                           "✅ ❌  Carol Lin\n"
-                           "❌ ❌  李伟\n\n"
+                           "Wed 25 Nov — plan / log / check-ins\n"
+                           "✅ ❌ 0  Carol Lin\n"
+                           "❌ ❌ 0  李伟\n\n"
                            "Planned 1/2 · Logged 0/2 · as of 09:00")
     # Carol writes yesterday's log late; her manager asks for the digest again.
     await work_log(org_database, "carol", date(2026, 11, 25))
@@ -141,7 +141,7 @@ async def test_the_group_sees_one_digest_and_digest_edits_it_in_place(
     edit = await stage.standin.wait_for(
         lambda e: e.kind == "edit" and e.chat_id == group.id, since=mark)
     assert edit.message_id == digest.message_id
-    assert edit.text.splitlines()[2:] == ["✅ ✅  Carol Lin", "❌ ❌  李伟", "",
+    assert edit.text.splitlines()[2:] == ["✅ ✅ 0  Carol Lin", "❌ ❌ 0  李伟", "",
                                           "Planned 1/2 · Logged 1/2 · as of 10:30"]
     answer = next(e for e in entries if e.by_bot and e.kind == "message")
     assert answer.text == "I have updated today's digest."

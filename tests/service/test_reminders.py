@@ -219,10 +219,12 @@ async def test_morning_digest_shows_each_rep_of_the_department_for_the_last_work
     assert digest.group_id == group_id and digest.kind == "digest"
     assert digest.payload == {
         "date": "2026-11-26", "day": "2026-11-25", "department": "East region",
-        "columns": ["plan", "log"],  # check-ins are not tracked yet: no column, no zeros
+        "columns": ["plan", "log", "check_ins"],
         "rows": [
-            {"member_id": ids["carol"], "name": "Carol Lin", "plan": True, "log": False},
-            {"member_id": ids["li"], "name": "李伟", "plan": False, "log": True},
+            {"member_id": ids["carol"], "name": "Carol Lin", "plan": True, "log": False,
+             "check_ins": 0},
+            {"member_id": ids["li"], "name": "李伟", "plan": False, "log": True,
+             "check_ins": 0},
         ],
         "as_of": shanghai(26, 9).isoformat()}
 

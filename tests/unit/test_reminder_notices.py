@@ -33,8 +33,24 @@ def notice(kind: NotificationKind, payload: dict, *, due: datetime,
 
 def text(notification: Notification, t: Translator = EN) -> str:
     html, keyboard = render(notification, t, Reader())
-    assert keyboard is None
+    if notification.group_id is not None or notification.kind not in (
+            NotificationKind.PLAN_REMINDER, NotificationKind.LOG_REMINDER):
+        assert keyboard is None
     return html
+
+
+def button(notification: Notification, t: Translator = EN) -> tuple[str, str]:
+    _, keyboard = render(notification, t, Reader())
+    [[only]] = keyboard.inline_keyboard
+    return only.text, only.callback_data
+
+
+def test_a_personal_reminder_offers_a_button_that_starts_the_plan_or_the_log():
+    plan = notice(NotificationKind.PLAN_REMINDER,
+                  {"date": "2026-11-27", "today": "2026-11-26"}, due=shanghai(26, 17))
+    log = notice(NotificationKind.LOG_REMINDER, {"date": "2026-11-26"}, due=shanghai(26, 18))
+    assert button(plan) == ("🗓 Write the plan", "plan:new:2026-11-27")
+    assert button(log, ZH) == ("📝 写日志", "log:open:2026-11-26")
 
 
 def test_dates_read_naturally_in_both_languages():

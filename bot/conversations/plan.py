@@ -1,0 +1,390 @@
+"""/plan: write a day's plan: items typed one per message, a customer and a time by buttons.
+
+The draft lives in chat_data and is saved in one unit of work by "Save": /cancel, a timeout
+or a restart drops the draft and leaves the stored plan as it was. Items already stored are
+edited or deleted at once, each press checked again by the service.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import date
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.context import CrmContext
+from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
+from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.inbox import edit_or_send
+from bot.i18n import Translator
+from bot.keyboards import PLAN
+from bot.notices import day_label
+from bot.texts import refusal
+from core.domain.errors import DomainError
+from core.domain.plans import NewItem, PlanItem, check_item_count, parse_day
+from core.domain.schedule import ItemOutcome
+from core.plans import PlanDay, check_text, check_time
+
+# States
+ITEM, CUSTOMER, TIME, EDIT = range(4)
+
+DRAFT = "plan_draft"
+TIMES = (("09:00", "10:00", "11:00"), ("14:00", "15:00", "16:00"))
+DAYS_OFFERED = 3  # today and the next working days, as buttons
+_DAY = re.compile(r"plan:(?:d|new):(\d{4})-?(\d{2})-?(\d{2})")
+
+
+def _draft(context: CrmContext) -> dict | None:
+    return context.chat_data.get(DRAFT)
+
+
+def _line(t: Translator, number: int | str, text: str, customer: str | None,
+          at: str | None) -> str:
+    parts = [f"{number}."]
+    if at:
+        parts.append(f"<b>{at}</b>")
+    parts.append(escape(text))
+    if customer:
+        parts.append(t("· 🏢 {customer}", customer=escape(customer)))
+    return " ".join(parts)
+
+
+def item_line(t: Translator, number: int, item: PlanItem) -> str:
+    return _line(t, number, item.text, item.customer_name, item.at_time)
+
+
+def review_screen(t: Translator, plan: PlanDay, draft: dict,
+                  offered_days: list[date]) -> tuple[str, InlineKeyboardMarkup]:
+    """The plan as stored, the new items not saved yet, and what to do next."""
+    lines = [t("🗓 <b>Plan for {day}</b>", day=day_label(t, plan.day)), ""]
+    for number, item in enumerate(plan.items, start=1):
+        lines.append(item_line(t, number, item))
+    new = draft["items"]
+    if new:
+        if plan.items:
+            lines.append("")
+        lines.append(t("<i>New, not saved yet:</i>"))
+        for number, item in enumerate(new, start=len(plan.items) + 1):
+            lines.append(_line(t, number, item["text"], item.get("customer"), item.get("at")))
+    if not plan.items and not new:
+        lines.append(t("Nothing planned yet."))
+    lines.append("")
+    if new:
+        lines.append(t("Send the next item as a message, or save the plan."))
+    else:
+        lines.append(t("Send what you will do, one item per message, for example "
+                       "“Visit Harbor Logistics: show the new price list”."))
+    rows: list[list[InlineKeyboardButton]] = []
+    if not new and len(offered_days) > 1:
+        rows.append([InlineKeyboardButton(
+            ("✓ " if day == plan.day else "") + day_label(t, day),
+            callback_data=f"plan:d:{day:%Y%m%d}") for day in offered_days])
+    for number, item in enumerate(plan.items, start=1):
+        if plan.editable and item.outcome is ItemOutcome.OPEN:
+            rows.append([InlineKeyboardButton(f"✏️ {number}", callback_data=f"plan:e:{item.id}"),
+                         InlineKeyboardButton(f"🗑 {number}", callback_data=f"plan:r:{item.id}")])
+    drop = [InlineKeyboardButton(t("🗑 {n} (new)", n=len(plan.items) + index + 1),
+                                 callback_data=f"plan:u:{index}") for index in range(len(new))]
+    rows += [drop[i:i + 3] for i in range(0, len(drop), 3)]
+    last = [InlineKeyboardButton(t("✖ Cancel"), callback_data="plan:x")]
+    if new:
+        last.insert(0, InlineKeyboardButton(t("✅ Save plan"), callback_data="plan:s"))
+    rows.append(last)
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def offered_days(context: CrmContext, today: date) -> list[date]:
+    """Today and the next working days: the days a plan is usually written for."""
+    calendar = context.services.plans.calendar
+    days = [today]
+    while len(days) < DAYS_OFFERED:
+        days.append(calendar.next_working_day(days[-1]))
+    return days
+
+
+async def _show(update: Update, context: CrmContext, plan: PlanDay) -> int:
+    draft = _draft(context)
+    text, keyboard = review_screen(context.t, plan, draft, offered_days(context, plan.today))
+    if update.callback_query:
+        await edit_or_send(update, context, text, keyboard)
+    else:
+        await update.effective_message.reply_html(text, reply_markup=keyboard)
+    return ITEM
+
+
+async def _open(update: Update, context: CrmContext, day: date | None) -> int:
+    try:
+        plan = await context.services.plans.open_day(update.effective_user.id, day)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return ConversationHandler.END
+    if update.callback_query:
+        await update.callback_query.answer()
+    enter(context, "plan")
+    context.chat_data[DRAFT] = {"day": plan.day.isoformat(), "items": []}
+    return await _show(update, context, plan)
+
+
+async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
+    if update.callback_query:
+        await update.callback_query.answer(refusal(context.t, error), show_alert=True)
+    else:
+        await update.effective_message.reply_text(refusal(context.t, error))
+
+
+async def start(update: Update, context: CrmContext) -> int:
+    """/plan [date] or the 🗓 Plan button: the plan for that day, default the next working day."""
+    day = None
+    if context.args:
+        try:
+            day = parse_day(" ".join(context.args), await context.services.work_logs.today())
+        except DomainError as error:
+            await _refuse(update, context, error)
+            return ConversationHandler.END
+    return await _open(update, context, day)
+
+
+async def start_from_button(update: Update, context: CrmContext) -> int:
+    """A reminder's or a day picker's button: the plan for the day it names."""
+    if await pressed_outside_private_chat(update, context, "plan"):
+        return ConversationHandler.END
+    match = _DAY.fullmatch(update.callback_query.data or "")
+    if match is None:
+        await update.callback_query.answer()
+        return ConversationHandler.END
+    if (draft := _draft(context)) and draft["items"]:
+        # Changing the day would silently drop typed items: the day buttons are gone by now.
+        await update.callback_query.answer(context.t("Save or cancel this plan first."),
+                                           show_alert=True)
+        return ITEM
+    return await _open(update, context, date(int(match[1]), int(match[2]), int(match[3])))
+
+
+async def got_item(update: Update, context: CrmContext) -> int:
+    """An item's text: ask which customer it is for."""
+    draft, t = _draft(context), context.t
+    if draft is None:
+        return ConversationHandler.END
+    try:
+        text = check_text(update.effective_message.text)
+        plan = await context.services.plans.open_day(update.effective_user.id,
+                                                     date.fromisoformat(draft["day"]))
+        check_item_count(len(plan.items) + len(draft["items"]))
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return ITEM
+    draft["pending"] = {"text": text}
+    customers = await context.services.plans.customers(update.effective_user.id)
+    await update.effective_message.reply_text(
+        t("Which customer is it for? Tap one, or type a few letters of the name."),
+        reply_markup=customer_keyboard(t, customers))
+    return CUSTOMER
+
+
+def customer_keyboard(t: Translator, customers) -> InlineKeyboardMarkup:
+    buttons = [InlineKeyboardButton(c.name, callback_data=f"plan:c:{c.id}") for c in customers]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([InlineKeyboardButton(t("⏭ No customer"), callback_data="plan:c:-")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def search_customer(update: Update, context: CrmContext) -> int:
+    """Letters typed while picking a customer: the customers whose names match."""
+    t, letters = context.t, update.effective_message.text.strip()
+    found = await context.services.plans.customers(update.effective_user.id, letters[:50])
+    if found:
+        text = t("Customers matching “{letters}”:", letters=letters[:50])
+    else:
+        text = t("No customer matches “{letters}”. Try other letters, or go on without one.",
+                 letters=letters[:50])
+    await update.effective_message.reply_text(text, reply_markup=customer_keyboard(t, found))
+    return CUSTOMER
+
+
+async def chose_customer(update: Update, context: CrmContext) -> int:
+    """A customer (or none): ask for the time."""
+    query, t, draft = update.callback_query, context.t, _draft(context)
+    if draft is None or "pending" not in draft:
+        return await stale(update, context)
+    choice = (query.data or "").removeprefix("plan:c:")
+    if choice != "-":
+        customer = await context.services.plans.customer(int(choice)) if choice.isdigit() else None
+        if customer is None:
+            await query.answer(t("I could not find that customer."), show_alert=True)
+            return CUSTOMER
+        draft["pending"] |= {"customer_id": customer.id, "customer": customer.name}
+    await query.answer()
+    rows = [[InlineKeyboardButton(at, callback_data=f"plan:t:{at.replace(':', '')}")
+             for at in row] for row in TIMES]
+    rows.append([InlineKeyboardButton(t("⏭ No set time"), callback_data="plan:t:-")])
+    await edit_or_send(update, context, t("At what time? Tap one, or type it like 9:30."),
+                       InlineKeyboardMarkup(rows))
+    return TIME
+
+
+async def _add_pending(update: Update, context: CrmContext, at: str | None) -> int:
+    draft = _draft(context)
+    item = draft.pop("pending")
+    if at:
+        item["at"] = at
+    draft["items"].append(item)
+    plan = await context.services.plans.open_day(update.effective_user.id,
+                                                 date.fromisoformat(draft["day"]))
+    return await _show(update, context, plan)
+
+
+async def chose_time(update: Update, context: CrmContext) -> int:
+    """A time button (or none): the item joins the draft; show the review."""
+    draft = _draft(context)
+    if draft is None or "pending" not in draft:
+        return await stale(update, context)
+    choice = (update.callback_query.data or "").removeprefix("plan:t:")
+    try:
+        at = None if choice == "-" else check_time(f"{choice[:2]}:{choice[2:]}")
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return TIME
+    await update.callback_query.answer()
+    return await _add_pending(update, context, at)
+
+
+async def typed_time(update: Update, context: CrmContext) -> int:
+    """A time typed like 9:30."""
+    try:
+        at = check_time(update.effective_message.text)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return TIME
+    return await _add_pending(update, context, at)
+
+
+async def on_review_press(update: Update, context: CrmContext) -> int:
+    """Save, drop a new item, edit or delete a stored one."""
+    query, t, draft = update.callback_query, context.t, _draft(context)
+    if await pressed_outside_private_chat(update, context, "plan"):
+        return ConversationHandler.END
+    if draft is None:
+        return await stale(update, context)
+    data, user_id = query.data or "", update.effective_user.id
+    plans = context.services.plans
+    try:
+        if data == "plan:s":
+            plan = await plans.save(user_id, date.fromisoformat(draft["day"]), [
+                NewItem(i["text"], i.get("customer_id"), i.get("at")) for i in draft["items"]])
+            await query.answer(t("Saved."))
+            context.chat_data.pop(DRAFT, None)
+            await edit_or_send(update, context, saved_screen(t, plan), None)
+            return ConversationHandler.END
+        kind, _, value = data.removeprefix("plan:").partition(":")
+        if kind == "u" and value.isdigit() and int(value) < len(draft["items"]):
+            draft["items"].pop(int(value))
+            await query.answer()
+            plan = await plans.open_day(user_id, date.fromisoformat(draft["day"]))
+            return await _show(update, context, plan)
+        if kind == "r" and value.isdigit():
+            plan = await plans.delete_item(user_id, int(value))
+            await query.answer(t("Deleted."))
+            return await _show(update, context, plan)
+        if kind == "e" and value.isdigit():
+            draft["edit"] = int(value)
+            await query.answer()
+            await context.bot.send_message(update.effective_chat.id,
+                                           t("Send the new text for this item."))
+            return EDIT
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return ITEM
+    await query.answer(t("That button is no longer valid."), show_alert=True)
+    return ITEM
+
+
+async def edited(update: Update, context: CrmContext) -> int:
+    """The new text of a stored item."""
+    draft = _draft(context)
+    try:
+        plan = await context.services.plans.edit_item(
+            update.effective_user.id, draft.pop("edit"), update.effective_message.text)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return ITEM
+    return await _show(update, context, plan)
+
+
+def saved_screen(t: Translator, plan: PlanDay) -> str:
+    lines = [t("✅ <b>Plan for {day} saved</b>", day=day_label(t, plan.day))]
+    lines += [item_line(t, n, item) for n, item in enumerate(plan.items, start=1)]
+    lines += ["", t("Have a good day! Send /log in the evening to note what came of it.")]
+    return "\n".join(lines)
+
+
+async def cancel(update: Update, context: CrmContext) -> int:
+    """/cancel or ✖: drop the draft; what was saved before stays."""
+    context.chat_data.pop(DRAFT, None)
+    text = context.t("Plan cancelled: nothing new was saved.")
+    if update.callback_query:
+        await update.callback_query.answer()
+        await edit_or_send(update, context, text, None)
+    else:
+        await update.effective_message.reply_text(text)
+    return ConversationHandler.END
+
+
+async def timed_out(update: Update, context: CrmContext) -> None:
+    """Idle too long: the draft is dropped, as after /cancel."""
+    context.chat_data.pop(DRAFT, None)
+
+
+async def stale(update: Update, context: CrmContext) -> int:
+    """A button of a draft that is gone (saved, cancelled, timed out, or the bot restarted)."""
+    await update.callback_query.answer(
+        context.t("This plan draft is closed. Send /plan to start again."), show_alert=True)
+    return ConversationHandler.END
+
+
+def conversation(application: Application) -> ConversationHandler:
+    press = CallbackQueryHandler(on_review_press, pattern=r"^plan:[sure](:\d+)?$")
+    with warnings.catch_warnings():
+        # Tracked per chat on purpose: every button carries what it acts on.
+        warnings.simplefilter("ignore", PTBUserWarning)
+        return ScheduleConversation(
+            "plan",
+            entry_points=[
+                CommandHandler("plan", start, filters=filters.ChatType.PRIVATE),
+                MessageHandler(menu_button(PLAN), start),
+                CallbackQueryHandler(start_from_button, pattern=r"^plan:(new|d):"),
+            ],
+            states={
+                ITEM: [MessageHandler(typed(), got_item), press],
+                CUSTOMER: [CallbackQueryHandler(chose_customer, pattern=r"^plan:c:"),
+                           MessageHandler(typed(), search_customer), press],
+                TIME: [CallbackQueryHandler(chose_time, pattern=r"^plan:t:"),
+                       MessageHandler(typed(), typed_time)],
+                EDIT: [MessageHandler(typed(), edited)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            },
+            fallbacks=[CommandHandler("cancel", cancel),
+                       CallbackQueryHandler(cancel, pattern=r"^plan:x$")],
+        ).bind(application)
+
+
+async def nothing_to_cancel(update: Update, context: CrmContext) -> None:
+    """/cancel with no plan or log open."""
+    await update.effective_message.reply_text(context.t("There is nothing to cancel."))
+
+
+def after_conversations() -> list:
+    """Buttons of plan drafts that are gone, and /cancel when nothing is open."""
+    return [CallbackQueryHandler(stale, pattern=r"^plan:"),
+            CommandHandler("cancel", nothing_to_cancel, filters=filters.ChatType.PRIVATE)]

@@ -1,0 +1,256 @@
+"""/calendar: my month as an inline keyboard, a day in full, and the day's visit photos."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html import escape
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import CrmContext
+from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.inbox import edit_or_send
+from bot.i18n import N_, Translator, all_translations
+from bot.keyboards import CALENDAR
+from bot.notices import MONTHS, WEEKDAYS, day_label
+from bot.texts import refusal
+from core.calendar import DayView, MonthView
+from core.domain.calendar import DayMarks, Month
+from core.domain.checkin import TrustFlag
+from core.domain.errors import DomainError
+from core.domain.schedule import percent
+
+# Callback data (all untrusted; the services re-check who may see whom on every press):
+#   cal:m:<member>:<YYYYMM>    a month        cal:d:<member>:<YYYYMMDD>   a day
+#   cal:p:<member>:<YYYYMMDD>  its photos     cal:x                        a label, no action
+_MONTH = re.compile(r"cal:m:(\d{1,12}):(\d{4})(\d{2})")
+_DAY = re.compile(r"cal:d:(\d{1,12}):(\d{4})(\d{2})(\d{2})")
+_PHOTOS = re.compile(r"cal:p:(\d{1,12}):(\d{4})(\d{2})(\d{2})")
+NOTHING = "cal:x"
+BLANK = "·"  # Telegram refuses buttons with no visible text
+ALBUM = 10  # Telegram's most photos in one album
+
+OUTCOME_ICONS = {"done": "✅", "not_done": "❌", "moved": "➡️", "open": "⏳"}
+FLAG_NAMES = {
+    TrustFlag.STALE: N_("stale"),
+    TrustFlag.FORWARDED: N_("forwarded"),
+    TrustFlag.MAP_PICKED: N_("picked on the map"),
+    TrustFlag.LOW_ACCURACY: N_("low accuracy"),
+    TrustFlag.OUTSIDE_GEOFENCE: N_("outside the site"),
+    TrustFlag.REUSED_PHOTO: N_("reused photo"),
+    TrustFlag.EXIF_MISMATCH: N_("photo details do not match"),
+}
+
+
+def month_data(member_id: int, month: Month) -> str:
+    return f"cal:m:{member_id}:{month.year:04d}{month.month:02d}"
+
+
+def day_data(member_id: int, day: date, kind: str = "d") -> str:
+    return f"cal:{kind}:{member_id}:{day:%Y%m%d}"
+
+
+def month_title(t: Translator, month: Month) -> str:
+    return t("{month_name} {year}", month_name=t(MONTHS[month.month - 1]), year=month.year)
+
+
+def _mark(marks: DayMarks) -> str:
+    """One sign per day, the most telling first: a flagged visit, a log, a visit, a plan."""
+    if marks.flagged:
+        return "⚠"
+    if marks.logged:
+        return "✓"
+    if marks.check_ins:
+        return "📍"
+    if marks.planned:
+        return "•"
+    return ""
+
+
+def month_screen(view: MonthView, t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    """The month (HTML) and its keyboard: ◀ title ▶, weekdays, then a week per row."""
+    member_id, month = view.member.id, view.month
+    who = t("My schedule") if view.own else escape(view.member.name)
+    marks = view.days.values()
+    lines = [f"📅 <b>{who} — {escape(month_title(t, month))}</b>",
+             t("• plan   ✓ log   📍 check-in   ⚠ flagged check-in"),
+             t("Days with a plan: {planned} · with a log: {logged} · check-ins: {check_ins}",
+               planned=sum(m.planned for m in marks), logged=sum(m.logged for m in marks),
+               check_ins=sum(m.check_ins for m in marks)),
+             t("Tap a day to see it.")]
+    turn = [InlineKeyboardButton("◀", callback_data=month_data(member_id, month.shift(-1)))
+            if view.has_previous else InlineKeyboardButton(BLANK, callback_data=NOTHING),
+            InlineKeyboardButton(month_title(t, month), callback_data=NOTHING),
+            InlineKeyboardButton("▶", callback_data=month_data(member_id, month.shift(1)))
+            if view.has_next else InlineKeyboardButton(BLANK, callback_data=NOTHING)]
+    rows = [turn, [InlineKeyboardButton(t(name), callback_data=NOTHING) for name in WEEKDAYS]]
+    week = [InlineKeyboardButton(BLANK, callback_data=NOTHING)] * month.first.weekday()
+    for day in month.days():
+        label = f"{day.day}{_mark(view.days[day])}"
+        if day == view.today:
+            label = f"[{label}]"
+        week.append(InlineKeyboardButton(label, callback_data=day_data(member_id, day)))
+        if len(week) == 7:
+            rows.append(week)
+            week = []
+    if week:
+        rows.append(week + [InlineKeyboardButton(BLANK, callback_data=NOTHING)] * (7 - len(week)))
+    if not view.own:
+        rows.append([InlineKeyboardButton(t("« Team"), callback_data="team:l")])
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def _stars(rating: int) -> str:
+    return "★" * rating + "☆" * (5 - rating)
+
+
+def day_text(view: DayView, t: Translator) -> str:
+    """The day as its owner sees it: plan with outcomes, log, check-ins with map links."""
+    zone = ZoneInfo(view.timezone)
+    who = t("My day") if view.own else escape(view.member.name)
+    lines = [f"📅 <b>{who} — {escape(day_label(t, view.day))}</b>", ""]
+    if view.items:
+        execution = view.execution
+        lines.append(t("<b>Plan</b> — done {done} of {planned} ({rate}), verified {verified}",
+                       done=execution.done, planned=execution.planned,
+                       rate=percent(execution.rate), verified=percent(execution.verified_rate)))
+        for item in view.items:
+            parts = [OUTCOME_ICONS.get(item.outcome, "•")]
+            if item.at_time:
+                parts.append(item.at_time)
+            parts.append(escape(item.text))
+            if item.customer:
+                parts.append("— " + escape(item.customer))
+            if item.outcome == "moved" and item.moved_to:
+                parts.append(t("(moved to {day})", day=day_label(t, item.moved_to)))
+            if item.verified:
+                parts.append(t("(visit verified)"))
+            lines.append(" ".join(parts))
+            if item.note:
+                lines.append(f"   <i>{escape(item.note)}</i>")
+    else:
+        lines.append(t("No plan for this day."))
+    lines.append("")
+    if view.log:
+        head = t("<b>Log</b>")
+        if view.log.amended_late:
+            head += " " + t("(amended late)")
+        lines.append(head)
+        lines += [f"• {escape(e.text)}" + (f" — {escape(e.customer)}" if e.customer else "")
+                  for e in view.entries]
+        if view.log.note:
+            lines.append(t("Note: {note}", note=escape(view.log.note)))
+        if not view.entries and not view.log.note:
+            lines.append(t("Written; no unplanned work or notes."))
+        if view.log.rating:
+            rating = t("Rating: {stars} by {manager}", stars=_stars(view.log.rating),
+                       manager=escape(view.rated_by or "—"))
+            if view.log.rating_comment:
+                rating += f" — “{escape(view.log.rating_comment)}”"
+            lines.append(rating)
+    else:
+        lines.append(t("No work log for this day."))
+    lines.append("")
+    if view.check_ins:
+        lines.append(t("<b>Check-ins</b>"))
+        for visit in view.check_ins:
+            place = escape(visit.customer) if visit.customer else t("no customer's site")
+            line = f"📍 {visit.at.astimezone(zone):%H:%M} {place}"
+            if visit.flags:
+                line += " ⚠ " + t(", ").join(t(FLAG_NAMES[f]) for f in sorted(visit.flags))
+            line += f' · <a href="{escape(visit.map_link)}">{t("map")}</a>'
+            if visit.photos:
+                line += f" · 📷 {visit.photos}"
+            lines.append(line)
+    else:
+        lines.append(t("No check-ins on this day."))
+    return "\n".join(lines)
+
+
+def day_keyboard(view: DayView, t: Translator) -> InlineKeyboardMarkup:
+    member_id, day = view.member.id, view.day
+    rows = []
+    if view.photos:
+        rows.append([InlineKeyboardButton(t("📷 Photos ({count})", count=view.photos),
+                                          callback_data=day_data(member_id, day, "p"))])
+    if view.can_rate:
+        rows.append([InlineKeyboardButton(t("⭐ Rate this log"),
+                                          callback_data=f"team:r:{member_id}:{day:%Y%m%d}")])
+    rows.append([InlineKeyboardButton(t("« Month"),
+                                      callback_data=month_data(member_id, Month.of(day)))])
+    return InlineKeyboardMarkup(rows)
+
+
+async def show_calendar(update: Update, context: CrmContext) -> None:
+    """This month of my schedule."""
+    try:
+        view = await context.services.calendar.month(update.effective_user.id)
+    except DomainError as error:
+        await update.effective_message.reply_text(refusal(context.t, error))
+        return
+    text, keyboard = month_screen(view, context.t)
+    await update.effective_message.reply_html(text, reply_markup=keyboard)
+
+
+def _date(year: str, month: str, day: str) -> date | None:
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+async def on_press(update: Update, context: CrmContext) -> None:
+    """Turn the month, open a day, send its photos; anything else is a stale button."""
+    query, t = update.callback_query, context.t
+    if await pressed_outside_private_chat(update, context, "calendar"):
+        return
+    data, calendar, user_id = query.data or "", context.services.calendar, update.effective_user.id
+    try:
+        if data == NOTHING:
+            await query.answer()
+        elif (match := _MONTH.fullmatch(data)) and 1 <= int(match[3]) <= 12:
+            view = await calendar.month(user_id, Month(int(match[2]), int(match[3])),
+                                        member_id=int(match[1]))
+            await query.answer(t("That is as far as the calendar goes.") if view.clamped
+                               else None)
+            await edit_or_send(update, context, *month_screen(view, t))
+        elif (match := _DAY.fullmatch(data)) and (day := _date(*match.groups()[1:])):
+            view = await calendar.day(user_id, day, member_id=int(match[1]))
+            await query.answer()
+            await edit_or_send(update, context, day_text(view, t), day_keyboard(view, t))
+        elif (match := _PHOTOS.fullmatch(data)) and (day := _date(*match.groups()[1:])):
+            await _send_photos(update, context, int(match[1]), day)
+        else:
+            await query.answer(t("That button is no longer valid."), show_alert=True)
+    except DomainError as error:
+        await query.answer(refusal(t, error), show_alert=True)
+
+
+async def _send_photos(update: Update, context: CrmContext, member_id: int, day: date) -> None:
+    """The day's photos, watermarked, as albums of up to ten (one alone as a photo)."""
+    query, t = update.callback_query, context.t
+    photos = await context.services.calendar.photos(update.effective_user.id, member_id, day)
+    if not photos:
+        await query.answer(t("No photos are kept for this day."), show_alert=True)
+        return
+    await query.answer()
+    chat_id = update.effective_chat.id
+    for start in range(0, len(photos), ALBUM):
+        batch = photos[start:start + ALBUM]
+        if len(batch) == 1:
+            await context.bot.send_photo(chat_id, batch[0].data, caption=batch[0].caption)
+        else:
+            await context.bot.send_media_group(
+                chat_id, [InputMediaPhoto(p.data, caption=p.caption) for p in batch])
+
+
+def handlers() -> list:
+    return [
+        CommandHandler("calendar", show_calendar),
+        MessageHandler(filters.ChatType.PRIVATE & filters.Text(all_translations(CALENDAR.label)),
+                       show_calendar),
+        CallbackQueryHandler(on_press, pattern=r"^cal:"),
+    ]

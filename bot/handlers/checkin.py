@@ -1,0 +1,277 @@
+"""Check-in: a location message becomes a recorded visit; photos and check-out follow."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import CrmContext
+from bot.handlers.gate import pressed_outside_private_chat
+from bot.i18n import N_, Translator
+from bot.keyboards import private_chat_link
+from bot.texts import refusal
+from bot.timefmt import local_datetime
+from core.checkins import CheckInResult, CheckOut, PhotoResult
+from core.domain.checkin import CheckIn, SharedLocation, TrustFlag
+from core.domain.errors import DomainError
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # the most a bot may download through the Bot API
+
+# Callback data, all untrusted (the service re-checks owner, state and what was offered):
+# "ci:c:<check-in>:<customer>" picks a customer, "ci:o" checks out,
+# "ci:pa:<photo>" attaches a waiting photo to today's last check-in, "ci:px:<photo>" drops it.
+_CHOOSE = re.compile(r"ci:c:(\d{1,12}):(\d{1,12})")
+_ATTACH = re.compile(r"ci:pa:(\d{1,12})")
+_DISCARD = re.compile(r"ci:px:(\d{1,12})")
+CHECK_OUT_DATA = "ci:o"
+
+REFUSALS = {
+    "location_forwarded": N_(
+        "A forwarded location is not a check-in: it shows where someone else was, at "
+        "another time. Nothing was recorded. Please share your own location with the "
+        "📍 Check in button."),
+    "photo_too_big": N_("This file is larger than 20 MB, so I cannot take it. "
+                        "Please send a smaller photo."),
+    "not_an_image": N_("This file is not a photo. Please send a JPEG or PNG image."),
+    "corrupt_image": N_("I could not open this image: the file seems damaged. "
+                        "Please send it again."),
+    "photo_already_attached": N_("This photo is already attached to this visit."),
+    "nothing_to_check_out": N_("You have no open visit to check out of."),
+    "check_in_closed": N_("That visit is already closed."),
+    "check_in_not_found": N_("That button is no longer valid."),
+    "customer_not_offered": N_("That customer was not offered for this check-in."),
+    "no_check_in_today": N_("You have not checked in today, so there is nothing to "
+                            "attach the photo to."),
+    "photo_not_found": N_("That button is no longer valid."),
+}
+
+FLAG_LINES = {
+    TrustFlag.STALE: N_("⚠️ This location was sent more than {seconds} seconds ago, so it "
+                        "does not count as a verified visit."),
+    TrustFlag.MAP_PICKED: N_("⚠️ This location was picked on the map, so it does not count "
+                             "as a verified visit."),
+    TrustFlag.LOW_ACCURACY: N_("⚠️ Your phone placed you only within {accuracy} m, so this "
+                               "check-in is marked as imprecise."),
+    TrustFlag.OUTSIDE_GEOFENCE: N_("⚠️ You are not at a customer's site, so this does not "
+                                   "count as a verified visit."),
+    TrustFlag.REUSED_PHOTO: N_("⚠️ A photo of this visit looks like one used for an earlier "
+                               "visit, so it does not count as a verified visit."),
+    TrustFlag.EXIF_MISMATCH: N_("⚠️ A photo of this visit says it was taken at another time "
+                                "or place, so it does not count as a verified visit."),
+}
+
+
+def say_refusal(t: Translator, error: DomainError) -> str:
+    if error.code in REFUSALS:
+        return t(REFUSALS[error.code])
+    return refusal(t, error)
+
+
+def distance(t: Translator, metres: float) -> str:
+    if metres < 1000:
+        return t("{metres} m", metres=round(metres))
+    return t("{km} km", km=format(metres / 1000, ".1f"))
+
+
+def duration(t: Translator, span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 60:
+        return t("{minutes} min", minutes=minutes)
+    return t("{hours} h {minutes} min", hours=minutes // 60, minutes=minutes % 60)
+
+
+def flag_lines(t: Translator, check_in: CheckIn, max_age_seconds: int) -> list[str]:
+    order = [TrustFlag.STALE, TrustFlag.MAP_PICKED, TrustFlag.LOW_ACCURACY,
+             TrustFlag.OUTSIDE_GEOFENCE, TrustFlag.REUSED_PHOTO, TrustFlag.EXIF_MISMATCH]
+    return [t(FLAG_LINES[f], seconds=max_age_seconds, accuracy=round(check_in.accuracy_m or 0))
+            for f in order if f in check_in.flags]
+
+
+def check_in_screen(t: Translator, result: CheckInResult, timezone: str,
+                    max_age_seconds: int) -> tuple[str, InlineKeyboardMarkup]:
+    """What was recorded, in plain words, with the customer choices and Check out."""
+    record = result.check_in
+    when = local_datetime(record.at, timezone)
+    if result.customer is not None:
+        lines = [t("📍 Checked in at {customer} ({distance} from the site), {time}.",
+                   customer=result.customer.name,
+                   distance=distance(t, record.distance_m or 0), time=when)]
+    elif result.nearest is not None:
+        lines = [t("📍 Check-in recorded at {time}, not at any customer: the nearest is "
+                   "{customer}, {distance} away.", time=when,
+                   customer=result.nearest.customer.name,
+                   distance=distance(t, result.nearest.distance_m))]
+    else:
+        lines = [t("📍 Check-in recorded at {time}. There is no customer within 50 km.",
+                   time=when)]
+    lines += flag_lines(t, record, max_age_seconds)
+    if record.verified:
+        lines.append(t("✅ Verified visit."))
+    if record.is_live:
+        lines.append(t("Your live location measures the visit while you share it."))
+    rows = []
+    if result.choices:
+        inside = any(m.inside for m in result.choices)
+        lines.append(t("Several customers are here. Which one are you visiting?") if inside
+                     else t("Which customer is this visit for?"))
+        rows = [[InlineKeyboardButton(f"{m.customer.name} · {distance(t, m.distance_m)}",
+                                      callback_data=f"ci:c:{record.id}:{m.customer.id}")]
+                for m in result.choices]
+    lines.append(t("Please send a photo of the visit now.") if result.photo_required
+                 else t("You can send a photo of the visit now."))
+    rows.append([InlineKeyboardButton(t("Check out"), callback_data=CHECK_OUT_DATA)])
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def _shared_location(message: Message) -> SharedLocation:
+    location = message.location
+    # As sent (seconds); the attribute warns while PTB moves it to a timedelta.
+    live_period = location.to_dict().get("live_period")
+    return SharedLocation(
+        lat=location.latitude, lon=location.longitude, sent_at=message.date,
+        horizontal_accuracy=location.horizontal_accuracy,
+        live_period=None if live_period is None else int(live_period),
+        forwarded=message.forward_origin is not None, venue=message.venue is not None)
+
+
+async def on_location(update: Update, context: CrmContext) -> None:
+    """A location in the private chat (the 📍 Check in button sends one): check in."""
+    message, t = update.effective_message, context.t
+    try:
+        result = await context.services.check_ins.check_in(
+            update.effective_user.id, _shared_location(message),
+            chat_id=message.chat_id, message_id=message.message_id)
+    except DomainError as error:
+        await message.reply_text(say_refusal(t, error))
+        return
+    text, keyboard = check_in_screen(t, result, context.visitor.settings.timezone,
+                                     context.services.check_ins.max_age_seconds)
+    await message.reply_text(text, reply_markup=keyboard)
+
+
+async def on_live_update(update: Update, context: CrmContext) -> None:
+    """A live location moved: the visit goes on (quietly: it moves every few seconds)."""
+    message = update.edited_message
+    if message.forward_origin is not None:
+        return
+    await context.services.check_ins.live_update(
+        update.effective_user.id, message.chat_id, message.message_id, _shared_location(message))
+
+
+async def location_in_group(update: Update, context: CrmContext) -> None:
+    """Check-ins are personal: point to the private chat."""
+    await update.effective_message.reply_text(
+        context.t("Please check in in a private chat with me: share your location there."),
+        reply_markup=private_chat_link(context.bot.username, context.t))
+
+
+async def check_out(update: Update, context: CrmContext) -> None:
+    """/checkout: close the open visit and say how long it lasted."""
+    try:
+        done = await context.services.check_ins.check_out(update.effective_user.id)
+    except DomainError as error:
+        await update.effective_message.reply_text(say_refusal(context.t, error))
+        return
+    await update.effective_message.reply_text(check_out_text(context.t, done))
+
+
+def check_out_text(t: Translator, done: CheckOut) -> str:
+    if done.customer is not None:
+        return t("👋 Checked out of {customer}. The visit lasted {duration}.",
+                 customer=done.customer.name, duration=duration(t, done.duration))
+    return t("👋 Checked out. The visit lasted {duration}.", duration=duration(t, done.duration))
+
+
+async def on_photo(update: Update, context: CrmContext) -> None:
+    """A photo or an image file in the private chat: a visit photo."""
+    message, t = update.effective_message, context.t
+    if message.photo:
+        item, as_document = message.photo[-1], False
+    else:
+        item, as_document = message.document, True
+        if not (item.mime_type or "").startswith("image/"):
+            await message.reply_text(t(REFUSALS["not_an_image"]))
+            return
+    if item.file_size is not None and item.file_size > MAX_FILE_BYTES:
+        await message.reply_text(t(REFUSALS["photo_too_big"]))
+        return
+    file = await context.bot.get_file(item.file_id)
+    data = bytes(await file.download_as_bytearray())
+    try:
+        result = await context.services.check_ins.attach_photo(
+            update.effective_user.id, data, file_id=item.file_id, as_document=as_document,
+            sent_at=message.date, captioned=bool(message.caption))
+    except DomainError as error:
+        await message.reply_text(say_refusal(t, error))
+        return
+    text, keyboard = photo_screen(t, result, context.visitor.settings.timezone)
+    await message.reply_text(text, reply_markup=keyboard)
+
+
+def photo_screen(t: Translator, result: PhotoResult,
+                 timezone: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    if result.check_in is None:
+        rows = []
+        if result.last_today is not None:
+            rows.append([InlineKeyboardButton(t("Attach to my last check-in"),
+                                              callback_data=f"ci:pa:{result.photo.id}")])
+        rows.append([InlineKeyboardButton(t("Cancel"), callback_data=f"ci:px:{result.photo.id}")])
+        text = (t("You have no open check-in. What is this photo for?")
+                if result.last_today is not None else
+                t("You have no check-in today. Check in with the 📍 Check in button first, "
+                  "then send the photo."))
+        return text, InlineKeyboardMarkup(rows)
+    lines = [t("📷 Photo {count} added to your visit of {time}.", count=result.photo_count,
+               time=local_datetime(result.check_in.at, timezone))]
+    for flag in sorted(result.photo.flags):
+        lines.append(t(FLAG_LINES[TrustFlag(flag)]))
+    return "\n".join(lines), None
+
+
+async def on_press(update: Update, context: CrmContext) -> None:
+    """Customer choice, check-out and waiting photos; every press is re-checked."""
+    query, t = update.callback_query, context.t
+    if await pressed_outside_private_chat(update, context, "start"):
+        return
+    service, user_id = context.services.check_ins, update.effective_user.id
+    data = query.data or ""
+    timezone = context.visitor.settings.timezone
+    try:
+        if match := _CHOOSE.fullmatch(data):
+            result = await service.choose_customer(user_id, int(match[1]), int(match[2]))
+            text, keyboard = check_in_screen(t, result, timezone, service.max_age_seconds)
+        elif data == CHECK_OUT_DATA:
+            text, keyboard = check_out_text(t, await service.check_out(user_id)), None
+        elif match := _ATTACH.fullmatch(data):
+            text, keyboard = photo_screen(
+                t, await service.attach_waiting_photo(user_id, int(match[1])), timezone)
+        elif match := _DISCARD.fullmatch(data):
+            await service.discard_waiting_photo(user_id, int(match[1]))
+            text, keyboard = t("All right, I have put that photo aside."), None
+        else:
+            await query.answer(t("That button is no longer valid."), show_alert=True)
+            return
+    except DomainError as error:
+        await query.answer(say_refusal(t, error), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=keyboard)
+
+
+def handlers() -> list:
+    private = filters.ChatType.PRIVATE
+    return [
+        MessageHandler(private & filters.UpdateType.MESSAGE & filters.LOCATION, on_location),
+        MessageHandler(private & filters.UpdateType.EDITED_MESSAGE & filters.LOCATION,
+                       on_live_update),
+        MessageHandler(filters.ChatType.GROUPS & filters.UpdateType.MESSAGE & filters.LOCATION,
+                       location_in_group),
+        MessageHandler(private & filters.UpdateType.MESSAGE
+                       & (filters.PHOTO | filters.Document.ALL), on_photo),
+        CommandHandler("checkout", check_out),
+        CallbackQueryHandler(on_press, pattern=r"^ci:"),
+    ]
+

@@ -1,0 +1,168 @@
+"""/team for managers: everyone below them today; a person's calendar; rating a day's log."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html import escape
+
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import CrmContext
+from bot.handlers.calendar import day_keyboard, day_text, month_data
+from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.inbox import edit_or_send
+from bot.i18n import Translator, all_translations
+from bot.keyboards import TEAM
+from bot.notices import day_label
+from bot.texts import refusal
+from core.calendar import TeamToday
+from core.domain.calendar import MAX_RATING, MIN_RATING, Month
+from core.domain.errors import DomainError
+from core.domain.schedule import percent
+
+# Callback data (untrusted: the service re-checks the presser's subtree on every press):
+#   team:l                          the list          team:r:<member>:<YYYYMMDD>  rate buttons
+#   team:s:<member>:<YYYYMMDD>:<n>  give rating n
+_RATE = re.compile(r"team:r:(\d{1,12}):(\d{4})(\d{2})(\d{2})")
+_SET = re.compile(r"team:s:(\d{1,12}):(\d{4})(\d{2})(\d{2}):(-?\d{1,3})")
+PENDING_COMMENT = "team_rating_comment"
+COMMENT_MARK = "💬"
+
+
+def _yes_no(value: bool) -> str:
+    return "✅" if value else "❌"
+
+
+def team_screen(today: TeamToday, t: Translator) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One line per person: plan / check-ins / log marks, the week's execution rate."""
+    lines = [t("👥 <b>Your team today</b> — {day}", day=escape(day_label(t, today.today))),
+             t("plan / check-ins / log · this week's execution")]
+    if not today.rows:
+        lines.append(t("Nobody in your team yet."))
+        return "\n".join(lines), None
+    month = Month.of(today.today)
+    rows = []
+    for row in today.rows:
+        flag = " ⚠" * bool(row.flagged)
+        lines.append(f"{_yes_no(row.planned)} {row.check_ins}{flag} {_yes_no(row.logged)} · "
+                     f"{percent(row.week.rate)}  {escape(row.member.name)}")
+        rows.append([InlineKeyboardButton(row.member.name + flag,
+                                          callback_data=month_data(row.member.id, month))])
+    if any(r.flagged for r in today.rows):
+        lines.append(t("⚠ a check-in today carries a trust flag: open the day to see why."))
+    lines.append(t("Tap a person to see their calendar."))
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+async def show_team(update: Update, context: CrmContext) -> None:
+    """Today's status of everyone below the manager."""
+    try:
+        today = await context.services.team.today(update.effective_user.id)
+    except DomainError as error:
+        await update.effective_message.reply_text(refusal(context.t, error))
+        return
+    text, keyboard = team_screen(today, context.t)
+    await update.effective_message.reply_html(text, reply_markup=keyboard)
+
+
+def _date(year: str, month: str, day: str) -> date | None:
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def rating_keyboard(member_id: int, day: date, t: Translator) -> InlineKeyboardMarkup:
+    scores = [InlineKeyboardButton(f"{n} ★", callback_data=f"team:s:{member_id}:{day:%Y%m%d}:{n}")
+              for n in range(MIN_RATING, MAX_RATING + 1)]
+    back = InlineKeyboardButton(t("« Back"), callback_data=f"cal:d:{member_id}:{day:%Y%m%d}")
+    return InlineKeyboardMarkup([scores, [back]])
+
+
+async def on_press(update: Update, context: CrmContext) -> None:
+    """The list, the rating buttons, a rating; forged or stale data is refused."""
+    query, t = update.callback_query, context.t
+    if await pressed_outside_private_chat(update, context, "team"):
+        return
+    data, user_id = query.data or "", update.effective_user.id
+    try:
+        if data == "team:l":
+            today = await context.services.team.today(user_id)
+            await query.answer()
+            await edit_or_send(update, context, *team_screen(today, t))
+        elif (match := _RATE.fullmatch(data)) and (day := _date(*match.groups()[1:])):
+            view = await context.services.calendar.day(user_id, day, member_id=int(match[1]))
+            if not view.can_rate:
+                await query.answer(t("There is no work log to rate on this day."),
+                                   show_alert=True)
+                return
+            await query.answer()
+            await edit_or_send(update, context, day_text(view, t) + "\n\n" + t(
+                "How was this day's work? Rate the log from 1 to 5."),
+                rating_keyboard(view.member.id, day, t))
+        elif (match := _SET.fullmatch(data)) and (day := _date(*match.groups()[1:4])):
+            await _rate(update, context, int(match[1]), day, int(match[5]))
+        else:
+            await query.answer(t("That button is no longer valid."), show_alert=True)
+    except DomainError as error:
+        await query.answer(refusal(t, error), show_alert=True)
+
+
+async def _rate(update: Update, context: CrmContext, member_id: int, day: date,
+                rating: int) -> None:
+    """Store the rating (the rep hears of it), then offer to add a comment."""
+    query, t, user_id = update.callback_query, context.t, update.effective_user.id
+    rated = await context.services.team.rate(user_id, member_id, day, rating)
+    await query.answer(t("Rated {rating} ★", rating=rated.rating))
+    view = await context.services.calendar.day(user_id, day, member_id=member_id)
+    await edit_or_send(update, context, day_text(view, t), day_keyboard(view, t))
+    question = await context.bot.send_message(
+        update.effective_chat.id,
+        COMMENT_MARK + " " + t("A comment for {name} on {day}? Reply to this message; "
+                               "or leave it, the rating is saved.",
+                               name=rated.member.name, day=day_label(t, day)),
+        reply_markup=ForceReply(input_field_placeholder=t("Comment (optional)")))
+    context.user_data[PENDING_COMMENT] = (question.message_id, member_id, day.isoformat())
+
+
+class _AnswersTheComment(filters.MessageFilter):
+    """A reply to the bot's "a comment for …?" question."""
+
+    def filter(self, message: Message) -> bool:
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.is_bot
+                    and (replied.text or "").startswith(COMMENT_MARK))
+
+
+async def typed_comment(update: Update, context: CrmContext) -> None:
+    """The comment to the rating just given; the rep's notice is updated to show it."""
+    t, message = context.t, update.effective_message
+    pending = context.user_data.get(PENDING_COMMENT)
+    if not pending or pending[0] != message.reply_to_message.message_id:
+        await message.reply_text(t("That question has expired. Open the day from /team and "
+                                   "rate it again to add a comment."))
+        return
+    _, member_id, day = pending
+    try:
+        rated = await context.services.team.comment(update.effective_user.id, member_id,
+                                                    date.fromisoformat(day), message.text)
+    except DomainError as error:
+        await message.reply_text(refusal(t, error))
+        return
+    context.user_data.pop(PENDING_COMMENT, None)
+    await message.reply_text(t("Saved: {stars} with your comment. {name} will see it.",
+                               stars="★" * rated.rating + "☆" * (5 - rated.rating),
+                               name=rated.member.name))
+
+
+def handlers() -> list:
+    return [
+        CommandHandler("team", show_team),
+        MessageHandler(filters.ChatType.PRIVATE & filters.Text(all_translations(TEAM.label)),
+                       show_team),
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+                       & _AnswersTheComment(), typed_comment),
+        CallbackQueryHandler(on_press, pattern=r"^team:"),
+    ]

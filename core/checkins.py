@@ -1,0 +1,290 @@
+"""Check-ins: a shared location becomes a recorded visit, with photos and a check-out."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from core.domain.checkin import (
+    NEAREST_SEARCH_M,
+    OFFER_RADIUS_M,
+    OPEN_VISIT_LIMIT,
+    BoundingBox,
+    CheckIn,
+    CheckInRules,
+    LocationRefused,
+    SharedLocation,
+    SiteMatch,
+    TrustFlag,
+    assess,
+    nearest,
+    offers,
+)
+from core.domain.errors import DomainError, NotAllowed, NotFound
+from core.domain.org import Customer, Member
+from core.domain.photo import VisitPhoto, exif_agrees, reused
+from core.ports import Clock, PhotoStore, UnitOfWork, UnitOfWorkFactory
+
+# The largest geofence changes only with an org import; asking for it on every check-in
+# would cost a scan of the customers.
+RADIUS_CACHE_TTL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    """What was recorded, and what the rep may still pick."""
+
+    check_in: CheckIn
+    customer: Customer | None
+    choices: list[SiteMatch]  # several sites around the point, or the nearest few
+    nearest: SiteMatch | None  # when the point is inside no geofence
+    photo_required: bool
+
+    @property
+    def must_choose(self) -> bool:
+        return bool(self.choices)
+
+
+@dataclass(frozen=True)
+class CheckOut:
+    check_in: CheckIn
+    customer: Customer | None
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """A photo kept; `check_in` is None when it waits for the rep to say what it is for."""
+
+    photo: VisitPhoto
+    check_in: CheckIn | None
+    last_today: CheckIn | None  # what "Attach to my last check-in" would attach it to
+    photo_count: int = 0
+
+
+class CheckInService:
+    def __init__(self, uows: UnitOfWorkFactory, clock: Clock, rules: CheckInRules,
+                 photos: PhotoStore, *, timezone: str = "UTC",
+                 photo_window: timedelta = timedelta(seconds=60)) -> None:
+        self._uows = uows
+        self._clock = clock
+        self._rules = rules
+        self._photos = photos
+        self._timezone = timezone
+        self._photo_window = photo_window
+        self._radius: tuple[float, datetime] | None = None
+
+    @property
+    def max_age_seconds(self) -> int:
+        return int(self._rules.max_age.total_seconds())
+
+    # Checking in and out
+
+    async def check_in(self, telegram_id: int, location: SharedLocation, *,
+                       chat_id: int | None = None, message_id: int | None = None
+                       ) -> CheckInResult:
+        """Record a visit with its trust flags; a forwarded location is refused, unstored."""
+        now = self._clock.now()
+        try:
+            flags = set(assess(location, now, self._rules))
+        except LocationRefused:
+            raise DomainError("location_forwarded") from None
+        async with self._uows() as uow:
+            member = await _member(uow, telegram_id)
+            # A new check-in ends the visit before it.
+            await uow.check_ins.close_open(member.id, now - OPEN_VISIT_LIMIT, now)
+            around = await self._customers_near(uow, location.lat, location.lon)
+            choices = offers(location.lat, location.lon, around)
+            inside = [c for c in choices if c.inside]
+            closest = None
+            if inside:
+                customer, distance = inside[0].customer, inside[0].distance_m
+            else:
+                flags.add(TrustFlag.OUTSIDE_GEOFENCE)
+                customer = None
+                closest = nearest(location.lat, location.lon, around) or await self._nearest(
+                    uow, location.lat, location.lon)
+                distance = closest.distance_m if closest else None
+            record = await uow.check_ins.add(CheckIn(
+                None, member.id, now, location.sent_at, location.lat, location.lon,
+                location.horizontal_accuracy, location.live_period,
+                customer.id if customer else None, distance, frozenset(flags),
+                chat_id, message_id, now if location.is_live else None))
+            await uow.commit()
+        return CheckInResult(record, customer, choices if len(inside) != 1 else [], closest,
+                             self._rules.photo_required)
+
+    async def choose_customer(self, telegram_id: int, check_in_id: int,
+                              customer_id: int) -> CheckInResult:
+        """Assign one of the customers offered; re-checked, since buttons can be forged."""
+        now = self._clock.now()
+        async with self._uows() as uow:
+            member = await _member(uow, telegram_id)
+            record = await _own_open(uow, member, check_in_id, now)
+            around = await self._customers_near(uow, record.lat, record.lon)
+            offered = {m.customer.id: m for m in offers(record.lat, record.lon, around)}
+            match = offered.get(customer_id)
+            if match is None:
+                raise NotAllowed("customer_not_offered")
+            record = replace(record, customer_id=customer_id, distance_m=match.distance_m)
+            await uow.check_ins.update(record)
+            await uow.commit()
+        return CheckInResult(record, match.customer, [], None, self._rules.photo_required)
+
+    async def live_update(self, telegram_id: int, chat_id: int, message_id: int,
+                          location: SharedLocation) -> CheckIn | None:
+        """A moving live location: the visit lasts while it updates. None if none is open."""
+        now = self._clock.now()
+        async with self._uows() as uow:
+            member = await _member(uow, telegram_id)
+            record = await uow.check_ins.by_message(chat_id, message_id)
+            if record is None or record.member_id != member.id or not record.is_open(now):
+                return None
+            record = replace(record, last_seen_at=now)
+            await uow.check_ins.update(record)
+            await uow.commit()
+        return record
+
+    async def check_out(self, telegram_id: int) -> CheckOut:
+        """Close the open visit and say how long it lasted."""
+        now = self._clock.now()
+        async with self._uows() as uow:
+            member = await _member(uow, telegram_id)
+            record = await uow.check_ins.latest(member.id, now - timedelta(days=1))
+            if record is None or not record.is_open(now):
+                raise DomainError("nothing_to_check_out")
+            record = replace(record, checked_out_at=now)
+            await uow.check_ins.update(record)
+            customer = await _customer(uow, record.customer_id)
+            await uow.commit()
+        return CheckOut(record, customer, record.duration(now))
+
+    # Photos
+
+    async def attach_photo(self, telegram_id: int, data: bytes, *, file_id: str | None,
+                           as_document: bool, sent_at: datetime,
+                           captioned: bool = False) -> PhotoResult:
+        """Keep a visit photo and attach it to the open check-in (or to the one just made,
+        when it comes with a caption within the photo window)."""
+        saved = await self._save(data)
+        now = self._clock.now()
+        async with self._uows() as uow:
+            member = await _member(uow, telegram_id)
+            today = await uow.check_ins.latest(member.id, await self._start_of_day(uow, now))
+            target = None
+            if today is not None and (
+                    today.is_open(now)
+                    or (captioned and sent_at - today.at <= self._photo_window)):
+                target = today
+            photo = await uow.photos.add(VisitPhoto(
+                None, member.id, None, saved.sha256, saved.dhash, file_id, as_document,
+                saved.width, saved.height, saved.size, saved.exif, frozenset(), now))
+            if target is None:
+                await uow.commit()
+                return PhotoResult(photo, None, today)
+            photo, target, count = await self._attach(uow, photo, target)
+            await uow.commit()
+        return PhotoResult(photo, target, today, count)
+
+    async def attach_waiting_photo(self, telegram_id: int, photo_id: int) -> PhotoResult:
+        """"Attach to my last check-in": only the sender's own photo, only today's check-in."""
+        now = self._clock.now()
+        async with self._uows() as uow:
+            member = await _member(uow, telegram_id)
+            photo = await uow.photos.get(photo_id)
+            if photo is None or photo.member_id != member.id:
+                raise NotFound("photo_not_found")
+            if photo.check_in_id is not None:
+                raise DomainError("photo_already_attached")
+            target = await uow.check_ins.latest(member.id, await self._start_of_day(uow, now))
+            if target is None:
+                raise DomainError("no_check_in_today")
+            photo, target, count = await self._attach(uow, photo, target)
+            await uow.commit()
+        return PhotoResult(photo, target, target, count)
+
+    async def discard_waiting_photo(self, telegram_id: int, photo_id: int) -> None:
+        """"Cancel": forget a photo that was attached to nothing."""
+        async with self._uows() as uow:
+            member = await _member(uow, telegram_id)
+            photo = await uow.photos.get(photo_id)
+            if photo is None or photo.member_id != member.id or photo.check_in_id is not None:
+                return
+            await uow.photos.remove(photo_id)
+            await uow.commit()
+
+    async def _attach(self, uow: UnitOfWork, photo: VisitPhoto,
+                      target: CheckIn) -> tuple[VisitPhoto, CheckIn, int]:
+        assert target.id is not None and photo.id is not None
+        already = await uow.photos.on_check_in(target.id)
+        if any(p.sha256 == photo.sha256 for p in already):
+            raise DomainError("photo_already_attached")
+        flags: set[str] = set()
+        if reused(photo.dhash, await uow.photos.hashes_elsewhere(target.id)):
+            flags.add(TrustFlag.REUSED_PHOTO.value)
+        if not exif_agrees(photo.exif, target.at, target.lat, target.lon):
+            flags.add(TrustFlag.EXIF_MISMATCH.value)
+        await uow.photos.attach(photo.id, target.id, frozenset(flags))
+        if flags:
+            target = replace(target, flags=target.flags | {TrustFlag(f) for f in flags})
+            await uow.check_ins.update(target)
+        return replace(photo, check_in_id=target.id, flags=frozenset(flags)), target, \
+            len(already) + 1
+
+    async def _save(self, data: bytes):
+        try:
+            # Decoding and hashing an image is CPU work: off the event loop.
+            return await asyncio.to_thread(self._photos.save, data)
+        except ValueError as error:
+            raise DomainError(getattr(error, "code", "corrupt_image")) from None
+
+    # Finding customers
+
+    async def _customers_near(self, uow: UnitOfWork, lat: float, lon: float) -> list[Customer]:
+        radius = max(await self._largest_radius(uow), OFFER_RADIUS_M)
+        return await uow.sites.within(BoundingBox.around(lat, lon, radius))
+
+    async def _nearest(self, uow: UnitOfWork, lat: float, lon: float) -> SiteMatch | None:
+        return nearest(lat, lon, await uow.sites.within(
+            BoundingBox.around(lat, lon, NEAREST_SEARCH_M)))
+
+    async def _largest_radius(self, uow: UnitOfWork) -> float:
+        now = self._clock.now()
+        if self._radius is None or not (now - RADIUS_CACHE_TTL < self._radius[1] <= now):
+            self._radius = (await uow.sites.largest_radius_m(), now)
+        return self._radius[0]
+
+    async def _start_of_day(self, uow: UnitOfWork, now: datetime) -> datetime:
+        settings = await uow.organization.get()
+        zone = ZoneInfo(settings.timezone if settings else self._timezone)
+        local = now.astimezone(zone)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    async def customer(self, customer_id: int | None) -> Customer | None:
+        async with self._uows(read_only=True) as uow:
+            return await _customer(uow, customer_id)
+
+
+async def _member(uow: UnitOfWork, telegram_id: int) -> Member:
+    member = await uow.members.by_telegram_id(telegram_id)
+    if member is None or not member.active:
+        raise NotAllowed("not_a_member")
+    return member
+
+
+async def _own_open(uow: UnitOfWork, member: Member, check_in_id: int,
+                    now: datetime) -> CheckIn:
+    record = await uow.check_ins.get(check_in_id)
+    if record is None or record.member_id != member.id:
+        raise NotFound("check_in_not_found")
+    if not record.is_open(now):
+        raise DomainError("check_in_closed")
+    return record
+
+
+async def _customer(uow: UnitOfWork, customer_id: int | None) -> Customer | None:
+    if customer_id is None:
+        return None
+    return (await uow.sites.many([customer_id])).get(customer_id)

@@ -1,0 +1,160 @@
+"""Check-ins, visit photos, and customers found by where they are."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.domain.checkin import BoundingBox, CheckIn, flags_text, parse_flags
+from core.domain.org import Customer
+from core.domain.photo import Exif, VisitPhoto
+from storage.repositories import _customer
+from storage.tables import CheckInRow, CustomerRow, VisitPhotoRow
+
+
+def _check_in(row: CheckInRow) -> CheckIn:
+    return CheckIn(row.id, row.member_id, row.at, row.sent_at, row.lat, row.lon, row.accuracy_m,
+                   row.live_period, row.customer_id, row.distance_m, parse_flags(row.flags),
+                   row.chat_id, row.message_id, row.last_seen_at, row.checked_out_at)
+
+
+def _values(check_in: CheckIn) -> dict:
+    return dict(member_id=check_in.member_id, at=check_in.at, sent_at=check_in.sent_at,
+                lat=check_in.lat, lon=check_in.lon, accuracy_m=check_in.accuracy_m,
+                live_period=check_in.live_period, customer_id=check_in.customer_id,
+                distance_m=check_in.distance_m, flags=flags_text(check_in.flags),
+                chat_id=check_in.chat_id, message_id=check_in.message_id,
+                last_seen_at=check_in.last_seen_at, checked_out_at=check_in.checked_out_at)
+
+
+class SqlCheckInRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, check_in: CheckIn) -> CheckIn:
+        row = CheckInRow(**_values(check_in))
+        self.session.add(row)
+        await self.session.flush()
+        return _check_in(row)
+
+    async def get(self, check_in_id: int) -> CheckIn | None:
+        row = await self.session.get(CheckInRow, check_in_id)
+        return None if row is None else _check_in(row)
+
+    async def update(self, check_in: CheckIn) -> None:
+        await self.session.execute(
+            update(CheckInRow).where(CheckInRow.id == check_in.id).values(**_values(check_in)))
+
+    async def latest(self, member_id: int, since: datetime) -> CheckIn | None:
+        row = await self.session.scalar(
+            select(CheckInRow).where(CheckInRow.member_id == member_id, CheckInRow.at >= since)
+            .order_by(CheckInRow.at.desc(), CheckInRow.id.desc()).limit(1))
+        return None if row is None else _check_in(row)
+
+    async def close_open(self, member_id: int, since: datetime, at: datetime) -> int:
+        """Check out of the member's visits still open since `since`; how many there were."""
+        result = await self.session.execute(
+            update(CheckInRow).where(CheckInRow.member_id == member_id, CheckInRow.at >= since,
+                                     CheckInRow.checked_out_at.is_(None))
+            .values(checked_out_at=at))
+        return result.rowcount
+
+    async def by_message(self, chat_id: int, message_id: int) -> CheckIn | None:
+        row = await self.session.scalar(
+            select(CheckInRow).where(CheckInRow.chat_id == chat_id,
+                                     CheckInRow.message_id == message_id)
+            .order_by(CheckInRow.id.desc()).limit(1))
+        return None if row is None else _check_in(row)
+
+    async def count_by_member(self, member_ids: Collection[int], start: datetime,
+                              end: datetime) -> dict[int, int]:
+        if not member_ids:
+            return {}
+        rows = await self.session.execute(
+            select(CheckInRow.member_id, func.count()).where(
+                CheckInRow.member_id.in_(list(member_ids)), CheckInRow.at >= start,
+                CheckInRow.at < end).group_by(CheckInRow.member_id))
+        return dict(rows.tuples().all())
+
+
+def _photo(row: VisitPhotoRow) -> VisitPhoto:
+    return VisitPhoto(row.id, row.member_id, row.check_in_id, row.sha256, int(row.dhash, 16),
+                      row.file_id, row.as_document, row.width, row.height, row.size,
+                      Exif(row.taken_at, row.exif_lat, row.exif_lon),
+                      frozenset(f for f in row.flags.split(",") if f), row.created_at)
+
+
+class SqlVisitPhotoRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, photo: VisitPhoto) -> VisitPhoto:
+        row = VisitPhotoRow(
+            member_id=photo.member_id, check_in_id=photo.check_in_id, sha256=photo.sha256,
+            dhash=f"{photo.dhash:016x}", file_id=photo.file_id, as_document=photo.as_document,
+            width=photo.width, height=photo.height, size=photo.size,
+            taken_at=photo.exif.taken_at, exif_lat=photo.exif.lat, exif_lon=photo.exif.lon,
+            flags=",".join(sorted(photo.flags)), created_at=photo.created_at)
+        self.session.add(row)
+        await self.session.flush()
+        return _photo(row)
+
+    async def get(self, photo_id: int) -> VisitPhoto | None:
+        row = await self.session.get(VisitPhotoRow, photo_id)
+        return None if row is None else _photo(row)
+
+    async def attach(self, photo_id: int, check_in_id: int, flags: frozenset[str]) -> None:
+        await self.session.execute(
+            update(VisitPhotoRow).where(VisitPhotoRow.id == photo_id).values(
+                check_in_id=check_in_id, flags=",".join(sorted(flags))))
+
+    async def remove(self, photo_id: int) -> None:
+        await self.session.execute(delete(VisitPhotoRow).where(VisitPhotoRow.id == photo_id))
+
+    async def on_check_in(self, check_in_id: int) -> list[VisitPhoto]:
+        rows = await self.session.scalars(
+            select(VisitPhotoRow).where(VisitPhotoRow.check_in_id == check_in_id)
+            .order_by(VisitPhotoRow.id))
+        return [_photo(r) for r in rows]
+
+    async def hashes_elsewhere(self, check_in_id: int | None) -> list[int]:
+        query = select(VisitPhotoRow.dhash).where(VisitPhotoRow.check_in_id.is_not(None))
+        if check_in_id is not None:
+            query = query.where(or_(VisitPhotoRow.check_in_id != check_in_id))
+        return [int(h, 16) for h in await self.session.scalars(query)]
+
+
+_CUSTOMER_COLUMNS = (CustomerRow.id, CustomerRow.key, CustomerRow.name, CustomerRow.address,
+                     CustomerRow.lat, CustomerRow.lon, CustomerRow.radius_m)
+
+
+class SqlCustomerSites:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def within(self, box: BoundingBox) -> list[Customer]:
+        # Plain columns, not ORM objects: a box in a dense city can hold thousands of rows.
+        query = select(*_CUSTOMER_COLUMNS).where(CustomerRow.lat.between(box.min_lat, box.max_lat))
+        # A box across the antimeridian wraps: its longitudes are two ranges.
+        if box.min_lon < -180.0:
+            query = query.where(or_(CustomerRow.lon >= box.min_lon + 360.0,
+                                    CustomerRow.lon <= box.max_lon))
+        elif box.max_lon > 180.0:
+            query = query.where(or_(CustomerRow.lon >= box.min_lon,
+                                    CustomerRow.lon <= box.max_lon - 360.0))
+        else:
+            query = query.where(CustomerRow.lon.between(box.min_lon, box.max_lon))
+        return [Customer(*row) for row in await self.session.execute(query)]
+
+    async def largest_radius_m(self) -> float:
+        return float(await self.session.scalar(select(func.max(CustomerRow.radius_m))) or 0)
+
+    async def many(self, customer_ids: Collection[int]) -> dict[int, Customer]:
+        if not customer_ids:
+            return {}
+        rows = await self.session.scalars(
+            select(CustomerRow).where(CustomerRow.id.in_(list(customer_ids))))
+        return {r.id: _customer(r) for r in rows}

@@ -1,0 +1,250 @@
+"""Check-ins on both backends: trust flags, customer matching, photos, check-out."""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from PIL import Image
+
+from bot.app import build_services
+from core.checkins import CheckInService
+from core.config import parse_config
+from core.domain.checkin import CheckInRules, SharedLocation, TrustFlag
+from core.domain.errors import DomainError
+from core.domain.org import Customer
+from core.domain.org_file import parse_org_file
+from storage.photos import PhotoStore
+from storage.tables import CheckInRow
+from tests.conftest import EXAMPLE_ORG
+from tests.service.test_photos import jpeg, scene, with_exif
+
+CAROL, LI, STRANGER = 2001, 2002, 9999
+HARBOR = (31.2400, 121.4900)
+
+
+@pytest.fixture
+async def org(database, clock):
+    data = tomllib.loads(EXAMPLE_ORG.read_text(encoding="utf-8"))
+    config = parse_config({"org": data["org"]}, env={})
+    await build_services(config, database, clock).org.import_org(parse_org_file(data))
+    return database
+
+
+@pytest.fixture
+def service(org, clock, tmp_path) -> CheckInService:
+    return CheckInService(org.uow, clock, CheckInRules(), PhotoStore(tmp_path / "photos"),
+                          timezone="Asia/Shanghai")
+
+
+def here(clock, lat=HARBOR[0], lon=HARBOR[1], **fields) -> SharedLocation:
+    fields.setdefault("horizontal_accuracy", 12.0)
+    return SharedLocation(lat, lon, clock.now() - timedelta(seconds=3), **fields)
+
+
+async def rows(database) -> list[CheckInRow]:
+    async with database.uow(read_only=True) as uow:
+        return list(await uow.session.scalars(CheckInRow.__table__.select()))
+
+
+async def test_check_in_at_a_customer_is_a_verified_visit(service, clock, org):
+    result = await service.check_in(CAROL, here(clock), chat_id=CAROL, message_id=5)
+    assert result.customer.key == "harbor-logistics"
+    assert result.check_in.flags == frozenset() and result.check_in.verified
+    assert result.check_in.distance_m < 1 and not result.choices
+    assert len(await rows(org)) == 1
+
+
+async def test_stale_location_is_recorded_and_flagged(service, clock):
+    old = SharedLocation(*HARBOR, clock.now() - timedelta(minutes=10), horizontal_accuracy=10)
+    result = await service.check_in(CAROL, old)
+    assert result.check_in.flags == {TrustFlag.STALE} and not result.check_in.verified
+
+
+async def test_forwarded_location_is_not_a_check_in(service, clock, org):
+    with pytest.raises(DomainError) as refused:
+        await service.check_in(CAROL, here(clock, forwarded=True))
+    assert refused.value.code == "location_forwarded"
+    assert await rows(org) == []
+
+
+async def test_map_picked_point_without_accuracy_is_flagged(service, clock):
+    result = await service.check_in(CAROL, here(clock, horizontal_accuracy=None))
+    assert TrustFlag.MAP_PICKED in result.check_in.flags and not result.check_in.verified
+
+
+async def test_venue_is_flagged_as_map_picked(service, clock):
+    result = await service.check_in(CAROL, here(clock, venue=True))
+    assert TrustFlag.MAP_PICKED in result.check_in.flags
+
+
+async def test_inaccurate_location_is_flagged_low_accuracy(service, clock):
+    result = await service.check_in(CAROL, here(clock, horizontal_accuracy=450.0))
+    assert result.check_in.flags == {TrustFlag.LOW_ACCURACY}
+
+
+async def test_stranger_cannot_check_in(service, clock):
+    with pytest.raises(DomainError):
+        await service.check_in(STRANGER, here(clock))
+
+
+async def test_outside_every_geofence_is_unassigned_with_the_nearest_distance(service, clock):
+    result = await service.check_in(CAROL, here(clock, lat=31.2430, lon=121.4900))
+    assert result.customer is None and result.check_in.customer_id is None
+    assert TrustFlag.OUTSIDE_GEOFENCE in result.check_in.flags
+    assert result.nearest.customer.key == "harbor-logistics"
+    assert 300 < result.check_in.distance_m < 360
+    assert result.choices[0].customer.key == "harbor-logistics"
+
+
+async def test_several_sites_inside_let_the_rep_choose(service, clock, org):
+    async with org.uow() as uow:
+        annex = await uow.customers.add(Customer(None, "harbor-annex", "Harbor Annex", "",
+                                                 31.2402, 121.4901, 150))
+        await uow.commit()
+    result = await service.check_in(CAROL, here(clock))
+    assert {m.customer.key for m in result.choices} == {"harbor-logistics", "harbor-annex"}
+    chosen = await service.choose_customer(CAROL, result.check_in.id, annex.id)
+    assert chosen.check_in.customer_id == annex.id
+
+
+async def test_forged_choice_for_another_reps_check_in_is_refused(service, clock):
+    result = await service.check_in(CAROL, here(clock, lat=31.2430))
+    with pytest.raises(DomainError) as refused:
+        await service.choose_customer(LI, result.check_in.id, result.choices[0].customer.id)
+    assert refused.value.code == "check_in_not_found"
+
+
+async def test_forged_choice_of_a_customer_not_offered_is_refused(service, clock, org):
+    result = await service.check_in(CAROL, here(clock, lat=31.2430))
+    async with org.uow(read_only=True) as uow:
+        far = await uow.customers.by_key("chengdu-foods")
+    with pytest.raises(DomainError) as refused:
+        await service.choose_customer(CAROL, result.check_in.id, far.id)
+    assert refused.value.code == "customer_not_offered"
+
+
+async def test_check_out_with_nothing_open_is_refused(service):
+    with pytest.raises(DomainError) as refused:
+        await service.check_out(CAROL)
+    assert refused.value.code == "nothing_to_check_out"
+
+
+async def test_check_out_closes_the_visit_and_measures_it(service, clock):
+    await service.check_in(CAROL, here(clock))
+    clock.advance(minutes=47)
+    done = await service.check_out(CAROL)
+    assert done.duration == timedelta(minutes=47) and done.customer.key == "harbor-logistics"
+    with pytest.raises(DomainError):
+        await service.check_out(CAROL)
+
+
+async def test_live_location_updates_extend_the_visit(service, clock):
+    result = await service.check_in(CAROL, here(clock, live_period=3600), chat_id=CAROL,
+                                    message_id=7)
+    clock.advance(minutes=20)
+    moved = await service.live_update(CAROL, CAROL, 7, here(clock, live_period=3600))
+    assert moved.id == result.check_in.id and moved.last_seen_at == clock.now()
+    assert await service.live_update(LI, CAROL, 7, here(clock)) is None  # not Li's
+
+
+async def test_check_ins_are_counted_per_local_day(service, clock, org):
+    await service.check_in(CAROL, here(clock))
+    async with org.uow(read_only=True) as uow:
+        carol = await uow.members.by_telegram_id(CAROL)
+        day = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
+        assert await uow.schedule.check_ins([carol.id], day, "Asia/Shanghai") == {carol.id: 1}
+        assert await uow.schedule.check_ins([carol.id], day - timedelta(days=1),
+                                            "Asia/Shanghai") == {}
+
+
+# Photos
+
+
+async def photo(service, clock, data, **fields):
+    fields.setdefault("as_document", False)
+    return await service.attach_photo(CAROL, data, file_id="f", sent_at=clock.now(), **fields)
+
+
+async def test_photo_attaches_to_the_open_check_in(service, clock):
+    result = await service.check_in(CAROL, here(clock))
+    attached = await photo(service, clock, jpeg(scene(1)))
+    assert attached.check_in.id == result.check_in.id and attached.photo.flags == frozenset()
+    assert attached.photo_count == 1
+
+
+async def test_photo_with_no_open_check_in_waits_for_the_rep(service, clock):
+    waiting = await photo(service, clock, jpeg(scene(2)))
+    assert waiting.check_in is None and waiting.last_today is None
+
+
+async def test_waiting_photo_attaches_to_todays_last_check_in(service, clock):
+    await service.check_in(CAROL, here(clock))
+    clock.advance(minutes=5)
+    await service.check_out(CAROL)
+    waiting = await photo(service, clock, jpeg(scene(3)))
+    assert waiting.check_in is None and waiting.last_today is not None
+    attached = await service.attach_waiting_photo(CAROL, waiting.photo.id)
+    assert attached.check_in.id == waiting.last_today.id
+    with pytest.raises(DomainError):
+        await service.attach_waiting_photo(LI, waiting.photo.id)  # forged: not Li's photo
+
+
+async def test_captioned_photo_within_the_window_counts_after_check_out(service, clock):
+    await service.check_in(CAROL, here(clock))
+    await service.check_out(CAROL)
+    attached = await photo(service, clock, jpeg(scene(4)), captioned=True)
+    assert attached.check_in is not None
+
+
+async def test_same_photo_twice_on_one_visit_is_refused(service, clock):
+    await service.check_in(CAROL, here(clock))
+    await photo(service, clock, jpeg(scene(5)))
+    with pytest.raises(DomainError) as refused:
+        await photo(service, clock, jpeg(scene(5)))
+    assert refused.value.code == "photo_already_attached"
+
+
+async def test_photo_reused_from_last_week_is_flagged_even_recompressed(service, clock):
+    await service.check_in(CAROL, here(clock))
+    await photo(service, clock, jpeg(scene(6)))
+    clock.advance(days=7)
+    await service.check_in(CAROL, here(clock))
+    image = scene(6)
+    cropped = image.crop((10, 8, image.width - 10, image.height - 8))
+    again = await photo(service, clock, jpeg(cropped, quality=55))
+    assert again.photo.flags == {"reused_photo"}
+    assert TrustFlag.REUSED_PHOTO in again.check_in.flags and not again.check_in.verified
+
+
+async def test_photo_file_taken_elsewhere_is_flagged_exif_mismatch(service, clock):
+    await service.check_in(CAROL, here(clock))
+    beijing = with_exif("2026:11:26 10:00:00", (39, 54, 0), (116, 23, 0))
+    attached = await photo(service, clock, jpeg(scene(7), exif=beijing), as_document=True)
+    assert attached.photo.flags == {"exif_mismatch"}
+
+
+async def test_corrupt_jpeg_is_refused(service, clock):
+    await service.check_in(CAROL, here(clock))
+    data = jpeg(scene(8))
+    with pytest.raises(DomainError) as refused:
+        await photo(service, clock, data[: len(data) // 3])
+    assert refused.value.code == "corrupt_image"
+
+
+async def test_non_image_is_refused(service, clock):
+    with pytest.raises(DomainError) as refused:
+        await photo(service, clock, b"%PDF-1.7 not a photo at all", as_document=True)
+    assert refused.value.code == "not_an_image"
+
+
+async def test_file_over_20_mb_is_refused(service, clock):
+    buffer = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(buffer, "PNG")
+    with pytest.raises(DomainError) as refused:
+        await photo(service, clock, buffer.getvalue() + b"\0" * (25 * 1024 * 1024),
+                    as_document=True)
+    assert refused.value.code == "photo_too_big"

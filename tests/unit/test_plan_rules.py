@@ -1,0 +1,94 @@
+"""Pure plan rules: reading days and times, who may change an item, when it is verified."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.domain.errors import NotAllowed
+from core.domain.plans import (
+    PlanItem,
+    Visit,
+    check_editable,
+    item_result,
+    parse_day,
+    parse_flags,
+    parse_time,
+)
+from core.domain.schedule import ItemOutcome, PlanRefused, plan_vs_log
+
+TODAY = date(2026, 11, 26)
+
+
+@pytest.mark.parametrize(("text", "day"), [
+    ("2026-12-03", date(2026, 12, 3)), ("12-03", date(2026, 12, 3)), ("12/3", date(2026, 12, 3)),
+    ("12月3日", date(2026, 12, 3)), ("tomorrow", date(2026, 11, 27)), ("明天", date(2026, 11, 27)),
+    ("1-5", date(2027, 1, 5)), ("today", TODAY)])
+def test_days_people_type_are_read(text, day):
+    assert parse_day(text, TODAY) == day
+
+
+@pytest.mark.parametrize("text", ["someday", "2026-02-30", "13-01", ""])
+def test_unreadable_days_are_refused(text):
+    with pytest.raises(PlanRefused) as refused:
+        parse_day(text, TODAY)
+    assert refused.value.code == "day_format"
+
+
+@pytest.mark.parametrize(("text", "clock"), [("9:30", "09:30"), ("09.30", "09:30"),
+                                             ("14：05", "14:05"), ("23:59", "23:59")])
+def test_times_are_read(text, clock):
+    assert parse_time(text) == clock
+
+
+@pytest.mark.parametrize("text", ["24:00", "9", "9:7", "noon"])
+def test_bad_times_are_refused(text):
+    with pytest.raises(PlanRefused):
+        parse_time(text)
+
+
+def item(**changes) -> PlanItem:
+    values = {"id": 1, "member_id": 7, "day": TODAY, "position": 1, "text": "Visit",
+              "customer_id": 3}
+    return PlanItem(**(values | changes))
+
+
+def test_someone_else_cannot_edit_an_item():
+    with pytest.raises(NotAllowed):
+        check_editable(item(), 8, TODAY)
+
+
+def test_a_logged_item_is_not_edited():
+    with pytest.raises(PlanRefused):
+        check_editable(item(outcome=ItemOutcome.DONE), 7, TODAY)
+
+
+def test_a_map_picked_check_in_does_not_verify():
+    visits = [Visit(1, 7, TODAY, 3, parse_flags("map_picked")),
+              Visit(2, 7, TODAY, 3, parse_flags("low_accuracy"))]
+    proven = {(v.member_id, v.day, v.customer_id) for v in visits if v.proves_visit}
+    assert not visits[0].proves_visit
+    assert item_result(item(outcome=ItemOutcome.DONE), proven).verified
+    assert not item_result(item(outcome=ItemOutcome.NOT_DONE), proven).verified
+    assert not item_result(item(outcome=ItemOutcome.DONE, customer_id=4), proven).verified
+
+
+outcomes = st.sampled_from(list(ItemOutcome))
+
+
+@given(st.lists(st.tuples(outcomes, st.booleans(), st.booleans()), max_size=40))
+def test_execution_counts_what_a_person_would_count(rows):
+    """Each row: outcome, has a customer, that customer was visited with a trusted check-in."""
+    items, visits = [], set()
+    for number, (outcome, linked, visited) in enumerate(rows):
+        items.append(item(id=number, outcome=outcome, customer_id=number if linked else None))
+        if linked and visited:
+            visits.add((7, TODAY, number))
+    execution = plan_vs_log(item_result(i, visits) for i in items)
+    assert execution.planned == len(rows)
+    assert execution.done == sum(o is ItemOutcome.DONE for o, _, _ in rows)
+    assert execution.verified == sum(o is ItemOutcome.DONE and linked and visited
+                                     for o, linked, visited in rows)
