@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from telegram import Update
@@ -12,6 +12,7 @@ from telegram.ext import Application, ConversationHandler, filters
 
 from bot.i18n import all_translations
 from bot.keyboards import MAIN_MENU, MenuButton, counted_label_pattern
+from core.domain.plans import parse_day
 
 # A rep interrupted by a customer comes back within the hour; after that the draft is gone.
 TIMEOUT = timedelta(minutes=45)
@@ -63,3 +64,10 @@ class ScheduleConversation(ConversationHandler):
 
 def enter(context: Any, flow: str) -> None:
     context.chat_data[FLOW] = flow
+
+
+async def day_argument(context: Any) -> date | None:
+    """The day written after the command (/plan 12-03), or None; DomainError if unreadable."""
+    if not context.args:
+        return None
+    return parse_day(" ".join(context.args), await context.services.work_logs.today())

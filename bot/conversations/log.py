@@ -24,7 +24,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import CrmContext
-from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
+from bot.conversations.flow import ScheduleConversation, day_argument, enter, menu_button, typed
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
@@ -32,7 +32,7 @@ from bot.keyboards import LOG
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.errors import DomainError
-from core.domain.plans import PlanItem, parse_day
+from core.domain.plans import PlanItem
 from core.domain.schedule import Execution, ItemOutcome, percent
 from core.plans import DayLog
 
@@ -165,13 +165,11 @@ async def _open(update: Update, context: CrmContext, day: date | None) -> int:
 
 async def start(update: Update, context: CrmContext) -> int:
     """/log [date] or the 📝 Log button: today's log, or an earlier day's (then marked late)."""
-    day = None
-    if context.args:
-        try:
-            day = parse_day(" ".join(context.args), await context.services.work_logs.today())
-        except DomainError as error:
-            await _refuse(update, context, error)
-            return ConversationHandler.END
+    try:
+        day = await day_argument(context)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return ConversationHandler.END
     return await _open(update, context, day)
 
 

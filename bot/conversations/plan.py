@@ -25,7 +25,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import CrmContext
-from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
+from bot.conversations.flow import ScheduleConversation, day_argument, enter, menu_button, typed
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
@@ -33,7 +33,7 @@ from bot.keyboards import PLAN
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.errors import DomainError
-from core.domain.plans import NewItem, PlanItem, check_item_count, parse_day
+from core.domain.plans import NewItem, PlanItem, check_item_count
 from core.domain.schedule import ItemOutcome
 from core.plans import PlanDay, check_text, check_time
 
@@ -146,13 +146,11 @@ async def _refuse(update: Update, context: CrmContext, error: DomainError) -> No
 
 async def start(update: Update, context: CrmContext) -> int:
     """/plan [date] or the 🗓 Plan button: the plan for that day, default the next working day."""
-    day = None
-    if context.args:
-        try:
-            day = parse_day(" ".join(context.args), await context.services.work_logs.today())
-        except DomainError as error:
-            await _refuse(update, context, error)
-            return ConversationHandler.END
+    try:
+        day = await day_argument(context)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return ConversationHandler.END
     return await _open(update, context, day)
 
 

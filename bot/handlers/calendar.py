@@ -195,7 +195,8 @@ async def show_calendar(update: Update, context: CrmContext) -> None:
     await update.effective_message.reply_html(text, reply_markup=keyboard)
 
 
-def _date(year: str, month: str, day: str) -> date | None:
+def date_from_data(year: str, month: str, day: str) -> date | None:
+    """A date written in callback data; None when it is not a real date (forged or stale)."""
     try:
         return date(int(year), int(month), int(day))
     except ValueError:
@@ -217,11 +218,11 @@ async def on_press(update: Update, context: CrmContext) -> None:
             await query.answer(t("That is as far as the calendar goes.") if view.clamped
                                else None)
             await edit_or_send(update, context, *month_screen(view, t))
-        elif (match := _DAY.fullmatch(data)) and (day := _date(*match.groups()[1:])):
+        elif (match := _DAY.fullmatch(data)) and (day := date_from_data(*match.groups()[1:])):
             view = await calendar.day(user_id, day, member_id=int(match[1]))
             await query.answer()
             await edit_or_send(update, context, day_text(view, t), day_keyboard(view, t))
-        elif (match := _PHOTOS.fullmatch(data)) and (day := _date(*match.groups()[1:])):
+        elif (match := _PHOTOS.fullmatch(data)) and (day := date_from_data(*match.groups()[1:])):
             await _send_photos(update, context, int(match[1]), day)
         else:
             await query.answer(t("That button is no longer valid."), show_alert=True)

@@ -10,7 +10,7 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Mes
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import CrmContext
-from bot.handlers.calendar import day_keyboard, day_text, month_data
+from bot.handlers.calendar import date_from_data, day_keyboard, day_text, month_data
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator, all_translations
@@ -67,13 +67,6 @@ async def show_team(update: Update, context: CrmContext) -> None:
     await update.effective_message.reply_html(text, reply_markup=keyboard)
 
 
-def _date(year: str, month: str, day: str) -> date | None:
-    try:
-        return date(int(year), int(month), int(day))
-    except ValueError:
-        return None
-
-
 def rating_keyboard(member_id: int, day: date, t: Translator) -> InlineKeyboardMarkup:
     scores = [InlineKeyboardButton(f"{n} ★", callback_data=f"team:s:{member_id}:{day:%Y%m%d}:{n}")
               for n in range(MIN_RATING, MAX_RATING + 1)]
@@ -92,7 +85,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
             today = await context.services.team.today(user_id)
             await query.answer()
             await edit_or_send(update, context, *team_screen(today, t))
-        elif (match := _RATE.fullmatch(data)) and (day := _date(*match.groups()[1:])):
+        elif (match := _RATE.fullmatch(data)) and (day := date_from_data(*match.groups()[1:])):
             view = await context.services.calendar.day(user_id, day, member_id=int(match[1]))
             if not view.can_rate:
                 await query.answer(t("There is no work log to rate on this day."),
@@ -102,7 +95,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
             await edit_or_send(update, context, day_text(view, t) + "\n\n" + t(
                 "How was this day's work? Rate the log from 1 to 5."),
                 rating_keyboard(view.member.id, day, t))
-        elif (match := _SET.fullmatch(data)) and (day := _date(*match.groups()[1:4])):
+        elif (match := _SET.fullmatch(data)) and (day := date_from_data(*match.groups()[1:4])):
             await _rate(update, context, int(match[1]), day, int(match[5]))
         else:
             await query.answer(t("That button is no longer valid."), show_alert=True)
