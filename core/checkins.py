@@ -91,10 +91,9 @@ class CheckInService:
             flags = set(assess(location, now, self._rules))
         except LocationRefused:
             raise DomainError("location_forwarded") from None
-        async with self._uows() as uow:
-            member = await _member(uow, telegram_id)
-            # A new check-in ends the visit before it.
-            await uow.check_ins.close_open(member.id, now - OPEN_VISIT_LIMIT, now)
+        # Matching the point reads only customers: it runs before the write transaction, so
+        # writers (one at a time on SQLite) wait for no one's search.
+        async with self._uows(read_only=True) as uow:
             around = await self._customers_near(uow, location.lat, location.lon)
             choices = offers(location.lat, location.lon, around)
             inside = [c for c in choices if c.inside]
@@ -107,6 +106,11 @@ class CheckInService:
                 closest = nearest(location.lat, location.lon, around) or await self._nearest(
                     uow, location.lat, location.lon)
                 distance = closest.distance_m if closest else None
+        async with self._uows() as uow:
+            # Membership is checked inside the transaction that writes.
+            member = await _member(uow, telegram_id)
+            # A new check-in ends the visit before it.
+            await uow.check_ins.close_open(member.id, now - OPEN_VISIT_LIMIT, now)
             record = await uow.check_ins.add(CheckIn(
                 None, member.id, now, location.sent_at, location.lat, location.lon,
                 location.horizontal_accuracy, location.live_period,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain.checkin import BoundingBox, CheckIn, flags_text, parse_flags
@@ -35,10 +36,10 @@ class SqlCheckInRepository:
         self.session = session
 
     async def add(self, check_in: CheckIn) -> CheckIn:
-        row = CheckInRow(**_values(check_in))
-        self.session.add(row)
-        await self.session.flush()
-        return _check_in(row)
+        # One INSERT .. RETURNING, without the ORM's unit-of-work flush.
+        new_id = await self.session.scalar(
+            insert(CheckInRow).values(**_values(check_in)).returning(CheckInRow.id))
+        return replace(check_in, id=new_id)
 
     async def get(self, check_in_id: int) -> CheckIn | None:
         row = await self.session.get(CheckInRow, check_in_id)

@@ -103,6 +103,18 @@ def _member_values(member: Member) -> dict:
         quiet_end=quiet.end.strftime("%H:%M") if quiet else None)
 
 
+_MEMBER_COLUMNS = tuple(MemberRow.__table__.c)
+
+
+def _member_row(r, roles: frozenset[Role]) -> Member:
+    """A Member from a MemberRow or a row of _MEMBER_COLUMNS."""
+    return Member(id=r.id, key=r.key, name=r.name, department_id=r.department_id,
+                  roles=roles, telegram_id=r.telegram_id,
+                  username=r.username, language=r.language, active=r.active,
+                  joined_at=r.joined_at, unreachable_since=r.unreachable_since,
+                  reminders_paused=r.reminders_paused, quiet_hours=_quiet(r))
+
+
 class SqlMemberRepository(_Repository):
     async def _load(self, rows: list[MemberRow]) -> list[Member]:
         if not rows:
@@ -113,19 +125,25 @@ class SqlMemberRepository(_Repository):
             .where(MemberRoleRow.member_id.in_([r.id for r in rows])))
         for member_id, role in found:
             roles[member_id].add(Role(role))
-        return [
-            Member(id=r.id, key=r.key, name=r.name, department_id=r.department_id,
-                   roles=frozenset(roles[r.id]), telegram_id=r.telegram_id,
-                   username=r.username, language=r.language, active=r.active,
-                   joined_at=r.joined_at, unreachable_since=r.unreachable_since,
-                   reminders_paused=r.reminders_paused, quiet_hours=_quiet(r))
-            for r in rows
-        ]
+        return [_member_row(r, frozenset(roles[r.id])) for r in rows]
 
     async def _one(self, *where) -> Member | None:
-        rows = list(await self.session.scalars(select(MemberRow).where(*where)))
-        loaded = await self._load(rows)
-        return loaded[0] if loaded else None
+        # The member and their roles in one round trip: a row per role (one with a NULL
+        # role when they have none), plain columns rather than ORM objects.
+        found = await self.session.execute(
+            select(*_MEMBER_COLUMNS, MemberRoleRow.role)
+            .outerjoin(MemberRoleRow, MemberRoleRow.member_id == MemberRow.id)
+            .where(*where).order_by(MemberRow.id))
+        first = None
+        roles: set[Role] = set()
+        for row in found:
+            if first is None:
+                first = row
+            elif row.id != first.id:
+                break
+            if row.role is not None:
+                roles.add(Role(row.role))
+        return None if first is None else _member_row(first, frozenset(roles))
 
     async def get(self, member_id: int) -> Member | None:
         return await self._one(MemberRow.id == member_id)
