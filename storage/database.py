@@ -130,12 +130,17 @@ class SqlUnitOfWork:
     async def __aexit__(self, *exc: object) -> None:
         try:
             await self.session.rollback()
+            # The transaction is over: the next writer need not wait for the connection
+            # to go back to the pool.
+            self._release()
             await self.session.close()
         finally:
             self._release()
 
     async def commit(self) -> None:
         await self.session.commit()
+        # Committed: SQLite's write lock is free, so is the queue's.
+        self._release()
 
     async def rollback(self) -> None:
         await self.session.rollback()
