@@ -107,15 +107,18 @@ class CheckInService:
                     uow, location.lat, location.lon)
                 distance = closest.distance_m if closest else None
         async with self._uows() as uow:
-            # Membership is checked inside the transaction that writes.
-            member = await _member(uow, telegram_id)
-            # A new check-in ends the visit before it.
-            await uow.check_ins.close_open(member.id, now - OPEN_VISIT_LIMIT, now)
-            record = await uow.check_ins.add(CheckIn(
-                None, member.id, now, location.sent_at, location.lat, location.lon,
+            # Membership (an active member) is checked by the insert itself, inside the
+            # transaction that writes: a stranger's check-in writes nothing.
+            record = await uow.check_ins.add_as(telegram_id, CheckIn(
+                None, 0, now, location.sent_at, location.lat, location.lon,
                 location.horizontal_accuracy, location.live_period,
                 customer.id if customer else None, distance, frozenset(flags),
                 chat_id, message_id, now if location.is_live else None))
+            if record is None:
+                raise NotAllowed("not_a_member")
+            # A new check-in ends the visit before it.
+            await uow.check_ins.close_open(record.member_id, now - OPEN_VISIT_LIMIT, now,
+                                           keep=record.id)
             await uow.commit()
         return CheckInResult(record, customer, choices if len(inside) != 1 else [], closest,
                              self._rules.photo_required)

@@ -155,8 +155,15 @@ class CheckInRepository(Protocol):
         """The member's most recent check-in at or after `since`."""
         ...
 
-    async def close_open(self, member_id: int, since: datetime, at: datetime) -> int:
-        """Check out of the member's visits still open since `since`; how many there were."""
+    async def add_as(self, telegram_id: int, check_in: CheckIn) -> CheckIn | None:
+        """Record `check_in` for the active member behind `telegram_id` (its member_id is
+        theirs); None, with nothing written, when the account is no active member."""
+        ...
+
+    async def close_open(self, member_id: int, since: datetime, at: datetime, *,
+                         keep: int | None = None) -> int:
+        """Check out of the member's visits still open since `since`, except `keep`; how
+        many there were."""
         ...
 
     async def by_message(self, chat_id: int, message_id: int) -> CheckIn | None: ...

@@ -6,14 +6,14 @@ from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain.checkin import BoundingBox, CheckIn, flags_text, parse_flags
 from core.domain.org import Customer
 from core.domain.photo import Exif, VisitPhoto
 from storage.repositories import _customer
-from storage.tables import CheckInRow, CustomerRow, VisitPhotoRow
+from storage.tables import CheckInRow, CustomerRow, MemberRow, VisitPhotoRow
 
 
 def _check_in(row: CheckInRow) -> CheckIn:
@@ -41,6 +41,20 @@ class SqlCheckInRepository:
             insert(CheckInRow).values(**_values(check_in)).returning(CheckInRow.id))
         return replace(check_in, id=new_id)
 
+    async def add_as(self, telegram_id: int, check_in: CheckIn) -> CheckIn | None:
+        """Record a visit for the active member behind `telegram_id`, whose id it takes;
+        None (nothing written) when that account is no active member."""
+        values = _values(check_in)
+        del values["member_id"]
+        member = (select(MemberRow.id, *(literal(v, CheckInRow.__table__.c[k].type)
+                                         for k, v in values.items()))
+                  .where(MemberRow.telegram_id == telegram_id, MemberRow.active.is_(True)))
+        found = (await self.session.execute(
+            insert(CheckInRow).from_select(["member_id", *values], member)
+            .returning(CheckInRow.id, CheckInRow.member_id))).first()
+        return None if found is None else replace(check_in, id=found.id,
+                                                  member_id=found.member_id)
+
     async def get(self, check_in_id: int) -> CheckIn | None:
         row = await self.session.get(CheckInRow, check_in_id)
         return None if row is None else _check_in(row)
@@ -55,12 +69,16 @@ class SqlCheckInRepository:
             .order_by(CheckInRow.at.desc(), CheckInRow.id.desc()).limit(1))
         return None if row is None else _check_in(row)
 
-    async def close_open(self, member_id: int, since: datetime, at: datetime) -> int:
-        """Check out of the member's visits still open since `since`; how many there were."""
-        result = await self.session.execute(
-            update(CheckInRow).where(CheckInRow.member_id == member_id, CheckInRow.at >= since,
-                                     CheckInRow.checked_out_at.is_(None))
-            .values(checked_out_at=at))
+    async def close_open(self, member_id: int, since: datetime, at: datetime, *,
+                         keep: int | None = None) -> int:
+        """Check out of the member's visits still open since `since` (but `keep`); how many
+        there were."""
+        query = update(CheckInRow).where(
+            CheckInRow.member_id == member_id, CheckInRow.at >= since,
+            CheckInRow.checked_out_at.is_(None))
+        if keep is not None:
+            query = query.where(CheckInRow.id != keep)
+        result = await self.session.execute(query.values(checked_out_at=at))
         return result.rowcount
 
     async def by_message(self, chat_id: int, message_id: int) -> CheckIn | None:

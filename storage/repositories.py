@@ -40,14 +40,24 @@ class _Repository:
         self.session = session
 
 
+_ORG_SETTINGS = select(OrganizationRow.name, OrganizationRow.timezone, OrganizationRow.currency,
+                       OrganizationRow.default_language).where(OrganizationRow.id == 1)
+
+
 class SqlOrganizationRepository(_Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Read once per unit of work (one update), never kept beyond it.
+        self._read: tuple[OrgSettings | None] | None = None
+
     async def get(self) -> OrgSettings | None:
-        row = await self.session.get(OrganizationRow, 1)
-        if row is None:
-            return None
-        return OrgSettings(row.name, row.timezone, row.currency, row.default_language)
+        if self._read is None:
+            row = (await self.session.execute(_ORG_SETTINGS)).first()
+            self._read = (None if row is None else OrgSettings(*row),)
+        return self._read[0]
 
     async def put(self, settings: OrgSettings) -> None:
+        self._read = None
         row = await self.session.get(OrganizationRow, 1)
         if row is None:
             self.session.add(OrganizationRow(id=1, name=settings.name, timezone=settings.timezone,
