@@ -24,6 +24,7 @@ from core.domain.notification import NewNotification, NotificationKind
 from core.domain.org import Member, OrgSettings, OrgTree
 from core.domain.permissions import can_rate_log, can_see_member, visible_departments
 from core.domain.schedule import Execution, ItemOutcome, ItemResult, plan_vs_log
+from core.members import active_member
 from core.notifications import publish
 from core.ports import Clock, PhotoFiles, UnitOfWork, UnitOfWorkFactory
 
@@ -119,11 +120,6 @@ class _Reader:
         self._clock = clock
         self._defaults = defaults
 
-    async def _actor(self, uow: UnitOfWork, telegram_id: int) -> Member:
-        actor = await uow.members.by_telegram_id(telegram_id)
-        if actor is None or not actor.active:
-            raise NotAllowed("not_a_member")
-        return actor
 
     async def _zone(self, uow: UnitOfWork) -> tuple[ZoneInfo, str]:
         settings = await uow.organization.get() or self._defaults
@@ -155,7 +151,7 @@ class CalendarService(_Reader):
     async def month(self, telegram_id: int, month: Month | None = None, *,
                     member_id: int | None = None) -> MonthView:
         async with self._uows(read_only=True) as uow:
-            actor = await self._actor(uow, telegram_id)
+            actor = await active_member(uow, telegram_id)
             tree = OrgTree.of(await uow.departments.all())
             member = await self._subject(uow, actor, member_id, tree)
             zone, _ = await self._zone(uow)
@@ -179,7 +175,7 @@ class CalendarService(_Reader):
     async def day(self, telegram_id: int, day: date, *,
                   member_id: int | None = None) -> DayView:
         async with self._uows(read_only=True) as uow:
-            actor = await self._actor(uow, telegram_id)
+            actor = await active_member(uow, telegram_id)
             tree = OrgTree.of(await uow.departments.all())
             member = await self._subject(uow, actor, member_id, tree)
             zone, zone_name = await self._zone(uow)
@@ -189,7 +185,7 @@ class CalendarService(_Reader):
                      day: date) -> list[ShownPhoto]:
         """The day's visit photos, each watermarked with who, when (team's zone) and where."""
         async with self._uows(read_only=True) as uow:
-            actor = await self._actor(uow, telegram_id)
+            actor = await active_member(uow, telegram_id)
             tree = OrgTree.of(await uow.departments.all())
             member = await self._subject(uow, actor, member_id, tree)
             zone, _ = await self._zone(uow)
@@ -229,7 +225,7 @@ class TeamService(_Reader):
 
     async def today(self, telegram_id: int) -> TeamToday:
         async with self._uows(read_only=True) as uow:
-            actor = await self._actor(uow, telegram_id)
+            actor = await active_member(uow, telegram_id)
             tree = OrgTree.of(await uow.departments.all())
             departments = visible_departments(actor, tree)
             if not departments:
@@ -295,7 +291,7 @@ class TeamService(_Reader):
 
     async def _rateable(self, uow: UnitOfWork, telegram_id: int, member_id: int,
                         day: date) -> tuple[Member, Member, LogFact]:
-        actor = await self._actor(uow, telegram_id)
+        actor = await active_member(uow, telegram_id)
         tree = OrgTree.of(await uow.departments.all())
         member = await self._subject(uow, actor, member_id, tree)
         if not can_rate_log(actor, member, tree):

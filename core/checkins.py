@@ -25,6 +25,7 @@ from core.domain.checkin import (
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.org import Customer, Member
 from core.domain.photo import VisitPhoto, exif_agrees, reused
+from core.members import active_member
 from core.ports import Clock, PhotoStore, UnitOfWork, UnitOfWorkFactory
 
 # The largest geofence changes only with an org import; asking for it on every check-in
@@ -128,7 +129,7 @@ class CheckInService:
         """Assign one of the customers offered; re-checked, since buttons can be forged."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await _member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             record = await _own_open(uow, member, check_in_id, now)
             around = await self._customers_near(uow, record.lat, record.lon)
             offered = {m.customer.id: m for m in offers(record.lat, record.lon, around)}
@@ -145,7 +146,7 @@ class CheckInService:
         """A moving live location: the visit lasts while it updates. None if none is open."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await _member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             record = await uow.check_ins.by_message(chat_id, message_id)
             if record is None or record.member_id != member.id or not record.is_open(now):
                 return None
@@ -158,7 +159,7 @@ class CheckInService:
         """Close the open visit and say how long it lasted."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await _member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             record = await uow.check_ins.latest(member.id, now - timedelta(days=1))
             if record is None or not record.is_open(now):
                 raise DomainError("nothing_to_check_out")
@@ -178,7 +179,7 @@ class CheckInService:
         saved = await self._save(data)
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await _member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             today = await uow.check_ins.latest(member.id, await self._start_of_day(uow, now))
             target = None
             if today is not None and (
@@ -199,7 +200,7 @@ class CheckInService:
         """"Attach to my last check-in": only the sender's own photo, only today's check-in."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await _member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             photo = await uow.photos.get(photo_id)
             if photo is None or photo.member_id != member.id:
                 raise NotFound("photo_not_found")
@@ -215,7 +216,7 @@ class CheckInService:
     async def discard_waiting_photo(self, telegram_id: int, photo_id: int) -> None:
         """"Cancel": forget a photo that was attached to nothing."""
         async with self._uows() as uow:
-            member = await _member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             photo = await uow.photos.get(photo_id)
             if photo is None or photo.member_id != member.id or photo.check_in_id is not None:
                 return
@@ -272,13 +273,6 @@ class CheckInService:
     async def customer(self, customer_id: int | None) -> Customer | None:
         async with self._uows(read_only=True) as uow:
             return await _customer(uow, customer_id)
-
-
-async def _member(uow: UnitOfWork, telegram_id: int) -> Member:
-    member = await uow.members.by_telegram_id(telegram_id)
-    if member is None or not member.active:
-        raise NotAllowed("not_a_member")
-    return member
 
 
 async def _own_open(uow: UnitOfWork, member: Member, check_in_id: int,

@@ -21,6 +21,7 @@ from core.domain.notification import (
 from core.domain.org import Member, OrgSettings, OrgTree, Role
 from core.domain.permissions import can_act_on_department
 from core.domain.reminders import TeamGroup
+from core.members import active_member
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 INBOX_PAGE_SIZE = 5
@@ -115,13 +116,6 @@ async def publish_many(uow: UnitOfWork, news: list[NewNotification], *, now: dat
     return await uow.notifications.add_many(rows)
 
 
-async def _active_member(uow: UnitOfWork, telegram_id: int) -> Member:
-    member = await uow.members.by_telegram_id(telegram_id)
-    if member is None or not member.active:
-        raise NotAllowed("not_a_member")
-    return member
-
-
 class InboxService:
     """A member's notifications: unread first, opened one at a time."""
 
@@ -132,7 +126,7 @@ class InboxService:
     async def page(self, telegram_id: int, number: int = 0,
                    size: int = INBOX_PAGE_SIZE) -> Page:
         async with self._uows(read_only=True) as uow:
-            member = await _active_member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             now = self._clock.now()
             total, unread = await uow.notifications.inbox_counts(member.id, now)
             pages = max(1, -(-total // size))
@@ -150,7 +144,7 @@ class InboxService:
     async def open(self, telegram_id: int, notification_id: int) -> Notification:
         """Show one notification to its recipient and mark it read; others get NotFound."""
         async with self._uows() as uow:
-            member = await _active_member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             notification = await uow.notifications.get(notification_id)
             if notification is None or notification.member_id != member.id:
                 raise NotFound("notification_not_found")
@@ -363,7 +357,7 @@ class GroupService:
         if not bot_is_member:
             raise NotAllowed("bot_not_in_group")
         async with self._uows() as uow:
-            actor = await _active_member(uow, telegram_id)
+            actor = await active_member(uow, telegram_id)
             tree = OrgTree.of(await uow.departments.all())
             heads = [d for d in tree.departments.values() if d.manager_id == actor.id]
             if not heads and actor.has(Role.MANAGER):
@@ -389,7 +383,7 @@ class GroupService:
 
     async def unbind(self, telegram_id: int, chat_id: int) -> TeamGroup:
         async with self._uows() as uow:
-            actor = await _active_member(uow, telegram_id)
+            actor = await active_member(uow, telegram_id)
             group = await uow.groups.by_chat(chat_id)
             if group is None or not group.active:
                 raise NotFound("group_not_bound")

@@ -30,6 +30,7 @@ from core.domain.org_file import (
     ProjectEntry,
 )
 from core.domain.permissions import can_invite, effective_roles
+from core.members import active_member
 from core.notifications import parse_quiet_hours
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
@@ -151,7 +152,7 @@ class OrgService:
     async def create_invite(self, telegram_id: int) -> IssuedInvite:
         """A one-time link into the inviter's department."""
         async with self._uows() as uow:
-            actor = await _active_member(uow, telegram_id)
+            actor = await active_member(uow, telegram_id)
             departments = await uow.departments.all()
             if not can_invite(actor, OrgTree.of(departments)):
                 raise NotAllowed("invite_not_allowed")
@@ -187,7 +188,7 @@ class OrgService:
     async def _change_member(self, telegram_id: int, **changes: object) -> Member:
         """Change the speaker's own settings, if they are an active member."""
         async with self._uows() as uow:
-            member = replace(await _active_member(uow, telegram_id), **changes)
+            member = replace(await active_member(uow, telegram_id), **changes)
             await uow.members.update(member)
             await uow.commit()
             return member
@@ -200,7 +201,7 @@ class OrgService:
     async def reminder_settings(self, telegram_id: int) -> Member:
         """The speaker as stored: whether reminders are paused, and their quiet hours."""
         async with self._uows(read_only=True) as uow:
-            return await _active_member(uow, telegram_id)
+            return await active_member(uow, telegram_id)
 
     async def pause_reminders(self, telegram_id: int, paused: bool) -> Member:
         """Pause or resume plan, log and follow-up reminders (requests still arrive)."""
@@ -217,13 +218,6 @@ class OrgService:
             report = await _OrgImport(uow, self._defaults, report=ImportReport()).apply(document)
             await uow.commit()
             return report
-
-
-async def _active_member(uow: UnitOfWork, telegram_id: int) -> Member:
-    member = await uow.members.by_telegram_id(telegram_id)
-    if member is None or not member.active:
-        raise NotAllowed("not_a_member")
-    return member
 
 
 @dataclass

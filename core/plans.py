@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from core.domain.errors import NotAllowed, NotFound
+from core.domain.errors import NotFound
 from core.domain.org import Customer, Member, OrgSettings
 from core.domain.plans import (
     LogEntry,
@@ -37,6 +37,7 @@ from core.domain.schedule import (
     check_plan_day,
     plan_vs_log,
 )
+from core.members import active_member
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 CUSTOMER_CHOICES = 6
@@ -100,11 +101,6 @@ class _Schedule:
     async def _today(self, uow: UnitOfWork) -> date:
         return self._clock.now().astimezone(await self._zone(uow)).date()
 
-    async def _member(self, uow: UnitOfWork, telegram_id: int) -> Member:
-        member = await uow.members.by_telegram_id(telegram_id)
-        if member is None or not member.active:
-            raise NotAllowed("not_a_member")
-        return member
 
     async def _own_item(self, uow: UnitOfWork, member: Member, item_id: int) -> PlanItem:
         item = await uow.plans.item(item_id)
@@ -120,7 +116,7 @@ class PlanService(_Schedule):
     async def open_day(self, telegram_id: int, day: date | None = None) -> PlanDay:
         """The plan for `day` (default: the next working day), refused for past or far days."""
         async with self._uows(read_only=True) as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             today = await self._today(uow)
             day = day or self.calendar.next_working_day(today)
             check_plan_day(day, today)
@@ -129,7 +125,7 @@ class PlanService(_Schedule):
     async def customers(self, telegram_id: int, search: str | None = None) -> list[Customer]:
         """Customers to link: those the rep planned lately first, or those matching `search`."""
         async with self._uows(read_only=True) as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             everyone = sorted(await uow.customers.all(), key=lambda c: c.name.casefold())
             if search is not None:
                 needle = search.strip().casefold()
@@ -149,7 +145,7 @@ class PlanService(_Schedule):
     async def save(self, telegram_id: int, day: date, items: list[NewItem]) -> PlanDay:
         """Add the drafted items to the day's plan, all or nothing."""
         async with self._uows() as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             today = await self._today(uow)
             check_plan_day(day, today)
             existing = await uow.plans.items(member.id, day)
@@ -168,7 +164,7 @@ class PlanService(_Schedule):
 
     async def edit_item(self, telegram_id: int, item_id: int, text: str) -> PlanDay:
         async with self._uows() as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             today = await self._today(uow)
             item = await self._own_item(uow, member, item_id)
             check_editable(item, member.id, today)
@@ -178,7 +174,7 @@ class PlanService(_Schedule):
 
     async def delete_item(self, telegram_id: int, item_id: int) -> PlanDay:
         async with self._uows() as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             today = await self._today(uow)
             item = await self._own_item(uow, member, item_id)
             check_editable(item, member.id, today)
@@ -204,7 +200,7 @@ class WorkLogService(_Schedule):
     async def open_day(self, telegram_id: int, day: date | None = None) -> DayLog:
         """The log for `day` (default: today); days still to come are refused."""
         async with self._uows(read_only=True) as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             today = await self._today(uow)
             day = day or today
             check_log_day(day, today)
@@ -213,7 +209,7 @@ class WorkLogService(_Schedule):
     async def item_day(self, telegram_id: int, item_id: int) -> DayLog:
         """The log of the day of one of the speaker's own items."""
         async with self._uows(read_only=True) as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             item = await self._own_item(uow, member, item_id)
             return await self._day_log(uow, member, item.day, await self._today(uow))
 
@@ -222,7 +218,7 @@ class WorkLogService(_Schedule):
         """Done, not done, or moved to a later day (where it is added to that day's plan)."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             today = await self._today(uow)
             item = await self._own_item(uow, member, item_id)
             check_log_day(item.day, today)
@@ -256,7 +252,7 @@ class WorkLogService(_Schedule):
         """A note on a plan item's outcome."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             today = await self._today(uow)
             item = await self._own_item(uow, member, item_id)
             check_log_day(item.day, today)
@@ -272,7 +268,7 @@ class WorkLogService(_Schedule):
         """Work done that was not in the plan."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             today = await self._today(uow)
             check_log_day(day, today)
             late = today > day
@@ -306,13 +302,13 @@ class WorkLogService(_Schedule):
                            last_day: date) -> Execution:
         """The speaker's own plan vs log over a week or a month."""
         async with self._uows(read_only=True) as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             return (await self._execution(uow, [member.id], first_day, last_day))[member.id]
 
     async def my_week(self, telegram_id: int, day: date) -> Execution:
         """The speaker's plan vs log over the week of `day`, up to today (plans ahead wait)."""
         async with self._uows(read_only=True) as uow:
-            member = await self._member(uow, telegram_id)
+            member = await active_member(uow, telegram_id)
             first, last = week_of(day)
             last = min(last, await self._today(uow))
             return (await self._execution(uow, [member.id], first, last))[member.id]
