@@ -13,13 +13,17 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.commands import everyone_commands
 from bot.context import CrmContext, Services
+from bot.conversations import expense, plan
 from bot.conversations import log as work_log
-from bot.conversations import plan
 from bot.handlers import (
+    approvals,
+    budget,
     calendar,
     checkin,
+    claims,
     digest,
     errors,
+    export,
     fallback,
     gate,
     groups,
@@ -28,6 +32,7 @@ from bot.handlers import (
     language,
     reminders,
     start,
+    stats,
     team,
 )
 from bot.handlers import help as help_
@@ -36,11 +41,15 @@ from bot.outbox import Dispatcher
 from bot.pacing import Pacer
 from bot.scheduler import start_scheduler
 from bot.updates import PerChatUpdateProcessor
+from core.approvals import ApprovalService
+from core.budgets import BudgetService
 from core.calendar import CalendarService, TeamService
 from core.checkins import CheckInService
 from core.config import Config
 from core.domain.checkin import CheckInRules
 from core.domain.org import OrgSettings
+from core.expense_stats import ExpenseStatsService
+from core.expenses import ExpenseService
 from core.notifications import GroupService, InboxService, OutboxService
 from core.org import OrgService
 from core.plans import PlanService, WorkLogService
@@ -86,6 +95,10 @@ def build_services(config: Config, database: Database, clock: Clock,
         calendar=CalendarService(database.uow, clock, defaults,
                                  PhotoStore(config.storage.photos_dir)),
         team=TeamService(database.uow, clock, defaults),
+        expenses=ExpenseService(database.uow, clock, defaults, config.expenses),
+        approvals=ApprovalService(database.uow, clock, defaults, config.expenses),
+        budgets=BudgetService(database.uow, clock, defaults, config.expenses),
+        expense_stats=ExpenseStatsService(database.uow, clock, defaults, config.expenses),
         clock=clock,
     )
 
@@ -137,10 +150,10 @@ def register_handlers(application: Application) -> None:
     application.add_handler(gate.gate_handler(), group=GATE_GROUP)
     application.add_handler(fallback.group_guard(), group=GUARD_GROUP)
     for module in (start, help_, language, invite, inbox, reminders, groups, digest, checkin,
-                   calendar, team):
+                   calendar, team, claims, approvals, budget, stats, export):
         application.add_handlers(module.handlers(), group=FEATURE_GROUP)
     # Conversations of later modules go before these, in the same group.
-    application.add_handlers([plan.conversation(application),
+    application.add_handlers([*expense.handlers(application), plan.conversation(application),
                               work_log.conversation(application), *plan.after_conversations()],
                              group=FEATURE_GROUP)
     application.add_handlers(fallback.handlers(), group=FEATURE_GROUP)

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.i18n import Translator
+from core.approvals import ApprovalService
+from core.budgets import BudgetService
 from core.calendar import CalendarService, TeamService
 from core.checkins import CheckInService
 from core.domain.language import pick_language
 from core.domain.org import Member
+from core.expense_stats import ExpenseStatsService
+from core.expenses import ExpenseService
 from core.notifications import GroupService, InboxService, OutboxService
 from core.org import OrgService, Visitor
 from core.plans import PlanService, WorkLogService
@@ -32,6 +36,10 @@ class Services:
     check_ins: CheckInService
     calendar: CalendarService
     team: TeamService
+    expenses: ExpenseService
+    approvals: ApprovalService
+    budgets: BudgetService
+    expense_stats: ExpenseStatsService
     clock: Clock
 
 

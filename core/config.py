@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -191,6 +192,92 @@ class CheckInConfig(_Section):
     photo_window_seconds: int = Field(default=60, ge=0, le=3600)
 
 
+class CategoryConfig(_Section):
+    """An expense category: its key, its name in each language, words that suggest it."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    name: str
+    name_zh: str = ""
+    keywords: list[str] = []
+
+
+DEFAULT_CATEGORIES = [
+    CategoryConfig(key="travel", name="Travel", name_zh="差旅",
+                   keywords=["taxi", "train", "flight", "bus", "metro", "fuel", "toll", "parking",
+                             "打车", "出租", "高铁", "火车", "机票", "地铁", "油费", "过路费",
+                             "停车"]),
+    CategoryConfig(key="lodging", name="Lodging", name_zh="住宿",
+                   keywords=["hotel", "inn", "酒店", "宾馆", "住宿"]),
+    CategoryConfig(key="meals", name="Meals", name_zh="餐费",
+                   keywords=["lunch", "dinner", "breakfast", "meal", "午餐", "晚餐", "早餐",
+                             "餐"]),
+    CategoryConfig(key="entertainment", name="Client entertainment", name_zh="业务招待",
+                   keywords=["client dinner", "gift", "entertain", "招待", "礼品", "宴请"]),
+    CategoryConfig(key="office", name="Office supplies", name_zh="办公用品",
+                   keywords=["printer", "paper", "stationery", "打印", "文具", "办公"]),
+    CategoryConfig(key="other", name="Other", name_zh="其他"),
+]
+
+
+class DelegationConfig(_Section):
+    """While `member` is away, `delegate` decides the approvals waiting for them."""
+
+    member: str
+    delegate: str
+    until: date | None = None
+
+
+class ExpensesConfig(_Section):
+    """Claims: categories, limits, and who approves what."""
+
+    categories: list[CategoryConfig] = DEFAULT_CATEGORIES
+    # Larger amounts are refused as typos (in the org's currency).
+    max_amount: Decimal = Field(default=Decimal("100000"), gt=0, le=Decimal("999999999999.99"))
+    # A receipt photo is required above this amount (0: always).
+    receipt_required_above: Decimal = Field(default=Decimal("200"), ge=0)
+    # Claims for spending older than this many days are refused.
+    max_age_days: int = Field(default=90, ge=1, le=3650)
+    # Each threshold an amount exceeds adds the next manager up to the route.
+    approval_thresholds: list[Decimal] = [Decimal("5000"), Decimal("20000")]
+    # Finance approves last (any member with the finance role).
+    finance_step: bool = True
+    delegations: list[DelegationConfig] = []
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, value: list[CategoryConfig]) -> list[CategoryConfig]:
+        if not value:
+            raise ValueError("at least one category is needed")
+        keys = [c.key for c in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("category keys must be unique")
+        return value
+
+    @field_validator("approval_thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[Decimal]) -> list[Decimal]:
+        if any(v <= 0 for v in value):
+            raise ValueError("thresholds must be positive amounts")
+        return sorted(value)
+
+
+class ApiTokenConfig(_Section):
+    """A bearer token of the finance API and what it may do."""
+
+    name: str
+    token: SecretStr = Field(min_length=24)
+    scopes: list[Literal["claims:read", "claims:post"]] = ["claims:read"]
+
+
+class ApiConfig(_Section):
+    """The HTTP API for the finance system (`crmbot api`)."""
+
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    tokens: list[ApiTokenConfig] = []
+    page_size: int = Field(default=1000, ge=1, le=10_000)
+
+
 class Config(_Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -200,6 +287,8 @@ class Config(_Section):
     calendar: CalendarConfig = CalendarConfig()
     outbox: OutboxConfig = OutboxConfig()
     checkin: CheckInConfig = CheckInConfig()
+    expenses: ExpensesConfig = ExpensesConfig()
+    api: ApiConfig = ApiConfig()
 
     def require_token(self) -> str:
         """The bot token, or ConfigError when none is configured."""

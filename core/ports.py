@@ -275,6 +275,31 @@ class PhotoFiles(Protocol):
     def watermark(self, data: bytes, lines: list[str]) -> bytes: ...
 
 
+# Expenses -------------------------------------------------------------------------------
+# Claims as their author sees them (storage/claims.py).
+
+class ClaimRepository(Protocol):
+    """(being written)"""
+
+
+# Approval routes, decisions and budget usage (storage/approvals.py).
+
+class ApprovalRepository(Protocol):
+    """(being written)"""
+
+
+# Statistics and exports (storage/expense_stats.py).
+
+class ExpenseStats(Protocol):
+    """(being written)"""
+
+
+# The finance system's view: approved claims and postings (storage/finance.py).
+
+class FinanceLedger(Protocol):
+    """(being written)"""
+
+
 class UnitOfWork(Protocol):
     """One transaction: rolled back on exit unless commit() was called."""
 
@@ -296,6 +321,10 @@ class UnitOfWork(Protocol):
     check_ins: CheckInRepository
     photos: VisitPhotoRepository
     sites: CustomerSites
+    claims: ClaimRepository
+    approvals: ApprovalRepository
+    expense_stats: ExpenseStats
+    ledger: FinanceLedger
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import (
 from storage import checkins
 from storage import notifications as info
 from storage import repositories as repos
+from storage.approvals import SqlApprovalRepository
 from storage.calendar import SqlCalendarFacts
+from storage.claims import SqlClaimRepository
+from storage.expense_stats import SqlExpenseStats
+from storage.finance import SqlFinanceLedger
 from storage.plans import SqlCheckInFacts, SqlPlanRepository, SqlWorkLogRepository
 from storage.schedule import SqlScheduleFacts
 
@@ -125,6 +129,10 @@ class SqlUnitOfWork:
         self.plans = SqlPlanRepository(session)
         self.work_logs = SqlWorkLogRepository(session)
         self.visits = SqlCheckInFacts(session)
+        self.claims = SqlClaimRepository(session)
+        self.approvals = SqlApprovalRepository(session)
+        self.expense_stats = SqlExpenseStats(session)
+        self.ledger = SqlFinanceLedger(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

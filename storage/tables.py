@@ -322,3 +322,114 @@ class VisitPhotoRow(Base):
     exif_lon: Mapped[float | None] = mapped_column(Float)
     flags: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ExpenseReportRow(Base):
+    """A trip or report: claims grouped to be submitted together."""
+
+    __tablename__ = "expense_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ClaimRow(Base):
+    """An expense claim, from draft to decision (and posting by finance)."""
+
+    __tablename__ = "expense_claims"
+    __table_args__ = (
+        # Budget usage: a unit's committed claims in a period.
+        Index("ix_expense_claims_unit", "unit_kind", "unit_id", "spent_on", "status"),
+        # Statistics and exports by period, then status.
+        Index("ix_expense_claims_spent", "spent_on", "status"),
+        Index("ix_expense_claims_department", "department_id", "spent_on"),
+        Index("ix_expense_claims_member", "member_id", "status", "id"),
+        # The finance API pages through decided claims.
+        Index("ix_expense_claims_decided", "status", "decided_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    # The claimant's department when the claim was submitted: statistics by team.
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    category: Mapped[str | None] = mapped_column(String(32))
+    spent_on: Mapped[date | None] = mapped_column(Date)
+    unit_kind: Mapped[str | None] = mapped_column(String(16))
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Opportunities arrive with their module; the link is kept already.
+    opportunity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("expense_reports.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ledger_ref: Mapped[str | None] = mapped_column(String(100))
+
+
+class ClaimReceiptRow(Base):
+    """A receipt photo of a claim, kept in the photo store by its SHA-256."""
+
+    __tablename__ = "claim_receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(
+        ForeignKey("expense_claims.id", ondelete="CASCADE"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[str | None] = mapped_column(String(255))
+    as_document: Mapped[bool] = mapped_column(Boolean, default=False)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApprovalStepRow(Base):
+    """One step of a claim's approval route, decided by one person (or any finance member)."""
+
+    __tablename__ = "approval_steps"
+    __table_args__ = (
+        UniqueConstraint("claim_id", "position", name="uq_approval_steps_claim_position"),
+        # The SLA rule: current steps by how long they have waited.
+        Index("ix_approval_steps_waiting", "state", "reached_at"),
+        Index("ix_approval_steps_approver", "approver_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("expense_claims.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class ClaimEventRow(Base):
+    """The audit log: who did what to a claim, when, from which chat."""
+
+    __tablename__ = "claim_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(
+        ForeignKey("expense_claims.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,7 @@
+"""(being written)"""
+
+from __future__ import annotations
+
+
+def handlers() -> list:
+    return []

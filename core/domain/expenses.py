@@ -1,0 +1,337 @@
+"""Expense claims: amounts as people type them, the approval route, budget impact, numbers.
+
+Pure rules; the expenses service (core/expenses.py) loads what they need and stores what
+they decide.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from core.domain.budget import Budget, OverrunPolicy, UnitKind
+from core.domain.errors import DomainError
+from core.domain.money import CENT
+from core.domain.org import Member, OrgTree, Role
+
+
+class ClaimStatus(enum.StrEnum):
+    DRAFT = "draft"  # being written; only its author sees it
+    PENDING = "pending"  # submitted, waiting for the current step's approver
+    APPROVED = "approved"  # every step approved; finance may post it
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # taken back by its author while pending
+
+
+# Claims that count against a budget.
+COMMITTED = frozenset({ClaimStatus.PENDING, ClaimStatus.APPROVED})
+
+
+class StepKind(enum.StrEnum):
+    MANAGER = "manager"  # one named approver
+    FINANCE = "finance"  # any member with the finance role
+
+
+class StepState(enum.StrEnum):
+    WAITING = "waiting"  # not reached yet
+    CURRENT = "current"  # the approver is asked now
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"  # the claim was withdrawn or rejected before this step
+
+
+class ClaimAction(enum.StrEnum):
+    """What the audit log records."""
+
+    CREATED = "created"
+    EDITED = "edited"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    ESCALATED = "escalated"
+    REMINDED = "reminded"
+    POSTED = "posted"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    id: int | None
+    claim_id: int
+    sha256: str
+    file_id: str | None
+    as_document: bool
+    width: int
+    height: int
+    size: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int | None
+    member_id: int
+    amount: Decimal | None
+    currency: str
+    category: str | None
+    spent_on: date | None
+    unit_kind: UnitKind | None
+    unit_id: int | None
+    description: str = ""
+    opportunity_id: int | None = None
+    report_id: int | None = None
+    status: ClaimStatus = ClaimStatus.DRAFT
+    number: str | None = None  # given on submit: EXP-2026-000123
+    version: int = 1  # raised by every change; decisions are conditional on it
+    created_at: datetime | None = None
+    submitted_at: datetime | None = None
+    decided_at: datetime | None = None
+    posted_at: datetime | None = None
+    ledger_ref: str | None = None
+    receipt_count: int = 0
+
+    def missing(self) -> list[str]:
+        """The fields still needed before it can be submitted, in the order they are asked."""
+        wanted = [("amount", self.amount), ("category", self.category),
+                  ("date", self.spent_on), ("unit", self.unit_kind)]
+        return [name for name, value in wanted if value is None]
+
+
+@dataclass(frozen=True)
+class ApprovalStep:
+    id: int | None
+    claim_id: int
+    position: int
+    kind: StepKind
+    approver_id: int | None  # None for the finance pool
+    state: StepState = StepState.WAITING
+    decided_by: int | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    reached_at: datetime | None = None  # when it became current: the SLA counts from here
+    reminded_at: datetime | None = None
+    escalated: bool = False  # added because of a budget overrun or an SLA escalation
+
+
+@dataclass(frozen=True)
+class ClaimEvent:
+    """One line of a claim's audit log."""
+
+    id: int | None
+    claim_id: int
+    action: ClaimAction
+    actor_id: int | None  # None: the system (SLA escalation)
+    at: datetime
+    chat_id: int | None = None
+    detail: dict = field(default_factory=dict)
+
+
+# Amounts -------------------------------------------------------------------------------
+
+_CURRENCY_SIGNS = {"¥": "CNY", "￥": "CNY", "元": "CNY", "块": "CNY", "rmb": "CNY",
+                   "$": "USD", "€": "EUR", "£": "GBP"}
+_CODE = re.compile(r"[A-Za-z]{3}")
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９．，－", "0123456789.,-")
+_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+_DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$")
+_PLAIN = re.compile(r"^\d+(\.\d+)?$|^\.\d+$")
+AMOUNT_EXAMPLE = "120.50"
+
+
+def parse_amount(text: str, currency: str, maximum: Decimal) -> Decimal:
+    """'1,234.5', '¥88', '88元', '88 CNY' -> Decimal in `currency`; DomainError otherwise.
+
+    Codes: amount_format (with an example), amount_currency (another currency),
+    amount_not_positive, amount_too_large (with the maximum), amount_cents.
+    """
+    raw = text.strip().translate(_FULL_WIDTH).replace(" ", "").replace("\u00a0", "")
+    named: str | None = None
+    lowered = raw.lower()
+    for sign, code in _CURRENCY_SIGNS.items():
+        if lowered.startswith(sign) or lowered.endswith(sign):
+            named, raw = code, (raw[len(sign):] if lowered.startswith(sign)
+                                else raw[: len(raw) - len(sign)])
+            break
+    else:
+        for piece in (raw[:3], raw[-3:]):
+            if len(raw) > 3 and _CODE.fullmatch(piece):
+                named = piece.upper()
+                raw = raw[3:] if piece == raw[:3] else raw[:-3]
+                break
+    if named is not None and named != currency:
+        raise DomainError("amount_currency", currency=currency)
+    negative = raw.startswith("-")
+    number = raw.lstrip("-+")
+    if _GROUPED.match(number):
+        number = number.replace(",", "")
+    elif _DECIMAL_COMMA.match(number):
+        number = number.replace(",", ".")
+    elif not _PLAIN.match(number):
+        raise DomainError("amount_format", example=AMOUNT_EXAMPLE)
+    try:
+        amount = Decimal(number)
+    except InvalidOperation:
+        raise DomainError("amount_format", example=AMOUNT_EXAMPLE) from None
+    if negative or amount <= 0:
+        raise DomainError("amount_not_positive", example=AMOUNT_EXAMPLE)
+    if amount > maximum:
+        raise DomainError("amount_too_large", maximum=maximum)
+    if amount != amount.quantize(CENT):
+        raise DomainError("amount_cents", example=AMOUNT_EXAMPLE)
+    return amount.quantize(CENT)
+
+
+_LEADING_AMOUNT = re.compile(r"^\s*(\S+)\s*(.*)$", re.DOTALL)
+
+
+def split_quick_entry(text: str) -> tuple[str, str]:
+    """'120.50 taxi to Harbor' -> ('120.50', 'taxi to Harbor'); the amount still unparsed."""
+    match = _LEADING_AMOUNT.match(text)
+    if not match:
+        return "", ""
+    return match[1], match[2].strip()
+
+
+def guess_category(description: str, keywords: dict[str, Sequence[str]]) -> str | None:
+    """The first category (in configured order) one of whose keywords the text contains."""
+    lowered = description.lower()
+    for category, words in keywords.items():
+        if any(word.lower() in lowered for word in words if word):
+            return category
+    return None
+
+
+def check_spent_on(day: date, today: date, max_age_days: int) -> date:
+    """The day spent, if it may be claimed: not in the future, not older than the window."""
+    if day > today:
+        raise DomainError("date_in_future")
+    if day < today - timedelta(days=max_age_days):
+        raise DomainError("date_too_old", days=max_age_days)
+    return day
+
+
+DESCRIPTION_MAX = 500
+
+
+def check_description(text: str) -> str:
+    text = text.strip()
+    if len(text) > DESCRIPTION_MAX:
+        raise DomainError("description_too_long", limit=DESCRIPTION_MAX)
+    return text
+
+
+# Numbers -------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^(?:EXP-)?(?:(\d{4})-)?0*(\d{1,12})$", re.IGNORECASE)
+
+
+def claim_number(year: int, claim_id: int) -> str:
+    """EXP-2026-000123: the year it was submitted and the claim's id."""
+    return f"EXP-{year:04d}-{claim_id:06d}"
+
+
+def parse_claim_number(text: str) -> int | None:
+    """The claim id in 'EXP-2026-000123', '2026-123' or '123'; None if it is none of these."""
+    match = _NUMBER.match(text.strip().lstrip("#"))
+    return int(match[2]) if match else None
+
+
+# The approval route -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RouteStep:
+    kind: StepKind
+    approver_id: int | None
+    escalated: bool = False
+
+
+def approval_route(tree: OrgTree, claimant: Member, amount: Decimal,
+                   thresholds: Sequence[Decimal], *, finance_ids: Iterable[int],
+                   finance_step: bool, extra_levels: int = 0) -> list[RouteStep]:
+    """Who approves, in order.
+
+    The claimant's department manager first (the parent department's when the claimant
+    heads it); one more level up for each threshold the amount exceeds and for each extra
+    level (a budget set to escalate); then finance, unless the claimant is the only
+    finance member. Nobody approves their own claim. An empty route means nobody can.
+    """
+    chain = [m for m in tree.manager_chain(claimant.department_id) if m != claimant.id]
+    levels = 1 + sum(1 for threshold in thresholds if amount > threshold)
+    steps = [RouteStep(StepKind.MANAGER, approver) for approver in chain[:levels]]
+    for approver in chain[levels:levels + extra_levels]:
+        steps.append(RouteStep(StepKind.MANAGER, approver, escalated=True))
+    if finance_step and any(m != claimant.id for m in finance_ids):
+        steps.append(RouteStep(StepKind.FINANCE, None))
+    return steps
+
+
+def may_decide(step: ApprovalStep, actor: Member, claimant_id: int, *,
+               delegators: Iterable[int] = ()) -> bool:
+    """The current step's approver (or someone they delegated to) may decide, never the
+    claimant; any finance member decides a finance step."""
+    if step.state is not StepState.CURRENT or actor.id == claimant_id or not actor.active:
+        return False
+    if step.kind is StepKind.FINANCE:
+        return actor.has(Role.FINANCE)
+    return step.approver_id == actor.id or step.approver_id in set(delegators)
+
+
+# Budgets ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BudgetImpact:
+    """A budget a claim is charged against: used before and with the claim."""
+
+    budget: Budget
+    used: Decimal  # approved + pending in the period, without this claim
+    amount: Decimal  # this claim
+
+    @property
+    def after(self) -> Decimal:
+        return self.used + self.amount
+
+    @property
+    def percent(self) -> int:
+        if self.budget.amount == 0:
+            return 100 if self.after == 0 else 999
+        return int(self.after * 100 / self.budget.amount)
+
+    @property
+    def over(self) -> Decimal:
+        """By how much the claim would take the budget over its amount (0 if it would not)."""
+        return max(Decimal(0), self.after - self.budget.amount)
+
+    @property
+    def overrun(self) -> bool:
+        return self.over > 0
+
+
+def budgets_for(budgets: Iterable[Budget], unit_kind: UnitKind, unit_id: int, category: str,
+                day: date) -> list[Budget]:
+    """The budgets a claim is charged against: its unit, its category or all, its period."""
+    return [b for b in budgets
+            if b.unit_kind is unit_kind and b.unit_id == unit_id
+            and b.category in (None, category) and b.period.contains(day)]
+
+
+def overrun_policy(impacts: Iterable[BudgetImpact]) -> OverrunPolicy | None:
+    """The strictest policy among the budgets the claim would take over (None: none)."""
+    policies = {i.budget.policy for i in impacts if i.overrun}
+    for policy in (OverrunPolicy.BLOCK, OverrunPolicy.ESCALATE, OverrunPolicy.WARN):
+        if policy in policies:
+            return policy
+    return None
+
+
+ALERT_THRESHOLDS = (80, 100)
+
+
+def thresholds_reached(used: Decimal, limit: Decimal) -> list[int]:
+    """Alert thresholds (percent of `limit`) that `used` has reached; each is alerted once."""
+    if limit <= 0:
+        return list(ALERT_THRESHOLDS) if used > 0 else []
+    return [p for p in ALERT_THRESHOLDS if used * 100 >= limit * p]

@@ -1,0 +1,10 @@
+"""(being written)"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class SqlClaimRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
