@@ -132,10 +132,11 @@ class ClaimEvent:
 
 # Amounts -------------------------------------------------------------------------------
 
-_CURRENCY_SIGNS = {"¥": "CNY", "￥": "CNY", "元": "CNY", "块": "CNY", "rmb": "CNY",
+_CURRENCY_SIGNS = {"¥": "CNY", "￥": "CNY", "元": "CNY", "块": "CNY", "rmb": "CNY", "人民币": "CNY",
                    "$": "USD", "€": "EUR", "£": "GBP"}
-_CODE = re.compile(r"[A-Za-z]{3}")
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９．，－", "0123456789.,-")
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９．，－＋", "0123456789.,-+")
+# An optional three-letter code before or after the number: "CNY 88", "88 cny".
+_WITH_CODE = re.compile(r"^(?:([A-Za-z]{3}))?([-+]?[\d.,]+)(?:([A-Za-z]{3}))?$")
 _GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$")
 _PLAIN = re.compile(r"^\d+(\.\d+)?$|^\.\d+$")
@@ -148,24 +149,26 @@ def parse_amount(text: str, currency: str, maximum: Decimal) -> Decimal:
     Codes: amount_format (with an example), amount_currency (another currency),
     amount_not_positive, amount_too_large (with the maximum), amount_cents.
     """
-    raw = text.strip().translate(_FULL_WIDTH).replace(" ", "").replace("\u00a0", "")
+    raw = "".join(text.translate(_FULL_WIDTH).split())
     named: str | None = None
     lowered = raw.lower()
     for sign, code in _CURRENCY_SIGNS.items():
-        if lowered.startswith(sign) or lowered.endswith(sign):
-            named, raw = code, (raw[len(sign):] if lowered.startswith(sign)
-                                else raw[: len(raw) - len(sign)])
+        if lowered.startswith(sign):
+            named, raw = code, raw[len(sign):]
             break
-    else:
-        for piece in (raw[:3], raw[-3:]):
-            if len(raw) > 3 and _CODE.fullmatch(piece):
-                named = piece.upper()
-                raw = raw[3:] if piece == raw[:3] else raw[:-3]
-                break
+        if lowered.endswith(sign):
+            named, raw = code, raw[: len(raw) - len(sign)]
+            break
+    match = _WITH_CODE.match(raw)
+    if match is None or (match[1] and match[3]) or (named and (match[1] or match[3])):
+        raise DomainError("amount_format", example=AMOUNT_EXAMPLE)
+    if match[1] or match[3]:
+        named = (match[1] or match[3]).upper()
     if named is not None and named != currency:
         raise DomainError("amount_currency", currency=currency)
-    negative = raw.startswith("-")
-    number = raw.lstrip("-+")
+    number = match[2]
+    negative = number.startswith("-")
+    number = number.lstrip("-+")
     if _GROUPED.match(number):
         number = number.replace(",", "")
     elif _DECIMAL_COMMA.match(number):
