@@ -13,7 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.commands import everyone_commands
 from bot.context import CrmContext, Services
-from bot.conversations import expense, plan
+from bot.conversations import expense, opportunity, plan
 from bot.conversations import log as work_log
 from bot.handlers import (
     approvals,
@@ -30,6 +30,7 @@ from bot.handlers import (
     inbox,
     invite,
     language,
+    opportunities,
     reminders,
     start,
     stats,
@@ -40,6 +41,7 @@ from bot.i18n import LANGUAGES, TELEGRAM_CODES, Translator
 from bot.outbox import Dispatcher
 from bot.pacing import Pacer
 from bot.scheduler import start_scheduler
+from bot.transport import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
 from core.approvals import ApprovalService
 from core.budgets import BudgetService
@@ -51,10 +53,13 @@ from core.domain.org import OrgSettings
 from core.expense_stats import ExpenseStatsService
 from core.expenses import ExpenseService
 from core.notifications import GroupService, InboxService, OutboxService
+from core.opportunities import OpportunityService
 from core.org import OrgService
 from core.plans import PlanService, WorkLogService
 from core.ports import Clock, SystemClock
 from core.reminders import ReminderService, work_calendar
+from core.sites_cache import CustomerSitesCache
+from core.visitors import VisitorCache
 from storage.database import Database
 from storage.photos import PhotoStore
 
@@ -75,14 +80,19 @@ def build_services(config: Config, database: Database, clock: Clock,
                    worker: str | None = None) -> Services:
     defaults = org_defaults(config)
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    org = OrgService(database.uow, clock, defaults, invite_ttl=config.telegram.invite_ttl)
+    approvals = ApprovalService(database.uow, clock, defaults, config.expenses,
+                                config.reminders.approval_sla,
+                                PhotoStore(config.storage.photos_dir))
     return Services(
-        org=OrgService(database.uow, clock, defaults, invite_ttl=config.telegram.invite_ttl),
+        org=org,
+        visitors=VisitorCache(org, database.uow, database.changes),
         inbox=InboxService(database.uow, clock),
         outbox=OutboxService(database.uow, clock, defaults, worker=worker,
                              lease=timedelta(seconds=config.outbox.lease_seconds)),
         groups=GroupService(database.uow, clock, defaults),
         reminders=ReminderService(database.uow, clock, defaults, config.reminders,
-                                  work_calendar(config.calendar)),
+                                  work_calendar(config.calendar), sla=approvals.run_sla),
         plans=PlanService(database.uow, clock, defaults, work_calendar(config.calendar)),
         work_logs=WorkLogService(database.uow, clock, defaults, work_calendar(config.calendar)),
         check_ins=CheckInService(
@@ -90,15 +100,18 @@ def build_services(config: Config, database: Database, clock: Clock,
                 max_age=timedelta(seconds=config.checkin.max_age_seconds),
                 max_accuracy_m=config.checkin.max_accuracy_m,
                 photo_required=config.checkin.photo_required),
-            PhotoStore(config.storage.photos_dir), timezone=defaults.timezone,
+            PhotoStore(config.storage.photos_dir),
+            sites=CustomerSitesCache(database.uow, database.changes), timezone=defaults.timezone,
             photo_window=timedelta(seconds=config.checkin.photo_window_seconds)),
         calendar=CalendarService(database.uow, clock, defaults,
                                  PhotoStore(config.storage.photos_dir)),
         team=TeamService(database.uow, clock, defaults),
-        expenses=ExpenseService(database.uow, clock, defaults, config.expenses),
-        approvals=ApprovalService(database.uow, clock, defaults, config.expenses),
+        expenses=ExpenseService(database.uow, clock, defaults, config.expenses,
+                                PhotoStore(config.storage.photos_dir)),
+        approvals=approvals,
         budgets=BudgetService(database.uow, clock, defaults, config.expenses),
         expense_stats=ExpenseStatsService(database.uow, clock, defaults, config.expenses),
+        opportunities=OpportunityService(database.uow, clock, defaults, config.pipeline),
         clock=clock,
     )
 
@@ -128,6 +141,8 @@ def build_application(config: Config, *, database: Database | None = None,
         .token(token or config.require_token())
         .base_url(telegram.base_url)
         .base_file_url(telegram.base_file_url)
+        .request(AiohttpRequest())
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .rate_limiter(Pacer.from_config(config.outbox))
         .concurrent_updates(PerChatUpdateProcessor(telegram.concurrent_updates))
         .context_types(ContextTypes(context=CrmContext))
@@ -150,10 +165,11 @@ def register_handlers(application: Application) -> None:
     application.add_handler(gate.gate_handler(), group=GATE_GROUP)
     application.add_handler(fallback.group_guard(), group=GUARD_GROUP)
     for module in (start, help_, language, invite, inbox, reminders, groups, digest, checkin,
-                   calendar, team, claims, approvals, budget, stats, export):
+                   calendar, team, claims, approvals, budget, stats, export, opportunities):
         application.add_handlers(module.handlers(), group=FEATURE_GROUP)
     # Conversations of later modules go before these, in the same group.
-    application.add_handlers([*expense.handlers(application), plan.conversation(application),
+    application.add_handlers([*expense.handlers(application),
+                              *opportunity.handlers(application), plan.conversation(application),
                               work_log.conversation(application), *plan.after_conversations()],
                              group=FEATURE_GROUP)
     application.add_handlers(fallback.handlers(), group=FEATURE_GROUP)

@@ -158,7 +158,7 @@ def _local(moment, zone) -> str:
 
 
 async def list_jobs(services) -> list[str]:
-    from core.reminders import RULE_NAMES, WAITING_FOR, next_run
+    from core.reminders import APPROVAL_SLA, RULE_NAMES, SLA_INTERVAL, WAITING_FOR, next_run
 
     order = {name: index for index, name in enumerate(RULE_NAMES)}
     rules = sorted(await services.reminders.sync_rules(),
@@ -172,6 +172,8 @@ async def list_jobs(services) -> list[str]:
             upcoming = f"waiting for the {WAITING_FOR[rule.name]} module"
         elif not rule.enabled:
             upcoming = "-"
+        elif rule.name == APPROVAL_SLA:
+            upcoming = f"every {SLA_INTERVAL.seconds // 60} minutes while the bot runs"
         else:
             upcoming = _local(next_run(rule, now, zone, services.reminders.calendar), zone)
         lines.append(f"{rule.name:16}{'yes' if rule.enabled else 'no':9}{rule.at or '-':7}"
@@ -188,10 +190,15 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 
 async def run_job(services, name: str) -> str:
+    from core.reminders import APPROVAL_SLA
+
     rules = {r.name: r for r in await services.reminders.sync_rules()}
     if not rules[name].enabled:
         raise UsageError(f"jobs run: {name} is disabled "
                          f"(reminders.{name}.enabled = false in the config)")
+    if name == APPROVAL_SLA:
+        created = await services.reminders.run(name)
+        return f"{name}: {created} new notifications (reminders and escalations)"
     zone = await services.reminders.zone()
     if not services.reminders.calendar.is_working_day(services.clock.now().astimezone(
             zone).date()):
@@ -214,6 +221,79 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     configure_logging(level=logging.WARNING)
     print(asyncio.run(_with_services(config, lambda services: run_job(services, args.rule))))
+    return 0
+
+
+STATUS_CHOICES = {"committed": "c", "approved": "a", "pending": "p", "rejected": "r"}
+
+
+async def export_claims(services, period, status, form, output: Path):
+    """Every claim of the period (as finance sees them) into `output`, with a progress bar."""
+    from tqdm import tqdm
+
+    partial = output.with_name(output.name + ".part")
+    with tqdm(unit=" claims", file=sys.stderr, desc=output.name) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            with partial.open("wb") as target:
+                result = await services.expense_stats.export(None, period, status, form,
+                                                             target, progress=progress)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    partial.replace(output)  # a finished file or none: never half of one
+    return result
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.domain.expense_stats import StatusFilter
+    from core.domain.period import Period, PeriodError
+    from core.expense_export import ExportFormat
+
+    try:
+        period = Period.parse(args.period)
+    except PeriodError as error:
+        raise UsageError(f"export: --period {args.period}: {error}") from None
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise UsageError(f"export: --output {output}: no such folder {output.parent}")
+    status, form = StatusFilter(STATUS_CHOICES[args.status]), ExportFormat(args.format)
+    config = load_config(args.config)
+    configure_logging(level=logging.WARNING)
+    result = asyncio.run(_with_services(
+        config, lambda services: export_claims(services, period, status, form, output)))
+    print(f"{result.rows} claims, total {result.total}, written to {output}")
+    return 0
+
+
+async def serve_api(config: Config) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from storage.database import Database
+
+    database = Database.connect(config.database.url)
+    try:
+        # log_config=None: uvicorn logs through configure_logging's handler.
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(config, database), host=config.api.listen, port=config.api.port,
+            log_config=None, server_header=False))
+        await server.serve()
+    finally:
+        await database.dispose()
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """Serve the finance API on [api] listen and port."""
+    config = load_config(args.config)
+    if not config.api.tokens:
+        raise ConfigError("api.tokens: none configured, so every call would be refused")
+    configure_logging()
+    asyncio.run(upgrade_database(config))
+    asyncio.run(serve_api(config))
     return 0
 
 
@@ -247,6 +327,17 @@ def parser() -> argparse.ArgumentParser:
     runner = jobs.add_parser("run", parents=[common], help="run a rule now (once per day)")
     runner.add_argument("rule", help="a rule name, as `crmbot jobs list` shows")
     runner.set_defaults(func=cmd_jobs_run)
+    exporter = commands.add_parser("export", parents=[common],
+                                   help="expense claims of a period as XLSX or CSV")
+    exporter.add_argument("--period", required=True, help="2026-11, 2026-Q4 or 2026")
+    exporter.add_argument("--status", choices=list(STATUS_CHOICES), default="committed",
+                          help="committed = approved + pending (the default)")
+    exporter.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    exporter.add_argument("--output", required=True, help="the file to write")
+    exporter.set_defaults(func=cmd_export)
+    commands.add_parser("api", parents=[common],
+                        help="serve the finance API ([api] in the config)").set_defaults(
+        func=cmd_api)
     demo = commands.add_parser("demo", help="play a scripted day against a local Bot API")
     demo.add_argument("--plain", action="store_true", help="no colours")
     demo.set_defaults(func=cmd_demo)

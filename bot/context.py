@@ -16,10 +16,12 @@ from core.domain.org import Member
 from core.expense_stats import ExpenseStatsService
 from core.expenses import ExpenseService
 from core.notifications import GroupService, InboxService, OutboxService
+from core.opportunities import OpportunityService
 from core.org import OrgService, Visitor
 from core.plans import PlanService, WorkLogService
 from core.ports import Clock
 from core.reminders import ReminderService
+from core.visitors import VisitorCache
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Services:
     """What handlers may call: core's use cases, wired in the composition root."""
 
     org: OrgService
+    visitors: VisitorCache
     inbox: InboxService
     outbox: OutboxService
     groups: GroupService
@@ -40,6 +43,7 @@ class Services:
     approvals: ApprovalService
     budgets: BudgetService
     expense_stats: ExpenseStatsService
+    opportunities: OpportunityService
     clock: Clock
 
 

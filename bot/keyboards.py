@@ -22,6 +22,7 @@ MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
 CHECK_IN = MenuButton(N_("📍 Check in"), request_location=True)
 PLAN = MenuButton(N_("🗓 Plan"))
 LOG = MenuButton(N_("📝 Log"))
+EXPENSE = MenuButton(N_("🧾 Expense"))
 CALENDAR = MenuButton(N_("📅 Calendar"))
 INBOX = MenuButton(N_("📥 Inbox"))
 TEAM = MenuButton(N_("👥 Team"), MANAGERS)
@@ -32,7 +33,7 @@ LANGUAGE = MenuButton(N_("🌐 Language"))
 # Rows of the main menu: a rep's day first, within reach of a thumb.
 MAIN_MENU: tuple[tuple[MenuButton, ...], ...] = (
     (CHECK_IN, PLAN, LOG),
-    (CALENDAR, INBOX),
+    (EXPENSE, CALENDAR, INBOX),
     (TEAM, INVITE),
     (HELP, LANGUAGE),
 )

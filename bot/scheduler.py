@@ -1,4 +1,5 @@
-"""The rules on PTB's JobQueue: one daily job per enabled rule, named after the rule."""
+"""The rules on PTB's JobQueue: one daily job per enabled rule, named after the rule (the
+approval SLA every few minutes)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from telegram.ext import Application, JobQueue
 
 from bot.context import CrmContext, Services
 from core.domain.reminders import ReminderRule
-from core.reminders import IMPLEMENTED
+from core.reminders import APPROVAL_SLA, IMPLEMENTED, SLA_INTERVAL
 
 log = logging.getLogger("crmbot.scheduler")
 
@@ -41,6 +42,11 @@ def schedule_rules(job_queue: JobQueue, rules: list[ReminderRule], zone: ZoneInf
     for rule in rules:
         for job in job_queue.get_jobs_by_name(rule.name):
             job.schedule_removal()
+        if rule.name == APPROVAL_SLA and rule.enabled:
+            job_queue.run_repeating(run_rule, interval=SLA_INTERVAL, first=60, name=rule.name,
+                                    job_kwargs={"coalesce": True})
+            scheduled.append(rule.name)
+            continue
         if rule.name not in IMPLEMENTED or not rule.enabled:
             continue
         job_queue.run_daily(run_rule, time=rule.clock.replace(tzinfo=zone), name=rule.name,

@@ -56,6 +56,101 @@ REFUSALS: dict[str, str] = {
     "item_moved": N_("That item was moved to another day: log it there."),
     "item_not_found": N_("I could not find that plan item. It may have been deleted."),
     "customer_not_found": N_("I could not find that customer."),
+    # Expense claims (the claimant's side).
+    "amount_format": N_("I could not read that amount. Please send it like {example}."),
+    "amount_currency": N_("Claims are in {currency}. Please send the amount in {currency}, "
+                          "for example 120.50."),
+    "amount_not_positive": N_("The amount must be more than zero, for example {example}."),
+    "amount_too_large": N_("That is more than {maximum}, the most one claim can be. "
+                           "Please check the amount, for example 120.50."),
+    "amount_cents": N_("An amount has at most two decimals, for example {example}."),
+    "date_in_future": N_("That day has not come yet: claims are for money already spent."),
+    "date_too_old": N_("That is more than {days} days ago, too old to claim."),
+    "spent_on_format": N_("I could not read that date. Please send it like 11-20 or "
+                          "2026-11-20."),
+    "description_too_long": N_("That is too long: at most {limit} characters, please."),
+    "category_unknown": N_("That category is not offered. Please tap one of the buttons."),
+    "unit_not_offered": N_("You cannot charge claims to that. Please tap one of the "
+                           "buttons."),
+    "opportunity_not_offered": N_("That opportunity is not one of yours. Please tap one of "
+                                  "the buttons."),
+    "receipt_missing": N_("Claims above {above} need a receipt: please send a photo of it."),
+    "receipt_duplicate": N_("This receipt is attached to the claim already."),
+    "trip_title_empty": N_("Please give the trip a title, for example /trip Hangzhou fair."),
+    "trip_title_too_long": N_("That title is too long: at most {limit} characters, please."),
+    "trip_not_found": N_("I could not find that trip."),
+    "trip_submitted": N_("That trip was submitted already."),
+    "trip_empty": N_("That trip has no drafts to submit."),
+    # Approvals and budgets.
+    "budget_blocked": N_("This claim would take the budget {budget} over its limit of {limit} "
+                         "by {over}, and that budget does not allow it. Nothing was "
+                         "submitted."),
+    "no_approver": N_("There is nobody who could approve this claim: your department has no "
+                      "manager above you. Please ask an admin."),
+    "claim_not_draft": N_("This claim was already submitted."),
+    "claim_incomplete": N_("This claim is not complete yet: {missing}."),
+    "claim_changed": N_("This claim changed in the meantime. Nothing was changed; please "
+                        "look at it again."),
+    "claim_decided": N_("This claim has already been decided, so it can no longer be "
+                        "withdrawn or changed."),
+    "claim_withdrawn": N_("This claim was withdrawn by the claimant. Nothing was changed."),
+    "claim_not_pending": N_("This claim is not waiting for approval."),
+    "claim_not_found": N_("I could not find that claim."),
+    "not_your_claim": N_("That is not your claim."),
+    "own_claim": N_("Nobody approves their own claim. Nothing was changed."),
+    "not_your_approval": N_("This claim is not yours to approve. Nothing was changed."),
+    "already_decided": N_("This claim was already decided by {by}. Nothing was changed."),
+    "reason_empty": N_("Please write a reason: the claimant needs to know why."),
+    "reason_too_long": N_("That reason is too long: at most {limit} characters, please."),
+    "budget_period_format": N_("I could not read that period. Use a month like 2026-12, a "
+                               "quarter like 2026-Q4 or a year like 2026."),
+    "budget_unit_format": N_("Name the unit like {example}, project:harbor-rollout or "
+                             "member:carol."),
+    "budget_unit_unknown": N_("I do not know the unit {unit}."),
+    "budget_category_unknown": N_("There is no category {category}. Known: {known}, or all."),
+    "budget_policy_unknown": N_("The policy must be warn, block or escalate."),
+    "budget_not_allowed": N_("Only a manager of that unit, or finance, can set its budget."),
+    # Statistics and export.
+    "stats_for_managers": N_("Statistics and exports are for managers and finance: they show "
+                             "the claims of the departments you lead."),
+    # Opportunities.
+    "opp_not_found": N_("I could not find that opportunity, or it is not one you can see."),
+    "opp_read_only": N_("You can look at this opportunity, but only its owner and their "
+                        "managers can change it."),
+    "opp_changed": N_("This opportunity changed in the meantime. Nothing was changed; please "
+                      "look at it again."),
+    "opp_stage_unknown": N_("That stage is not in the pipeline. Please tap one of the buttons."),
+    "opp_same_stage": N_("The opportunity is at that stage already."),
+    "opp_reopen_not_allowed": N_("This opportunity is closed (won or lost). Only a manager "
+                                 "above its owner, or an admin, can reopen it."),
+    "opp_lost_reason": N_("Please give the reason it was lost."),
+    "opp_reason_empty": N_("Please give the reason it was lost."),
+    "opp_reason_too_long": N_("That reason is too long: at most {limit} characters, please."),
+    "opp_title_empty": N_("Please give the opportunity a title, for example "
+                          "“Cold-chain fleet 2027”."),
+    "opp_title_too_long": N_("That title is too long: at most {limit} characters, please."),
+    "opp_amount_too_large": N_("That is more than {maximum}, the largest amount an "
+                               "opportunity can have. Please check the amount."),
+    "opp_amount_currency": N_("Opportunities are in {currency}. Please send the amount in "
+                              "{currency}, for example 120000."),
+    "opp_close_in_past": N_("That date has passed. An open opportunity is expected to close "
+                            "today or later."),
+    "opp_close_too_far": N_("That date is more than ten years away. Please check it."),
+    "opp_note_empty": N_("Please write the note in a few words."),
+    "opp_note_too_long": N_("That note is too long: at most {limit} characters, please."),
+    "opp_probability_range": N_("A probability is a whole number from 0 to 100."),
+    "opp_create_closed": N_("A new opportunity starts at an open stage."),
+    "opp_customer_name_empty": N_("Please send the customer's name."),
+    "opp_customer_name_too_long": N_("That name is too long: at most {limit} characters, "
+                                     "please."),
+    "opp_customer_site": N_("That location is not on the map. Please share it again."),
+    "opp_no_location": N_("I have no location from you in the last hour. Share your location "
+                          "at the customer's site with 📍 Check in, then tap the button "
+                          "again."),
+    "opportunity_duplicate": N_("There is already an open opportunity with this title at this "
+                                "customer."),
+    "export_too_large": N_("That is too many claims to send here. Pick a shorter period or a "
+                           "status, or ask finance for the full export."),
 }
 
 

@@ -25,12 +25,10 @@ from core.domain.checkin import (
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.org import Customer, Member
 from core.domain.photo import VisitPhoto, exif_agrees, reused
+from core.group_commit import GroupCommit
 from core.members import active_member
 from core.ports import Clock, PhotoStore, UnitOfWork, UnitOfWorkFactory
-
-# The largest geofence changes only with an org import; asking for it on every check-in
-# would cost a scan of the customers.
-RADIUS_CACHE_TTL = timedelta(minutes=5)
+from core.sites_cache import CustomerSitesCache, SiteIndex
 
 
 @dataclass(frozen=True)
@@ -67,15 +65,18 @@ class PhotoResult:
 
 class CheckInService:
     def __init__(self, uows: UnitOfWorkFactory, clock: Clock, rules: CheckInRules,
-                 photos: PhotoStore, *, timezone: str = "UTC",
+                 photos: PhotoStore, *, sites: CustomerSitesCache, timezone: str = "UTC",
                  photo_window: timedelta = timedelta(seconds=60)) -> None:
         self._uows = uows
         self._clock = clock
         self._rules = rules
         self._photos = photos
+        self._sites = sites
         self._timezone = timezone
         self._photo_window = photo_window
-        self._radius: tuple[float, datetime] | None = None
+        # Busy moments write many check-ins per transaction.
+        self._writes: GroupCommit[tuple[int, CheckIn], CheckIn | None] = GroupCommit(
+            uows, _record)
 
     @property
     def max_age_seconds(self) -> int:
@@ -92,35 +93,29 @@ class CheckInService:
             flags = set(assess(location, now, self._rules))
         except LocationRefused:
             raise DomainError("location_forwarded") from None
-        # Matching the point reads only customers: it runs before the write transaction, so
-        # writers (one at a time on SQLite) wait for no one's search.
-        async with self._uows(read_only=True) as uow:
-            around = await self._customers_near(uow, location.lat, location.lon)
-            choices = offers(location.lat, location.lon, around)
-            inside = [c for c in choices if c.inside]
-            closest = None
-            if inside:
-                customer, distance = inside[0].customer, inside[0].distance_m
-            else:
-                flags.add(TrustFlag.OUTSIDE_GEOFENCE)
-                customer = None
-                closest = nearest(location.lat, location.lon, around) or await self._nearest(
-                    uow, location.lat, location.lon)
-                distance = closest.distance_m if closest else None
-        async with self._uows() as uow:
-            # Membership (an active member) is checked by the insert itself, inside the
-            # transaction that writes: a stranger's check-in writes nothing.
-            record = await uow.check_ins.add_as(telegram_id, CheckIn(
-                None, 0, now, location.sent_at, location.lat, location.lon,
-                location.horizontal_accuracy, location.live_period,
-                customer.id if customer else None, distance, frozenset(flags),
-                chat_id, message_id, now if location.is_live else None))
-            if record is None:
-                raise NotAllowed("not_a_member")
-            # A new check-in ends the visit before it.
-            await uow.check_ins.close_open(record.member_id, now - OPEN_VISIT_LIMIT, now,
-                                           keep=record.id)
-            await uow.commit()
+        sites = await self._sites.index()
+        around = candidates(sites, location.lat, location.lon)
+        choices = offers(location.lat, location.lon, around)
+        inside = [c for c in choices if c.inside]
+        closest = None
+        if inside:
+            customer, distance = inside[0].customer, inside[0].distance_m
+        else:
+            flags.add(TrustFlag.OUTSIDE_GEOFENCE)
+            customer = None
+            closest = nearest(location.lat, location.lon, around) or nearest(
+                location.lat, location.lon,
+                sites.within(BoundingBox.around(location.lat, location.lon, NEAREST_SEARCH_M)))
+            distance = closest.distance_m if closest else None
+        # Membership (an active member) is checked inside the transaction that writes: a
+        # stranger's check-in, or one of a member just deactivated, writes nothing.
+        record = await self._writes.submit((telegram_id, CheckIn(
+            None, 0, now, location.sent_at, location.lat, location.lon,
+            location.horizontal_accuracy, location.live_period,
+            customer.id if customer else None, distance, frozenset(flags),
+            chat_id, message_id, now if location.is_live else None)))
+        if record is None:
+            raise NotAllowed("not_a_member")
         return CheckInResult(record, customer, choices if len(inside) != 1 else [], closest,
                              self._rules.photo_required)
 
@@ -128,10 +123,11 @@ class CheckInService:
                               customer_id: int) -> CheckInResult:
         """Assign one of the customers offered; re-checked, since buttons can be forged."""
         now = self._clock.now()
+        sites = await self._sites.index()
         async with self._uows() as uow:
             member = await active_member(uow, telegram_id)
             record = await _own_open(uow, member, check_in_id, now)
-            around = await self._customers_near(uow, record.lat, record.lon)
+            around = candidates(sites, record.lat, record.lon)
             offered = {m.customer.id: m for m in offers(record.lat, record.lon, around)}
             match = offered.get(customer_id)
             if match is None:
@@ -250,20 +246,6 @@ class CheckInService:
 
     # Finding customers
 
-    async def _customers_near(self, uow: UnitOfWork, lat: float, lon: float) -> list[Customer]:
-        radius = max(await self._largest_radius(uow), OFFER_RADIUS_M)
-        return await uow.sites.within(BoundingBox.around(lat, lon, radius))
-
-    async def _nearest(self, uow: UnitOfWork, lat: float, lon: float) -> SiteMatch | None:
-        return nearest(lat, lon, await uow.sites.within(
-            BoundingBox.around(lat, lon, NEAREST_SEARCH_M)))
-
-    async def _largest_radius(self, uow: UnitOfWork) -> float:
-        now = self._clock.now()
-        if self._radius is None or not (now - RADIUS_CACHE_TTL < self._radius[1] <= now):
-            self._radius = (await uow.sites.largest_radius_m(), now)
-        return self._radius[0]
-
     async def _start_of_day(self, uow: UnitOfWork, now: datetime) -> datetime:
         settings = await uow.organization.get()
         zone = ZoneInfo(settings.timezone if settings else self._timezone)
@@ -273,6 +255,20 @@ class CheckInService:
     async def customer(self, customer_id: int | None) -> Customer | None:
         async with self._uows(read_only=True) as uow:
             return await _customer(uow, customer_id)
+
+
+async def _record(uow: UnitOfWork, visits: list[tuple[int, CheckIn]]) -> list[CheckIn | None]:
+    """Check-ins that arrived together, each for the active member behind its account."""
+    records = await uow.check_ins.add_as(visits)
+    # A new check-in ends the visit before it.
+    await uow.check_ins.close_before([r for r in records if r is not None], OPEN_VISIT_LIMIT)
+    return records
+
+
+def candidates(sites: SiteIndex, lat: float, lon: float) -> list[Customer]:
+    """The customers a check-in at (lat, lon) may be for: inside their geofence, or close."""
+    radius = max(sites.largest_radius_m, OFFER_RADIUS_M)
+    return sites.within(BoundingBox.around(lat, lon, radius))
 
 
 async def _own_open(uow: UnitOfWork, member: Member, check_in_id: int,

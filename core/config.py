@@ -261,6 +261,51 @@ class ExpensesConfig(_Section):
         return sorted(value)
 
 
+class StageConfig(_Section):
+    """A stage of the sales pipeline: its key, its name in each language, its probability."""
+
+    # Short: buttons carry two stage keys in their 64 bytes of callback data.
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")
+    name: str = Field(min_length=1, max_length=40)
+    name_zh: str = Field(default="", max_length=40)
+    # The chance of winning at this stage, in percent: the default of an opportunity's.
+    probability: int = Field(ge=0, le=100)
+    # "won" or "lost" makes the stage terminal; "" keeps the opportunity open.
+    outcome: Literal["won", "lost", ""] = ""
+
+
+DEFAULT_STAGES = [
+    StageConfig(key="lead", name="Lead", name_zh="线索", probability=10),
+    StageConfig(key="qualified", name="Qualified", name_zh="已确认", probability=25),
+    StageConfig(key="proposal", name="Proposal", name_zh="方案报价", probability=50),
+    StageConfig(key="negotiation", name="Negotiation", name_zh="商务谈判", probability=75),
+    StageConfig(key="won", name="Won", name_zh="赢单", probability=100, outcome="won"),
+    StageConfig(key="lost", name="Lost", name_zh="输单", probability=0, outcome="lost"),
+]
+
+
+class PipelineConfig(_Section):
+    """Opportunities: the stages in order, and the largest believable amount."""
+
+    stages: list[StageConfig] = DEFAULT_STAGES
+    # Larger amounts are refused as typos (in the org's currency).
+    max_amount: Decimal = Field(default=Decimal("100000000"), gt=0,
+                                le=Decimal("999999999999.99"))
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: list[StageConfig]) -> list[StageConfig]:
+        keys = [s.key for s in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("stage keys must be unique")
+        outcomes = [s.outcome for s in value]
+        if outcomes.count("won") != 1 or outcomes.count("lost") != 1:
+            raise ValueError('exactly one stage has outcome "won" and one "lost"')
+        if "" not in outcomes:
+            raise ValueError("at least one open stage (outcome \"\") is needed")
+        return value
+
+
 class ApiTokenConfig(_Section):
     """A bearer token of the finance API and what it may do."""
 
@@ -289,6 +334,7 @@ class Config(_Section):
     checkin: CheckInConfig = CheckInConfig()
     expenses: ExpensesConfig = ExpensesConfig()
     api: ApiConfig = ApiConfig()
+    pipeline: PipelineConfig = PipelineConfig()
 
     def require_token(self) -> str:
         """The bot token, or ConfigError when none is configured."""

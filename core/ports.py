@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Protocol, Self
 from zoneinfo import ZoneInfo
 
 from core.domain.budget import Budget, UnitKind
 from core.domain.calendar import CheckInFact, LogEntryFact, LogFact, PhotoFact, PlanItemFact
 from core.domain.checkin import BoundingBox, CheckIn
+from core.domain.claim_drafts import ExpenseReport
+from core.domain.expense_stats import ClaimScope, Dimension, ExportRow, GroupSum
+from core.domain.expenses import ApprovalStep, Claim, ClaimEvent, ClaimStatus, Receipt
+from core.domain.finance import (
+    LedgerClaim,
+    LedgerClaimRecord,
+    Position,
+    PostingState,
+)
 from core.domain.invite import Invite
 from core.domain.notification import DeliveryState, Notification
+from core.domain.opportunity import (
+    Note,
+    Opportunity,
+    OpportunityScope,
+    StageChange,
+    StageSum,
+)
 from core.domain.org import Customer, Department, Member, OrgSettings, Project
 from core.domain.photo import Exif, VisitPhoto
 from core.domain.plans import LogEntry, NewItem, PlanItem, Visit
@@ -21,6 +38,15 @@ from core.domain.reminders import ReminderRule, TeamGroup
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class Changes(Protocol):
+    """What changed in storage, for caches to know when to load again."""
+
+    def version(self, kind: str) -> int:
+        """A number that grows whenever `kind` ("members", "customers", "organization")
+        changes through this process."""
         ...
 
 
@@ -155,15 +181,15 @@ class CheckInRepository(Protocol):
         """The member's most recent check-in at or after `since`."""
         ...
 
-    async def add_as(self, telegram_id: int, check_in: CheckIn) -> CheckIn | None:
-        """Record `check_in` for the active member behind `telegram_id` (its member_id is
-        theirs); None, with nothing written, when the account is no active member."""
+    async def add_as(self, visits: Sequence[tuple[int, CheckIn]]) -> list[CheckIn | None]:
+        """Record each (telegram_id, check-in) for the active member behind that account
+        (the check-in's member_id is theirs), in order; None, with nothing written, where
+        the account is no active member."""
         ...
 
-    async def close_open(self, member_id: int, since: datetime, at: datetime, *,
-                         keep: int | None = None) -> int:
-        """Check out of the member's visits still open since `since`, except `keep`; how
-        many there were."""
+    async def close_before(self, check_ins: Sequence[CheckIn], since: timedelta) -> None:
+        """Check each check-in's member out, at its time, of their visits still open that
+        began less than `since` before it (and were recorded before it)."""
         ...
 
     async def by_message(self, chat_id: int, message_id: int) -> CheckIn | None: ...
@@ -187,6 +213,7 @@ class CustomerSites(Protocol):
 
     async def within(self, box: BoundingBox) -> list[Customer]: ...
     async def largest_radius_m(self) -> float: ...
+    async def all(self) -> list[Customer]: ...
     async def many(self, customer_ids: Collection[int]) -> dict[int, Customer]: ...
 
 
@@ -279,25 +306,163 @@ class PhotoFiles(Protocol):
 # Claims as their author sees them (storage/claims.py).
 
 class ClaimRepository(Protocol):
-    """(being written)"""
+    """Drafts (every write conditional on the draft state and version), receipts, the
+    audit log, the author's list, and trips."""
+
+    async def add(self, claim: Claim, department_id: int, now: datetime) -> Claim: ...
+    async def get(self, claim_id: int) -> Claim | None: ...
+    async def save_draft(self, claim: Claim, now: datetime) -> Claim | None:
+        """None when the draft changed or was submitted since `claim` was read."""
+        ...
+
+    async def touch(self, claim_id: int, version: int, now: datetime) -> bool: ...
+    async def delete_draft(self, claim_id: int) -> bool: ...
+    async def latest_draft(self, member_id: int) -> Claim | None: ...
+    async def mine(self, member_id: int, offset: int, limit: int) -> list[Claim]:
+        """Drafts first, then newest first."""
+        ...
+
+    async def count_mine(self, member_id: int) -> int: ...
+    async def add_receipt(self, receipt: Receipt) -> Receipt | None:
+        """None when the same file is attached to the claim already."""
+        ...
+
+    async def receipts(self, claim_id: int) -> list[Receipt]: ...
+    async def add_event(self, event: ClaimEvent) -> None: ...
+    async def events(self, claim_id: int) -> list[ClaimEvent]: ...
+    async def approver_ids(self, claim_id: int) -> set[int]: ...
+    async def add_report(self, report: ExpenseReport) -> ExpenseReport: ...
+    async def report(self, report_id: int) -> ExpenseReport | None: ...
+    async def open_reports(self, member_id: int) -> list[ExpenseReport]: ...
+    async def in_report(self, report_id: int) -> list[Claim]: ...
+    async def close_report(self, report_id: int, at: datetime) -> bool:
+        """False when the trip was submitted already."""
+        ...
 
 
 # Approval routes, decisions and budget usage (storage/approvals.py).
 
 class ApprovalRepository(Protocol):
-    """(being written)"""
+    """Submitting, deciding and withdrawing are conditional on the claim's status and
+    version: False means someone else changed it first."""
+
+    async def claim(self, claim_id: int) -> Claim | None: ...
+    async def submit(self, claim_id: int, *, version: int, number: str, department_id: int,
+                     at: datetime) -> bool: ...
+    async def transition(self, claim_id: int, *, version: int, status: ClaimStatus,
+                         at: datetime) -> bool: ...
+    async def add_steps(self, steps: list[ApprovalStep]) -> list[ApprovalStep]: ...
+    async def steps(self, claim_id: int) -> list[ApprovalStep]: ...
+    async def save_step(self, step: ApprovalStep) -> None: ...
+    async def cancel_open_steps(self, claim_id: int) -> int: ...
+    async def overdue_steps(self, reached_before: datetime) -> list[ApprovalStep]: ...
+    async def waiting_for(self, approver_ids: Collection[int],
+                          finance: bool) -> list[ApprovalStep]: ...
+    async def mark_reminded(self, step_id: int, at: datetime) -> bool: ...
+    async def escalate_step(self, step_id: int, approver_id: int | None,
+                            at: datetime) -> bool: ...
+    async def add_event(self, event: ClaimEvent) -> None: ...
+    async def events(self, claim_id: int) -> list[ClaimEvent]: ...
+    async def receipts(self, claim_id: int) -> list[Receipt]: ...
+    async def card_keys(self, claim_id: int) -> list[str]: ...
+    async def usage(self, unit_kind: UnitKind, unit_id: int, category: str | None,
+                    start: date, end: date, *, exclude: int | None = None) -> Decimal:
+        """Approved + pending claims of the unit spent in [start, end)."""
+        ...
 
 
 # Statistics and exports (storage/expense_stats.py).
 
 class ExpenseStats(Protocol):
-    """(being written)"""
+    """Sums and rows of claims, computed by the database (money in exact cents)."""
+
+    async def sums(self, scope: ClaimScope, by: Dimension) -> list[GroupSum]:
+        """One sum and count per group; a unit's key is (unit kind, unit id)."""
+        ...
+
+    async def committed(self, budgets: Sequence[Budget]) -> dict[int, Decimal]:
+        """Approved + pending claims charged to each budget's unit (and category) within
+        the budget's own period, by budget id."""
+        ...
+
+    async def count(self, scope: ClaimScope) -> int: ...
+
+    def rows(self, scope: ClaimScope, chunk: int = 2000) -> AsyncIterator[ExportRow]:
+        """The claims one by one, by date then id, fetched in chunks (not all at once)."""
+        ...
 
 
 # The finance system's view: approved claims and postings (storage/finance.py).
 
 class FinanceLedger(Protocol):
-    """(being written)"""
+    async def approved_after(self, position: Position | None, until: datetime,
+                             limit: int) -> list[LedgerClaim]:
+        """Approved claims after `position` decided no later than `until`, by (decided_at, id)."""
+        ...
+
+    async def record(self, number: str) -> LedgerClaimRecord | None:
+        """An approved claim with its receipts and audit log; None for any other."""
+        ...
+
+    async def has_receipt(self, number: str, sha256: str) -> bool:
+        """Whether the approved claim `number` has this receipt."""
+        ...
+
+    async def posting_state(self, number: str) -> PostingState | None: ...
+
+    async def mark_posted(self, claim_id: int, ledger_ref: str, at: datetime) -> bool:
+        """Post an approved, unposted claim; False when it no longer is one."""
+        ...
+
+    async def add_event(self, claim_id: int, action: str, at: datetime, detail: dict) -> None:
+        """An audit line by the system (no member acted)."""
+        ...
+
+
+# Opportunities ----------------------------------------------------------------------------
+# Deals, their stage history and notes (storage/opportunities.py).
+
+class OpportunityRepository(Protocol):
+    """Open means not closed (closed_at unset); updates are conditional on version and stage."""
+
+    async def add(self, opportunity: Opportunity, changed_by: int) -> Opportunity:
+        """Insert it with its first stage change (from nothing, at created_at)."""
+        ...
+
+    async def get(self, opportunity_id: int) -> Opportunity | None: ...
+    async def update(self, opportunity: Opportunity, *, version: int, stage: str) -> bool:
+        """False when it is no longer at `version` in `stage` (someone was first)."""
+        ...
+
+    async def touch(self, opportunity_id: int, at: datetime) -> None: ...
+    async def listed(self, scope: OpportunityScope, *, today: date,
+                     stages: Collection[str] | None = None, search: str | None = None,
+                     offset: int = 0, limit: int = 20) -> list[Opportunity]:
+        """Overdue open ones first, then by expected close; search in title and customer."""
+        ...
+
+    async def count_listed(self, scope: OpportunityScope, *,
+                           stages: Collection[str] | None = None,
+                           search: str | None = None) -> int: ...
+    async def open_for(self, member_id: int) -> list[Opportunity]: ...
+    async def find_duplicate(self, customer_id: int, title: str) -> Opportunity | None: ...
+    async def add_change(self, change: StageChange) -> StageChange: ...
+    async def history(self, opportunity_id: int,
+                      limit: int | None = None) -> list[StageChange]: ...
+    async def stages_on(self, pairs: Collection[tuple[int, date]],
+                        zone: tzinfo) -> dict[tuple[int, date], str | None]:
+        """The stage of each (opportunity, local day) at the day's end, in one read."""
+        ...
+
+    async def add_note(self, note: Note) -> Note: ...
+    async def notes(self, opportunity_id: int, limit: int | None = None) -> list[Note]: ...
+    async def stage_sums(self, scope: OpportunityScope, closed_from: datetime,
+                         closed_before: datetime) -> list[tuple[int, StageSum]]:
+        """(owner id, sums) per owner and stage: open ones and those closed in the period."""
+        ...
+
+    async def changes_ending_between(self, scope: OpportunityScope, start: datetime,
+                                     end: datetime) -> list[StageChange]: ...
 
 
 class UnitOfWork(Protocol):
@@ -325,6 +490,7 @@ class UnitOfWork(Protocol):
     approvals: ApprovalRepository
     expense_stats: ExpenseStats
     ledger: FinanceLedger
+    opportunities: OpportunityRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -6,7 +6,7 @@ every process reads what runs (and when each rule last ran) from one place.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,9 +24,12 @@ PLAN_REMINDER = "plan_reminder"
 LOG_REMINDER = "log_reminder"
 MORNING_DIGEST = "morning_digest"
 IMPLEMENTED = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST)
+# Counts hours from each pending approval, so it runs every few minutes, not at a time.
+APPROVAL_SLA = "approval_sla"
+SLA_INTERVAL = timedelta(minutes=15)
 # Configured already, run by the module that brings what they look at.
-WAITING_FOR = {"approval_sla": "expenses", "follow_up": "opportunities"}
-RULE_NAMES = (*IMPLEMENTED, *WAITING_FOR)
+WAITING_FOR = {"follow_up": "opportunities"}
+RULE_NAMES = (*IMPLEMENTED, APPROVAL_SLA, *WAITING_FOR)
 
 
 class UnknownRule(DomainError):
@@ -134,12 +137,15 @@ class ReminderService:
     """Runs the scheduled rules: who gets reminded, what the team groups read."""
 
     def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings,
-                 config: RemindersConfig, calendar: WorkCalendar) -> None:
+                 config: RemindersConfig, calendar: WorkCalendar,
+                 sla: Callable[[datetime], Awaitable[int]] | None = None) -> None:
         self._uows = uows
         self._clock = clock
         self._defaults = defaults
         self._config = config
         self.calendar = calendar
+        # The approvals' SLA pass (core.approvals.ApprovalService.run_sla).
+        self._sla = sla
 
     async def sync_rules(self) -> list[ReminderRule]:
         """Write the configured rules to the database, keeping when each last ran."""
@@ -167,12 +173,16 @@ class ReminderService:
             raise UnknownRule(name=name)
         if name in WAITING_FOR:
             raise RuleNotReady(name=name, module=WAITING_FOR[name])
+        if name == APPROVAL_SLA and self._sla is None:
+            raise RuleNotReady(name=name, module="expenses")
         return next(r for r in configured_rules(self._config) if r.name == name)
 
     async def run(self, name: str, now: datetime | None = None) -> int:
         """Run a rule once (idempotent per day); returns how many notifications are new."""
         configured = self.rule(name)
         now = now or self._clock.now()
+        if name == APPROVAL_SLA:
+            return await self._run_sla(configured, now)
         async with self._uows() as uow:
             settings = await uow.organization.get() or self._defaults
             today = now.astimezone(ZoneInfo(settings.timezone)).date()
@@ -186,6 +196,15 @@ class ReminderService:
             await uow.rules.save(replace(rule, last_run_at=now))
             await uow.commit()
             return created
+
+    async def _run_sla(self, configured: ReminderRule, now: datetime) -> int:
+        """Every day counts: an approval waits on a weekend too."""
+        created = await self._sla(now)
+        async with self._uows() as uow:
+            rule = await uow.rules.get(APPROVAL_SLA) or configured
+            await uow.rules.save(replace(rule, last_run_at=now))
+            await uow.commit()
+        return created
 
     async def catch_up(self, now: datetime | None = None) -> dict[str, int]:
         """Run once what was due earlier today while no process was running."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain.checkin import BoundingBox, CheckIn, flags_text, parse_flags
@@ -14,6 +15,15 @@ from core.domain.org import Customer
 from core.domain.photo import Exif, VisitPhoto
 from storage.repositories import _customer
 from storage.tables import CheckInRow, CustomerRow, MemberRow, VisitPhotoRow
+
+_CHECK_INS = CheckInRow.__table__
+# Run once per check-in (executemany): an earlier id is an earlier check-in, so a batch
+# holding two check-ins of one member leaves the later one open.
+_CLOSE_BEFORE = (
+    update(_CHECK_INS)
+    .where(_CHECK_INS.c.member_id == bindparam("member"), _CHECK_INS.c.at >= bindparam("since"),
+           _CHECK_INS.c.checked_out_at.is_(None), _CHECK_INS.c.id < bindparam("before"))
+    .values(checked_out_at=bindparam("closed")))
 
 
 def _check_in(row: CheckInRow) -> CheckIn:
@@ -41,19 +51,36 @@ class SqlCheckInRepository:
             insert(CheckInRow).values(**_values(check_in)).returning(CheckInRow.id))
         return replace(check_in, id=new_id)
 
-    async def add_as(self, telegram_id: int, check_in: CheckIn) -> CheckIn | None:
-        """Record a visit for the active member behind `telegram_id`, whose id it takes;
-        None (nothing written) when that account is no active member."""
-        values = _values(check_in)
-        del values["member_id"]
-        member = (select(MemberRow.id, *(literal(v, CheckInRow.__table__.c[k].type)
-                                         for k, v in values.items()))
-                  .where(MemberRow.telegram_id == telegram_id, MemberRow.active.is_(True)))
-        found = (await self.session.execute(
-            insert(CheckInRow).from_select(["member_id", *values], member)
-            .returning(CheckInRow.id, CheckInRow.member_id))).first()
-        return None if found is None else replace(check_in, id=found.id,
-                                                  member_id=found.member_id)
+    async def add_as(self, visits: Sequence[tuple[int, CheckIn]]) -> list[CheckIn | None]:
+        """Record each (telegram_id, check-in) for the active member behind that account,
+        whose id it takes; None (nothing written) where that account is no active member."""
+        if not visits:
+            return []
+        # Read in the transaction that writes: whoever is no longer active writes nothing.
+        members = dict((await self.session.execute(
+            select(MemberRow.telegram_id, MemberRow.id)
+            .where(MemberRow.telegram_id.in_({account for account, _ in visits}),
+                   MemberRow.active.is_(True)))).all())
+        records = [replace(check_in, member_id=members[account]) if account in members else None
+                   for account, check_in in visits]
+        # One multi-row INSERT per round. SQLite returns its rows in no set order, so each
+        # round holds a member at most once and its ids are told apart by member; a member's
+        # second check-in goes in the next round, and so gets the later id.
+        rounds: list[list[int]] = []
+        seen: Counter[int] = Counter()
+        for n, record in enumerate(records):
+            if record is not None:
+                if seen[record.member_id] == len(rounds):
+                    rounds.append([])
+                rounds[seen[record.member_id]].append(n)
+                seen[record.member_id] += 1
+        for round_ in rounds:
+            ids = dict((await self.session.execute(
+                insert(_CHECK_INS).returning(_CHECK_INS.c.member_id, _CHECK_INS.c.id),
+                [_values(records[n]) for n in round_])).all())
+            for n in round_:
+                records[n] = replace(records[n], id=ids[records[n].member_id])
+        return records
 
     async def get(self, check_in_id: int) -> CheckIn | None:
         row = await self.session.get(CheckInRow, check_in_id)
@@ -69,17 +96,14 @@ class SqlCheckInRepository:
             .order_by(CheckInRow.at.desc(), CheckInRow.id.desc()).limit(1))
         return None if row is None else _check_in(row)
 
-    async def close_open(self, member_id: int, since: datetime, at: datetime, *,
-                         keep: int | None = None) -> int:
-        """Check out of the member's visits still open since `since` (but `keep`); how many
-        there were."""
-        query = update(CheckInRow).where(
-            CheckInRow.member_id == member_id, CheckInRow.at >= since,
-            CheckInRow.checked_out_at.is_(None))
-        if keep is not None:
-            query = query.where(CheckInRow.id != keep)
-        result = await self.session.execute(query.values(checked_out_at=at))
-        return result.rowcount
+    async def close_before(self, check_ins: Sequence[CheckIn], since: timedelta) -> None:
+        """Check each check-in's member out, at its time, of their visits still open that
+        began less than `since` before it and were recorded before it."""
+        if not check_ins:
+            return
+        await self.session.execute(_CLOSE_BEFORE, [
+            {"member": c.member_id, "since": c.at - since, "before": c.id, "closed": c.at}
+            for c in check_ins])
 
     async def by_message(self, chat_id: int, message_id: int) -> CheckIn | None:
         row = await self.session.scalar(
@@ -167,6 +191,11 @@ class SqlCustomerSites:
         else:
             query = query.where(CustomerRow.lon.between(box.min_lon, box.max_lon))
         return [Customer(*row) for row in await self.session.execute(query)]
+
+    async def all(self) -> list[Customer]:
+        # In parts: with 100,000 customers, other updates go on while they are read.
+        result = await self.session.stream(select(*_CUSTOMER_COLUMNS))
+        return [Customer(*row) async for part in result.partitions(5000) for row in part]
 
     async def largest_radius_m(self) -> float:
         return float(await self.session.scalar(select(func.max(CustomerRow.radius_m))) or 0)

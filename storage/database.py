@@ -20,9 +20,11 @@ from storage import notifications as info
 from storage import repositories as repos
 from storage.approvals import SqlApprovalRepository
 from storage.calendar import SqlCalendarFacts
+from storage.changes import TableChanges
 from storage.claims import SqlClaimRepository
 from storage.expense_stats import SqlExpenseStats
 from storage.finance import SqlFinanceLedger
+from storage.opportunities import SqlOpportunityRepository
 from storage.plans import SqlCheckInFacts, SqlPlanRepository, SqlWorkLogRepository
 from storage.schedule import SqlScheduleFacts
 
@@ -67,7 +69,10 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Committed writes are counted, so that caches know when to load again.
+        self.changes = TableChanges()
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False,
+                                           sync_session_class=self.changes.session_class())
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock: asyncio.Lock | None = None
 
@@ -133,6 +138,7 @@ class SqlUnitOfWork:
         self.approvals = SqlApprovalRepository(session)
         self.expense_stats = SqlExpenseStats(session)
         self.ledger = SqlFinanceLedger(session)
+        self.opportunities = SqlOpportunityRepository(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -341,10 +341,13 @@ class ClaimRow(Base):
 
     __tablename__ = "expense_claims"
     __table_args__ = (
-        # Budget usage: a unit's committed claims in a period.
-        Index("ix_expense_claims_unit", "unit_kind", "unit_id", "spent_on", "status"),
-        # Statistics and exports by period, then status.
-        Index("ix_expense_claims_spent", "spent_on", "status"),
+        # Budget usage: a unit's committed claims in a period (covering: category, amount).
+        Index("ix_expense_claims_unit", "unit_kind", "unit_id", "spent_on", "status",
+              "category", "amount"),
+        # Statistics and exports by period, then status; covering every breakdown's column,
+        # so sums over a month of a million claims never read the table.
+        Index("ix_expense_claims_spent", "spent_on", "status", "department_id", "category",
+              "member_id", "unit_kind", "unit_id", "opportunity_id", "amount"),
         Index("ix_expense_claims_department", "department_id", "spent_on"),
         Index("ix_expense_claims_member", "member_id", "status", "id"),
         # The finance API pages through decided claims.
@@ -433,3 +436,63 @@ class ClaimEventRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class OpportunityRow(Base):
+    """A deal with a customer, moving through the pipeline's stages."""
+
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        # Lists and the pipeline of a team, of a person, and the follow-up rule by date.
+        Index("ix_opportunities_department_stage", "department_id", "stage"),
+        Index("ix_opportunities_owner_stage", "owner_id", "stage"),
+        Index("ix_opportunities_stage_close", "stage", "expected_close"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    # The owner's department when created: who sees it, and pipeline statistics by team.
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    stage: Mapped[str] = mapped_column(String(32))
+    probability: Mapped[int] = mapped_column(Integer)
+    expected_close: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OpportunityStageRow(Base):
+    """One move of an opportunity (from_stage NULL: created): "stage on a date" reads these."""
+
+    __tablename__ = "opportunity_stages"
+    __table_args__ = (Index("ix_opportunity_stages_opportunity_at", "opportunity_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(String(32))
+    to_stage: Mapped[str] = mapped_column(String(32))
+    changed_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class OpportunityNoteRow(Base):
+    """A note on an opportunity's card."""
+
+    __tablename__ = "opportunity_notes"
+    __table_args__ = (Index("ix_opportunity_notes_opportunity_at", "opportunity_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,7 +1,87 @@
-"""(being written)"""
+"""/budget: my units' budgets with usage bars; `/budget set ...` for managers and finance."""
 
 from __future__ import annotations
 
+from html import escape
+
+from telegram import Update
+from telegram.ext import CommandHandler
+
+from bot.context import CrmContext
+from bot.handlers.approvals import refusal_text
+from bot.i18n import N_, Translator
+from core.budgets import BudgetLine, BudgetOverview
+from core.domain.budget import OverrunPolicy
+from core.domain.errors import DomainError
+from core.domain.money import format_amount
+
+BAR_CELLS = 10
+POLICIES = {OverrunPolicy.WARN: N_("warn"), OverrunPolicy.BLOCK: N_("block"),
+            OverrunPolicy.ESCALATE: N_("escalate")}
+SET_USAGE = N_("To set a budget: <code>/budget set UNIT CATEGORY PERIOD AMOUNT [POLICY]</code>\n"
+               "for example <code>/budget set department:east travel 2026-12 12000 block</code>"
+               "\nUNIT: department:KEY, project:KEY or member:KEY. CATEGORY: a category key "
+               "or all. PERIOD: 2026-12, 2026-Q4 or 2026. POLICY: warn (default), block or "
+               "escalate.")
+
+
+def bar(percent: int) -> str:
+    """▓▓▓▓▓▓▓░░░ for 72%: full cells for each tenth used, never more than the bar."""
+    filled = max(0, min(BAR_CELLS, percent // 10))
+    return "▓" * filled + "░" * (BAR_CELLS - filled)
+
+
+def line_text(line: BudgetLine, currency: str, t: Translator) -> str:
+    category = (line.category_name_zh if t.language == "zh_Hans" and line.category_name_zh
+                else line.category_name) or t("All categories")
+    label = " · ".join([category, line.unit, line.budget.period.label])
+    text = (f"<b>{escape(label)}</b>\n{bar(line.percent)} {line.percent}%  "
+            + t("{used} of {limit}", used=format_amount(line.used, currency),
+                limit=format_amount(line.budget.amount, currency))
+            + f" · {t(POLICIES[line.budget.policy])}")
+    if line.over > 0:
+        text += "\n" + t("🔴 over budget by {over}", over=format_amount(line.over, currency))
+    return text
+
+
+def overview_text(overview: BudgetOverview, t: Translator) -> str:
+    head = (t("💰 <b>Budgets</b> · {period}", period=overview.period.label) if overview.period
+            else t("💰 <b>Budgets running now</b>"))
+    if not overview.lines:
+        return head + "\n\n" + t("No budgets for your units in this period.")
+    body = "\n\n".join(line_text(line, overview.currency, t) for line in overview.lines)
+    return head + "\n" + t("used = approved + waiting for approval") + "\n\n" + body
+
+
+async def show_budget(update: Update, context: CrmContext) -> None:
+    """/budget, /budget 2026-Q4, or /budget set ..."""
+    t, message, args = context.t, update.effective_message, list(context.args or [])
+    try:
+        if args and args[0].lower() == "set":
+            await _set(update, context, args[1:])
+            return
+        if len(args) > 1:
+            await message.reply_html(t(SET_USAGE))
+            return
+        overview = await context.services.budgets.overview(update.effective_user.id,
+                                                           args[0] if args else None)
+    except DomainError as error:
+        await message.reply_html(escape(refusal_text(t, error)))
+        return
+    await message.reply_html(overview_text(overview, t))
+
+
+async def _set(update: Update, context: CrmContext, args: list[str]) -> None:
+    t, message = context.t, update.effective_message
+    if len(args) not in (4, 5):
+        await message.reply_html(t(SET_USAGE))
+        return
+    unit, category, period, amount = args[:4]
+    line = await context.services.budgets.set(update.effective_user.id, unit, category, period,
+                                              amount, args[4] if len(args) == 5 else None)
+    currency = context.visitor.settings.currency
+    await message.reply_html(t("✅ Budget saved.") + "\n\n" + line_text(line, currency, t))
+
 
 def handlers() -> list:
-    return []
+    return [CommandHandler("budget", show_budget)]

@@ -1,7 +1,282 @@
-"""(being written)"""
+"""/claims, /claim <number> and /trip: my claims, one claim with its history, trips.
+
+Callback data (untrusted; the service re-checks the presser and the claim on every press):
+"exp:l:<page>" a page of my claims, "exp:i:<claim>" one claim, "exp:w:<claim>" withdraw,
+"exp:ts:<trip>" submit a trip. Drafts' Continue / Discard ("exp:k", "exp:x") belong to the
+/expense conversation.
+"""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+
+from bot.context import CrmContext
+from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.inbox import edit_or_send
+from bot.i18n import N_, Translator
+from bot.texts import REFUSALS, refusal
+from bot.timefmt import local_datetime
+from core.config import ExpensesConfig
+from core.domain.errors import DomainError
+from core.domain.expenses import Claim, ClaimAction, ClaimStatus, parse_claim_number
+from core.domain.money import CENT
+from core.expenses import ClaimDetail, ClaimPage, TripRefused, TripView
+
+STATUS_ICONS = {ClaimStatus.DRAFT: "📝", ClaimStatus.PENDING: "⏳", ClaimStatus.APPROVED: "✅",
+                ClaimStatus.REJECTED: "❌", ClaimStatus.WITHDRAWN: "↩️"}
+STATUS_NAMES = {ClaimStatus.DRAFT: N_("draft"), ClaimStatus.PENDING: N_("waiting for approval"),
+                ClaimStatus.APPROVED: N_("approved"), ClaimStatus.REJECTED: N_("rejected"),
+                ClaimStatus.WITHDRAWN: N_("withdrawn")}
+ACTION_NAMES = {ClaimAction.CREATED: N_("created"), ClaimAction.EDITED: N_("edited"),
+                ClaimAction.SUBMITTED: N_("submitted"), ClaimAction.APPROVED: N_("approved"),
+                ClaimAction.REJECTED: N_("rejected"), ClaimAction.WITHDRAWN: N_("withdrew"),
+                ClaimAction.ESCALATED: N_("escalated"), ClaimAction.REMINDED: N_("reminded"),
+                ClaimAction.POSTED: N_("posted to the ledger")}
+
+# What the claimant is told when the approval module refuses (numbers filled in here).
+CLAIMANT_REFUSALS = {
+    "budget_blocked": N_("This claim would take the budget {budget} over its limit of "
+                         "{limit} by {over}, so it cannot be submitted. The draft is kept."),
+    "no_approver": N_("Nobody can approve this claim: your department has no manager above "
+                      "you. Please talk to an admin. The draft is kept."),
+    "claim_decided": N_("This claim is already {status}, so it cannot be withdrawn."),
+    "claim_withdrawn": N_("This claim was withdrawn already."),
+    "claim_not_pending": N_("Only a claim waiting for approval can be withdrawn."),
+    "not_your_claim": N_("That is not your claim."),
+    "claim_changed": N_("This claim changed meanwhile. Please look at it again."),
+    "photo_too_big": N_("This file is larger than 20 MB, so I cannot take it. "
+                        "Please send a smaller photo of the receipt."),
+    "not_an_image": N_("This file is not a photo. Please send the receipt as a JPEG or PNG "
+                       "image."),
+    "corrupt_image": N_("I could not open this image: the file seems damaged. "
+                        "Please send the receipt again."),
+}
+
+_PAGE = re.compile(r"exp:l:(\d{1,4})")
+_SHOW = re.compile(r"exp:i:(\d{1,12})")
+_WITHDRAW = re.compile(r"exp:w:(\d{1,12})")
+_SUBMIT_TRIP = re.compile(r"exp:ts:(\d{1,12})")
+
+
+def money(amount: Decimal) -> str:
+    """8200 -> '8,200'; 120.5 -> '120.50' (whole amounts without cents, as people write)."""
+    amount = amount.quantize(CENT)
+    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+
+
+def category_name(t: Translator, config: ExpensesConfig, key: str | None) -> str:
+    """The category's name in the reader's language (its key if it left the config)."""
+    for category in config.categories:
+        if category.key == key:
+            return category.name_zh if t.language == "zh_Hans" and category.name_zh \
+                else category.name
+    return key or "—"
+
+
+def say(t: Translator, error: DomainError) -> str:
+    """A refusal with its numbers filled in."""
+    params = {k: money(v) if isinstance(v, Decimal) else v for k, v in error.params.items()}
+    if error.code == "claim_decided" and params.get("status") in set(ClaimStatus):
+        params["status"] = t(STATUS_NAMES[ClaimStatus(params["status"])])
+    message = CLAIMANT_REFUSALS.get(error.code) or REFUSALS.get(error.code)
+    if message is None:
+        return refusal(t, error)
+    try:
+        return t(message, **params) if params else t(message)
+    except (KeyError, IndexError):
+        return t(message)
+
+
+def claim_line(t: Translator, config: ExpensesConfig, claim: Claim) -> str:
+    """⏳ EXP-2026-000123 · CNY 120.50 · Travel · 2026-11-26"""
+    parts = [STATUS_ICONS[claim.status] + " " + (claim.number or t("Draft"))]
+    if claim.amount is not None:
+        parts.append(f"{claim.currency} {money(claim.amount)}")
+    if claim.category:
+        parts.append(escape(category_name(t, config, claim.category)))
+    if claim.spent_on:
+        parts.append(claim.spent_on.isoformat())
+    return " · ".join(parts)
+
+
+def list_screen(t: Translator, config: ExpensesConfig,
+                page: ClaimPage) -> tuple[str, InlineKeyboardMarkup | None]:
+    if not page.claims:
+        return t("You have no expense claims yet. Send /expense to file one."), None
+    lines = [t("🧾 <b>My claims</b>")]
+    rows: list[list[InlineKeyboardButton]] = []
+    for claim in page.claims:
+        lines.append(claim_line(t, config, claim))
+        label = claim.number or t("Draft")
+        if claim.status is ClaimStatus.DRAFT:
+            rows.append([InlineKeyboardButton(t("▶️ Continue"), callback_data=f"exp:k:{claim.id}"),
+                         InlineKeyboardButton(t("🗑 Discard"), callback_data=f"exp:x:{claim.id}")])
+        else:
+            row = [InlineKeyboardButton(f"🔎 {label}", callback_data=f"exp:i:{claim.id}")]
+            if claim.status is ClaimStatus.PENDING:
+                row.append(InlineKeyboardButton(t("↩️ Withdraw"),
+                                                callback_data=f"exp:w:{claim.id}"))
+            rows.append(row)
+    pager = []
+    if page.page > 0:
+        pager.append(InlineKeyboardButton("◀", callback_data=f"exp:l:{page.page - 1}"))
+    if page.page + 1 < page.pages:
+        pager.append(InlineKeyboardButton("▶", callback_data=f"exp:l:{page.page + 1}"))
+    if pager:
+        lines.append(t("Page {page} of {pages}", page=page.page + 1, pages=page.pages))
+        rows.append(pager)
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def detail_screen(t: Translator, config: ExpensesConfig, detail: ClaimDetail,
+                  timezone: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    claim = detail.claim
+    head = claim.number or t("Draft")
+    lines = [f"{STATUS_ICONS[claim.status]} <b>{head}</b> · {t(STATUS_NAMES[claim.status])}",
+             " · ".join(filter(None, [
+                 escape(detail.author),
+                 f"{claim.currency} {money(claim.amount)}" if claim.amount is not None else "",
+                 escape(category_name(t, config, claim.category)) if claim.category else "",
+                 claim.spent_on.isoformat() if claim.spent_on else ""]))]
+    if detail.unit_name:
+        lines.append(t("Charged to: {unit}", unit=escape(detail.unit_name)))
+    if claim.description:
+        lines.append(escape(claim.description))
+    lines.append(t.plural("{n} receipt", "{n} receipts", claim.receipt_count))
+    if detail.history:
+        lines += ["", t("<b>History</b>")]
+        for line in detail.history:
+            who = escape(line.actor) if line.actor else t("the system")
+            lines.append(f"{local_datetime(line.event.at, timezone)} · {who} · "
+                         f"{t(ACTION_NAMES[line.event.action])}")
+            if reason := line.event.detail.get("reason"):
+                lines.append(f"    “{escape(str(reason))}”")
+    rows = [[InlineKeyboardButton(t("◀ My claims"), callback_data="exp:l:0")]]
+    if detail.mine and claim.status is ClaimStatus.PENDING:
+        rows[0].insert(0, InlineKeyboardButton(t("↩️ Withdraw"), callback_data=f"exp:w:{claim.id}"))
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if detail.mine else None
+
+
+async def show_claims(update: Update, context: CrmContext) -> None:
+    """/claims: my claims, drafts first, then newest first, five a page."""
+    service = context.services.expenses
+    page = await service.my_claims(update.effective_user.id)
+    text, keyboard = list_screen(context.t, service.config, page)
+    await update.effective_message.reply_html(text, reply_markup=keyboard)
+
+
+async def show_claim(update: Update, context: CrmContext) -> None:
+    """/claim EXP-2026-000123 (or 123): the claim and its history, if I may see it."""
+    t, service = context.t, context.services.expenses
+    claim_id = parse_claim_number(" ".join(context.args)) if context.args else None
+    if claim_id is None:
+        await update.effective_message.reply_text(
+            t("Send the claim's number, for example /claim EXP-2026-000123."))
+        return
+    try:
+        detail = await service.show(update.effective_user.id, claim_id)
+    except DomainError as error:
+        await update.effective_message.reply_text(say(t, error))
+        return
+    text, keyboard = detail_screen(t, service.config, detail, context.visitor.settings.timezone)
+    await update.effective_message.reply_html(text, reply_markup=keyboard)
+
+
+def trips_screen(t: Translator, config: ExpensesConfig,
+                 trips: list[TripView]) -> tuple[str, InlineKeyboardMarkup | None]:
+    if not trips:
+        return t("You have no open trips. Start one with /trip and its title, for example "
+                 "/trip Hangzhou fair."), None
+    lines, rows = [t("🧳 <b>My trips</b>")], []
+    for view in trips:
+        lines += ["", f"<b>{escape(view.trip.title)}</b>"]
+        lines += [claim_line(t, config, c) for c in view.claims] or [
+            t("No claims yet: add drafts from their summary (/claims → Continue).")]
+        if any(c.status is ClaimStatus.DRAFT for c in view.claims):
+            rows.append([InlineKeyboardButton(t("🚀 Submit “{title}”", title=view.trip.title[:30]),
+                                              callback_data=f"exp:ts:{view.trip.id}")])
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+
+
+async def trip(update: Update, context: CrmContext) -> None:
+    """/trip <title> starts a trip; /trip alone lists my open trips."""
+    t, service = context.t, context.services.expenses
+    title = (update.effective_message.text or "").partition(" ")[2]
+    if title.strip():
+        try:
+            created = await service.create_trip(update.effective_user.id, title)
+        except DomainError as error:
+            await update.effective_message.reply_text(say(t, error))
+            return
+        await update.effective_message.reply_html(t(
+            "🧳 Trip “{title}” started. Add claims to it from their summary, then submit "
+            "them together with /trip.", title=escape(created.title)))
+        return
+    text, keyboard = trips_screen(t, service.config,
+                                  await service.trips(update.effective_user.id))
+    await update.effective_message.reply_html(text, reply_markup=keyboard)
+
+
+def trip_refusal(t: Translator, config: ExpensesConfig, error: TripRefused) -> str:
+    return t("Nothing was submitted: {claim} cannot go. {reason}",
+             claim=claim_line(t, config, error.claim), reason=say(t, error.cause))
+
+
+async def on_press(update: Update, context: CrmContext) -> None:
+    """Pages, one claim, withdraw, submit a trip; every press re-checked by the service."""
+    query, t = update.callback_query, context.t
+    if await pressed_outside_private_chat(update, context, "claims"):
+        return
+    service, user_id, data = context.services.expenses, update.effective_user.id, query.data
+    chat_id = update.effective_chat.id
+    try:
+        if match := _PAGE.fullmatch(data or ""):
+            text, keyboard = list_screen(t, service.config,
+                                         await service.my_claims(user_id, int(match[1])))
+        elif match := _SHOW.fullmatch(data or ""):
+            text, keyboard = detail_screen(t, service.config,
+                                           await service.show(user_id, int(match[1])),
+                                           context.visitor.settings.timezone)
+        elif match := _WITHDRAW.fullmatch(data or ""):
+            await service.withdraw(user_id, int(match[1]), chat_id)
+            text, keyboard = detail_screen(t, service.config,
+                                           await service.show(user_id, int(match[1])),
+                                           context.visitor.settings.timezone)
+            await query.answer(t("Withdrawn."))
+            await edit_or_send(update, context, text, keyboard)
+            return
+        elif match := _SUBMIT_TRIP.fullmatch(data or ""):
+            results = await service.submit_trip(user_id, int(match[1]), chat_id)
+            text = "\n".join([t.plural("🚀 {n} claim of the trip submitted:",
+                                       "🚀 {n} claims of the trip submitted:", len(results))]
+                             + [claim_line(t, service.config, r.claim) for r in results])
+            keyboard = None
+        else:
+            await query.answer(t("That button is no longer valid."), show_alert=True)
+            return
+    except TripRefused as error:
+        await query.answer()
+        await context.bot.send_message(chat_id, trip_refusal(t, service.config, error),
+                                       parse_mode=ParseMode.HTML)
+        return
+    except DomainError as error:
+        await query.answer(say(t, error), show_alert=True)
+        return
+    await query.answer()
+    await edit_or_send(update, context, text, keyboard)
+
 
 def handlers() -> list:
-    return []
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("claims", show_claims, filters=private),
+        CommandHandler("claim", show_claim, filters=private),
+        CommandHandler("trip", trip, filters=private),
+        CallbackQueryHandler(on_press, pattern=r"^exp:(?:l|i|w|ts):"),
+    ]

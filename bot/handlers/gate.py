@@ -35,7 +35,7 @@ async def identify(update: Update, context: CrmContext) -> None:
     user = update.effective_user
     if user is None or update.my_chat_member or update.chat_member:
         return
-    visitor = await context.services.org.identify(user.id)
+    visitor = await context.services.visitors.identify(user.id)
     context.visitor = visitor
     context.choose_language(visitor, user.language_code)
     if visitor.is_member:

@@ -1,7 +1,210 @@
-"""(being written)"""
+"""/stats for managers (their departments) and finance (everyone): a table and a chart."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import unicodedata
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.charts import Chart, bar_chart
+from bot.context import CrmContext
+from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.inbox import edit_or_send
+from bot.i18n import N_, Translator
+from bot.texts import refusal
+from core.domain.errors import DomainError
+from core.domain.expense_stats import BudgetLine, Line, StatusFilter, head
+from core.domain.money import format_amount
+from core.domain.period import Period, PeriodError
+from core.expense_stats import ExpenseStatsView
+
+# Callback data (untrusted: the service re-checks who may see what on every press):
+#   sta:<period>:<status>   period 2026-11 / 2026-Q4 / 2026, status c a p r (StatusFilter)
+PERIOD_DATA = r"\d{4}(?:-\d{2}|-Q[1-4])?"
+_PRESS = re.compile(rf"sta:({PERIOD_DATA}):([capr])")
+TOP = 8  # lines per breakdown in the chat; the rest is summed into one
+TOP_BUDGETS = 10
+LABEL_WIDTH = 20
+
+STATUS_LABELS = {
+    StatusFilter.COMMITTED: N_("approved + pending"),
+    StatusFilter.APPROVED: N_("approved"),
+    StatusFilter.PENDING: N_("pending"),
+    StatusFilter.REJECTED: N_("rejected"),
+}
+PERIOD_LABELS = {
+    "this_month": N_("This month"),
+    "last_month": N_("Last month"),
+    "this_quarter": N_("This quarter"),
+    "this_year": N_("This year"),
+}
+UNIT_MARKS = {"department": "🏢 ", "project": "📁 ", "member": "👤 "}
+
+
+def money(amount) -> str:
+    """Exact to the cent, grouped; the currency is said once in the header."""
+    return format_amount(amount, "").strip()
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cell(text: str, width: int) -> str:
+    """The text cut and padded to `width` columns of a monospace font (CJK counts two)."""
+    while _width(text) > width:
+        text = text[:-2] + "…"
+    return text + " " * (width - _width(text))
+
+
+def sections(view: ExpenseStatsView, t: Translator) -> list[tuple[str, list[Line]]]:
+    """The breakdowns as the chat shows them: the largest lines, the rest summed in one."""
+    shown = []
+    for title, lines in ((t("By category"), view.by_category),
+                         (t("By accounting unit"), view.by_unit),
+                         (t("By member"), view.by_member),
+                         (t("By opportunity"), view.by_opportunity)):
+        first, rest = head(lines, TOP)
+        if rest is not None:
+            first.append(Line(t("… {n} more", n=rest.label), rest.amount, rest.count))
+        shown.append((title, first))
+    return shown
+
+
+def title(view: ExpenseStatsView, t: Translator) -> str:
+    return t("Expenses {period} · {status}", period=view.period.label,
+             status=t(STATUS_LABELS[view.status]))
+
+
+def stats_text(view: ExpenseStatsView, t: Translator) -> str:
+    """The header, then one monospace table: total, breakdowns, budgets against actuals."""
+    scope = t("the whole organisation") if view.everyone else t("the departments you lead")
+    lines = [f"📊 <b>{escape(title(view, t))}</b>",
+             t("Claims of {scope}, in {currency}.", scope=scope, currency=view.currency)]
+    if view.empty:
+        lines.append(t("No claims in {period} ({status}).", period=view.period.label,
+                       status=t(STATUS_LABELS[view.status])))
+        return "\n".join(lines + _budgets(view, t))
+    total = view.total
+    table = [_row(t("Total"), total.count, total.amount)]
+    for heading, rows in sections(view, t):
+        table += ["", heading]
+        table += [_row(UNIT_MARKS.get(r.kind, "") + r.label, r.count, r.amount) for r in rows]
+    lines.append("<pre>" + escape("\n".join(table)) + "</pre>")
+    return "\n".join(lines + _budgets(view, t))
+
+
+def _row(label: str, count: int, amount) -> str:
+    return f"{_cell(label, LABEL_WIDTH)} {count:>4} {money(amount):>13}"
+
+
+def _budgets(view: ExpenseStatsView, t: Translator) -> list[str]:
+    if not view.budgets:
+        return []
+    rows = [_budget(b, t) for b in view.budgets[:TOP_BUDGETS]]
+    if len(view.budgets) > TOP_BUDGETS:
+        rows.append(t("… {n} more budgets", n=len(view.budgets) - TOP_BUDGETS))
+    return [t("<b>Budget vs actual</b> (used = approved + pending)"),
+            "<pre>" + escape("\n".join(rows)) + "</pre>"]
+
+
+def _budget(line: BudgetLine, t: Translator) -> str:
+    budget = line.budget
+    scope = " · ".join(filter(None, (line.unit, line.category, budget.period.label)))
+    share = "" if line.percent is None else f" ({line.percent}%)"
+    return scope + "\n  " + t("{amount}: used {used}{share}, left {left}",
+                              amount=money(budget.amount), used=money(line.used),
+                              share=share, left=money(line.remaining))
+
+
+def stats_keyboard(view: ExpenseStatsView, periods: dict[str, Period],
+                   t: Translator) -> InlineKeyboardMarkup:
+    """Periods in two rows, the status filter (the current one ticked), then export."""
+    status, label = view.status.value, view.period.label
+
+    def mark(text: str, on: bool) -> str:
+        return ("✓ " if on else "") + text
+
+    period_buttons = [InlineKeyboardButton(mark(t(PERIOD_LABELS[key]), p.label == label),
+                                           callback_data=f"sta:{p.label}:{status}")
+                      for key, p in periods.items()]
+    status_buttons = [InlineKeyboardButton(mark(t(STATUS_LABELS[s]), s is view.status),
+                                           callback_data=f"sta:{label}:{s.value}")
+                      for s in StatusFilter]
+    export = [InlineKeyboardButton(t("📥 XLSX"), callback_data=f"xpt:{label}:{status}:x"),
+              InlineKeyboardButton(t("📥 CSV"), callback_data=f"xpt:{label}:{status}:c")]
+    return InlineKeyboardMarkup([period_buttons[:2], period_buttons[2:], status_buttons[:2],
+                                 status_buttons[2:], export])
+
+
+def stats_chart(view: ExpenseStatsView, t: Translator) -> Chart:
+    """Bars by category and by member: the same Decimal lines the table shows."""
+    shown = dict(sections(view, t))
+    panels = [(name, [(r.label, r.amount) for r in shown[name]])
+              for name in (t("By category"), t("By member"))]
+    return bar_chart(title(view, t), panels, view.currency)
+
+
+async def _show(update: Update, context: CrmContext, period: Period | None,
+                status: StatusFilter) -> None:
+    """The table (edited in place on a press) and, when there is anything, the chart."""
+    t, user_id = context.t, update.effective_user.id
+    view = await context.services.expense_stats.stats(user_id, period, status,
+                                                      language=t.language)
+    periods = await context.services.expense_stats.periods(user_id)
+    text, keyboard = stats_text(view, t), stats_keyboard(view, periods, t)
+    if update.callback_query:
+        await update.callback_query.answer()
+        await edit_or_send(update, context, text, keyboard)
+    else:
+        await update.effective_message.reply_html(text, reply_markup=keyboard)
+    if not view.empty:
+        chart = await asyncio.to_thread(stats_chart, view, t)
+        await context.bot.send_photo(update.effective_chat.id, chart.png,
+                                     caption=title(view, t))
+
+
+async def show_stats(update: Update, context: CrmContext) -> None:
+    """/stats, /stats 2026-11, /stats 2026-Q4, /stats 2026."""
+    t, message = context.t, update.effective_message
+    period = None
+    if context.args:
+        try:
+            period = Period.parse(" ".join(context.args))
+        except PeriodError:
+            await message.reply_text(t("Please give a period like 2026-11, 2026-Q4 or 2026."))
+            return
+    try:
+        await _show(update, context, period, StatusFilter.COMMITTED)
+    except DomainError as error:
+        await message.reply_text(refusal(t, error))
+
+
+async def on_press(update: Update, context: CrmContext) -> None:
+    """Another period or status; forged data is refused, rights are checked again."""
+    query, t = update.callback_query, context.t
+    if await pressed_outside_private_chat(update, context, "stats"):
+        return
+    match = _PRESS.fullmatch(query.data or "")
+    try:
+        period = Period.parse(match[1]) if match else None
+    except PeriodError:
+        period = None
+    if period is None:
+        await query.answer(t("That button is no longer valid."), show_alert=True)
+        return
+    try:
+        await _show(update, context, period, StatusFilter(match[2]))
+    except DomainError as error:
+        await query.answer(refusal(t, error), show_alert=True)
+
 
 def handlers() -> list:
-    return []
+    return [
+        CommandHandler("stats", show_stats),
+        CallbackQueryHandler(on_press, pattern=r"^sta:"),
+    ]

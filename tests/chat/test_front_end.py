@@ -51,8 +51,9 @@ async def test_command_menus_are_published_in_both_languages(stage):
     assert {"command": "language", "description": "在 English 和简体中文之间切换"} in commands
     english = stage.standin.my_commands(private, language_code="en")
     assert [c["command"] for c in english] == ["start", "help", "language", "plan", "log",
-                                              "cancel", "inbox", "reminders", "calendar",
-                                              "digest", "checkout"]
+                                              "cancel", "expense", "claims", "claim", "trip",
+                                              "opp", "opps", "pipeline", "inbox", "reminders",
+                                              "calendar", "digest", "checkout"]
 
 
 async def test_each_chat_is_answered_in_order_while_chats_run_side_by_side(stage, cast):

@@ -73,7 +73,7 @@ async def test_menu_button_shows_the_unread_count_and_opens_the_inbox(
         await notify(org_database, clock, "carol", f"note {n}")
     entries = await stage.act(cast.carol.send("/start"))
     menu = next(e for e in reversed(entries) if e.by_bot and e.keyboard == "reply")
-    assert menu.buttons[1] == ["📅 Calendar", "📥 Inbox (3)"]
+    assert menu.buttons[1] == ["🧾 Expense", "📅 Calendar", "📥 Inbox (3)"]
     await stage.act(cast.carol.send("📥 Inbox (3)"))
     screen = inbox_screen(stage, cast.carol)
     assert screen.text.startswith("📥 Inbox — unread: 3 of 3")
@@ -91,7 +91,7 @@ async def test_chinese_menu_button_opens_the_inbox_in_chinese(stage, cast, org_d
     await notify(org_database, clock, "li", "提醒")
     entries = await stage.act(cast.li.send("/start"))
     menu = next(e for e in reversed(entries) if e.by_bot and e.keyboard == "reply")
-    assert menu.buttons[1] == ["📅 日历", "📥 消息中心 (1)"]
+    assert menu.buttons[1] == ["🧾 报销", "📅 日历", "📥 消息中心 (1)"]
     await stage.act(cast.li.send("📥 消息中心 (1)"))
     screen = inbox_screen(stage, cast.li)
     assert screen.text.startswith("📥 消息中心 — 未读 1 条，共 1 条")

@@ -13,7 +13,7 @@ async def member_count(database) -> int:
         return await uow.session.scalar(select(func.count()).select_from(MemberRow))
 
 
-REP_MENU = [["📍 Check in", "🗓 Plan", "📝 Log"], ["📅 Calendar", "📥 Inbox"],
+REP_MENU = [["📍 Check in", "🗓 Plan", "📝 Log"], ["🧾 Expense", "📅 Calendar", "📥 Inbox"],
             ["❓ Help", "🌐 Language"]]
 
 
@@ -32,7 +32,7 @@ async def test_member_start_greets_by_name_with_main_menu(stage, cast):
 async def test_manager_main_menu_offers_invite(stage, cast):
     entries = await stage.act(cast.erin.send("/start"))
     assert reply_keyboard(entries) == [
-        ["📍 Check in", "🗓 Plan", "📝 Log"], ["📅 Calendar", "📥 Inbox"],
+        ["📍 Check in", "🗓 Plan", "📝 Log"], ["🧾 Expense", "📅 Calendar", "📥 Inbox"],
         ["👥 Team", "✉️ Invite"], ["❓ Help", "🌐 Language"]]
 
 
@@ -127,7 +127,8 @@ async def test_switching_language_changes_every_later_answer(stage, cast, org_da
     assert "语言：简体中文" in texts(entries)
     assert "从现在起我会用简体中文和你交流。" in texts(entries)
     assert reply_keyboard(entries) == [
-        ["📍 签到", "🗓 计划", "📝 日志"], ["📅 日历", "📥 消息中心"], ["❓ 帮助", "🌐 语言"]]
+        ["📍 签到", "🗓 计划", "📝 日志"], ["🧾 报销", "📅 日历", "📥 消息中心"],
+        ["❓ 帮助", "🌐 语言"]]
     assert any(e.kind == "callback_answer" for e in entries)
     help_text = said(await stage.act(cast.carol.send("❓ 帮助")))
     assert help_text.startswith("我可以帮你做这些：")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import tomllib
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,9 +16,11 @@ from bot.app import build_services
 from core.checkins import CheckInService
 from core.config import parse_config
 from core.domain.checkin import CheckInRules, SharedLocation, TrustFlag
-from core.domain.errors import DomainError
+from core.domain.errors import DomainError, NotAllowed
 from core.domain.org import Customer
 from core.domain.org_file import parse_org_file
+from core.sites_cache import CustomerSitesCache
+from storage.database import Database
 from storage.photos import PhotoStore
 from storage.tables import CheckInRow
 from tests.conftest import EXAMPLE_ORG
@@ -37,6 +41,7 @@ async def org(database, clock):
 @pytest.fixture
 def service(org, clock, tmp_path) -> CheckInService:
     return CheckInService(org.uow, clock, CheckInRules(), PhotoStore(tmp_path / "photos"),
+                          sites=CustomerSitesCache(org.uow, org.changes),
                           timezone="Asia/Shanghai")
 
 
@@ -248,3 +253,109 @@ async def test_file_over_20_mb_is_refused(service, clock):
         await photo(service, clock, buffer.getvalue() + b"\0" * (25 * 1024 * 1024),
                     as_document=True)
     assert refused.value.code == "photo_too_big"
+
+
+# What is remembered between check-ins: the gate's visitors, the customers' sites
+
+
+async def set_active(database, telegram_id: int, active: bool) -> None:
+    async with database.uow() as uow:
+        member = await uow.members.by_telegram_id(telegram_id)
+        await uow.members.update(replace(member, active=active))
+        await uow.commit()
+
+
+def another_process(database) -> Database:
+    """The same database through an engine of its own, as `crmbot org import` would open."""
+    return Database.connect(database.engine.url.render_as_string(hide_password=False))
+
+
+async def test_member_deactivated_here_is_forgotten_by_the_gate_at_once(org, clock):
+    visitors = build_services(parse_config({}, env={}), org, clock).visitors
+    assert (await visitors.identify(CAROL)).is_member
+    await set_active(org, CAROL, False)
+    assert not (await visitors.identify(CAROL)).is_member
+
+
+async def test_member_deactivated_elsewhere_cannot_check_in_though_still_remembered(
+        service, org, clock):
+    visitors = build_services(parse_config({}, env={}), org, clock).visitors
+    assert (await visitors.identify(CAROL)).is_member
+    elsewhere = another_process(org)
+    try:
+        await set_active(elsewhere, CAROL, False)
+    finally:
+        await elsewhere.dispose()
+    assert (await visitors.identify(CAROL)).is_member  # until the refresh, at most 30 s
+    with pytest.raises(NotAllowed):
+        await service.check_in(CAROL, here(clock))
+    assert await rows(org) == []
+
+
+async def test_customer_added_here_is_matched_by_the_next_check_in(service, clock, org):
+    lat, lon = 31.3000, 121.5000
+    first = await service.check_in(CAROL, here(clock, lat=lat, lon=lon))
+    assert first.customer is None
+    async with org.uow() as uow:
+        await uow.customers.add(Customer(None, "new-site", "New Site", "", lat, lon, 100))
+        await uow.commit()
+    clock.advance(minutes=1)
+    assert (await service.check_in(CAROL, here(clock, lat=lat, lon=lon))).customer.key == \
+        "new-site"
+
+
+async def test_customer_moved_by_another_process_is_matched_after_the_refresh(org, clock,
+                                                                            tmp_path):
+    times = [0.0]
+    sites = CustomerSitesCache(org.uow, org.changes, monotonic=lambda: times[0])
+    service = CheckInService(org.uow, clock, CheckInRules(), PhotoStore(tmp_path / "photos"),
+                             sites=sites)
+    assert (await service.check_in(CAROL, here(clock, lat=31.30))).customer is None
+    elsewhere = another_process(org)
+    try:
+        async with elsewhere.uow() as uow:
+            harbor = await uow.customers.by_key("harbor-logistics")
+            await uow.customers.update(replace(harbor, lat=31.30))
+            await uow.commit()
+    finally:
+        await elsewhere.dispose()
+    times[0] += 61
+    stale = await sites.index()  # answers at once, and reads the customers again meanwhile
+    for _ in range(500):
+        if await sites.index() is not stale:
+            break
+        await asyncio.sleep(0.01)
+    assert (await service.check_in(CAROL, here(clock, lat=31.30))).customer.key == \
+        "harbor-logistics"
+
+
+async def test_new_check_in_ends_the_visit_before_it(service, clock, org):
+    first = await service.check_in(CAROL, here(clock))
+    clock.advance(minutes=30)
+    await service.check_in(LI, here(clock))
+    second = await service.check_in(CAROL, here(clock))
+    async with org.uow(read_only=True) as uow:
+        assert (await uow.check_ins.get(first.check_in.id)).checked_out_at == clock.now()
+        assert (await uow.check_ins.get(second.check_in.id)).checked_out_at is None
+    # Li's visit is hers: Carol's check-in left it open.
+    assert (await service.check_out(LI)).customer.key == "harbor-logistics"
+
+
+async def test_check_ins_arriving_together_are_each_recorded_for_their_own_member(
+        service, clock, org):
+    results = await asyncio.gather(
+        service.check_in(CAROL, here(clock)), service.check_in(LI, here(clock)),
+        service.check_in(STRANGER, here(clock)), service.check_in(LI, here(clock, lat=31.2430)),
+        return_exceptions=True)
+    carol, li, stranger, li_again = results
+    assert isinstance(stranger, NotAllowed)
+    async with org.uow(read_only=True) as uow:
+        carol_member = await uow.members.by_telegram_id(CAROL)
+        li_member = await uow.members.by_telegram_id(LI)
+        assert carol.check_in.member_id == carol_member.id
+        assert li.check_in.member_id == li_again.check_in.member_id == li_member.id
+        # Li's two check-ins went in one batch: the later one ends the earlier.
+        assert (await uow.check_ins.get(li.check_in.id)).checked_out_at == clock.now()
+        assert (await uow.check_ins.get(li_again.check_in.id)).checked_out_at is None
+        assert (await uow.check_ins.get(carol.check_in.id)).checked_out_at is None
+    assert len(await rows(org)) == 3

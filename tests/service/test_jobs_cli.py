@@ -54,7 +54,8 @@ def test_jobs_list_shows_each_rule_and_its_next_run_in_the_teams_zone(config, at
         "plan_reminder   yes      18:00  never                 Thu 2026-11-26 18:00",
         "log_reminder    yes      19:00  never                 Thu 2026-11-26 19:00",
         "morning_digest  yes      09:00  never                 Fri 2026-11-27 09:00",
-        "approval_sla    yes      -      never                 waiting for the expenses module",
+        "approval_sla    yes      -      never                 "
+        "every 15 minutes while the bot runs",
         "follow_up       yes      10:00  never                 "
         "waiting for the opportunities module",
     ]
@@ -82,7 +83,7 @@ def test_jobs_run_on_a_day_off_says_so(config, at, capsys):
 @pytest.mark.parametrize(("rule", "message"), [
     ("weekly_report", 'crmbot: jobs run: unknown rule "weekly_report" (known: plan_reminder, '
                       "log_reminder, morning_digest, approval_sla, follow_up)"),
-    ("approval_sla", "crmbot: jobs run: approval_sla is waiting for the expenses module"),
+    ("follow_up", "crmbot: jobs run: follow_up is waiting for the opportunities module"),
 ])
 def test_jobs_run_refuses_rules_it_cannot_run_in_one_line(config, capsys, rule, message):
     code, out, err = crmbot(config, capsys, "jobs", "run", rule)

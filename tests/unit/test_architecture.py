@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bot", "core", "storage")
+PACKAGES = ("bot", "core", "storage", "api")
 
 
 def python_files(folder: str) -> list[Path]:
@@ -60,7 +60,13 @@ def top(name: str) -> str:
 
 
 def test_core_knows_nothing_of_telegram_or_the_database():
-    bad = offending_imports("core", lambda name: top(name) not in {"telegram", "sqlalchemy"})
+    bad = offending_imports("core", lambda name: top(name) not in {"telegram", "sqlalchemy",
+                                                                   "api", "fastapi"})
+    assert not bad, "\n".join(bad)
+
+
+def test_the_api_is_a_front_end_beside_the_bot():
+    bad = offending_imports("api", lambda name: top(name) not in {"bot", "telegram"})
     assert not bad, "\n".join(bad)
 
 

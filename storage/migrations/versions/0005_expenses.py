@@ -66,8 +66,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_expense_claims_member', ['member_id', 'status', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_expense_claims_opportunity_id'), ['opportunity_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_expense_claims_report_id'), ['report_id'], unique=False)
-        batch_op.create_index('ix_expense_claims_spent', ['spent_on', 'status'], unique=False)
-        batch_op.create_index('ix_expense_claims_unit', ['unit_kind', 'unit_id', 'spent_on', 'status'], unique=False)
+        batch_op.create_index('ix_expense_claims_spent', ['spent_on', 'status', 'department_id', 'category', 'member_id', 'unit_kind', 'unit_id', 'opportunity_id', 'amount'], unique=False)
+        batch_op.create_index('ix_expense_claims_unit', ['unit_kind', 'unit_id', 'spent_on', 'status', 'category', 'amount'], unique=False)
 
     op.create_table('approval_steps',
     sa.Column('id', sa.Integer(), nullable=False),

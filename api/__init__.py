@@ -1,0 +1,1 @@
+"""The finance system's HTTP API (FastAPI): approved claims out, postings in."""

@@ -1,0 +1,338 @@
+"""Expense statistics over a million claims, and the XLSX export of a hundred thousand.
+
+    make bench-expenses     (.venv/bin/python -m bench.expenses)
+
+(1) 1,000,000 claims from 200 members in 20 departments, 6 categories, over the 12 months
+of 2026 (amounts with cents, mostly approved, some pending, rejected, withdrawn, drafts;
+charged to departments, projects or the person; some with an opportunity), plus a budget
+per department and month. Then /stats for the whole organisation — the service call the
+handler makes (ExpenseStatsService.stats as finance sees it, without Telegram) — for this
+month, this quarter and this year: the median of several runs, on SQLite and, when
+--postgres names one, on PostgreSQL (in a schema of its own, dropped afterwards).
+(2) The XLSX export of 100,000 claims (one month) in a fresh process: wall time and peak
+memory (the process's maximum resident set, and its growth over the process at rest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.config import ExpensesConfig
+from core.domain.expense_stats import StatusFilter
+from core.domain.org import OrgSettings
+from core.domain.period import Period
+from core.expense_export import ExportFormat
+from core.expense_stats import ExpenseStatsService
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.tables import Base, ClaimRow
+
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+SCHEMA = "bench_expenses"
+SETTINGS = OrgSettings("Bench Trading", "Asia/Shanghai", "CNY", "en")
+FINANCE_TELEGRAM_ID = 900_000
+CATEGORIES = (("travel", 35), ("meals", 25), ("lodging", 15), ("entertainment", 10),
+              ("office", 10), ("other", 5))
+STATUSES = (("approved", 72), ("pending", 13), ("rejected", 8), ("withdrawn", 3), ("draft", 4))
+CLAIM_COLUMNS = [c.name for c in ClaimRow.__table__.columns if c.name != "id"]
+
+
+class FixedClock:
+    """26 November 2026, like the tests: "this month" is a full month of data."""
+
+    def now(self) -> datetime:
+        return datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+def org_rows(departments: int, members: int, projects: int) -> dict[str, list[tuple]]:
+    """Departments (a head office above regions), members with one finance person, projects."""
+    rows: dict[str, list[tuple]] = {"departments": [], "members": [], "member_roles": [],
+                                    "projects": [], "organization": []}
+    rows["organization"].append((1, SETTINGS.name, SETTINGS.timezone, SETTINGS.currency, "en"))
+    for d in range(1, departments + 1):
+        rows["departments"].append((d, f"d{d}", f"Region {d}", None if d == 1 else 1))
+    for m in range(1, members + 1):
+        department = (m - 1) % departments + 1
+        rows["members"].append((m, f"m{m}", f"Member {m}", department, FINANCE_TELEGRAM_ID + m))
+        rows["member_roles"].append((m, "finance" if m == 1 else "rep"))
+    for p in range(1, projects + 1):
+        rows["projects"].append((p, f"p{p}", f"Project {p}", (p - 1) % departments + 1))
+    return rows
+
+
+def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...], count: int) -> list[str]:
+    names, weights = zip(*table, strict=True)
+    return rng.choices(names, weights, k=count)
+
+
+def claim_rows(count: int, members: int, departments: int, projects: int, first: date,
+               days: int, seed: int = 5) -> list[tuple]:
+    """Claims in column order of CLAIM_COLUMNS; amounts in cents, times UTC-aware."""
+    rng = random.Random(seed)
+    categories = _weighted(rng, CATEGORIES, count)
+    statuses = _weighted(rng, STATUSES, count)
+    rows = []
+    for i in range(count):
+        member = rng.randint(1, members)
+        department = (member - 1) % departments + 1
+        spent_on = first + timedelta(days=rng.randrange(days))
+        cents = int(rng.lognormvariate(10.0, 1.0)) + 100  # ~CNY 220 typical, a long tail
+        at = datetime(spent_on.year, spent_on.month, spent_on.day, 3, tzinfo=UTC) + timedelta(
+            minutes=rng.randrange(60 * 24 * 3))
+        status = statuses[i]
+        roll = rng.random()
+        unit_kind, unit_id = (("department", department) if roll < 0.75 else
+                              ("project", rng.randint(1, projects)) if roll < 0.9 else
+                              ("member", member))
+        submitted = None if status == "draft" else at
+        decided = at + timedelta(hours=20) if status in ("approved", "rejected") else None
+        values = {
+            "number": None if status == "draft" else f"EXP-{spent_on.year}-{i + 1:07d}",
+            "member_id": member, "department_id": department, "amount": cents,
+            "currency": "CNY", "category": categories[i], "spent_on": spent_on,
+            "unit_kind": unit_kind, "unit_id": unit_id, "description": f"claim {i}",
+            "opportunity_id": rng.randint(1, 2000) if rng.random() < 0.4 else None,
+            "report_id": None, "status": status, "version": 3, "created_at": at,
+            "updated_at": decided or at, "submitted_at": submitted, "decided_at": decided,
+            "posted_at": None, "ledger_ref": None}
+        rows.append(tuple(values[c] for c in CLAIM_COLUMNS))
+    return rows
+
+
+def budget_rows(departments: int, year: int) -> list[tuple]:
+    return [(d, f"{year}-{month:02d}", 2_000_000_00) for d in range(1, departments + 1)
+            for month in range(1, 13)]
+
+
+def _sqlite_value(value: object) -> object:
+    # SQLAlchemy's SQLite formats: ISO dates, naive UTC "YYYY-MM-DD HH:MM:SS.ffffff".
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def org_statements(org: dict[str, list[tuple]], budgets: list[tuple],
+                   postgres: bool) -> list[tuple[str, list[tuple]]]:
+    """The org's inserts in the driver's own parameter style."""
+    def marks(n: int) -> str:
+        return ", ".join(f"${i}" if postgres else "?" for i in range(1, n + 1))
+
+    return [
+        ("INSERT INTO organization (id, name, timezone, currency, default_language) "
+         f"VALUES ({marks(5)})", org["organization"]),
+        (f"INSERT INTO departments (id, key, name, parent_id) VALUES ({marks(4)})",
+         org["departments"]),
+        ("INSERT INTO members (id, key, name, department_id, telegram_id, active, "
+         f"reminders_paused) VALUES ({marks(5)}, true, false)", org["members"]),
+        (f"INSERT INTO member_roles (member_id, role) VALUES ({marks(2)})",
+         org["member_roles"]),
+        (f"INSERT INTO projects (id, key, name, department_id, active) VALUES ({marks(4)}, "
+         "true)", org["projects"]),
+        ("INSERT INTO budgets (unit_kind, category, policy, unit_id, period, amount) "
+         f"VALUES ('department', '', 'warn', {marks(3)})", budgets),
+    ]
+
+
+def fill_sqlite(path: Path, org: dict[str, list[tuple]], claims: list[tuple],
+                budgets: list[tuple]) -> None:
+    """One transaction of multi-row inserts with the plain sqlite3 driver."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN")
+    for statement, rows in org_statements(org, budgets, postgres=False):
+        connection.executemany(statement, rows)
+    placeholders = ", ".join("?" * len(CLAIM_COLUMNS))
+    connection.executemany(
+        f"INSERT INTO expense_claims ({', '.join(CLAIM_COLUMNS)}) VALUES ({placeholders})",
+        ([_sqlite_value(v) for v in row] for row in claims))
+    connection.execute("COMMIT")
+    connection.execute("ANALYZE")
+    connection.close()
+
+
+async def fill_postgres(database: Database, org: dict[str, list[tuple]], claims: list[tuple],
+                        budgets: list[tuple]) -> None:
+    """COPY the claims in with asyncpg, in the bench schema."""
+    async with database.engine.begin() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        for statement, rows in org_statements(org, budgets, postgres=True):
+            await raw.executemany(statement, rows)
+        await raw.copy_records_to_table("expense_claims", records=claims,
+                                        columns=CLAIM_COLUMNS, schema_name=SCHEMA)
+    async with database.engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        # Index-only scans need the visibility map that VACUUM writes.
+        await raw.execute("VACUUM ANALYZE")
+
+
+async def time_stats(database: Database, runs: int) -> dict[str, tuple[float, int]]:
+    """Median milliseconds of /stats for the whole organisation, per period."""
+    service = ExpenseStatsService(database.uow, FixedClock(), SETTINGS, ExpensesConfig())
+    figures = {}
+    for label in ("2026-11", "2026-Q4", "2026"):
+        period = Period.parse(label)
+        view = await service.stats(FINANCE_TELEGRAM_ID + 1, period)  # warm the caches
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            await service.stats(FINANCE_TELEGRAM_ID + 1, period)
+            times.append((time.perf_counter() - start) * 1000)
+        figures[label] = (statistics.median(times), view.total.count)
+    return figures
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+async def bench_sqlite(folder: Path, org, claims, budgets, runs: int) -> dict:
+    path = folder / "stats.db"
+    await upgrade(_sqlite_url(path))
+    start = time.perf_counter()
+    fill_sqlite(path, org, claims, budgets)
+    loaded = time.perf_counter() - start
+    database = Database.connect(_sqlite_url(path))
+    try:
+        return {"load": loaded, "stats": await time_stats(database, runs)}
+    finally:
+        await database.dispose()
+
+
+async def bench_postgres(url: str, org, claims, budgets, runs: int) -> dict:
+    """In a schema of its own, so the test database's tables are never touched."""
+    admin = create_async_engine(url)
+    async with admin.begin() as connection:
+        await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        await connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    engine = create_async_engine(url, pool_size=5, connect_args={
+        "server_settings": {"search_path": SCHEMA}})
+    database = Database(engine)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        start = time.perf_counter()
+        await fill_postgres(database, org, claims, budgets)
+        loaded = time.perf_counter() - start
+        return {"load": loaded, "stats": await time_stats(database, runs)}
+    finally:
+        await database.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        await admin.dispose()
+
+
+def export_child(url: str, output: str) -> None:
+    """Run in a fresh process: one export, then its time and memory as JSON on stdout."""
+    at_rest = _memory_kb("VmRSS")
+    start = time.perf_counter()
+    with Path(output).open("wb") as target:
+        rows = asyncio.run(_export(url, target))
+        size = target.tell()
+    seconds = time.perf_counter() - start
+    peak = _memory_kb("VmHWM")
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_kb": peak,
+                      "growth_kb": peak - at_rest, "bytes": size}))
+
+
+def _memory_kb(field: str) -> int:
+    """From /proc: VmHWM is this process's own peak (getrusage's ru_maxrss would include
+    the parent's, carried across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+async def _export(url: str, target) -> int:
+    database = Database.connect(url)
+    service = ExpenseStatsService(database.uow, FixedClock(), SETTINGS, ExpensesConfig())
+    try:
+        result = await service.export(None, Period.parse("2026-11"), StatusFilter.COMMITTED,
+                                      ExportFormat.XLSX, target)
+    finally:
+        await database.dispose()
+    return result.rows
+
+
+async def bench_export(folder: Path, count: int) -> dict:
+    """`count` claims in November, all approved or pending, exported in a child process."""
+    path = folder / "export.db"
+    await upgrade(_sqlite_url(path))
+    org = org_rows(20, 200, 10)
+    claims = claim_rows(count, 200, 20, 10, date(2026, 11, 1), 30, seed=11)
+    column = CLAIM_COLUMNS.index("status")
+    claims = [(*row[:column], "approved", *row[column + 1:]) for row in claims]
+    fill_sqlite(path, org, claims, budget_rows(20, 2026))
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.expenses", "--export-child", _sqlite_url(path),
+        str(folder / "export.xlsx"), stdout=asyncio.subprocess.PIPE)
+    out, _ = await child.communicate()
+    if child.returncode:
+        raise RuntimeError(f"the export process failed ({child.returncode})")
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.expenses", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--claims", type=int, default=1_000_000)
+    parser.add_argument("--export-claims", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
+                        help="a PostgreSQL URL, or '' to skip (default: %(default)s)")
+    parser.add_argument("--export-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.export_child:
+        export_child(*args.export_child)
+    else:
+        asyncio.run(run(args))
+
+
+async def run(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    print(f"$ .venv/bin/python -m bench.expenses --claims {args.claims} "
+          f"--export-claims {args.export_claims} --runs {args.runs}"
+          + (f" --postgres {args.postgres}" if args.postgres != DEFAULT_POSTGRES else ""))
+    start = time.perf_counter()
+    org = org_rows(20, 200, 10)
+    claims = claim_rows(args.claims, 200, 20, 10, date(2026, 1, 1), 365)
+    budgets = budget_rows(20, 2026)
+    print(f"generated {len(claims):,} claims in {time.perf_counter() - start:.1f} s "
+          "(200 members, 20 departments, 6 categories, 12 months of 2026)")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as folder:
+        results["SQLite"] = await bench_sqlite(Path(folder), org, claims, budgets, args.runs)
+        if args.postgres:
+            results["PostgreSQL"] = await bench_postgres(args.postgres, org, claims, budgets,
+                                                         args.runs)
+        print(f"/stats for the whole organisation (finance), median of {args.runs} runs:")
+        print(f"{'backend':<12}{'load':>9}{'month':>12}{'quarter':>12}{'year':>12}")
+        for backend, figures in results.items():
+            cells = "".join(f"{ms:>9.0f} ms" for ms, _ in figures["stats"].values())
+            print(f"{backend:<12}{figures['load']:>7.1f} s{cells}")
+        counts = next(iter(results.values()))["stats"]
+        print("claims summed: " + ", ".join(f"{label} {n:,}" for label, (_, n)
+                                            in counts.items()) + " (approved + pending)")
+        export = await bench_export(Path(folder), args.export_claims)
+    print(f"XLSX export of {export['rows']:,} claims: {export['seconds']:.1f} s, "
+          f"{export['bytes'] / 1e6:.1f} MB file, peak RSS {export['peak_kb'] / 1024:.0f} MB "
+          f"(+{export['growth_kb'] / 1024:.0f} MB while exporting)")
+
+
+if __name__ == "__main__":
+    main()

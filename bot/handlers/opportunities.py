@@ -1,0 +1,437 @@
+"""/opps (lists and search), an opportunity's card with its buttons, and /pipeline."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import CrmContext
+from bot.funnel import FunnelStep, funnel_chart
+from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.inbox import edit_or_send
+from bot.i18n import N_, Translator
+from bot.notices import day_label
+from bot.texts import refusal
+from core.domain.errors import DomainError
+from core.domain.money import format_amount
+from core.domain.opportunity import MAX_NOTE, MAX_REASON, Opportunity, Pipeline, TimelineEntry
+from core.domain.period import Period, PeriodError
+from core.opportunities import ZERO, Card, OpportunityList, PipelineView
+
+# Callback data (untrusted: the service re-reads the deal and re-checks the presser's rights
+# and the deal's stage on every press; ids and stage keys are matched strictly here):
+#   opp:v:<id>:<page>            the card, a page of its timeline
+#   opp:l:<stage or ->:<page>    the list, filtered by a stage
+#   opp:s:<id>                   the stage buttons of a card
+#   opp:g:<id>:<from>:<to>       move from the stage seen to another
+#   opp:e:<id>:<a|d|n>           ask for a new amount, close date, or a note
+STAGE_KEY = r"[a-z][a-z0-9_]{0,15}"
+_VIEW = re.compile(r"opp:v:(\d{1,12}):(\d{1,4})")
+_LIST = re.compile(rf"opp:l:({STAGE_KEY}|-):(\d{{1,4}})")
+_STAGES = re.compile(r"opp:s:(\d{1,12})")
+_MOVE = re.compile(rf"opp:g:(\d{{1,12}}):({STAGE_KEY}):({STAGE_KEY})")
+_EDIT = re.compile(r"opp:e:(\d{1,12}):([adn])")
+PRESS_PATTERN = r"^opp:[vlsge]:"
+QUESTION_MARK = "🖊"
+PENDING = "opp_question"
+MAX_LINE = 300  # a note's characters shown in the timeline
+
+QUESTIONS = {
+    "a": N_("New amount for “{title}” in {currency}? Reply to this message, "
+            "for example 120000."),
+    "d": N_("New expected close date for “{title}”? Reply to this message, "
+            "for example 2026-12-20 or 12-20."),
+    "n": N_("Your note on “{title}”? Reply to this message (at most {limit} characters)."),
+    "lost": N_("Why was “{title}” lost? Reply to this message with the reason "
+               "(at most {limit} characters)."),
+}
+PLACEHOLDERS = {"a": N_("Amount"), "d": N_("Date"), "n": N_("Note"), "lost": N_("Reason")}
+
+
+def stage_name(t: Translator, pipeline: Pipeline, key: str | None) -> str:
+    if key is None:
+        return "—"
+    return pipeline.get(key).label(t.language) if pipeline.has(key) else key
+
+
+def money(amount, currency: str) -> str:
+    return format_amount(amount, currency)
+
+
+def say(t: Translator, error: DomainError) -> str:
+    """The refusal, with the numbers some of them name."""
+    text = refusal(t, error)
+    try:
+        return text.format(**error.params) if error.params else text
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
+# The list -----------------------------------------------------------------------------
+
+def _list_line(t: Translator, view: OpportunityList, opp: Opportunity) -> str:
+    flag = "⚠️ " if opp.overdue(view.today, view.pipeline) else ""
+    owner = f" · 👤 {escape(view.owners[opp.owner_id])}" if opp.owner_id in view.owners else ""
+    return (f"{flag}<b>{escape(opp.title)}</b> — {escape(opp.customer_name)}\n"
+            f"    {money(opp.amount, opp.currency)} · "
+            f"{escape(stage_name(t, view.pipeline, opp.stage))} · "
+            f"{escape(day_label(t, opp.expected_close))}{owner}")
+
+
+def list_screen(view: OpportunityList, t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    """Overdue open ones first, then by expected close; buttons open cards, filter, page."""
+    if view.search:
+        head = t("💼 <b>Opportunities matching “{letters}”</b>", letters=escape(view.search))
+    elif view.stage:
+        head = t("💼 <b>Opportunities</b> · {stage}",
+                 stage=escape(stage_name(t, view.pipeline, view.stage)))
+    else:
+        head = t("💼 <b>Opportunities</b>")
+    lines = [head]
+    if not view.items:
+        lines.append(t("None found. Send /opp to add one."))
+    lines += [_list_line(t, view, opp) for opp in view.items]
+    if view.search and view.total > len(view.items):
+        lines.append(t("Showing {shown} of {total}: type more letters to narrow it down.",
+                       shown=len(view.items), total=view.total))
+    elif view.pages > 1:
+        lines.append(t("Page {page} of {pages}", page=view.page + 1, pages=view.pages))
+    if any(o.overdue(view.today, view.pipeline) for o in view.items):
+        lines.append(t("⚠️ past its expected close date and still open."))
+    rows = [[InlineKeyboardButton(f"{o.title[:40]} — {o.customer_name[:20]}",
+                                  callback_data=f"opp:v:{o.id}:0")] for o in view.items]
+    if not view.search:
+        stage = view.stage or "-"
+        pager = []
+        if view.page > 0:
+            pager.append(InlineKeyboardButton("◀", callback_data=f"opp:l:{stage}:{view.page - 1}"))
+        if view.page + 1 < view.pages:
+            pager.append(InlineKeyboardButton("▶", callback_data=f"opp:l:{stage}:{view.page + 1}"))
+        if pager:
+            rows.append(pager)
+        filters_row = [InlineKeyboardButton(("✓ " if view.stage is None else "") + t("All"),
+                                            callback_data="opp:l:-:0")]
+        filters_row += [InlineKeyboardButton(
+            ("✓ " if view.stage == s.key else "") + s.label(t.language),
+            callback_data=f"opp:l:{s.key}:0") for s in view.pipeline.stages]
+        rows += [filters_row[i:i + 4] for i in range(0, len(filters_row), 4)]
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+async def show_list(update: Update, context: CrmContext) -> None:
+    """/opps, or /opps <letters> to search customers and titles."""
+    search = " ".join(context.args or []) or None
+    try:
+        view = await context.services.opportunities.listed(update.effective_user.id,
+                                                           search=search)
+    except DomainError as error:
+        await update.effective_message.reply_text(say(context.t, error))
+        return
+    text, keyboard = list_screen(view, context.t)
+    await update.effective_message.reply_html(text, reply_markup=keyboard)
+
+
+# The card -----------------------------------------------------------------------------
+
+def _when(t: Translator, moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{day_label(t, local.date())} {local:%H:%M}"
+
+
+def timeline_line(t: Translator, card: Card, entry: TimelineEntry) -> str:
+    who = escape(card.names.get(entry.member_id, "—"))
+    head = f"{_when(t, entry.at, card.zone)} · {who}: "
+    if entry.kind == "stage":
+        detail = entry.detail
+        if detail["from"] is None:
+            line = t("created at {stage}",
+                     stage=escape(stage_name(t, card.pipeline, detail["to"])))
+        else:
+            line = t("{old} → {new}", old=escape(stage_name(t, card.pipeline, detail["from"])),
+                     new=escape(stage_name(t, card.pipeline, detail["to"])))
+        if detail.get("reason"):
+            line += f" — “{escape(str(detail['reason']))}”"
+        return head + "🔀 " + line
+    text = str(entry.detail.get("text", ""))
+    if len(text) > MAX_LINE:
+        text = text[:MAX_LINE - 1] + "…"
+    return head + "📝 " + escape(text)
+
+
+def card_text(card: Card, t: Translator) -> str:
+    opp, pipeline = card.opportunity, card.pipeline
+    lines = [f"💼 <b>{escape(opp.title)}</b>",
+             t("🏢 {customer}", customer=escape(opp.customer_name)),
+             t("👤 {owner}", owner=escape(card.owner.name)),
+             t("💰 {amount} · {probability}% → weighted {weighted}",
+               amount=money(opp.amount, opp.currency), probability=opp.probability,
+               weighted=money(opp.weighted, opp.currency)),
+             t("🔀 Stage: <b>{stage}</b>", stage=escape(stage_name(t, pipeline, opp.stage)))]
+    close = t("📅 Expected close: {day}", day=escape(day_label(t, opp.expected_close)))
+    if card.overdue:
+        close += " " + t("⚠️ overdue")
+    lines.append(close)
+    if opp.lost_reason:
+        lines.append(t("Lost because: {reason}", reason=escape(opp.lost_reason)))
+    lines += ["", t("<b>Timeline</b> (newest first)")]
+    lines += [timeline_line(t, card, entry) for entry in card.timeline]
+    return "\n".join(lines)
+
+
+def card_keyboard(card: Card, t: Translator) -> InlineKeyboardMarkup:
+    opp_id = card.opportunity.id
+    rows = []
+    if card.may_change:
+        first = [InlineKeyboardButton(t("💰 Amount"), callback_data=f"opp:e:{opp_id}:a"),
+                 InlineKeyboardButton(t("📅 Date"), callback_data=f"opp:e:{opp_id}:d"),
+                 InlineKeyboardButton(t("📝 Note"), callback_data=f"opp:e:{opp_id}:n")]
+        if card.moves():
+            first.insert(0, InlineKeyboardButton(t("🔀 Stage"), callback_data=f"opp:s:{opp_id}"))
+        rows.append(first[:2])
+        rows.append(first[2:])
+    pager = []
+    if card.page > 0:
+        pager.append(InlineKeyboardButton(t("◀ Newer"),
+                                          callback_data=f"opp:v:{opp_id}:{card.page - 1}"))
+    if card.has_more:
+        pager.append(InlineKeyboardButton(t("Older ▶"),
+                                          callback_data=f"opp:v:{opp_id}:{card.page + 1}"))
+    if pager:
+        rows.append(pager)
+    rows.append([InlineKeyboardButton(t("« Opportunities"), callback_data="opp:l:-:0")])
+    return InlineKeyboardMarkup(rows)
+
+
+def stage_keyboard(card: Card, t: Translator) -> InlineKeyboardMarkup:
+    opp = card.opportunity
+    buttons = [InlineKeyboardButton(f"{s.label(t.language)} · {s.probability}%",
+                                    callback_data=f"opp:g:{opp.id}:{opp.stage}:{s.key}")
+               for s in card.moves()]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([InlineKeyboardButton(t("« Back"), callback_data=f"opp:v:{opp.id}:0")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def send_card(update: Update, context: CrmContext, card: Card) -> None:
+    """The card as a new message (after a typed answer)."""
+    await context.bot.send_message(update.effective_chat.id, card_text(card, context.t),
+                                   parse_mode="HTML",
+                                   reply_markup=card_keyboard(card, context.t))
+
+
+async def on_press(update: Update, context: CrmContext) -> None:
+    """Card, list, stage and edit buttons; forged or stale data is refused."""
+    query, t = update.callback_query, context.t
+    if await pressed_outside_private_chat(update, context, "opps"):
+        return
+    data, user_id = query.data or "", update.effective_user.id
+    service = context.services.opportunities
+    try:
+        if match := _VIEW.fullmatch(data):
+            card = await service.card(user_id, int(match[1]), int(match[2]))
+            await query.answer()
+            await edit_or_send(update, context, card_text(card, t), card_keyboard(card, t))
+        elif match := _LIST.fullmatch(data):
+            stage = None if match[1] == "-" else match[1]
+            view = await service.listed(user_id, stage=stage, page=int(match[2]))
+            await query.answer()
+            await edit_or_send(update, context, *list_screen(view, t))
+        elif match := _STAGES.fullmatch(data):
+            card = await service.card(user_id, int(match[1]))
+            if not card.moves():
+                await query.answer(say(t, DomainError(
+                    "opp_reopen_not_allowed" if card.may_change else "opp_read_only")),
+                    show_alert=True)
+                return
+            await query.answer()
+            await edit_or_send(update, context, card_text(card, t) + "\n\n"
+                               + t("Move it to which stage?"), stage_keyboard(card, t))
+        elif match := _MOVE.fullmatch(data):
+            await _move(update, context, int(match[1]), match[2], match[3])
+        elif match := _EDIT.fullmatch(data):
+            card = await service.card(user_id, int(match[1]))
+            if not card.may_change:
+                raise DomainError("opp_read_only")
+            await query.answer()
+            await _ask(update, context, card, match[2])
+        else:
+            await query.answer(t("That button is no longer valid."), show_alert=True)
+    except DomainError as error:
+        await query.answer(say(t, error), show_alert=True)
+
+
+async def _move(update: Update, context: CrmContext, opp_id: int, from_stage: str,
+                to_stage: str) -> None:
+    """Move at once; to the lost stage, ask for the reason first."""
+    query, t, service = update.callback_query, context.t, context.services.opportunities
+    if service.pipeline.has(to_stage) and service.pipeline.get(to_stage).outcome == "lost":
+        card = await service.card(update.effective_user.id, opp_id)
+        if card.opportunity.stage != from_stage:
+            raise DomainError("opp_changed")
+        if to_stage not in {s.key for s in card.moves()}:
+            raise DomainError("opp_reopen_not_allowed" if card.may_change else "opp_read_only")
+        await query.answer()
+        await _ask(update, context, card, "lost", from_stage=from_stage)
+        return
+    card = await service.move(update.effective_user.id, opp_id, to_stage,
+                              from_stage=from_stage)
+    await query.answer(t("Moved to {stage}.",
+                         stage=stage_name(t, card.pipeline, card.opportunity.stage)))
+    await edit_or_send(update, context, card_text(card, t), card_keyboard(card, t))
+
+
+async def _ask(update: Update, context: CrmContext, card: Card, field: str, *,
+               from_stage: str | None = None) -> None:
+    """A question the person answers by replying; the answer is checked by the service."""
+    t, opp = context.t, card.opportunity
+    limit = MAX_REASON if field == "lost" else MAX_NOTE
+    question = await context.bot.send_message(
+        update.effective_chat.id,
+        QUESTION_MARK + " " + t(QUESTIONS[field], title=opp.title, currency=opp.currency,
+                                limit=limit),
+        reply_markup=ForceReply(input_field_placeholder=t(PLACEHOLDERS[field])))
+    context.user_data[PENDING] = (question.message_id, opp.id, field, from_stage)
+
+
+class _AnswersTheQuestion(filters.MessageFilter):
+    """A reply to one of the card's questions (new amount, date, note, reason)."""
+
+    def filter(self, message: Message) -> bool:
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.is_bot
+                    and (replied.text or "").startswith(QUESTION_MARK))
+
+
+async def typed_answer(update: Update, context: CrmContext) -> None:
+    """The answer to the latest question: stored, then the card is shown again."""
+    t, message = context.t, update.effective_message
+    pending = context.user_data.get(PENDING)
+    if not pending or pending[0] != message.reply_to_message.message_id:
+        await message.reply_text(t("That question has expired. Open the opportunity again "
+                                   "with /opps and press the button once more."))
+        return
+    _, opp_id, field, from_stage = pending
+    service, user_id = context.services.opportunities, update.effective_user.id
+    try:
+        if field == "a":
+            card = await service.edit_amount(user_id, opp_id, message.text)
+        elif field == "d":
+            card = await service.edit_close_date(user_id, opp_id, message.text)
+        elif field == "n":
+            card = await service.add_note(user_id, opp_id, message.text)
+        else:
+            card = await service.move(user_id, opp_id, service.pipeline.lost.key,
+                                      from_stage=from_stage, reason=message.text)
+    except DomainError as error:
+        await message.reply_text(say(t, error))
+        return
+    context.user_data.pop(PENDING, None)
+    await send_card(update, context, card)
+
+
+# The pipeline -----------------------------------------------------------------------
+
+LABEL_WIDTH = 12
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cell(text: str, width: int) -> str:
+    """The text cut and padded to `width` columns of a monospace font (CJK counts two)."""
+    while _width(text) > width:
+        text = text[:-2] + "…"
+    return text + " " * (width - _width(text))
+
+
+def _amount(value) -> str:
+    return format_amount(value, "").strip()
+
+
+def pipeline_text(view: PipelineView, t: Translator) -> str:
+    scope = (t("the whole organisation") if view.everyone else t("you and your team")
+             if view.people else t("yours"))
+    lines = [t("📊 <b>Pipeline {period}</b>", period=view.period.label),
+             t("Opportunities of {scope}, in {currency}: open ones, and those won or lost "
+               "in {period}.", scope=scope, currency=view.currency, period=view.period.label)]
+    stage, amount, weighted = t("Stage"), t("Amount"), t("Weighted")
+    table = [f"{_cell(stage, LABEL_WIDTH)} {'#':>4} {amount:>13} {weighted:>13}"]
+    for line in view.lines:
+        table.append(f"{_cell(stage_name(t, view.pipeline, line.stage), LABEL_WIDTH)} "
+                     f"{line.count:>4} {_amount(line.amount):>13} {_amount(line.weighted):>13}")
+    total, open_label = view.open_total, t("Open")
+    table.append(f"{_cell(open_label, LABEL_WIDTH)} {total.count:>4} "
+                 f"{_amount(total.amount):>13} {_amount(total.weighted):>13}")
+    lines.append("<pre>" + escape("\n".join(table)) + "</pre>")
+    rate = "—" if view.win_rate is None else str(view.win_rate) + "%"
+    lines.append(t("Win rate: {rate} ({won} won, {lost} lost)", rate=rate, won=view.won,
+                   lost=view.lost))
+    if view.days:
+        days = " · ".join(f"{escape(stage_name(t, view.pipeline, s.key))} {view.days[s.key]}"
+                          for s in view.pipeline.stages if s.key in view.days)
+        lines.append(t("Average days per stage: {days}", days=days))
+    if view.people:
+        lines.append(t("<b>Per person</b> (open: count · amount · weighted)"))
+        for person in view.people[:20]:
+            open_lines = [line for line in person.lines if view.pipeline.is_open(line.stage)]
+            count = sum(line.count for line in open_lines)
+            amount = sum((line.amount for line in open_lines), start=ZERO)
+            weighted = sum((line.weighted for line in open_lines), start=ZERO)
+            lines.append(f"{escape(person.name)}: {count} · {_amount(amount)} · "
+                         f"{_amount(weighted)}")
+    return "\n".join(lines)
+
+
+def funnel_steps(view: PipelineView, t: Translator) -> list[FunnelStep]:
+    """The open stages and the won one, as the table shows them."""
+    won = view.pipeline.won.key
+    return [FunnelStep(stage_name(t, view.pipeline, line.stage), line.count, line.amount,
+                       won=line.stage == won)
+            for line in view.lines
+            if view.pipeline.is_open(line.stage) or line.stage == won]
+
+
+async def show_pipeline(update: Update, context: CrmContext) -> None:
+    """/pipeline [2026-Q4]: the table, then the funnel chart."""
+    t, message = context.t, update.effective_message
+    try:
+        period = Period.parse(" ".join(context.args)) if context.args else None
+    except PeriodError:
+        await message.reply_text(t("Please give a period like 2026-11, 2026-Q4 or 2026."))
+        return
+    try:
+        view = await context.services.opportunities.stats(update.effective_user.id, period)
+    except DomainError as error:
+        await message.reply_text(say(t, error))
+        return
+    await message.reply_html(pipeline_text(view, t))
+    if view.empty:
+        return
+    chart = funnel_chart(t("Pipeline {period}", period=view.period.label),
+                         funnel_steps(view, t), view.currency)
+    await message.reply_photo(chart.png, caption=t("Pipeline {period}",
+                                                   period=view.period.label))
+
+
+def handlers() -> list:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("opps", show_list, filters=private),
+        CommandHandler("pipeline", show_pipeline, filters=private),
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND & _AnswersTheQuestion(),
+                       typed_answer),
+        CallbackQueryHandler(on_press, pattern=PRESS_PATTERN),
+    ]

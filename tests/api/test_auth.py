@@ -1,0 +1,77 @@
+"""Bearer tokens and scopes: who may call what, and what a refusal gives away."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import AUDIT, BOOKER, LEDGER, bearer
+from tests.api.seed import approve_many
+
+READS = ["/api/v1/claims/approved", "/api/v1/claims/EXP-2026-000001",
+         "/api/v1/claims/EXP-2026-000001/receipts/" + "a" * 64]
+
+
+@pytest.mark.parametrize("headers", [
+    {}, bearer("wrong-token-0123456789abcdef"), bearer(LEDGER[:-1]), bearer(LEDGER + "x"),
+    {"Authorization": LEDGER}, {"Authorization": f"Basic {LEDGER}"}, bearer(""),
+], ids=["missing", "unknown", "prefix", "longer", "no-scheme", "basic", "empty"])
+@pytest.mark.parametrize("path", READS)
+async def test_a_wrong_token_is_refused_with_a_challenge(make_client, headers, path):
+    client = make_client(token=None)
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json() == {"error": "unauthorized",
+                               "message": "a valid bearer token is required"}
+    assert LEDGER[:10] not in response.text
+
+
+async def test_a_wrong_token_cannot_post_either(make_client, database):
+    await approve_many(database, 1, 1)
+    client = make_client(token="wrong-token-0123456789abcdef")
+    response = await client.post("/api/v1/claims/EXP-2026-000001/posting",
+                                 json={"ledger_ref": "GL-1"})
+    assert response.status_code == 401
+    batch = await client.post("/api/v1/postings",
+                              json={"postings": [{"number": "EXP-2026-000001",
+                                                  "ledger_ref": "GL-1"}]})
+    assert batch.status_code == 401
+
+
+async def test_a_wrong_token_learns_nothing_from_a_malformed_request(make_client):
+    client = make_client(token=None)
+    for response in [
+        await client.get("/api/v1/claims/approved?limit=0"),
+        await client.post("/api/v1/claims/EXP-2026-000001/posting", content=b"{not json",
+                          headers={"Content-Type": "application/json"}),
+    ]:
+        assert response.status_code == 401
+        assert "fields" not in response.json()
+
+
+async def test_a_read_only_token_may_not_post(make_client, database):
+    await approve_many(database, 1, 1)
+    client = make_client(token=AUDIT)
+    assert (await client.get("/api/v1/claims/approved")).status_code == 200
+    response = await client.post("/api/v1/claims/EXP-2026-000001/posting",
+                                 json={"ledger_ref": "GL-1"})
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden"
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    batch = await client.post("/api/v1/postings", json={"postings": [
+        {"number": "EXP-2026-000001", "ledger_ref": "GL-1"}]})
+    assert batch.status_code == 403
+    detail = await client.get("/api/v1/claims/EXP-2026-000001")
+    assert detail.json()["posted_at"] is None
+
+
+@pytest.mark.parametrize("path", READS)
+async def test_a_post_only_token_may_not_read(make_client, path):
+    response = await make_client(token=BOOKER).get(path)
+    assert response.status_code == 403
+    assert "claims:read" in response.json()["message"]
+
+
+async def test_the_openapi_document_needs_no_token(make_client):
+    response = await make_client(token=None).get("/api/v1/openapi.json")
+    assert response.status_code == 200

@@ -1,0 +1,72 @@
+"""`crmbot api` as an admin runs it: the database brought up to date, then served."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.api.conftest import AUDIT, bearer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def write_config(folder: Path, port: int, tokens: str) -> Path:
+    config = folder / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{folder}/crm.db"\n'
+                      f'[storage]\nphotos_dir = "{folder}/photos"\n'
+                      f'[api]\nport = {port}\ntokens = {tokens}\n')
+    return config
+
+
+def crmbot_api(config: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "api"],
+                            cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+
+
+def test_crmbot_api_serves_the_finance_api(tmp_path):
+    port = free_port()
+    config = write_config(tmp_path, port, f'[{{ name = "audit", token = "{AUDIT}" }}]')
+    server = crmbot_api(config)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/claims/approved",
+                                     headers=bearer(AUDIT), timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "crmbot api did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.json()["claims"] == []
+        assert "server" not in response.headers
+        refused = httpx.get(f"http://127.0.0.1:{port}/api/v1/claims/approved", timeout=5)
+        assert refused.status_code == 401
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    # uvicorn shuts down cleanly on SIGTERM, then re-raises it as the exit status.
+    assert "Application shutdown complete" in stderr, stderr
+    assert AUDIT not in stderr
+    assert (tmp_path / "crm.db").exists()
+
+
+def test_crmbot_api_without_tokens_says_so(tmp_path):
+    config = write_config(tmp_path, free_port(), "[]")
+    result = crmbot_api(config)
+    _, stderr = result.communicate(timeout=60)
+    assert result.returncode == 2
+    assert stderr.strip() == "crmbot: api.tokens: none configured, so every call would be refused"

@@ -1,0 +1,128 @@
+"""Marking claims posted: idempotent, audited, refused for the wrong claims and inputs."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from storage.tables import ClaimEventRow, ClaimRow
+from tests.api.seed import FIRST_DECISION, add_claims, approve_many, claim_row
+
+POSTING = "/api/v1/claims/{}/posting"
+
+
+async def events(database) -> list[tuple]:
+    async with database.uow(read_only=True) as uow:
+        return (await uow.session.execute(select(
+            ClaimEventRow.claim_id, ClaimEventRow.action, ClaimEventRow.actor_id,
+            ClaimEventRow.detail).order_by(ClaimEventRow.id))).all()
+
+
+async def test_posting_twice_with_the_same_ref_is_one_posting(client, database, clock):
+    await approve_many(database, 1, 1)
+    first = await client.post(POSTING.format("EXP-2026-000001"),
+                              json={"ledger_ref": "记-2026-0042"})
+    assert first.status_code == 200
+    assert first.json() == {"number": "EXP-2026-000001", "ledger_ref": "记-2026-0042",
+                            "posted_at": "2026-11-26T02:00:00Z"}
+    clock.advance(hours=1)
+    again = await client.post(POSTING.format("EXP-2026-000001"),
+                              json={"ledger_ref": "记-2026-0042"})
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert await events(database) == [
+        (1, "posted", None, {"ledger_ref": "记-2026-0042", "token": "ledger"})]
+    listed = (await client.get("/api/v1/claims/approved")).json()["claims"][0]
+    assert (listed["posted_at"], listed["ledger_ref"]) == ("2026-11-26T02:00:00Z",
+                                                           "记-2026-0042")
+
+
+async def test_posting_again_with_another_ref_is_a_conflict(client, database):
+    await approve_many(database, 1, 1)
+    await client.post(POSTING.format("EXP-2026-000001"), json={"ledger_ref": "GL-1"})
+    response = await client.post(POSTING.format("EXP-2026-000001"),
+                                 json={"ledger_ref": "GL-2"})
+    assert response.status_code == 409
+    assert response.json()["error"] == "claim_posted_elsewhere"
+    assert response.json()["ledger_ref"] == "GL-1"
+    async with database.uow(read_only=True) as uow:
+        assert await uow.session.scalar(select(ClaimRow.ledger_ref)) == "GL-1"
+    assert len(await events(database)) == 1
+
+
+@pytest.mark.parametrize("status", ["draft", "pending", "rejected", "withdrawn"])
+async def test_a_claim_that_is_not_approved_cannot_be_posted(client, database, status):
+    await add_claims(database, [claim_row(1, None if status in ("draft", "pending")
+                                          else FIRST_DECISION, status=status)])
+    response = await client.post(POSTING.format("EXP-2026-000001"), json={"ledger_ref": "G"})
+    if status == "draft":  # a draft has no number yet
+        assert response.status_code == 404
+    else:
+        assert response.status_code == 409
+        assert response.json()["error"] == "claim_not_approved"
+    assert await events(database) == []
+
+
+async def test_an_unknown_claim_cannot_be_posted(client):
+    response = await client.post(POSTING.format("EXP-2026-000404"), json={"ledger_ref": "G"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(("body", "fields"), [
+    ({}, ["ledger_ref"]),
+    ({"ledger_ref": ""}, ["ledger_ref"]),
+    ({"ledger_ref": "   "}, ["ledger_ref"]),
+    ({"ledger_ref": " GL-1"}, ["ledger_ref"]),
+    ({"ledger_ref": "GL\n1"}, ["ledger_ref"]),
+    ({"ledger_ref": "G" * 101}, ["ledger_ref"]),
+    ({"ledger_ref": 42}, ["ledger_ref"]),
+    ({"ledger_ref": "GL-1", "amount": "1"}, ["amount"]),
+    (["GL-1"], ["body"]),
+])
+async def test_a_bad_posting_names_only_the_field(client, database, body, fields):
+    await approve_many(database, 1, 1)
+    response = await client.post(POSTING.format("EXP-2026-000001"), json=body)
+    assert response.status_code == 422
+    assert response.json() == {"error": "invalid_request", "message": "some fields are invalid",
+                               "fields": fields}
+    assert await events(database) == []
+
+
+async def test_a_body_that_is_not_json_is_refused(client, database):
+    response = await client.post(POSTING.format("EXP-2026-000001"), content=b"ledger_ref=1",
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["fields"] == ["body"]
+
+
+async def test_a_batch_posts_many_and_answers_each(client, database):
+    await approve_many(database, 1, 3)
+    await add_claims(database, [claim_row(4, None, status="pending")])
+    await client.post(POSTING.format("EXP-2026-000003"), json={"ledger_ref": "GL-3"})
+    response = await client.post("/api/v1/postings", json={"postings": [
+        {"number": "EXP-2026-000001", "ledger_ref": "GL-1"},
+        {"number": "EXP-2026-000002", "ledger_ref": "GL-2"},
+        {"number": "EXP-2026-000003", "ledger_ref": "GL-3"},
+        {"number": "EXP-2026-000003", "ledger_ref": "GL-X"},
+        {"number": "EXP-2026-000004", "ledger_ref": "GL-4"},
+        {"number": "EXP-2026-000404", "ledger_ref": "GL-5"}]})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(r["number"], r["status"]) for r in results] == [
+        ("EXP-2026-000001", "posted"), ("EXP-2026-000002", "posted"),
+        ("EXP-2026-000003", "unchanged"), ("EXP-2026-000003", "conflict"),
+        ("EXP-2026-000004", "not_approved"), ("EXP-2026-000404", "not_found")]
+    assert results[0]["posting"] == {"number": "EXP-2026-000001", "ledger_ref": "GL-1",
+                                     "posted_at": "2026-11-26T02:00:00Z"}
+    assert results[4]["posting"] is None
+    assert [e[0] for e in await events(database)] == [3, 1, 2]
+
+
+async def test_a_batch_is_bounded_and_validated(client):
+    too_many = [{"number": f"EXP-2026-{i:06d}", "ledger_ref": "G"} for i in range(1001)]
+    for body, fields in [({"postings": too_many}, ["postings"]), ({"postings": []},
+                                                                 ["postings"]),
+                         ({"postings": [{"number": "EXP-2026-000001", "ledger_ref": ""}]},
+                          ["postings.0.ledger_ref"])]:
+        response = await client.post("/api/v1/postings", json=body)
+        assert response.status_code == 422
+        assert response.json()["fields"] == fields
