@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test run lint i18n clean bench bench-fanout bench-updates bench-checkin bench-api bench-expenses
+.PHONY: demo test run lint i18n clean bench bench-fanout bench-updates bench-checkin bench-api bench-expenses bench-opportunities
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Benchmarks print their figures and the command that made them.
-bench: bench-updates bench-fanout bench-checkin bench-api bench-expenses
+bench: bench-updates bench-fanout bench-checkin bench-api bench-expenses bench-opportunities
 
 # Updates per second with 50 ms Bot API round trips: sequential vs per-chat processing.
 bench-updates: $(STAMP)
@@ -48,6 +48,11 @@ bench-api: $(STAMP)
 # own); the XLSX export of 100,000 claims: time and peak memory (~10 min).
 bench-expenses: $(STAMP)
 	$(BIN)/python -m bench.expenses
+
+# An opportunity's card and /pipeline over 100,000 opportunities and 2,000,000 linked records,
+# on SQLite and PostgreSQL (the test server, in a schema of its own) (~10 min).
+bench-opportunities: $(STAMP)
+	$(BIN)/python -m bench.opportunities
 
 # Refresh the message catalogs after changing user-facing text.
 i18n: $(STAMP)

@@ -4,11 +4,12 @@
 
 (1) 1,000,000 claims from 200 members in 20 departments, 6 categories, over the 12 months
 of 2026 (amounts with cents, mostly approved, some pending, rejected, withdrawn, drafts;
-charged to departments, projects or the person; some with an opportunity), plus a budget
-per department and month. Then /stats for the whole organisation — the service call the
-handler makes (ExpenseStatsService.stats as finance sees it, without Telegram) — for this
-month, this quarter and this year: the median of several runs, on SQLite and, when
---postgres names one, on PostgreSQL (in a schema of its own, dropped afterwards).
+charged to departments, projects or the person; 40% for one of 2,000 opportunities, each
+moving through 1 to 5 stages during the year), plus a budget per department and month.
+Then /stats for the whole organisation — the service call the handler makes
+(ExpenseStatsService.stats as finance sees it, without Telegram) — for this month, this
+quarter and this year: the median of several runs, on SQLite and, when --postgres names
+one, on PostgreSQL (in a schema of its own, dropped afterwards).
 (2) The XLSX export of 100,000 claims (one month) in a fresh process: wall time and peak
 memory (the process's maximum resident set, and its growth over the process at rest).
 """
@@ -49,6 +50,9 @@ CATEGORIES = (("travel", 35), ("meals", 25), ("lodging", 15), ("entertainment", 
               ("office", 10), ("other", 5))
 STATUSES = (("approved", 72), ("pending", 13), ("rejected", 8), ("withdrawn", 3), ("draft", 4))
 CLAIM_COLUMNS = [c.name for c in ClaimRow.__table__.columns if c.name != "id"]
+OPPORTUNITIES = 2000
+CUSTOMERS = 400
+STAGES = ("lead", "qualified", "proposal", "negotiation", "won")
 
 
 class FixedClock:
@@ -61,7 +65,7 @@ class FixedClock:
 def org_rows(departments: int, members: int, projects: int) -> dict[str, list[tuple]]:
     """Departments (a head office above regions), members with one finance person, projects."""
     rows: dict[str, list[tuple]] = {"departments": [], "members": [], "member_roles": [],
-                                    "projects": [], "organization": []}
+                                    "projects": [], "organization": [], "customers": []}
     rows["organization"].append((1, SETTINGS.name, SETTINGS.timezone, SETTINGS.currency, "en"))
     for d in range(1, departments + 1):
         rows["departments"].append((d, f"d{d}", f"Region {d}", None if d == 1 else 1))
@@ -71,7 +75,30 @@ def org_rows(departments: int, members: int, projects: int) -> dict[str, list[tu
         rows["member_roles"].append((m, "finance" if m == 1 else "rep"))
     for p in range(1, projects + 1):
         rows["projects"].append((p, f"p{p}", f"Project {p}", (p - 1) % departments + 1))
+    for c in range(1, CUSTOMERS + 1):
+        rows["customers"].append((c, f"c{c}", f"Customer {c}", 31.0 + c / 1000, 121.0, 300))
     return rows
+
+
+def opportunity_rows(count: int, members: int, departments: int,
+                     seed: int = 7) -> tuple[list[tuple], list[tuple]]:
+    """Opportunities created during 2026, each moved forward 0 to 4 times at random hours
+    (so moves fall on both sides of local midnights), and their stage history."""
+    rng = random.Random(seed)
+    opportunities, moves = [], []
+    for o in range(1, count + 1):
+        owner = rng.randint(1, members)
+        at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(60 * 24 * 200))
+        created, previous = at, None
+        for stage in STAGES[:rng.randint(1, len(STAGES))]:
+            moves.append((o, previous, stage, owner, at))
+            previous = stage
+            at += timedelta(minutes=rng.randrange(60 * 24 * 40))
+        opportunities.append((o, owner, (owner - 1) % departments + 1,
+                              rng.randint(1, CUSTOMERS), f"Deal {o}", 1_000_000, "CNY",
+                              previous, 50, date(2026, 12, 31), len(moves), created, created,
+                              created))
+    return opportunities, moves
 
 
 def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...], count: int) -> list[str]:
@@ -105,12 +132,18 @@ def claim_rows(count: int, members: int, departments: int, projects: int, first:
             "member_id": member, "department_id": department, "amount": cents,
             "currency": "CNY", "category": categories[i], "spent_on": spent_on,
             "unit_kind": unit_kind, "unit_id": unit_id, "description": f"claim {i}",
-            "opportunity_id": rng.randint(1, 2000) if rng.random() < 0.4 else None,
+            "opportunity_id": rng.randint(1, OPPORTUNITIES) if rng.random() < 0.4 else None,
             "report_id": None, "status": status, "version": 3, "created_at": at,
             "updated_at": decided or at, "submitted_at": submitted, "decided_at": decided,
             "posted_at": None, "ledger_ref": None}
         rows.append(tuple(values[c] for c in CLAIM_COLUMNS))
     return rows
+
+
+def with_opportunities(org: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    org["opportunities"], org["stage_moves"] = opportunity_rows(
+        OPPORTUNITIES, len(org["members"]), len(org["departments"]))
+    return org
 
 
 def budget_rows(departments: int, year: int) -> list[tuple]:
@@ -129,9 +162,14 @@ def _sqlite_value(value: object) -> object:
 
 def org_statements(org: dict[str, list[tuple]], budgets: list[tuple],
                    postgres: bool) -> list[tuple[str, list[tuple]]]:
-    """The org's inserts in the driver's own parameter style."""
+    """The org's inserts (and the opportunities') in the driver's own parameter style."""
     def marks(n: int) -> str:
         return ", ".join(f"${i}" if postgres else "?" for i in range(1, n + 1))
+
+    opportunities, moves = org["opportunities"], org["stage_moves"]
+    if not postgres:
+        opportunities = [tuple(_sqlite_value(v) for v in row) for row in opportunities]
+        moves = [tuple(_sqlite_value(v) for v in row) for row in moves]
 
     return [
         ("INSERT INTO organization (id, name, timezone, currency, default_language) "
@@ -146,6 +184,13 @@ def org_statements(org: dict[str, list[tuple]], budgets: list[tuple],
          "true)", org["projects"]),
         ("INSERT INTO budgets (unit_kind, category, policy, unit_id, period, amount) "
          f"VALUES ('department', '', 'warn', {marks(3)})", budgets),
+        (f"INSERT INTO customers (id, key, name, lat, lon, radius_m, address) VALUES "
+         f"({marks(6)}, '')", org["customers"]),
+        ("INSERT INTO opportunities (id, owner_id, department_id, customer_id, title, amount, "
+         "currency, stage, probability, expected_close, version, created_at, updated_at, "
+         f"last_activity_at) VALUES ({marks(14)})", opportunities),
+        ("INSERT INTO opportunity_stages (opportunity_id, from_stage, to_stage, changed_by, "
+         f"at) VALUES ({marks(5)})", moves),
     ]
 
 
@@ -273,7 +318,7 @@ async def bench_export(folder: Path, count: int) -> dict:
     """`count` claims in November, all approved or pending, exported in a child process."""
     path = folder / "export.db"
     await upgrade(_sqlite_url(path))
-    org = org_rows(20, 200, 10)
+    org = with_opportunities(org_rows(20, 200, 10))
     claims = claim_rows(count, 200, 20, 10, date(2026, 11, 1), 30, seed=11)
     column = CLAIM_COLUMNS.index("status")
     claims = [(*row[:column], "approved", *row[column + 1:]) for row in claims]
@@ -309,11 +354,12 @@ async def run(args: argparse.Namespace) -> None:
           f"--export-claims {args.export_claims} --runs {args.runs}"
           + (f" --postgres {args.postgres}" if args.postgres != DEFAULT_POSTGRES else ""))
     start = time.perf_counter()
-    org = org_rows(20, 200, 10)
+    org = with_opportunities(org_rows(20, 200, 10))
     claims = claim_rows(args.claims, 200, 20, 10, date(2026, 1, 1), 365)
     budgets = budget_rows(20, 2026)
     print(f"generated {len(claims):,} claims in {time.perf_counter() - start:.1f} s "
-          "(200 members, 20 departments, 6 categories, 12 months of 2026)")
+          "(200 members, 20 departments, 6 categories, 2,000 opportunities, 12 months of "
+          "2026)")
     results = {}
     with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as folder:
         results["SQLite"] = await bench_sqlite(Path(folder), org, claims, budgets, args.runs)

@@ -26,6 +26,7 @@ from bot.handlers import (
     export,
     fallback,
     gate,
+    goals,
     groups,
     inbox,
     invite,
@@ -52,6 +53,7 @@ from core.domain.checkin import CheckInRules
 from core.domain.org import OrgSettings
 from core.expense_stats import ExpenseStatsService
 from core.expenses import ExpenseService
+from core.goals import GoalService
 from core.notifications import GroupService, InboxService, OutboxService
 from core.opportunities import OpportunityService
 from core.org import OrgService
@@ -84,6 +86,8 @@ def build_services(config: Config, database: Database, clock: Clock,
     approvals = ApprovalService(database.uow, clock, defaults, config.expenses,
                                 config.reminders.approval_sla,
                                 PhotoStore(config.storage.photos_dir))
+    goal_service = GoalService(database.uow, clock, defaults, config.pipeline,
+                               work_calendar(config.calendar))
     return Services(
         org=org,
         visitors=VisitorCache(org, database.uow, database.changes),
@@ -92,7 +96,8 @@ def build_services(config: Config, database: Database, clock: Clock,
                              lease=timedelta(seconds=config.outbox.lease_seconds)),
         groups=GroupService(database.uow, clock, defaults),
         reminders=ReminderService(database.uow, clock, defaults, config.reminders,
-                                  work_calendar(config.calendar), sla=approvals.run_sla),
+                                  work_calendar(config.calendar), sla=approvals.run_sla,
+                                  follow_up=goal_service.run_daily),
         plans=PlanService(database.uow, clock, defaults, work_calendar(config.calendar)),
         work_logs=WorkLogService(database.uow, clock, defaults, work_calendar(config.calendar)),
         check_ins=CheckInService(
@@ -110,8 +115,11 @@ def build_services(config: Config, database: Database, clock: Clock,
                                 PhotoStore(config.storage.photos_dir)),
         approvals=approvals,
         budgets=BudgetService(database.uow, clock, defaults, config.expenses),
-        expense_stats=ExpenseStatsService(database.uow, clock, defaults, config.expenses),
-        opportunities=OpportunityService(database.uow, clock, defaults, config.pipeline),
+        expense_stats=ExpenseStatsService(database.uow, clock, defaults, config.expenses,
+                                          config.pipeline),
+        opportunities=OpportunityService(database.uow, clock, defaults, config.pipeline,
+                                         PhotoStore(config.storage.photos_dir)),
+        goals=goal_service,
         clock=clock,
     )
 
@@ -165,7 +173,8 @@ def register_handlers(application: Application) -> None:
     application.add_handler(gate.gate_handler(), group=GATE_GROUP)
     application.add_handler(fallback.group_guard(), group=GUARD_GROUP)
     for module in (start, help_, language, invite, inbox, reminders, groups, digest, checkin,
-                   calendar, team, claims, approvals, budget, stats, export, opportunities):
+                   calendar, team, claims, approvals, budget, stats, export, opportunities,
+                   goals):
         application.add_handlers(module.handlers(), group=FEATURE_GROUP)
     # Conversations of later modules go before these, in the same group.
     application.add_handlers([*expense.handlers(application),

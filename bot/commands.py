@@ -33,6 +33,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("opp", N_("Add an opportunity: customer, title, amount, close date, stage")),
     Command("opps", N_("My opportunities (managers: the team's); /opps harbor searches")),
     Command("pipeline", N_("The pipeline by stage: amounts, win rate, funnel chart")),
+    Command("goals", N_("My goals and the team's: progress and the pace still needed")),
     Command("inbox", N_("Your notifications: approvals, reminders, alerts")),
     Command("reminders", N_("Pause reminders or set quiet hours")),
     Command("calendar", N_("My schedule: plans, logs and check-ins by month")),

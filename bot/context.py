@@ -15,6 +15,7 @@ from core.domain.language import pick_language
 from core.domain.org import Member
 from core.expense_stats import ExpenseStatsService
 from core.expenses import ExpenseService
+from core.goals import GoalService
 from core.notifications import GroupService, InboxService, OutboxService
 from core.opportunities import OpportunityService
 from core.org import OrgService, Visitor
@@ -44,6 +45,7 @@ class Services:
     budgets: BudgetService
     expense_stats: ExpenseStatsService
     opportunities: OpportunityService
+    goals: GoalService
     clock: Clock
 
 

@@ -42,6 +42,9 @@ class Cast:
             "sam": add(2003, "Sam", last_name="Okafor", language_code="en"),
             "erin": add(1002, "Erin", last_name="Zhao", username="erin_zhao",
                         language_code="en"),
+            "dana": add(1001, "Dana", last_name="Whitfield", username="dana_w",
+                        language_code="en"),
+            "fiona": add(3001, "Fiona", last_name="Grant", language_code="en"),
             "stranger": add(9001, "Max", last_name="Mustermann", language_code="de"),
             "nora": add(5005, "Nora", last_name="Quinn", username="nora_q",
                         language_code="en-US"),
@@ -192,6 +195,99 @@ async def a_day_in_the_field(stage: Stage, cast: Cast) -> None:
     await standin.idle()
 
 
+def demo_receipt() -> bytes:
+    """A stand-in for a photographed restaurant receipt."""
+    image = Image.new("RGB", (600, 900), (250, 250, 245))
+    draw = ImageDraw.Draw(image)
+    for row in range(8):
+        y = 120 + row * 70
+        draw.rectangle((60, y, 60 + (row * 53) % 300 + 180, y + 24), fill=(60, 60, 60))
+        draw.rectangle((440, y, 540, y + 24), fill=(60, 60, 60))
+    draw.rectangle((60, 760, 540, 800), fill=(20, 20, 20))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+async def expenses_with_approvals(stage: Stage, cast: Cast) -> None:
+    """A claim with a receipt approved in one tap each; one over budget escalated and
+    rejected with a reason; finance exports the month."""
+    clock: DemoClock = stage.application.bot_data["services"].clock
+    standin, carol, erin, dana, fiona = (stage.standin, cast.carol, cast.erin, cast.dana,
+                                         cast.fiona)
+    clock.moment = on_the_teams_clock(26, 19, 5)
+    await stage.act(carol.send("/expense 268 client lunch at Harbor Logistics"))
+    await stage.act(carol.send_photo(demo_receipt()))
+    mark = standin.mark()
+    await press(stage, carol, "✅ Submit")
+    card = await standin.next_bot_message(erin.id, since=mark)
+    mark = standin.mark()
+    await stage.act(erin.press(card, "✅ Approve"))
+    card = await standin.next_bot_message(fiona.id, since=mark)
+    mark = standin.mark()
+    await stage.act(fiona.press(card, "✅ Approve"))
+    await standin.wait_for(lambda e: e.chat_id == carol.id and "approved" in (e.text or ""),
+                           since=mark)
+    await standin.idle()
+    await stage.act(erin.send("/budget set department:east entertainment 2026-11 3000 escalate"))
+    await stage.act(carol.send("/expense 3600 client dinner with Harbor Logistics"))
+    await stage.act(carol.send_photo(demo_receipt()))
+    mark = standin.mark()
+    await press(stage, carol, "✅ Submit")
+    card = await standin.next_bot_message(erin.id, since=mark)
+    mark = standin.mark()
+    await stage.act(erin.press(card, "✅ Approve"))
+    card = await standin.next_bot_message(dana.id, since=mark)
+    await stage.act(dana.press(card, "❌ Reject"))
+    mark = standin.mark()
+    await stage.act(dana.send("Over the entertainment budget: let's agree a limit first.",
+                              reply_to=last_bot_message(stage, dana)))
+    await standin.wait_for(lambda e: e.chat_id == carol.id and "Over the entertainment"
+                           in (e.text or ""), since=mark)
+    await standin.wait_for(lambda e: e.kind == "edit" and e.chat_id == erin.id
+                           and "Final decision" in (e.text or ""), since=mark)
+    await standin.idle()
+    await stage.act(fiona.send("/export 2026-11"))
+    await standin.idle()
+
+
+async def an_opportunity_seen_whole(stage: Stage, cast: Cast) -> None:
+    """Friday: Carol adds a deal at Pudong Medical, checks in there with a photo and files
+    her taxi for it from the card; Erin opens the card, gets the photo, and the pipeline."""
+    clock: DemoClock = stage.application.bot_data["services"].clock
+    carol, erin = cast.carol, cast.erin
+    clock.moment = on_the_teams_clock(27, 9, 30)
+    await stage.act(carol.send("/opp"))
+    await press(stage, carol, "Pudong Medical Supplies")
+    await stage.act(carol.send("Sterile-supply contract"))
+    await stage.act(carol.send("480,000"))
+    await stage.act(carol.send("2026-12-31"))
+    await press(stage, carol, "Qualified · 25%")
+    card = last_bot_message(stage, carol)
+    clock.moment = on_the_teams_clock(27, 10, 40)
+    await stage.act(carol.share_location(31.2305, 121.5371, horizontal_accuracy=15,
+                                         date=clock.moment.timestamp()))
+    storefront = Image.new("RGB", (960, 720), (236, 230, 214))
+    ImageDraw.Draw(storefront).ellipse((280, 160, 680, 560), fill=(30, 140, 90))
+    buffer = io.BytesIO()
+    storefront.save(buffer, "JPEG", quality=85)
+    await stage.act(carol.send_photo(buffer.getvalue()))
+    clock.moment = on_the_teams_clock(27, 12, 15)
+    await stage.act(carol.press(card, "🧾 File an expense"))
+    await stage.act(carol.send("86 taxi to Pudong Medical"))
+    for label in ("Today", "🏢 My department: East region", "⏭ No receipt", "✅ Submit"):
+        await press(stage, carol, label)
+    await stage.standin.idle()
+    clock.moment = on_the_teams_clock(27, 17, 30)
+    await stage.act(erin.send("/opps"))
+    # Carol's claim reaches Erin as an approval card meanwhile: the list is the 💼 message.
+    listing = [m for m in stage.standin.bot_messages(erin.id)
+               if (m.text or "").startswith("💼")][-1]
+    await stage.act(erin.press(listing, "Sterile-supply contract — Pudong Medical Suppl"))
+    await stage.act(erin.press(listing, "📷 Photos (1)"))
+    await stage.act(erin.send("/pipeline"))
+
+
 SCENES: list[Scene] = [
     Scene("A rep starts the bot and asks for help", rep_starts_the_day),
     Scene("A stranger is politely refused", stranger_is_refused),
@@ -201,6 +297,11 @@ SCENES: list[Scene] = [
           "group", evening_and_morning),
     Scene("A day in the field: plan, check-in with a photo, a forwarded location, the log, "
           "tomorrow's plan; the manager's team view and rating", a_day_in_the_field),
+    Scene("Expenses: a claim with a receipt approved in one tap; one over budget escalated "
+          "and rejected with a reason; finance exports the month", expenses_with_approvals),
+    Scene("An opportunity seen whole: a rep adds a deal, checks in at the customer and files "
+          "an expense for it; the manager's card shows all of it, then the pipeline chart",
+          an_opportunity_seen_whole),
 ]
 
 

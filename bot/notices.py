@@ -33,6 +33,7 @@ KIND_TITLES: dict[NotificationKind, str] = {
     NotificationKind.BUDGET_ALERT: N_("Budget alert"),
     NotificationKind.FOLLOW_UP: N_("Follow-up"),
     NotificationKind.DIGEST: N_("Team digest"),
+    NotificationKind.GOAL_REACHED: N_("Goal reached"),
     NotificationKind.SYSTEM: N_("Notice"),
 }
 

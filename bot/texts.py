@@ -149,6 +149,8 @@ REFUSALS: dict[str, str] = {
                           "again."),
     "opportunity_duplicate": N_("There is already an open opportunity with this title at this "
                                 "customer."),
+    "opp_closed": N_("This opportunity is closed (won or lost): nothing more is planned or "
+                     "claimed for it."),
     "export_too_large": N_("That is too many claims to send here. Pick a shorter period or a "
                            "status, or ask finance for the full export."),
 }

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from core.config import ApprovalSlaConfig, ExpensesConfig
 from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import DomainError, NotAllowed, NotFound
+from core.domain.expense_stats import opportunity_label
 from core.domain.expenses import (
     ApprovalStep,
     BudgetImpact,
@@ -181,10 +182,19 @@ def budget_snapshot(org: OrgView, config: ExpensesConfig,
 
 
 def budget_label(org: OrgView, config: ExpensesConfig, budget: Budget) -> str:
-    """'Travel · East region · 2026-11' (English names)."""
+    """'Travel · East region · 2026-11' (English names, for logs and tests)."""
     category = category_names(config, budget.category)[0] if budget.category else "All"
     return " · ".join([category, org.unit_name(budget.unit_kind, budget.unit_id),
                        budget.period.label])
+
+
+def budget_names(org: OrgView, config: ExpensesConfig, budget: Budget) -> dict[str, str]:
+    """A refusal's budget in parts, so that it is named in the reader's language: the
+    category in English and Chinese ("" for every category), the unit and the period."""
+    name, name_zh = category_names(config, budget.category) if budget.category else ("", "")
+    return {"budget_category": name, "budget_category_zh": name_zh,
+            "budget_unit": org.unit_name(budget.unit_kind, budget.unit_id),
+            "budget_period": budget.period.label}
 
 
 async def budget_impacts(uow: UnitOfWork, claim: Claim) -> list[BudgetImpact]:
@@ -233,8 +243,18 @@ def card_key(claim_id: int, position: int, member_id: int, suffix: str = "") -> 
     return f"approval:{claim_id}:{position}:{member_id}{suffix}"
 
 
-def claim_snapshot(org: OrgView, config: ExpensesConfig, claim: Claim) -> dict[str, Any]:
-    """What a card says about the claim itself."""
+async def opportunity_title(uow: UnitOfWork, opportunity_id: int | None) -> str | None:
+    """"customer · title" of the claim's opportunity (None without one)."""
+    if opportunity_id is None:
+        return None
+    found = await uow.opportunities.get(opportunity_id)
+    return opportunity_label(opportunity_id, *((found.customer_name, found.title) if found
+                                               else (None, None)))
+
+
+def claim_snapshot(org: OrgView, config: ExpensesConfig, claim: Claim,
+                   opportunity: str | None = None) -> dict[str, Any]:
+    """What a card says about the claim itself (`opportunity`: its "customer · title")."""
     name, name_zh = category_names(config, claim.category)
     return {"claim_id": claim.id, "number": claim.number, "version": claim.version,
             "claimant": org.name(claim.member_id), "claimant_id": claim.member_id,
@@ -244,18 +264,19 @@ def claim_snapshot(org: OrgView, config: ExpensesConfig, claim: Claim) -> dict[s
             "unit": org.unit_name(claim.unit_kind, claim.unit_id),
             "unit_kind": str(claim.unit_kind) if claim.unit_kind else None,
             "description": claim.description, "receipts": claim.receipt_count,
-            "opportunity_id": claim.opportunity_id}
+            "opportunity_id": claim.opportunity_id, "opportunity": opportunity}
 
 
 def card_payload(org: OrgView, config: ExpensesConfig, claim: Claim, step: ApprovalStep,
                  steps: list[ApprovalStep], impacts: list[BudgetImpact], *,
-                 reminder: bool = False) -> dict[str, Any]:
+                 reminder: bool = False, opportunity: str | None = None) -> dict[str, Any]:
     warnings = []
     if any(i.overrun for i in impacts):
         warnings.append(WARN_OVER_BUDGET)
     if any(s.escalated for s in steps):
         warnings.append(WARN_ESCALATED)
-    return {**claim_snapshot(org, config, claim), "step": step.position, "steps": len(steps),
+    return {**claim_snapshot(org, config, claim, opportunity), "step": step.position,
+            "steps": len(steps),
             "kind": str(step.kind), "approver": org.name(step.approver_id),
             "budgets": [budget_snapshot(org, config, i) for i in impacts],
             "warnings": warnings, "reminder": reminder, "state": "open"}
@@ -267,7 +288,8 @@ async def publish_cards(uow: UnitOfWork, org: OrgView, config: ExpensesConfig, c
                         suffix: str = "", reminder: bool = False) -> int:
     """The step's card to each of its recipients (idempotent by key)."""
     impacts = await budget_impacts(uow, claim)
-    payload = card_payload(org, config, claim, step, steps, impacts, reminder=reminder)
+    payload = card_payload(org, config, claim, step, steps, impacts, reminder=reminder,
+                           opportunity=await opportunity_title(uow, claim.opportunity_id))
     if recipients is None:
         recipients = step_recipients(org, config, step, claim.member_id,
                                      _local_day(now, settings))
@@ -333,7 +355,8 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
     if (blocking := _blocking(impacts)) is not None:
         raise DomainError("budget_blocked", over=blocking.over,
                           budget=budget_label(org, config, blocking.budget),
-                          limit=blocking.budget.amount)
+                          limit=blocking.budget.amount,
+                          **budget_names(org, config, blocking.budget))
     extra = 1 if policy is OverrunPolicy.ESCALATE else 0
     route = _route(org, config, claim, claimant, extra)
     if not route:
@@ -545,8 +568,13 @@ class ApprovalService:
             steps = await uow.approvals.steps(claim.id)
             outcome = {"state": str(status) if status is not ClaimStatus.PENDING else "passed",
                        "by": actor.name, "reason": reason, "at": now.isoformat()}
-            await revise_cards(uow, claim.id, outcome,
-                               positions={step.position} if next_step else None)
+            await revise_cards(uow, claim.id, outcome, positions={step.position})
+            if next_step is None:
+                # Earlier approvers keep their own step's line and learn how it ended.
+                earlier = {s.position for s in steps if s.position < step.position}
+                await revise_cards(uow, claim.id, {
+                    "final": str(status), "final_by": actor.name, "final_reason": reason},
+                    positions=earlier)
             if next_step is not None:
                 await publish_cards(uow, org, self._config, after, next_step, steps, now=now,
                                     settings=settings)
@@ -602,7 +630,9 @@ class ApprovalService:
             open_steps = [s for s in steps if s.state is not StepState.CANCELLED] or steps
             impacts = await budget_impacts(uow, claim)
             payload = card_payload(org, self._config, claim, step or open_steps[-1],
-                                   open_steps, impacts)
+                                   open_steps, impacts,
+                                   opportunity=await opportunity_title(uow,
+                                                                       claim.opportunity_id))
             can = step is not None and claim.status is ClaimStatus.PENDING and may_decide(
                 step, actor, claim.member_id,
                 delegators=delegators_of(org, self._config, actor, today))

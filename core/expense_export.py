@@ -1,7 +1,8 @@
 """Claims as a spreadsheet: XLSX (a sheet per breakdown and the raw rows) or CSV.
 
-Rows are streamed from the database into openpyxl's write-only workbook (or the CSV
-writer) chunk by chunk, so memory stays flat however many claims there are.
+Rows are streamed from the database into the zip of the workbook (core/xlsx.py: each row
+is compressed as soon as it is written) or the CSV writer, chunk by chunk, so memory
+stays flat however many claims there are.
 """
 
 from __future__ import annotations
@@ -11,21 +12,17 @@ import codecs
 import csv
 import enum
 from collections.abc import Callable
-from copy import copy
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, BinaryIO
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
 from core.domain.errors import DomainError
 from core.domain.expense_stats import ZERO, ClaimScope, ExportRow, Line, StatusFilter
 from core.domain.money import CENT
 from core.ports import UnitOfWork
+from core.xlsx import XlsxWriter, clean
 
 if TYPE_CHECKING:
     from core.expense_stats import ExpenseStatsView
@@ -33,6 +30,7 @@ if TYPE_CHECKING:
 CHUNK = 2000
 # A cell that starts with one of these is a formula to a spreadsheet program.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+AMOUNT_COLUMN = 6
 
 
 class ExportFormat(enum.StrEnum):
@@ -65,7 +63,7 @@ def _values(row: ExportRow, zone: ZoneInfo, categories: dict[str, str]) -> list:
             categories.get(row.category, row.category) if row.category else None,
             row.unit, row.amount, row.currency, row.status,
             _local(row.submitted_at, zone), _local(row.decided_at, zone),
-            _local(row.posted_at, zone), row.ledger_ref, row.description, row.opportunity_id]
+            _local(row.posted_at, zone), row.ledger_ref, row.description, row.opportunity]
 
 
 async def write_export(uow: UnitOfWork, scope: ClaimScope, status: StatusFilter,
@@ -80,7 +78,7 @@ async def write_export(uow: UnitOfWork, scope: ClaimScope, status: StatusFilter,
     expected = await uow.expense_stats.count(scope)
     if limit is not None and expected > limit:
         raise DomainError("export_too_large", rows=expected, limit=limit)
-    sheet = _XlsxSheets(view, zone) if view is not None else _CsvRows(target, zone)
+    sheet = _XlsxSheets(view, zone, target) if view is not None else _CsvRows(target, zone)
     done, summed, chunk = 0, ZERO, []
     async for row in uow.expense_stats.rows(scope, CHUNK):
         chunk.append(_values(row, zone, categories))
@@ -91,7 +89,7 @@ async def write_export(uow: UnitOfWork, scope: ClaimScope, status: StatusFilter,
             if progress:
                 progress(done, expected)
     done += await asyncio.to_thread(sheet.extend, chunk)
-    await asyncio.to_thread(sheet.close, target)
+    await asyncio.to_thread(sheet.close)
     if progress:
         progress(done, expected)
     name = f"expenses-{scope.period.label}-{status.name.lower()}.{form.value}"
@@ -100,8 +98,7 @@ async def write_export(uow: UnitOfWork, scope: ClaimScope, status: StatusFilter,
 
 def _text(value: str) -> str:
     """Text as text: no formula, no control characters a spreadsheet rejects."""
-    if ILLEGAL_CHARACTERS_RE.search(value):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    value = clean(value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -118,7 +115,7 @@ class _CsvRows:
         self._writer.writerows([_csv(v) for v in values] for values in rows)
         return len(rows)
 
-    def close(self, target: BinaryIO) -> None:
+    def close(self) -> None:
         self._stream.flush()
 
 
@@ -131,43 +128,30 @@ def _csv(value: object) -> object:
 
 
 class _XlsxSheets:
-    """A write-only workbook: the breakdowns first (small), then the raw rows, streamed."""
+    """The breakdowns first (small), then the raw rows, streamed. Every cell is written
+    with its type known: text stays text (never a formula or a link), amounts are numbers
+    shown with two decimals, dates are dates."""
 
-    def __init__(self, view: ExpenseStatsView, zone: ZoneInfo) -> None:
-        self._book = Workbook(write_only=True)
-        self._claims = self._book.create_sheet("Claims")
-        self._claims.freeze_panes = "A2"
-        self._claims.append(_headers(zone))
-        # One styled cell per format, copied: assigning a style looks it up every time.
-        self._styles = {}
-        for name, number_format in (("amount", "#,##0.00"), ("day", "yyyy-mm-dd")):
-            template = WriteOnlyCell(self._claims)
-            template.number_format = number_format
-            self._styles[name] = template._style
+    def __init__(self, view: ExpenseStatsView, zone: ZoneInfo, target: BinaryIO) -> None:
+        self._book = XlsxWriter(target)
         self._breakdown("By category", view.by_category)
         self._breakdown("By unit", view.by_unit, kinds=True)
         self._breakdown("By member", view.by_member)
         self._breakdown("By opportunity", view.by_opportunity)
-        self._book.move_sheet("Claims", len(self._book.sheetnames) - 1)
-
-    def _styled(self, sheet, value: object, style: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value)
-        cell._style = copy(self._styles[style])
-        return cell
+        self._breakdown("By stage", view.by_stage)
+        self._claims = self._book.sheet("Claims", amounts=[AMOUNT_COLUMN], frozen_header=True)
+        self._claims.append(_headers(zone))
 
     def _breakdown(self, title: str, lines: list[Line], *, kinds: bool = False) -> None:
-        sheet = self._book.create_sheet(title)
+        sheet = self._book.sheet(title, amounts=[2 + kinds])
         sheet.append(["Name", *(["Type"] * kinds), "Claims", "Amount"])
-        for line in lines:
-            sheet.append([_text(line.label), *([line.kind] * kinds), line.count,
-                          self._styled(sheet, line.amount, "amount")])
+        sheet.extend([_text(line.label), *([line.kind] * kinds), line.count, line.amount]
+                     for line in lines)
 
     def extend(self, rows: list[list]) -> int:
-        for values in rows:
-            values[1] = self._styled(self._claims, values[1], "day")
-            values[6] = self._styled(self._claims, values[6], "amount")
-            self._claims.append([_text(v) if isinstance(v, str) else v for v in values])
+        self._claims.extend([_text(v) if isinstance(v, str) else v for v in values]
+                            for values in rows)
         return len(rows)
 
-    def close(self, target: BinaryIO) -> None:
-        self._book.save(target)
+    def close(self) -> None:
+        self._book.close()

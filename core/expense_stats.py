@@ -8,7 +8,7 @@ from datetime import date
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from core.config import ExpensesConfig
+from core.config import ExpensesConfig, PipelineConfig
 from core.domain.budget import Budget, UnitKind
 from core.domain.errors import NotAllowed
 from core.domain.expense_stats import (
@@ -20,6 +20,7 @@ from core.domain.expense_stats import (
     GroupSum,
     Line,
     StatusFilter,
+    opportunity_label,
     overlaps,
     period_choices,
     ranked,
@@ -44,7 +45,8 @@ class ExpenseStatsView:
     by_category: list[Line]
     by_unit: list[Line]
     by_member: list[Line]
-    by_opportunity: list[Line]
+    by_opportunity: list[Line]  # "customer · title", largest first
+    by_stage: list[Line]  # the stage on each claim's date, in the pipeline's order
     budgets: list[BudgetLine]
 
     @property
@@ -76,11 +78,12 @@ class _Names:
 
 class ExpenseStatsService:
     def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings,
-                 config: ExpensesConfig) -> None:
+                 config: ExpensesConfig, pipeline: PipelineConfig | None = None) -> None:
         self._uows = uows
         self._clock = clock
         self._defaults = defaults
         self._config = config
+        self._stages = (pipeline or PipelineConfig()).stages
 
     async def periods(self, telegram_id: int) -> dict[str, Period]:
         """The periods the buttons offer (this month ... this year, on the team's calendar);
@@ -130,11 +133,29 @@ class ExpenseStatsService:
         return {c.key: (c.name_zh if chinese and c.name_zh else c.name)
                 for c in self._config.categories}
 
+    def _stage_lines(self, sums: list[GroupSum], whole: Line, language: str) -> list[Line]:
+        """One line per stage in the pipeline's order (a stage no longer configured after
+        them by its key), then "—": the rest of the total, claims without an opportunity
+        (or whose opportunity did not exist yet on their date)."""
+        chinese = language.startswith("zh")
+        order = {s.key: i for i, s in enumerate(self._stages)}
+        names = {s.key: (s.name_zh if chinese and s.name_zh else s.name) for s in self._stages}
+        lines = [Line(names.get(s.key, s.key), s.amount, s.count) for s in sorted(
+            sums, key=lambda s: (order.get(s.key, len(order)), s.key))]
+        staged = total(lines)
+        if staged.count < whole.count:
+            lines.append(Line(NO_VALUE, whole.amount - staged.amount,
+                              whole.count - staged.count))
+        return lines
+
     async def _view(self, uow: UnitOfWork, scope: ClaimScope, status: StatusFilter,
                     language: str) -> ExpenseStatsView:
         settings = await uow.organization.get() or self._defaults
         facts = uow.expense_stats
-        sums = {by: await facts.sums(scope, by) for by in Dimension}
+        sums = await facts.breakdowns(scope)
+        stages = await facts.stage_sums(scope, ZoneInfo(settings.timezone))
+        titles = await facts.opportunity_titles(
+            {s.key for s in sums[Dimension.OPPORTUNITY] if s.key is not None})
         budgets = await _visible_budgets(uow, scope)
         member_ids = {s.key for s in sums[Dimension.MEMBER]} | {
             unit_id for kind, unit_id in (s.key for s in sums[Dimension.UNIT])
@@ -148,29 +169,21 @@ class ExpenseStatsService:
         budget_lines = [BudgetLine(b, names.unit(b.unit_kind, b.unit_id), used.get(b.id, ZERO),
                                    b.category and names.category(b.category))
                         for b in budgets]
+        by_category = _lines(sums[Dimension.CATEGORY], names.category)
         return ExpenseStatsView(
             scope.period, status, settings.currency, scope.department_ids is None,
-            _lines(sums[Dimension.CATEGORY], names.category),
+            by_category,
             ranked([Line(names.unit(*s.key), s.amount, s.count, s.key[0] or "")
                     for s in sums[Dimension.UNIT]]),
             _lines(sums[Dimension.MEMBER], lambda key: names.members.get(key, f"#{key}")),
-            _opportunity_lines(sums[Dimension.OPPORTUNITY]),
+            _lines(sums[Dimension.OPPORTUNITY],
+                   lambda key: opportunity_label(key, *titles.get(key, (None, None)))),
+            self._stage_lines(stages, total(by_category), language),
             budget_lines)
 
 
 def _lines(sums: list[GroupSum], label: Callable[[object], str]) -> list[Line]:
     return ranked([Line(label(s.key), s.amount, s.count) for s in sums])
-
-
-def _opportunity_lines(sums: list[GroupSum]) -> list[Line]:
-    """One line per opportunity, "—" for claims without one.
-
-    When the opportunities module arrives, this is where each claim's opportunity is
-    replaced by the stage that opportunity was in on the claim's date (its stage history
-    joined on spent_on, summed by the database), giving the totals by stage the issue asks
-    for; until then there are no stages to group by.
-    """
-    return _lines(sums, lambda key: NO_VALUE if key is None else f"#{key}")
 
 
 async def _scope_of(uow: UnitOfWork, actor: Member) -> frozenset[int] | None:

@@ -43,7 +43,7 @@ from core.domain.expenses import (
 )
 from core.domain.org import Member, OrgSettings, OrgTree
 from core.members import active_member
-from core.opportunities import open_opportunities
+from core.opportunities import open_opportunities, workable_opportunity
 from core.ports import Clock, PhotoStore, UnitOfWork, UnitOfWorkFactory
 
 PAGE_SIZE = 5
@@ -107,6 +107,7 @@ class ClaimDetail:
     unit_name: str
     history: list[HistoryLine]
     mine: bool
+    opportunity: str | None = None  # "customer · title" of the claim's opportunity
 
 
 @dataclass(frozen=True)
@@ -201,13 +202,25 @@ class ExpenseService:
             member = await active_member(uow, telegram_id)
             return await uow.claims.latest_draft(member.id)
 
+    async def opportunity_label(self, telegram_id: int, opportunity_id: int) -> str:
+        """"customer · title" of an open deal the member works, to file a claim for it from
+        its card; NotFound (or opp_closed) otherwise."""
+        async with self._uows(read_only=True) as uow:
+            member = await active_member(uow, telegram_id)
+            deal = await workable_opportunity(uow, member, opportunity_id)
+        return f"{deal.customer_name} · {deal.title}"
+
     async def begin(self, telegram_id: int, text: str, *, quick: bool,
-                    chat_id: int | None = None) -> DraftView:
+                    chat_id: int | None = None,
+                    opportunity_id: int | None = None) -> DraftView:
         """A new draft from the amount typed, with what was written after it as the
         description (and the category it suggests). Quick entry also takes today and the
-        member's department, so only what is missing is asked."""
+        member's department, so only what is missing is asked. A claim filed from an
+        opportunity's card starts linked to it (checked again here)."""
         async with self._uows() as uow:
             member = await active_member(uow, telegram_id)
+            if opportunity_id is not None:
+                await workable_opportunity(uow, member, opportunity_id)
             settings = await self._settings(uow)
             amount, rest = read_entry(text, settings.currency, self.config.max_amount)
             description = check_description(rest)
@@ -217,7 +230,8 @@ class ExpenseService:
                 None, member.id, amount, settings.currency,
                 guess_category(description, keywords) if description else None,
                 today if quick else None, UnitKind.DEPARTMENT if quick else None,
-                member.department_id if quick else None, description)
+                member.department_id if quick else None, description,
+                opportunity_id=opportunity_id)
             claim = await uow.claims.add(claim, member.department_id, self._clock.now())
             await uow.claims.add_event(ClaimEvent(None, claim.id, ClaimAction.CREATED,
                                                   member.id, self._clock.now(), chat_id, {}))
@@ -432,7 +446,8 @@ class ExpenseService:
             history = [HistoryLine(e, actors[e.actor_id].name if e.actor_id in actors else "")
                        for e in events]
             return ClaimDetail(claim, claimant.name, await self._unit_name(uow, claim), history,
-                               viewer.id == claim.member_id)
+                               viewer.id == claim.member_id,
+                               await approvals.opportunity_title(uow, claim.opportunity_id))
 
     # Trips ---------------------------------------------------------------------------------
 

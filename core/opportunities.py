@@ -13,15 +13,17 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from core.calendar import ShownPhoto
 from core.config import PipelineConfig
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.opportunity import (
     LOST,
+    ClaimTotal,
     Note,
     Opportunity,
     OpportunityScope,
@@ -30,6 +32,7 @@ from core.domain.opportunity import (
     StageChange,
     StageSum,
     TimelineEntry,
+    average_days,
     can_change,
     can_see,
     check_amount,
@@ -38,10 +41,10 @@ from core.domain.opportunity import (
     check_probability,
     check_reason,
     check_title,
-    days_per_stage,
     funnel,
     may_move,
     may_reopen,
+    may_see_money,
     merge_timeline,
     parse_close_date,
     probability_after,
@@ -51,10 +54,12 @@ from core.domain.org import Customer, Member, OrgSettings, OrgTree, Role
 from core.domain.period import Period
 from core.domain.permissions import is_manager, visible_departments
 from core.members import active_member
-from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from core.ports import Clock, PhotoFiles, UnitOfWork, UnitOfWorkFactory
 
 PAGE = 8  # opportunities per page of /opps
+MAX_TIMELINE_PAGE = 999  # what a button's four digits can say
 TIMELINE_PAGE = 10  # entries per page of a card's timeline
+ALBUM_PHOTOS = 30  # the newest photos of a deal sent on request (three albums)
 CUSTOMER_CHOICES = 6
 MAX_CUSTOMER_NAME = 200
 # A location shared this recently is where the rep stands: the site of a new customer.
@@ -70,6 +75,21 @@ def pipeline_of(config: PipelineConfig) -> Pipeline:
 async def open_opportunities(uow: UnitOfWork, member_id: int) -> list[Opportunity]:
     """The member's open deals, closing soonest first: what check-ins and claims link to."""
     return await uow.opportunities.open_for(member_id)
+
+
+async def workable_opportunity(uow: UnitOfWork, member: Member,
+                               opportunity_id: int) -> Opportunity:
+    """An open deal the member works (its owner, a manager above, an admin): what a plan
+    item or a claim may be linked to from its card. NotFound for anything else, so a
+    forged id tells nothing; a closed deal is refused as such."""
+    opportunity = await uow.opportunities.get(opportunity_id)
+    owner = await uow.members.get(opportunity.owner_id) if opportunity else None
+    if owner is None or not can_change(member, owner,
+                                       OrgTree.of(await uow.departments.all())):
+        raise NotFound("opp_not_found")
+    if opportunity.closed_at is not None:
+        raise DomainError("opp_closed")
+    return opportunity
 
 
 @dataclass(frozen=True)
@@ -124,10 +144,19 @@ class Card:
     today: date
     zone: ZoneInfo
     pipeline: Pipeline
+    # Approved and pending claims by category; empty when the viewer may not see money.
+    claim_totals: list[ClaimTotal] = field(default_factory=list)
+    money_visible: bool = False
+    photos: int = 0  # taken at the deal's check-ins, all pages
 
     @property
     def is_open(self) -> bool:
         return self.pipeline.is_open(self.opportunity.stage)
+
+    @property
+    def may_link(self) -> bool:
+        """Plan a visit for it, file an expense for it: who works it, while it is open."""
+        return self.may_change and self.opportunity.closed_at is None
 
     @property
     def overdue(self) -> bool:
@@ -204,10 +233,11 @@ def customer_key(name: str, taken: set[str]) -> str:
 
 class OpportunityService:
     def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings,
-                 config: PipelineConfig) -> None:
+                 config: PipelineConfig, photos: PhotoFiles | None = None) -> None:
         self._uows = uows
         self._clock = clock
         self._defaults = defaults
+        self._photos = photos
         self.pipeline = pipeline_of(config)
         self.max_amount = config.max_amount
 
@@ -373,29 +403,62 @@ class OpportunityService:
     async def _card(self, uow: UnitOfWork, member: Member, opportunity_id: int,
                     page: int = 0) -> Card:
         opportunity, owner, tree = await self._visible(uow, member, opportunity_id)
-        page = max(0, page)
+        page = max(0, min(page, MAX_TIMELINE_PAGE))
         wanted = (page + 1) * TIMELINE_PAGE + 1
-        entries = merge_timeline(await self._timeline_sources(uow, opportunity_id, wanted),
+        today, zone = await self._today(uow)
+        entries = merge_timeline(await self._timeline_sources(uow, opportunity, zone, wanted),
                                  page * TIMELINE_PAGE, TIMELINE_PAGE + 1)
         names = {i: m.name for i, m in (await uow.members.many(
             {owner.id} | {e.member_id for e in entries if e.member_id})).items()}
-        today, zone = await self._today(uow)
+        money = may_see_money(member, owner, tree)
+        repository = uow.opportunities
         return Card(opportunity, owner, entries[:TIMELINE_PAGE], names, page,
                     len(entries) > TIMELINE_PAGE, can_change(member, owner, tree),
-                    may_reopen(member, owner, tree), today, zone, self.pipeline)
+                    may_reopen(member, owner, tree), today, zone, self.pipeline,
+                    await repository.claim_totals(opportunity.id) if money else [], money,
+                    await repository.photo_count(opportunity))
 
     @staticmethod
-    async def _timeline_sources(uow: UnitOfWork, opportunity_id: int,
+    async def _timeline_sources(uow: UnitOfWork, opportunity: Opportunity, zone: ZoneInfo,
                                 wanted: int) -> list[list[TimelineEntry]]:
-        """Each source's newest `wanted` entries; plan items, log entries, check-ins, photos
-        and claims join here as sources of their own."""
+        """Each source's newest `wanted` entries: stage changes, notes, plan items, log
+        entries, check-ins and claims."""
+        repository, opportunity_id = uow.opportunities, opportunity.id
         changes = [TimelineEntry(c.at, "stage", c.changed_by,
                                  {"from": c.from_stage, "to": c.to_stage, "reason": c.reason},
                                  c.id)
-                   for c in await uow.opportunities.history(opportunity_id, wanted)]
+                   for c in await repository.history(opportunity_id, wanted)]
         notes = [TimelineEntry(n.at, "note", n.author_id, {"text": n.text}, n.id)
-                 for n in await uow.opportunities.notes(opportunity_id, wanted)]
-        return [changes, notes]
+                 for n in await repository.notes(opportunity_id, wanted)]
+        return [changes, notes,
+                await repository.plan_entries(opportunity_id, zone, wanted),
+                await repository.log_entries(opportunity_id, wanted),
+                await repository.check_in_entries(opportunity, wanted),
+                await repository.claim_entries(opportunity_id, wanted)]
+
+    async def photos(self, telegram_id: int, opportunity_id: int) -> list[ShownPhoto]:
+        """The newest photos of the deal's check-ins, watermarked as the calendar shows them:
+        who took it, when (in the team's zone) and where."""
+        async with self._uows(read_only=True) as uow:
+            member = await active_member(uow, telegram_id)
+            opportunity, _, _ = await self._visible(uow, member, opportunity_id)
+            _, zone = await self._today(uow)
+            facts = await uow.opportunities.photos(opportunity, ALBUM_PHOTOS)
+            names = {i: m.name for i, m in (await uow.members.many(
+                {f.member_id for f in facts})).items()}
+        shown = []
+        for photo in facts:
+            if self._photos is None:
+                break
+            try:
+                data = self._photos.read(photo.sha256)
+            except OSError:
+                continue  # the file is gone from the store: show the others
+            when = photo.taken_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            lines = [names.get(photo.member_id, "—"), f"{when} ({zone.key})",
+                     photo.customer or "—"]
+            shown.append(ShownPhoto(self._photos.watermark(data, lines), " · ".join(lines)))
+        return shown
 
     # Working the deal.
 
@@ -503,10 +566,10 @@ class OpportunityService:
                                     else f"#{owner_id}", funnel(owned, self.pipeline))
                      for owner_id, owned in by_owner.items()),
                     key=lambda p: (-p.total.weighted, p.name.casefold()))
-            changes = await uow.opportunities.changes_ending_between(scope, start, end)
+            stays = await uow.opportunities.stays_ending_between(scope, start, end)
             won, lost = self.pipeline.won.key, self.pipeline.lost.key
             return PipelineView(
                 period, (await self._settings(uow)).currency, scope.everyone, lines, people,
                 by_stage[won].count if won in by_stage else 0,
                 by_stage[lost].count if lost in by_stage else 0,
-                days_per_stage(changes, start, end), self.pipeline)
+                average_days(stays), self.pipeline)

@@ -6,8 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from core.domain.budget import Budget
+from core.domain.budget import Budget, UnitKind
 from core.domain.errors import DomainError, NotAllowed
+from core.domain.goals import Goal
 from core.domain.invite import Invite, InviteRefused, looks_like_token, new_token, token_digest
 from core.domain.org import (
     LANGUAGES,
@@ -24,6 +25,7 @@ from core.domain.org_file import (
     BudgetEntry,
     CustomerEntry,
     DepartmentEntry,
+    GoalEntry,
     MemberEntry,
     OrgDocument,
     OrgFileError,
@@ -253,6 +255,8 @@ class _OrgImport:
             await self._customer(entry)
         for entry in document.budgets:
             await self._budget(entry)
+        for entry in document.goals:
+            await self._goal(entry)
         return self.report
 
     async def _org(self, document: OrgDocument) -> None:
@@ -380,6 +384,22 @@ class _OrgImport:
             if after != before:
                 await self.uow.budgets.update(after)
         self.report.count("budgets", before, after)
+
+    async def _goal(self, entry: GoalEntry) -> None:
+        if entry.unit_kind == UnitKind.DEPARTMENT:
+            unit_id = self._department_id(f"{entry.where}.unit", entry.unit_key)
+        else:
+            unit_id = self._member_id(f"{entry.where}.unit", entry.unit_key)
+        before = await self.uow.goals.find(entry.unit_kind, unit_id, entry.metric,
+                                           entry.period.label)
+        if before is None:
+            after = await self.uow.goals.add(Goal(None, entry.unit_kind, unit_id, entry.metric,
+                                                  entry.period, entry.target))
+        else:
+            after = replace(before, target=entry.target)
+            if after != before:
+                await self.uow.goals.update(after)
+        self.report.count("goals", before, after)
 
 
 def _parents_first(entries: tuple[DepartmentEntry, ...],

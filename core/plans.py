@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from core.domain.errors import NotFound
+from core.domain.opportunity import Opportunity
 from core.domain.org import Customer, Member, OrgSettings
 from core.domain.plans import (
     LogEntry,
@@ -38,6 +39,7 @@ from core.domain.schedule import (
     plan_vs_log,
 )
 from core.members import active_member
+from core.opportunities import workable_opportunity
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 CUSTOMER_CHOICES = 6
@@ -142,6 +144,18 @@ class PlanService(_Schedule):
         async with self._uows(read_only=True) as uow:
             return next((c for c in await uow.customers.all() if c.id == customer_id), None)
 
+    async def opportunities(self, telegram_id: int) -> list[Opportunity]:
+        """The rep's open opportunities, closing soonest first, offered next to customers."""
+        async with self._uows(read_only=True) as uow:
+            member = await active_member(uow, telegram_id)
+            return (await uow.opportunities.open_for(member.id))[:CUSTOMER_CHOICES]
+
+    async def opportunity(self, telegram_id: int, opportunity_id: int) -> Opportunity:
+        """An open deal the speaker works, to plan an item for (NotFound for any other)."""
+        async with self._uows(read_only=True) as uow:
+            member = await active_member(uow, telegram_id)
+            return await workable_opportunity(uow, member, opportunity_id)
+
     async def save(self, telegram_id: int, day: date, items: list[NewItem]) -> PlanDay:
         """Add the drafted items to the day's plan, all or nothing."""
         async with self._uows() as uow:
@@ -153,6 +167,10 @@ class PlanService(_Schedule):
             customers = {c.id for c in await uow.customers.all()}
             clean = []
             for item in items:
+                if item.opportunity_id is not None:
+                    # Checked again at saving: the deal may have closed or changed hands.
+                    linked = await workable_opportunity(uow, member, item.opportunity_id)
+                    item = replace(item, customer_id=linked.customer_id)
                 if item.customer_id is not None and item.customer_id not in customers:
                     raise NotFound("customer_not_found")
                 clean.append(replace(item, text=check_item_text(item.text),
@@ -233,7 +251,7 @@ class WorkLogService(_Schedule):
                     raise PlanRefused("move_not_later")
                 check_move(item, moved_to, today)
                 await uow.plans.add_items(member.id, moved_to, [NewItem(
-                    item.text, item.customer_id, item.at_time)], now)
+                    item.text, item.customer_id, item.at_time, item.opportunity_id)], now)
             else:
                 moved_to = None
             if outcome is ItemOutcome.DONE and item.customer_id is not None:

@@ -20,14 +20,18 @@ from core.domain.finance import (
     Position,
     PostingState,
 )
+from core.domain.goals import Goal, Metric
 from core.domain.invite import Invite
 from core.domain.notification import DeliveryState, Notification
 from core.domain.opportunity import (
+    ClaimTotal,
     Note,
     Opportunity,
     OpportunityScope,
     StageChange,
+    StageStays,
     StageSum,
+    TimelineEntry,
 )
 from core.domain.org import Customer, Department, Member, OrgSettings, Project
 from core.domain.photo import Exif, VisitPhoto
@@ -380,6 +384,19 @@ class ExpenseStats(Protocol):
         """One sum and count per group; a unit's key is (unit kind, unit id)."""
         ...
 
+    async def breakdowns(self, scope: ClaimScope) -> dict[Dimension, list[GroupSum]]:
+        """sums() of every dimension (in one pass where the database can)."""
+        ...
+
+    async def stage_sums(self, scope: ClaimScope, zone: tzinfo) -> list[GroupSum]:
+        """One sum per stage the claims' opportunities had at the end of each claim's day
+        (local to `zone`); claims without one that day (or before it existed) left out."""
+        ...
+
+    async def opportunity_titles(self, ids: Collection[int]) -> dict[int, tuple[str, str]]:
+        """(customer name, title) of each opportunity named that exists."""
+        ...
+
     async def committed(self, budgets: Sequence[Budget]) -> dict[int, Decimal]:
         """Approved + pending claims charged to each budget's unit (and category) within
         the budget's own period, by budget id."""
@@ -461,8 +478,53 @@ class OpportunityRepository(Protocol):
         """(owner id, sums) per owner and stage: open ones and those closed in the period."""
         ...
 
-    async def changes_ending_between(self, scope: OpportunityScope, start: datetime,
-                                     end: datetime) -> list[StageChange]: ...
+    async def stays_ending_between(self, scope: OpportunityScope, start: datetime,
+                                   end: datetime) -> list[StageStays]:
+        """Per stage, the stays that ended in [start, end): count and total seconds."""
+        ...
+
+    # The card's timeline: each source newest first, at most `limit` entries.
+    async def plan_entries(self, opportunity_id: int, zone: tzinfo,
+                           limit: int) -> list[TimelineEntry]: ...
+    async def log_entries(self, opportunity_id: int, limit: int) -> list[TimelineEntry]: ...
+    async def check_in_entries(self, opportunity: Opportunity,
+                               limit: int) -> list[TimelineEntry]:
+        """Check-ins linked to the deal, and its owner's at its customer while it was open."""
+        ...
+
+    async def claim_entries(self, opportunity_id: int, limit: int) -> list[TimelineEntry]: ...
+    async def claim_totals(self, opportunity_id: int) -> list[ClaimTotal]: ...
+    async def photo_count(self, opportunity: Opportunity) -> int: ...
+    async def photos(self, opportunity: Opportunity, limit: int) -> list[PhotoFact]: ...
+
+
+# Goals ------------------------------------------------------------------------------------
+# Targets and the facts their progress is read from; the deals due for a follow-up
+# (storage/goals.py).
+
+class GoalRepository(Protocol):
+    async def find(self, unit_kind: UnitKind, unit_id: int, metric: Metric,
+                   period_label: str) -> Goal | None: ...
+    async def add(self, goal: Goal) -> Goal: ...
+    async def update(self, goal: Goal) -> None: ...
+    async def in_periods(self, labels: Collection[str]) -> list[Goal]: ...
+    async def verified_visits(self, member_ids: Collection[int], start: datetime,
+                              end: datetime) -> int: ...
+    async def opportunities_created(self, member_id: int | None,
+                                    department_ids: Collection[int] | None,
+                                    start: datetime, end: datetime) -> int: ...
+    async def won_amount(self, member_id: int | None, department_ids: Collection[int] | None,
+                         won_stage: str, start: datetime, end: datetime) -> Decimal:
+        """Opportunities moved to the won stage in [start, end) and still won at `end`."""
+        ...
+
+    async def approved_expenses(self, member_id: int | None,
+                                department_ids: Collection[int] | None, start: date,
+                                end: date) -> Decimal: ...
+    async def due_for_follow_up(self, close_by: date,
+                                idle_before: datetime) -> list[Opportunity]:
+        """Open ones closing by `close_by` or without activity since before `idle_before`."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -491,6 +553,7 @@ class UnitOfWork(Protocol):
     expense_stats: ExpenseStats
     ledger: FinanceLedger
     opportunities: OpportunityRepository
+    goals: GoalRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

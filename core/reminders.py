@@ -23,13 +23,16 @@ from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 PLAN_REMINDER = "plan_reminder"
 LOG_REMINDER = "log_reminder"
 MORNING_DIGEST = "morning_digest"
-IMPLEMENTED = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST)
+# Deals closing soon or idle, and goals reached (core.goals.GoalService.run_daily).
+FOLLOW_UP = "follow_up"
+IMPLEMENTED = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST, FOLLOW_UP)
 # Counts hours from each pending approval, so it runs every few minutes, not at a time.
 APPROVAL_SLA = "approval_sla"
 SLA_INTERVAL = timedelta(minutes=15)
-# Configured already, run by the module that brings what they look at.
-WAITING_FOR = {"follow_up": "opportunities"}
-RULE_NAMES = (*IMPLEMENTED, APPROVAL_SLA, *WAITING_FOR)
+# Rules configured before the module that runs them is built (none at the moment).
+WAITING_FOR: dict[str, str] = {}
+RULE_NAMES = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST, APPROVAL_SLA, FOLLOW_UP,
+              *WAITING_FOR)
 
 
 class UnknownRule(DomainError):
@@ -138,7 +141,8 @@ class ReminderService:
 
     def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings,
                  config: RemindersConfig, calendar: WorkCalendar,
-                 sla: Callable[[datetime], Awaitable[int]] | None = None) -> None:
+                 sla: Callable[[datetime], Awaitable[int]] | None = None,
+                 follow_up: Callable[..., Awaitable[int]] | None = None) -> None:
         self._uows = uows
         self._clock = clock
         self._defaults = defaults
@@ -146,6 +150,8 @@ class ReminderService:
         self.calendar = calendar
         # The approvals' SLA pass (core.approvals.ApprovalService.run_sla).
         self._sla = sla
+        # The opportunities' daily pass (core.goals.GoalService.run_daily).
+        self._follow_up = follow_up
 
     async def sync_rules(self) -> list[ReminderRule]:
         """Write the configured rules to the database, keeping when each last ran."""
@@ -175,6 +181,8 @@ class ReminderService:
             raise RuleNotReady(name=name, module=WAITING_FOR[name])
         if name == APPROVAL_SLA and self._sla is None:
             raise RuleNotReady(name=name, module="expenses")
+        if name == FOLLOW_UP and self._follow_up is None:
+            raise RuleNotReady(name=name, module="opportunities")
         return next(r for r in configured_rules(self._config) if r.name == name)
 
     async def run(self, name: str, now: datetime | None = None) -> int:
@@ -183,6 +191,8 @@ class ReminderService:
         now = now or self._clock.now()
         if name == APPROVAL_SLA:
             return await self._run_sla(configured, now)
+        if name == FOLLOW_UP:
+            return await self._run_follow_up(configured, now)
         async with self._uows() as uow:
             settings = await uow.organization.get() or self._defaults
             today = now.astimezone(ZoneInfo(settings.timezone)).date()
@@ -206,6 +216,19 @@ class ReminderService:
             await uow.commit()
         return created
 
+    async def _run_follow_up(self, configured: ReminderRule, now: datetime) -> int:
+        """On working days, like the other reminders; the pass runs in its own unit of work."""
+        async with self._uows(read_only=True) as uow:
+            settings = await uow.organization.get() or self._defaults
+        created = 0
+        if self.calendar.is_working_day(now.astimezone(ZoneInfo(settings.timezone)).date()):
+            created = await self._follow_up(now, **configured.params)
+        async with self._uows() as uow:
+            rule = await uow.rules.get(FOLLOW_UP) or configured
+            await uow.rules.save(replace(rule, last_run_at=now))
+            await uow.commit()
+        return created
+
     async def catch_up(self, now: datetime | None = None) -> dict[str, int]:
         """Run once what was due earlier today while no process was running."""
         now = now or self._clock.now()
@@ -214,6 +237,8 @@ class ReminderService:
             zone = ZoneInfo((await uow.organization.get() or self._defaults).timezone)
         ran: dict[str, int] = {}
         for rule in rules:
+            if rule.name == FOLLOW_UP and self._follow_up is None:
+                continue
             if rule.name in IMPLEMENTED and rule.enabled and rule.missed(now, zone,
                                                                          self.calendar):
                 ran[rule.name] = await self.run(rule.name, now)

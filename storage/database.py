@@ -24,6 +24,7 @@ from storage.changes import TableChanges
 from storage.claims import SqlClaimRepository
 from storage.expense_stats import SqlExpenseStats
 from storage.finance import SqlFinanceLedger
+from storage.goals import SqlGoalRepository
 from storage.opportunities import SqlOpportunityRepository
 from storage.plans import SqlCheckInFacts, SqlPlanRepository, SqlWorkLogRepository
 from storage.schedule import SqlScheduleFacts
@@ -139,6 +140,7 @@ class SqlUnitOfWork:
         self.expense_stats = SqlExpenseStats(session)
         self.ledger = SqlFinanceLedger(session)
         self.opportunities = SqlOpportunityRepository(session)
+        self.goals = SqlGoalRepository(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

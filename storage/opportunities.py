@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -17,27 +17,45 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
     func,
     insert,
     or_,
     select,
     type_coerce,
+    union,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.domain.calendar import PhotoFact, parse_flags
+from core.domain.expenses import COMMITTED
 from core.domain.opportunity import (
+    ClaimTotal,
     Note,
     Opportunity,
     OpportunityScope,
     StageChange,
+    StageStays,
     StageSum,
+    TimelineEntry,
+    map_link,
     normalized_title,
     stage_on,
     weighted_from_cent_percent,
 )
-from storage.tables import CustomerRow, OpportunityNoteRow, OpportunityRow, OpportunityStageRow
+from storage.tables import (
+    CheckInRow,
+    ClaimRow,
+    CustomerRow,
+    LogEntryRow,
+    OpportunityNoteRow,
+    OpportunityRow,
+    OpportunityStageRow,
+    PlanItemRow,
+    PlanRow,
+    VisitPhotoRow,
+    WorkLogRow,
+)
 
 # Ids per IN (...) list: well below SQLite's and asyncpg's parameter limits.
 _CHUNK = 1000
@@ -82,7 +100,124 @@ def _chunks(values: list) -> list[list]:
     return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]
 
 
-class SqlOpportunityRepository:
+def _visits(opportunity: Opportunity) -> list[Select]:
+    """The check-ins of a deal: those linked to it, and its owner's at its customer from its
+    creation until it closed (each served by an index, newest first)."""
+    linked = select(CheckInRow.id).where(CheckInRow.opportunity_id == opportunity.id)
+    there = select(CheckInRow.id).where(CheckInRow.customer_id == opportunity.customer_id,
+                                        CheckInRow.member_id == opportunity.owner_id,
+                                        CheckInRow.at >= opportunity.created_at)
+    if opportunity.closed_at is not None:
+        there = there.where(CheckInRow.at <= opportunity.closed_at)
+    return [linked, there]
+
+
+class SqlOpportunityTimeline:
+    """What else touches a deal, each source read newest first up to a limit: plan items,
+    work-log entries, check-ins with their photos, and expense claims (with their totals).
+
+    Mixed into the opportunity repository: the card reads all of it in one unit of work.
+    """
+
+    session: AsyncSession
+
+    async def plan_entries(self, opportunity_id: int, zone: tzinfo,
+                           limit: int) -> list[TimelineEntry]:
+        """Plan items linked to the deal, at the moment they were planned for (their day, at
+        their time or the day's start, in the team's zone)."""
+        at_time = func.coalesce(PlanItemRow.at_time, "00:00")
+        rows = await self.session.execute(
+            select(PlanItemRow, PlanRow.member_id, PlanRow.day, CustomerRow.name)
+            .join(PlanRow, PlanItemRow.plan_id == PlanRow.id)
+            .outerjoin(CustomerRow, PlanItemRow.customer_id == CustomerRow.id)
+            .where(PlanItemRow.opportunity_id == opportunity_id)
+            .order_by(PlanRow.day.desc(), at_time.desc(), PlanItemRow.id.desc()).limit(limit))
+        entries = []
+        for item, member_id, day, customer in rows:
+            hour, minute = (int(part) for part in (item.at_time or "00:00").split(":"))
+            entries.append(TimelineEntry(
+                datetime.combine(day, time(hour, minute), zone), "plan", member_id,
+                {"text": item.text, "customer": customer, "day": day, "time": item.at_time,
+                 "outcome": item.outcome, "moved_to": item.moved_to, "note": item.note,
+                 "verified": item.verified_check_in_id is not None}, item.id))
+        return entries
+
+    async def log_entries(self, opportunity_id: int, limit: int) -> list[TimelineEntry]:
+        """Work-log entries linked to the deal, when they were written."""
+        rows = await self.session.execute(
+            select(LogEntryRow, WorkLogRow.member_id, WorkLogRow.day, CustomerRow.name)
+            .join(WorkLogRow, LogEntryRow.log_id == WorkLogRow.id)
+            .outerjoin(CustomerRow, LogEntryRow.customer_id == CustomerRow.id)
+            .where(LogEntryRow.opportunity_id == opportunity_id)
+            .order_by(LogEntryRow.created_at.desc(), LogEntryRow.id.desc()).limit(limit))
+        return [TimelineEntry(entry.created_at, "log", member_id,
+                              {"text": entry.text, "customer": customer, "day": day,
+                               "late": entry.late}, entry.id)
+                for entry, member_id, day, customer in rows]
+
+    async def check_in_entries(self, opportunity: Opportunity,
+                               limit: int) -> list[TimelineEntry]:
+        """The deal's check-ins (see _visits), each source's newest `limit`, with trust flags,
+        a map link and how many photos were taken there."""
+        photos = (select(func.count(VisitPhotoRow.id))
+                  .where(VisitPhotoRow.check_in_id == CheckInRow.id)
+                  .correlate(CheckInRow).scalar_subquery())
+        entries = []
+        for ids in _visits(opportunity):
+            rows = await self.session.execute(
+                select(CheckInRow, CustomerRow.name, photos)
+                .outerjoin(CustomerRow, CheckInRow.customer_id == CustomerRow.id)
+                .where(CheckInRow.id.in_(ids))
+                .order_by(CheckInRow.at.desc(), CheckInRow.id.desc()).limit(limit))
+            entries += [TimelineEntry(
+                row.at, "check_in", row.member_id,
+                {"customer": customer, "flags": sorted(f.value for f in parse_flags(row.flags)),
+                 "map": map_link(row.lat, row.lon), "distance_m": row.distance_m,
+                 "photos": count or 0}, row.id)
+                for row, customer, count in rows]
+        return entries
+
+    async def claim_entries(self, opportunity_id: int, limit: int) -> list[TimelineEntry]:
+        """Claims filed for the deal, when they were submitted (drafts are their author's)."""
+        rows = await self.session.scalars(
+            select(ClaimRow)
+            .where(ClaimRow.opportunity_id == opportunity_id, ClaimRow.submitted_at.is_not(None))
+            .order_by(ClaimRow.submitted_at.desc(), ClaimRow.id.desc()).limit(limit))
+        return [TimelineEntry(row.submitted_at, "claim", row.member_id,
+                              {"number": row.number, "status": row.status,
+                               "category": row.category, "amount": row.amount,
+                               "currency": row.currency}, row.id)
+                for row in rows]
+
+    async def claim_totals(self, opportunity_id: int) -> list[ClaimTotal]:
+        """Approved and pending claims for the deal by category, as /stats counts them."""
+        rows = await self.session.execute(
+            select(ClaimRow.category, func.count(), func.sum(ClaimRow.amount))
+            .where(ClaimRow.opportunity_id == opportunity_id,
+                   ClaimRow.status.in_(sorted(s.value for s in COMMITTED)))
+            .group_by(ClaimRow.category))
+        return sorted((ClaimTotal(category, count, amount or Decimal("0.00"))
+                       for category, count, amount in rows),
+                      key=lambda t: (-t.amount, t.category or ""))
+
+    async def photo_count(self, opportunity: Opportunity) -> int:
+        return int(await self.session.scalar(
+            select(func.count(VisitPhotoRow.id))
+            .where(VisitPhotoRow.check_in_id.in_(union(*_visits(opportunity))))) or 0)
+
+    async def photos(self, opportunity: Opportunity, limit: int) -> list[PhotoFact]:
+        """The newest `limit` photos taken at the deal's check-ins, oldest of them first."""
+        rows = await self.session.execute(
+            select(VisitPhotoRow, CheckInRow.at, CheckInRow.member_id, CustomerRow.name)
+            .join(CheckInRow, VisitPhotoRow.check_in_id == CheckInRow.id)
+            .outerjoin(CustomerRow, CheckInRow.customer_id == CustomerRow.id)
+            .where(VisitPhotoRow.check_in_id.in_(union(*_visits(opportunity))))
+            .order_by(CheckInRow.at.desc(), VisitPhotoRow.id.desc()).limit(limit))
+        return [PhotoFact(photo.id, member_id, photo.sha256, at, customer, photo.file_id)
+                for photo, at, member_id, customer in reversed(rows.all())]
+
+
+class SqlOpportunityRepository(SqlOpportunityTimeline):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -179,11 +314,19 @@ class SqlOpportunityRepository:
                      if normalized_title(row[0].title) == wanted), None)
 
     async def add_change(self, change: StageChange) -> StageChange:
+        """Keep the move, with when the stage it leaves was entered (the latest change)."""
+        entered_at = None
+        if change.from_stage is not None:
+            entered_at = await self.session.scalar(
+                select(OpportunityStageRow.at)
+                .where(OpportunityStageRow.opportunity_id == change.opportunity_id)
+                .order_by(OpportunityStageRow.at.desc(), OpportunityStageRow.id.desc())
+                .limit(1))
         new_id = await self.session.scalar(
             insert(OpportunityStageRow).values(
                 opportunity_id=change.opportunity_id, from_stage=change.from_stage,
                 to_stage=change.to_stage, changed_by=change.changed_by, at=change.at,
-                reason=change.reason)
+                reason=change.reason, entered_at=entered_at)
             .returning(OpportunityStageRow.id))
         return replace(change, id=new_id)
 
@@ -243,15 +386,27 @@ class SqlOpportunityRepository:
                                     weighted_from_cent_percent(int(cent_percent or 0))))
                 for owner_id, stage, count, amount, cent_percent in rows]
 
-    async def changes_ending_between(self, scope: OpportunityScope, start: datetime,
-                                     end: datetime) -> list[StageChange]:
-        """The stage history, up to `end`, of the opportunities in scope that changed stage
-        in [start, end): what average days per stage are computed from."""
-        moved = exists().where(OpportunityStageRow.opportunity_id == _ROW.id,
-                               OpportunityStageRow.at >= start, OpportunityStageRow.at < end,
-                               OpportunityStageRow.from_stage.is_not(None))
-        ids = select(_ROW.id).where(*_in_scope(scope), moved)
-        rows = await self.session.scalars(
-            select(OpportunityStageRow).where(OpportunityStageRow.opportunity_id.in_(ids),
-                                              OpportunityStageRow.at < end))
-        return [_change(row) for row in rows]
+    async def stays_ending_between(self, scope: OpportunityScope, start: datetime,
+                                   end: datetime) -> list[StageStays]:
+        """Per stage: how many stays in it ended in [start, end) (the opportunity moved on)
+        and their total seconds, summed by the database over the opportunities in scope.
+
+        Each move row knows when the stage it leaves was entered (entered_at: the previous
+        change, in the order of (at, id), as days_per_stage pairs them), so this reads the
+        period's moves from one index.
+        """
+        stages = OpportunityStageRow
+        if self.session.bind.dialect.name == "sqlite":
+            seconds = (func.julianday(stages.at) - func.julianday(stages.entered_at)) * 86_400
+        else:
+            seconds = func.extract("epoch", stages.at - stages.entered_at)
+        query = (select(stages.from_stage, func.count(), func.sum(seconds))
+                 .where(stages.at >= start, stages.at < end, stages.from_stage.is_not(None),
+                        stages.entered_at.is_not(None))
+                 .group_by(stages.from_stage))
+        if not scope.everyone:
+            query = query.where(stages.opportunity_id.in_(select(_ROW.id).where(
+                *_in_scope(scope))))
+        rows = await self.session.execute(query)
+        return [StageStays(stage, count, float(total or 0)) for stage, count, total in rows]
+

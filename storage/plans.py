@@ -27,7 +27,7 @@ def _item(row: PlanItemRow, plan: PlanRow, customer_name: str | None) -> PlanIte
         text=row.text, customer_id=row.customer_id, customer_name=customer_name,
         at_time=row.at_time, outcome=ItemOutcome(row.outcome), moved_to=row.moved_to,
         note=row.note, verified_check_in_id=row.verified_check_in_id,
-        logged_late=row.logged_late)
+        logged_late=row.logged_late, opportunity_id=row.opportunity_id)
 
 
 class SqlPlanRepository:
@@ -78,6 +78,7 @@ class SqlPlanRepository:
         for offset, new in enumerate(items, start=1):
             rows.append(PlanItemRow(plan_id=plan.id, position=position + offset, text=new.text,
                                     customer_id=new.customer_id, at_time=new.at_time,
+                                    opportunity_id=new.opportunity_id,
                                     outcome=ItemOutcome.OPEN.value, logged_late=False,
                                     created_at=now))
         self.session.add_all(rows)

@@ -266,6 +266,9 @@ class LogEntryRow(Base):
     """Unplanned work written into a day's log."""
 
     __tablename__ = "log_entries"
+    # An opportunity's card: its entries, newest first.
+    __table_args__ = (Index("ix_log_entries_opportunity_created", "opportunity_id",
+                            "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     log_id: Mapped[int] = mapped_column(ForeignKey("work_logs.id", ondelete="CASCADE"),
@@ -281,7 +284,12 @@ class CheckInRow(Base):
     """A visit proven (or not) by a shared location; flags say what was doubtful."""
 
     __tablename__ = "check_ins"
-    __table_args__ = (Index("ix_check_ins_member_at", "member_id", "at"),)
+    __table_args__ = (
+        Index("ix_check_ins_member_at", "member_id", "at"),
+        # An opportunity's card: check-ins linked to it, and its owner's at its customer.
+        Index("ix_check_ins_opportunity_at", "opportunity_id", "at"),
+        Index("ix_check_ins_customer_member_at", "customer_id", "member_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
@@ -352,6 +360,8 @@ class ClaimRow(Base):
         Index("ix_expense_claims_member", "member_id", "status", "id"),
         # The finance API pages through decided claims.
         Index("ix_expense_claims_decided", "status", "decided_at", "id"),
+        # An opportunity's card: its claims, newest first.
+        Index("ix_expense_claims_opportunity_submitted", "opportunity_id", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -447,6 +457,9 @@ class OpportunityRow(Base):
         Index("ix_opportunities_department_stage", "department_id", "stage"),
         Index("ix_opportunities_owner_stage", "owner_id", "stage"),
         Index("ix_opportunities_stage_close", "stage", "expected_close"),
+        # /pipeline: sums per owner and stage read from the index alone, in its order.
+        Index("ix_opportunities_pipeline", "owner_id", "stage", "closed_at", "amount",
+              "probability"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -472,7 +485,11 @@ class OpportunityStageRow(Base):
     """One move of an opportunity (from_stage NULL: created): "stage on a date" reads these."""
 
     __tablename__ = "opportunity_stages"
-    __table_args__ = (Index("ix_opportunity_stages_opportunity_at", "opportunity_id", "at"),)
+    __table_args__ = (
+        Index("ix_opportunity_stages_opportunity_at", "opportunity_id", "at"),
+        # /pipeline: the stays that ended in a period, read from the index alone.
+        Index("ix_opportunity_stages_at", "at", "opportunity_id", "from_stage", "entered_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     opportunity_id: Mapped[int] = mapped_column(
@@ -482,6 +499,8 @@ class OpportunityStageRow(Base):
     changed_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
+    # When from_stage was entered (the previous change's `at`): this row ends that stay.
+    entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OpportunityNoteRow(Base):
@@ -496,3 +515,24 @@ class OpportunityNoteRow(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GoalRow(Base):
+    """A target of a member or a department for one metric and period."""
+
+    __tablename__ = "goals"
+    __table_args__ = (
+        UniqueConstraint("unit_kind", "unit_id", "metric", "period", name="uq_goals_scope"),
+        # The daily check reads the goals of the current periods.
+        Index("ix_goals_period", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_kind: Mapped[str] = mapped_column(String(16))  # member or department
+    unit_id: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(8))
+    # Counts, money and percentages alike, to the hundredth.
+    target: Mapped[Decimal] = mapped_column(Money)
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,7 +8,8 @@ department, the category its words suggest; only what is missing is asked.
 
 Callback data: "exp:<kind>:<claim>[:<value>]" with kind c category, d date, u unit,
 o opportunity, n no description, r no receipt, s submit, v save draft, e edit, f edit one
-field, x discard, k continue, a add to trip; "exp:new" starts another claim.
+field, x discard, k continue, a add to trip; "exp:new" starts another claim, "exp:new:<id>"
+(🧾 File an expense, on an opportunity's card) one linked to that opportunity.
 """
 
 from __future__ import annotations
@@ -295,6 +296,32 @@ async def new_claim(update: Update, context: CrmContext) -> int:
     return AMOUNT
 
 
+async def claim_for_opportunity(update: Update, context: CrmContext) -> int:
+    """🧾 File an expense, on an opportunity's card: a new claim linked to that deal (the
+    presser must work it and it must be open: checked now and again when the draft is made).
+    Asked below the card, which stays as it is."""
+    query, t = update.callback_query, context.t
+    if await pressed_outside_private_chat(update, context, "expense"):
+        return ConversationHandler.END
+    opportunity_id = int(query.data.rpartition(":")[2])
+    try:
+        label = await context.services.expenses.opportunity_label(update.effective_user.id,
+                                                                  opportunity_id)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return ConversationHandler.END
+    await query.answer()
+    context.chat_data[DRAFT] = {"claim": None, "guided": True, "opportunity": opportunity_id}
+    context.chat_data.pop(RECEIPT_FOR, None)
+    enter(context, "expense")
+    await context.bot.send_message(
+        update.effective_chat.id,
+        t("💼 For: {opportunity}", opportunity=escape(label)) + "\n"
+        + escape(amount_question(t, context.visitor.settings.currency)),
+        parse_mode=ParseMode.HTML)
+    return AMOUNT
+
+
 async def got_amount(update: Update, context: CrmContext) -> int:
     """The amount typed (perhaps with what it was for); refused ones are asked again."""
     t, service, state = context.t, context.services.expenses, _state(context)
@@ -302,13 +329,16 @@ async def got_amount(update: Update, context: CrmContext) -> int:
     try:
         if state.get("claim") is None:
             view = await service.begin(user_id, text, quick=False,
-                                       chat_id=update.effective_chat.id)
+                                       chat_id=update.effective_chat.id,
+                                       opportunity_id=state.get("opportunity"))
             state.update(claim=view.claim.id, guided=True)
         else:
             view = await service.set_amount(user_id, state["claim"], text,
                                             guided=state.get("guided", False),
                                             chat_id=update.effective_chat.id)
     except DomainError as error:
+        if error.code in ("opp_not_found", "opp_closed"):
+            state.pop("opportunity", None)  # said why; the next amount makes a plain claim
         await update.effective_message.reply_text(
             say(t, error) + "\n\n" + amount_question(t, context.visitor.settings.currency))
         return AMOUNT
@@ -522,6 +552,7 @@ def conversation(application: Application) -> ConversationHandler:
                 CommandHandler("expense", start, filters=filters.ChatType.PRIVATE),
                 MessageHandler(menu_button(EXPENSE), start),
                 CallbackQueryHandler(new_claim, pattern=r"^exp:new$"),
+                CallbackQueryHandler(claim_for_opportunity, pattern=r"^exp:new:\d{1,12}$"),
                 CallbackQueryHandler(on_press, pattern=r"^exp:[cduonrsvefxka]:"),
             ],
             states={

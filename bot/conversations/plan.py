@@ -44,6 +44,8 @@ DRAFT = "plan_draft"
 TIMES = (("09:00", "10:00", "11:00"), ("14:00", "15:00", "16:00"))
 DAYS_OFFERED = 3  # today and the next working days, as buttons
 _DAY = re.compile(r"plan:(?:d|new):(\d{4})-?(\d{2})-?(\d{2})")
+_VISIT = re.compile(r"plan:v:(\d{1,12})")  # 🗓 Plan a visit, on an opportunity's card
+_OPPORTUNITY = re.compile(r"plan:o:(\d{1,12})")
 
 
 def _draft(context: CrmContext) -> dict | None:
@@ -51,18 +53,21 @@ def _draft(context: CrmContext) -> dict | None:
 
 
 def _line(t: Translator, number: int | str, text: str, customer: str | None,
-          at: str | None) -> str:
+          at: str | None, deal: bool = False) -> str:
     parts = [f"{number}."]
     if at:
         parts.append(f"<b>{at}</b>")
     parts.append(escape(text))
     if customer:
         parts.append(t("· 🏢 {customer}", customer=escape(customer)))
+    if deal:
+        parts.append("💼")
     return " ".join(parts)
 
 
 def item_line(t: Translator, number: int, item: PlanItem) -> str:
-    return _line(t, number, item.text, item.customer_name, item.at_time)
+    return _line(t, number, item.text, item.customer_name, item.at_time,
+                 item.opportunity_id is not None)
 
 
 def review_screen(t: Translator, plan: PlanDay, draft: dict,
@@ -77,7 +82,8 @@ def review_screen(t: Translator, plan: PlanDay, draft: dict,
             lines.append("")
         lines.append(t("<i>New, not saved yet:</i>"))
         for number, item in enumerate(new, start=len(plan.items) + 1):
-            lines.append(_line(t, number, item["text"], item.get("customer"), item.get("at")))
+            lines.append(_line(t, number, item["text"], item.get("customer"), item.get("at"),
+                               item.get("opportunity_id") is not None))
     if not plan.items and not new:
         lines.append(t("Nothing planned yet."))
     lines.append("")
@@ -170,6 +176,39 @@ async def start_from_button(update: Update, context: CrmContext) -> int:
     return await _open(update, context, date(int(match[1]), int(match[2]), int(match[3])))
 
 
+async def start_visit(update: Update, context: CrmContext) -> int:
+    """🗓 Plan a visit, on an opportunity's card: the next working day's plan with "Visit
+    <customer>" drafted, linked to the deal and its customer, sent below the card."""
+    query, t = update.callback_query, context.t
+    if await pressed_outside_private_chat(update, context, "plan"):
+        return ConversationHandler.END
+    match = _VISIT.fullmatch(query.data or "")
+    if match is None:
+        await query.answer(t("That button is no longer valid."), show_alert=True)
+        return ConversationHandler.END
+    if (draft := _draft(context)) and draft["items"]:
+        await query.answer(t("Save or cancel this plan first."), show_alert=True)
+        return ITEM
+    plans, user_id = context.services.plans, update.effective_user.id
+    try:
+        deal = await plans.opportunity(user_id, int(match[1]))
+        plan = await plans.open_day(user_id)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return ConversationHandler.END
+    await query.answer()
+    enter(context, "plan")
+    context.chat_data[DRAFT] = {"day": plan.day.isoformat(), "items": [{
+        "text": t("Visit {customer}", customer=deal.customer_name),
+        "customer_id": deal.customer_id, "customer": deal.customer_name,
+        "opportunity_id": deal.id}]}
+    text, keyboard = review_screen(t, plan, context.chat_data[DRAFT],
+                                   offered_days(context, plan.today))
+    await context.bot.send_message(update.effective_chat.id, text, parse_mode="HTML",
+                                   reply_markup=keyboard)
+    return ITEM
+
+
 async def got_item(update: Update, context: CrmContext) -> int:
     """An item's text: ask which customer it is for."""
     draft, t = _draft(context), context.t
@@ -185,15 +224,20 @@ async def got_item(update: Update, context: CrmContext) -> int:
         return ITEM
     draft["pending"] = {"text": text}
     customers = await context.services.plans.customers(update.effective_user.id)
+    deals = await context.services.plans.opportunities(update.effective_user.id)
     await update.effective_message.reply_text(
         t("Which customer is it for? Tap one, or type a few letters of the name."),
-        reply_markup=customer_keyboard(t, customers))
+        reply_markup=customer_keyboard(t, customers, deals))
     return CUSTOMER
 
 
-def customer_keyboard(t: Translator, customers) -> InlineKeyboardMarkup:
+def customer_keyboard(t: Translator, customers, deals=()) -> InlineKeyboardMarkup:
+    """Customers two a row; then my open opportunities (the item is linked to the deal and
+    its customer); then none."""
     buttons = [InlineKeyboardButton(c.name, callback_data=f"plan:c:{c.id}") for c in customers]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows += [[InlineKeyboardButton(f"💼 {d.title[:30]} — {d.customer_name[:20]}",
+                                   callback_data=f"plan:o:{d.id}")] for d in deals]
     rows.append([InlineKeyboardButton(t("⏭ No customer"), callback_data="plan:c:-")])
     return InlineKeyboardMarkup(rows)
 
@@ -224,6 +268,30 @@ async def chose_customer(update: Update, context: CrmContext) -> int:
             return CUSTOMER
         draft["pending"] |= {"customer_id": customer.id, "customer": customer.name}
     await query.answer()
+    return await _ask_time(update, context)
+
+
+async def chose_opportunity(update: Update, context: CrmContext) -> int:
+    """One of my open opportunities: the item is for its customer, linked to the deal."""
+    query, draft = update.callback_query, _draft(context)
+    if draft is None or "pending" not in draft:
+        return await stale(update, context)
+    match = _OPPORTUNITY.fullmatch(query.data or "")
+    try:
+        if match is None:
+            raise DomainError("opp_not_found")
+        deal = await context.services.plans.opportunity(update.effective_user.id, int(match[1]))
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return CUSTOMER
+    draft["pending"] |= {"customer_id": deal.customer_id, "customer": deal.customer_name,
+                         "opportunity_id": deal.id}
+    await query.answer()
+    return await _ask_time(update, context)
+
+
+async def _ask_time(update: Update, context: CrmContext) -> int:
+    t = context.t
     rows = [[InlineKeyboardButton(at, callback_data=f"plan:t:{at.replace(':', '')}")
              for at in row] for row in TIMES]
     rows.append([InlineKeyboardButton(t("⏭ No set time"), callback_data="plan:t:-")])
@@ -280,7 +348,8 @@ async def on_review_press(update: Update, context: CrmContext) -> int:
     try:
         if data == "plan:s":
             plan = await plans.save(user_id, date.fromisoformat(draft["day"]), [
-                NewItem(i["text"], i.get("customer_id"), i.get("at")) for i in draft["items"]])
+                NewItem(i["text"], i.get("customer_id"), i.get("at"), i.get("opportunity_id"))
+                for i in draft["items"]])
             await query.answer(t("Saved."))
             context.chat_data.pop(DRAFT, None)
             await edit_or_send(update, context, saved_screen(t, plan), None)
@@ -362,10 +431,12 @@ def conversation(application: Application) -> ConversationHandler:
                 CommandHandler("plan", start, filters=filters.ChatType.PRIVATE),
                 MessageHandler(menu_button(PLAN), start),
                 CallbackQueryHandler(start_from_button, pattern=r"^plan:(new|d):"),
+                CallbackQueryHandler(start_visit, pattern=r"^plan:v:"),
             ],
             states={
                 ITEM: [MessageHandler(typed(), got_item), press],
                 CUSTOMER: [CallbackQueryHandler(chose_customer, pattern=r"^plan:c:"),
+                           CallbackQueryHandler(chose_opportunity, pattern=r"^plan:o:"),
                            MessageHandler(typed(), search_customer), press],
                 TIME: [CallbackQueryHandler(chose_time, pattern=r"^plan:t:"),
                        MessageHandler(typed(), typed_time)],

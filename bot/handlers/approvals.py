@@ -26,14 +26,14 @@ from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import CrmContext
 from bot.handlers.gate import pressed_outside_private_chat
-from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
 from bot.notices import KIND_TITLES, Audience, Rendered, renders, summarizes
+from bot.scheduler import wake_dispatcher
 from bot.subjects import SubjectView, shows
 from bot.texts import REFUSALS, refusal
 from core.approvals import REASON_MAX, WARN_ESCALATED, ClaimView, Decision
 from core.domain.errors import DomainError
-from core.domain.expenses import ClaimAction, StepKind, StepState, parse_claim_number
+from core.domain.expenses import StepKind, StepState, parse_claim_number
 from core.domain.money import format_amount
 from core.domain.notification import Notification, NotificationKind
 
@@ -83,7 +83,29 @@ def budget_line(budget: dict, currency: str, t: Translator) -> str:
              percent=budget["percent"])
 
 
+def budget_name(parts: dict, t: Translator) -> str:
+    """The budget a refusal names ('Travel · East region · 2026-11'), with the category in
+    the reader's language (the refusal carries both names)."""
+    category = (parts.get("budget_category_zh") if t.language == "zh_Hans" else None) \
+        or parts.get("budget_category") or t("All categories")
+    return " · ".join([category, parts.get("budget_unit") or "", parts.get("budget_period")
+                       or ""])
+
+
 def _outcome(payload: dict, t: Translator) -> str | None:
+    """What became of this card's step, and of the claim once it is decided."""
+    step = _step_outcome(payload, t)
+    final = payload.get("final")
+    if step is None or final is None:
+        return step
+    by = escape(payload.get("final_by") or "")
+    if final == "approved":
+        return step + "\n" + t("Final decision: ✅ approved by {name}", name=by)
+    return step + "\n" + t("Final decision: ❌ rejected by {name}: {reason}", name=by,
+                           reason=escape(payload.get("final_reason") or ""))
+
+
+def _step_outcome(payload: dict, t: Translator) -> str | None:
     state, by = payload.get("state"), escape(payload.get("by") or "")
     if state == "approved":
         return t("✅ Approved by {name}", name=by)
@@ -113,6 +135,8 @@ def card_text(payload: dict, t: Translator) -> str:
              " · ".join(escape(part) for part in (
                  _category(payload, t), payload.get("spent_on") or "", payload.get("unit") or "")
                  if part)]
+    if payload.get("opportunity"):
+        lines.append(t("🎯 Opportunity: {name}", name=escape(payload["opportunity"])))
     if payload.get("description"):
         lines.append("“" + escape(payload["description"]) + "”")
     receipts = int(payload.get("receipts") or 0)
@@ -263,8 +287,11 @@ async def claim_actions(context: CrmContext, notification: Notification) -> Subj
 def refusal_text(t: Translator, error: DomainError) -> str:
     """The refusal with its numbers and names filled in."""
     if error.code in REFUSALS:
+        params = {k: str(v) for k, v in error.params.items()}
+        if "budget_unit" in params:
+            params["budget"] = budget_name(params, t)
         try:
-            return t(REFUSALS[error.code], **{k: str(v) for k, v in error.params.items()})
+            return t(REFUSALS[error.code], **params)
         except (KeyError, IndexError):
             return refusal(t, error)
     return refusal(t, error)
@@ -289,31 +316,20 @@ async def on_press(update: Update, context: CrmContext) -> None:
 
 
 async def _approve(update: Update, context: CrmContext, claim_id: int, version: int) -> None:
+    """One tap decides; the card itself is edited by the outbox, like everyone else's copy."""
     query, t = update.callback_query, context.t
     decision = await context.services.approvals.approve(
         update.effective_user.id, claim_id, version=version, chat_id=update.effective_chat.id)
-    await query.answer(t("Approved."))
-    await _show_card(update, context, claim_id, decision_line=_decided_line(decision, t))
+    wake_dispatcher(context.application)
+    await query.answer(_decided_line(decision, t))
 
 
 def _decided_line(decision: Decision, t: Translator) -> str:
-    if decision.action is ClaimAction.REJECTED:
-        return t("❌ You rejected it.")
     if decision.next_step is None:
         return t("✅ You approved it. The claim is approved.")
     if decision.next_step.kind is StepKind.FINANCE:
         return t("✅ You approved it. Finance checks it next.")
-    return t("✅ You approved it. It now waits for {name}.",
-             name=escape(decision.next_approver))
-
-
-async def _show_card(update: Update, context: CrmContext, claim_id: int, *,
-                     decision_line: str) -> None:
-    """The pressed card, edited to show what was decided (no more buttons)."""
-    view = await context.services.approvals.view(update.effective_user.id, claim_id)
-    text = card_text({**view.payload, "state": "open"}, context.t) + "\n\n" + decision_line
-    await edit_or_send(update, context, text,
-                       InlineKeyboardMarkup([[details_button(context.t, claim_id)]]))
+    return t("✅ You approved it. It now waits for {name}.", name=decision.next_approver)
 
 
 async def _ask_reason(update: Update, context: CrmContext, claim_id: int, version: int) -> None:
@@ -363,6 +379,7 @@ async def typed_reason(update: Update, context: CrmContext) -> None:
         await message.reply_text(refusal_text(t, error))
         return
     pending.pop(claim_id, None)
+    wake_dispatcher(context.application)
     await message.reply_html(t("❌ Rejected {number}. {name} will see your reason.",
                                number=escape(decision.claim.number or ""),
                                name=escape(decision.claimant)))

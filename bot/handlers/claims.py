@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import CrmContext
+from bot.handlers.approvals import budget_name
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
@@ -65,9 +66,8 @@ _SUBMIT_TRIP = re.compile(r"exp:ts:(\d{1,12})")
 
 
 def money(amount: Decimal) -> str:
-    """8200 -> '8,200'; 120.5 -> '120.50' (whole amounts without cents, as people write)."""
-    amount = amount.quantize(CENT)
-    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+    """8200 -> '8,200.00': grouped, always with cents, as the cards and exports show it."""
+    return f"{amount.quantize(CENT):,.2f}"
 
 
 def category_name(t: Translator, config: ExpensesConfig, key: str | None) -> str:
@@ -82,6 +82,8 @@ def category_name(t: Translator, config: ExpensesConfig, key: str | None) -> str
 def say(t: Translator, error: DomainError) -> str:
     """A refusal with its numbers filled in."""
     params = {k: money(v) if isinstance(v, Decimal) else v for k, v in error.params.items()}
+    if "budget_unit" in params:
+        params["budget"] = budget_name(params, t)
     if error.code == "claim_decided" and params.get("status") in set(ClaimStatus):
         params["status"] = t(STATUS_NAMES[ClaimStatus(params["status"])])
     message = CLAIMANT_REFUSALS.get(error.code) or REFUSALS.get(error.code)
@@ -146,6 +148,8 @@ def detail_screen(t: Translator, config: ExpensesConfig, detail: ClaimDetail,
                  claim.spent_on.isoformat() if claim.spent_on else ""]))]
     if detail.unit_name:
         lines.append(t("Charged to: {unit}", unit=escape(detail.unit_name)))
+    if detail.opportunity:
+        lines.append(t("Opportunity: {name}", name=escape(detail.opportunity)))
     if claim.description:
         lines.append(escape(claim.description))
     lines.append(t.plural("{n} receipt", "{n} receipts", claim.receipt_count))

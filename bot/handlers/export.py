@@ -56,9 +56,10 @@ async def _send(update: Update, context: CrmContext, period: Period, status: Sta
         limit=MAX_CHAT_ROWS)
     if update.callback_query:
         await update.callback_query.answer()
-    caption = t("{period} · {status}: {count} claims, total {total}",
-                period=period.label, status=t(STATUS_LABELS[status]), count=result.rows,
-                total=money(result.total))
+    caption = t.plural("{period} · {status}: {n} claim, total {total}",
+                       "{period} · {status}: {n} claims, total {total}", result.rows,
+                       period=period.label, status=t(STATUS_LABELS[status]),
+                       total=money(result.total))
     await context.bot.send_document(update.effective_chat.id,
                                     InputFile(target.getvalue(), filename=result.filename),
                                     caption=caption)

@@ -12,6 +12,7 @@ from telegram import (
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaPhoto,
     Message,
     Update,
 )
@@ -19,12 +20,17 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.context import CrmContext
 from bot.funnel import FunnelStep, funnel_chart
+from bot.handlers.calendar import ALBUM, FLAG_NAMES, OUTCOME_ICONS
+from bot.handlers.claims import STATUS_ICONS, STATUS_NAMES, category_name
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
 from bot.notices import day_label
 from bot.texts import refusal
+from core.config import ExpensesConfig
+from core.domain.checkin import TrustFlag
 from core.domain.errors import DomainError
+from core.domain.expenses import ClaimStatus
 from core.domain.money import format_amount
 from core.domain.opportunity import MAX_NOTE, MAX_REASON, Opportunity, Pipeline, TimelineEntry
 from core.domain.period import Period, PeriodError
@@ -37,13 +43,17 @@ from core.opportunities import ZERO, Card, OpportunityList, PipelineView
 #   opp:s:<id>                   the stage buttons of a card
 #   opp:g:<id>:<from>:<to>       move from the stage seen to another
 #   opp:e:<id>:<a|d|n>           ask for a new amount, close date, or a note
+#   opp:p:<id>                   send the photos of its check-ins
+# and, starting conversations of their own: plan:v:<id> (plan a visit), exp:new:<id> (file
+# an expense for it).
 STAGE_KEY = r"[a-z][a-z0-9_]{0,15}"
 _VIEW = re.compile(r"opp:v:(\d{1,12}):(\d{1,4})")
 _LIST = re.compile(rf"opp:l:({STAGE_KEY}|-):(\d{{1,4}})")
 _STAGES = re.compile(r"opp:s:(\d{1,12})")
 _MOVE = re.compile(rf"opp:g:(\d{{1,12}}):({STAGE_KEY}):({STAGE_KEY})")
 _EDIT = re.compile(r"opp:e:(\d{1,12}):([adn])")
-PRESS_PATTERN = r"^opp:[vlsge]:"
+_PHOTOS = re.compile(r"opp:p:(\d{1,12})")
+PRESS_PATTERN = r"^opp:[vlsgep]:"
 QUESTION_MARK = "🖊"
 PENDING = "opp_question"
 MAX_LINE = 300  # a note's characters shown in the timeline
@@ -150,9 +160,69 @@ def _when(t: Translator, moment: datetime, zone: ZoneInfo) -> str:
     return f"{day_label(t, local.date())} {local:%H:%M}"
 
 
-def timeline_line(t: Translator, card: Card, entry: TimelineEntry) -> str:
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_LINE else text[:MAX_LINE - 1] + "…"
+
+
+def _plan_line(t: Translator, detail: dict) -> str:
+    line = "🗓 " + t("planned: {text}", text=escape(_short(str(detail["text"]))))
+    if detail.get("customer"):
+        line += " · 🏢 " + escape(str(detail["customer"]))
+    line += " " + OUTCOME_ICONS.get(str(detail["outcome"]), "⏳")
+    if detail["outcome"] == "moved" and detail.get("moved_to"):
+        line += " " + t("(moved to {day})", day=day_label(t, detail["moved_to"]))
+    if detail.get("verified"):
+        line += " " + t("(visit verified)")
+    if detail.get("note"):
+        line += f" — <i>{escape(_short(str(detail['note'])))}</i>"
+    return line
+
+
+def _check_in_line(t: Translator, detail: dict) -> str:
+    place = escape(str(detail["customer"])) if detail.get("customer") \
+        else t("no customer's site")
+    line = "📍 " + t("check-in at {place}", place=place)
+    if detail["flags"]:
+        line += " ⚠ " + t(", ").join(t(FLAG_NAMES[TrustFlag(f)]) for f in detail["flags"])
+    line += f' · <a href="{escape(str(detail["map"]))}">{t("map")}</a>'
+    if detail.get("photos"):
+        line += f" · 📷 {detail['photos']}"
+    return line
+
+
+def _category(t: Translator, expenses: ExpensesConfig | None, key: str | None) -> str:
+    return category_name(t, expenses, key) if expenses is not None else key or "—"
+
+
+def _claim_line(t: Translator, card: Card, detail: dict,
+                expenses: ExpensesConfig | None) -> str:
+    status = ClaimStatus(str(detail["status"]))
+    parts = [f"🧾 {escape(str(detail['number'] or '—'))}",
+             escape(_category(t, expenses, detail.get("category")))]
+    if card.money_visible and detail.get("amount") is not None:
+        parts.append(money(detail["amount"], str(detail["currency"])))
+    parts.append(f"{STATUS_ICONS[status]} {t(STATUS_NAMES[status])}")
+    return " · ".join(parts)
+
+
+def timeline_line(t: Translator, card: Card, entry: TimelineEntry,
+                  expenses: ExpensesConfig | None = None) -> str:
     who = escape(card.names.get(entry.member_id, "—"))
+    if entry.kind == "plan":
+        when = day_label(t, entry.detail["day"])
+        if entry.detail.get("time"):
+            when += f" {entry.detail['time']}"
+        return f"{when} · {who}: " + _plan_line(t, entry.detail)
     head = f"{_when(t, entry.at, card.zone)} · {who}: "
+    if entry.kind == "log":
+        line = "📒 " + escape(_short(str(entry.detail["text"])))
+        if entry.detail.get("customer"):
+            line += " · 🏢 " + escape(str(entry.detail["customer"]))
+        return head + line
+    if entry.kind == "check_in":
+        return head + _check_in_line(t, entry.detail)
+    if entry.kind == "claim":
+        return head + _claim_line(t, card, entry.detail, expenses)
     if entry.kind == "stage":
         detail = entry.detail
         if detail["from"] is None:
@@ -164,13 +234,22 @@ def timeline_line(t: Translator, card: Card, entry: TimelineEntry) -> str:
         if detail.get("reason"):
             line += f" — “{escape(str(detail['reason']))}”"
         return head + "🔀 " + line
-    text = str(entry.detail.get("text", ""))
-    if len(text) > MAX_LINE:
-        text = text[:MAX_LINE - 1] + "…"
-    return head + "📝 " + escape(text)
+    return head + "📝 " + escape(_short(str(entry.detail.get("text", ""))))
 
 
-def card_text(card: Card, t: Translator) -> str:
+def claim_totals_line(t: Translator, card: Card, expenses: ExpensesConfig | None) -> str | None:
+    """Approved and pending claims for the deal, in all and by category (money viewers)."""
+    if not card.money_visible or not card.claim_totals:
+        return None
+    currency = card.opportunity.currency
+    total = sum((line.amount for line in card.claim_totals), start=ZERO)
+    parts = [f"{escape(_category(t, expenses, line.category))} {money(line.amount, currency)}"
+             for line in card.claim_totals]
+    return t("🧾 Expenses (approved and pending): {total} — {parts}",
+             total=money(total, currency), parts=" · ".join(parts))
+
+
+def card_text(card: Card, t: Translator, expenses: ExpensesConfig | None = None) -> str:
     opp, pipeline = card.opportunity, card.pipeline
     lines = [f"💼 <b>{escape(opp.title)}</b>",
              t("🏢 {customer}", customer=escape(opp.customer_name)),
@@ -185,8 +264,12 @@ def card_text(card: Card, t: Translator) -> str:
     lines.append(close)
     if opp.lost_reason:
         lines.append(t("Lost because: {reason}", reason=escape(opp.lost_reason)))
+    if totals := claim_totals_line(t, card, expenses):
+        lines.append(totals)
     lines += ["", t("<b>Timeline</b> (newest first)")]
-    lines += [timeline_line(t, card, entry) for entry in card.timeline]
+    if card.page:
+        lines[-1] += " " + t("· page {page}", page=card.page + 1)
+    lines += [timeline_line(t, card, entry, expenses) for entry in card.timeline]
     return "\n".join(lines)
 
 
@@ -201,6 +284,13 @@ def card_keyboard(card: Card, t: Translator) -> InlineKeyboardMarkup:
             first.insert(0, InlineKeyboardButton(t("🔀 Stage"), callback_data=f"opp:s:{opp_id}"))
         rows.append(first[:2])
         rows.append(first[2:])
+    if card.may_link:
+        rows.append([InlineKeyboardButton(t("🗓 Plan a visit"), callback_data=f"plan:v:{opp_id}"),
+                     InlineKeyboardButton(t("🧾 File an expense"),
+                                          callback_data=f"exp:new:{opp_id}")])
+    if card.photos:
+        rows.append([InlineKeyboardButton(t("📷 Photos ({count})", count=card.photos),
+                                          callback_data=f"opp:p:{opp_id}")])
     pager = []
     if card.page > 0:
         pager.append(InlineKeyboardButton(t("◀ Newer"),
@@ -224,11 +314,35 @@ def stage_keyboard(card: Card, t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
+def card_screen(card: Card, context: CrmContext) -> tuple[str, InlineKeyboardMarkup]:
+    """The card's text (claims named by the configured categories) and its buttons."""
+    return (card_text(card, context.t, context.services.expenses.config),
+            card_keyboard(card, context.t))
+
+
 async def send_card(update: Update, context: CrmContext, card: Card) -> None:
     """The card as a new message (after a typed answer)."""
-    await context.bot.send_message(update.effective_chat.id, card_text(card, context.t),
-                                   parse_mode="HTML",
-                                   reply_markup=card_keyboard(card, context.t))
+    text, keyboard = card_screen(card, context)
+    await context.bot.send_message(update.effective_chat.id, text, parse_mode="HTML",
+                                   reply_markup=keyboard)
+
+
+async def send_photos(update: Update, context: CrmContext, opp_id: int) -> None:
+    """The photos of the deal's check-ins, watermarked, in albums of up to ten."""
+    query, t = update.callback_query, context.t
+    photos = await context.services.opportunities.photos(update.effective_user.id, opp_id)
+    if not photos:
+        await query.answer(t("No photos are kept for this opportunity."), show_alert=True)
+        return
+    await query.answer()
+    chat_id = update.effective_chat.id
+    for start in range(0, len(photos), ALBUM):
+        batch = photos[start:start + ALBUM]
+        if len(batch) == 1:
+            await context.bot.send_photo(chat_id, batch[0].data, caption=batch[0].caption)
+        else:
+            await context.bot.send_media_group(
+                chat_id, [InputMediaPhoto(p.data, caption=p.caption) for p in batch])
 
 
 async def on_press(update: Update, context: CrmContext) -> None:
@@ -242,7 +356,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
         if match := _VIEW.fullmatch(data):
             card = await service.card(user_id, int(match[1]), int(match[2]))
             await query.answer()
-            await edit_or_send(update, context, card_text(card, t), card_keyboard(card, t))
+            await edit_or_send(update, context, *card_screen(card, context))
         elif match := _LIST.fullmatch(data):
             stage = None if match[1] == "-" else match[1]
             view = await service.listed(user_id, stage=stage, page=int(match[2]))
@@ -256,7 +370,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
                     show_alert=True)
                 return
             await query.answer()
-            await edit_or_send(update, context, card_text(card, t) + "\n\n"
+            await edit_or_send(update, context, card_screen(card, context)[0] + "\n\n"
                                + t("Move it to which stage?"), stage_keyboard(card, t))
         elif match := _MOVE.fullmatch(data):
             await _move(update, context, int(match[1]), match[2], match[3])
@@ -266,6 +380,8 @@ async def on_press(update: Update, context: CrmContext) -> None:
                 raise DomainError("opp_read_only")
             await query.answer()
             await _ask(update, context, card, match[2])
+        elif match := _PHOTOS.fullmatch(data):
+            await send_photos(update, context, int(match[1]))
         else:
             await query.answer(t("That button is no longer valid."), show_alert=True)
     except DomainError as error:
@@ -289,7 +405,7 @@ async def _move(update: Update, context: CrmContext, opp_id: int, from_stage: st
                               from_stage=from_stage)
     await query.answer(t("Moved to {stage}.",
                          stage=stage_name(t, card.pipeline, card.opportunity.stage)))
-    await edit_or_send(update, context, card_text(card, t), card_keyboard(card, t))
+    await edit_or_send(update, context, *card_screen(card, context))
 
 
 async def _ask(update: Update, context: CrmContext, card: Card, field: str, *,

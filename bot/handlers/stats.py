@@ -29,6 +29,7 @@ _PRESS = re.compile(rf"sta:({PERIOD_DATA}):([capr])")
 TOP = 8  # lines per breakdown in the chat; the rest is summed into one
 TOP_BUDGETS = 10
 LABEL_WIDTH = 20
+LONG_LABEL_WIDTH = 38  # the whole line of a phone's monospace block
 
 STATUS_LABELS = {
     StatusFilter.COMMITTED: N_("approved + pending"),
@@ -67,7 +68,8 @@ def sections(view: ExpenseStatsView, t: Translator) -> list[tuple[str, list[Line
     for title, lines in ((t("By category"), view.by_category),
                          (t("By accounting unit"), view.by_unit),
                          (t("By member"), view.by_member),
-                         (t("By opportunity"), view.by_opportunity)):
+                         (t("By opportunity"), view.by_opportunity),
+                         (t("By stage on the date spent"), view.by_stage)):
         first, rest = head(lines, TOP)
         if rest is not None:
             first.append(Line(t("… {n} more", n=rest.label), rest.amount, rest.count))
@@ -99,7 +101,11 @@ def stats_text(view: ExpenseStatsView, t: Translator) -> str:
 
 
 def _row(label: str, count: int, amount) -> str:
-    return f"{_cell(label, LABEL_WIDTH)} {count:>4} {money(amount):>13}"
+    """One line; a longer label (an opportunity's "customer · title") gets a line of its
+    own above the numbers, so that the title is not cut away."""
+    if _width(label) <= LABEL_WIDTH:
+        return f"{_cell(label, LABEL_WIDTH)} {count:>4} {money(amount):>13}"
+    return _cell(label, LONG_LABEL_WIDTH).rstrip() + "\n" + _row("", count, amount)
 
 
 def _budgets(view: ExpenseStatsView, t: Translator) -> list[str]:

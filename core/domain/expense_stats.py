@@ -122,6 +122,17 @@ def _sums(lines: Sequence[Line]) -> tuple[Decimal, int]:
     return summed.amount, summed.count
 
 
+def opportunity_label(opportunity_id: int | None, customer: str | None = None,
+                      title: str | None = None) -> str:
+    """"Harbor Logistics · Cold-chain fleet"; "—" without an opportunity, "#id" for one
+    that no longer exists."""
+    if opportunity_id is None:
+        return NO_VALUE
+    if title is None:
+        return f"#{opportunity_id}"
+    return " · ".join(part for part in (customer, title) if part)
+
+
 def period_choices(today: date) -> dict[str, Period]:
     """The periods the buttons offer, as the team's calendar has them today."""
     last_month = date(today.year - 1, 12, 1) if today.month == 1 else date(
@@ -157,4 +168,4 @@ class ExportRow:
     posted_at: datetime | None
     ledger_ref: str | None
     description: str
-    opportunity_id: int | None
+    opportunity: str | None  # "customer · title"

@@ -200,12 +200,30 @@ def split_quick_entry(text: str) -> tuple[str, str]:
 
 
 def guess_category(description: str, keywords: dict[str, Sequence[str]]) -> str | None:
-    """The first category (in configured order) one of whose keywords the text contains."""
+    """The category of the keyword mentioned first ("taxi after lunch" is travel); of two
+    starting at the same place the longer ("client dinner" beats "dinner"); then the
+    category configured first.
+
+    Latin keywords match whole words, plurals too ("inn" is not in "dinner"); Chinese ones
+    anywhere.
+    """
     lowered = description.lower()
+    best: tuple[int, int, str] | None = None
     for category, words in keywords.items():
-        if any(word.lower() in lowered for word in words if word):
-            return category
-    return None
+        for word in words:
+            word = word.strip().lower()
+            start = _mentioned_at(lowered, word) if word else None
+            if start is not None and (best is None or (start, -len(word)) < best[:2]):
+                best = (start, -len(word), category)
+    return best[2] if best else None
+
+
+def _mentioned_at(text: str, word: str) -> int | None:
+    if word.isascii():
+        found = re.search(rf"(?<![a-z0-9]){re.escape(word)}(?:e?s)?(?![a-z0-9])", text)
+        return found.start() if found else None
+    start = text.find(word)
+    return start if start >= 0 else None
 
 
 def check_spent_on(day: date, today: date, max_age_days: int) -> date:

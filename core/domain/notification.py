@@ -16,6 +16,7 @@ class NotificationKind(enum.StrEnum):
     BUDGET_ALERT = "budget_alert"
     FOLLOW_UP = "follow_up"
     DIGEST = "digest"
+    GOAL_REACHED = "goal_reached"
     SYSTEM = "system"
 
 

@@ -146,8 +146,9 @@ class Note:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One line of an opportunity's card: a stage change, a note (and later plan items, log
-    entries, check-ins, photos and claims), each source giving its own kind and detail."""
+    """One line of an opportunity's card: a plan item, a log entry, a check-in (with its
+    photos counted), an expense claim, a stage change or a note; each source gives its own
+    kind and detail."""
 
     at: datetime
     kind: str
@@ -159,10 +160,31 @@ class TimelineEntry:
 def merge_timeline(sources: Iterable[Sequence[TimelineEntry]], offset: int,
                    limit: int) -> list[TimelineEntry]:
     """One page of entries, newest first, from sources that each gave at least their newest
-    `offset + limit` entries."""
-    merged = sorted((e for source in sources for e in source),
-                    key=lambda e: (e.at, e.kind, e.source_id or 0), reverse=True)
+    `offset + limit` entries (in this same order: moment, then id, newest first), so the
+    page is the same whatever else each source held. An entry given by two sources (a
+    check-in linked to the deal and made at its customer) is kept once."""
+    unique = {(e.kind, e.source_id): e for source in sources for e in source}
+    merged = sorted(unique.values(), key=lambda e: (e.at, e.kind, e.source_id or 0),
+                    reverse=True)
     return merged[offset:offset + limit]
+
+
+def map_link(lat: float, lon: float) -> str:
+    return f"https://maps.google.com/?q={lat:.6f},{lon:.6f}"
+
+
+@dataclass(frozen=True)
+class ClaimTotal:
+    """The deal's committed claims (approved and pending) of one category."""
+
+    category: str | None
+    count: int
+    amount: Decimal
+
+
+def may_see_money(actor: Member, owner: Member, tree: OrgTree) -> bool:
+    """Claim amounts on a deal's card: the owner, the managers above, admins and finance."""
+    return can_see_money_of(actor, owner, tree)
 
 
 # Checks of what a person types --------------------------------------------------------
@@ -333,6 +355,23 @@ def days_per_stage(changes: Iterable[StageChange], left_from: datetime | None = 
 
 
 @dataclass(frozen=True)
+class StageStays:
+    """Stays in one stage that ended (the deal moved on), as a database sums them."""
+
+    stage: str
+    count: int
+    seconds: float
+
+
+def average_days(stays: Iterable[StageStays]) -> dict[str, Decimal]:
+    """Average days per stage, rounded as days_per_stage rounds them (to whole seconds
+    first: a database's sum of time differences may carry float noise)."""
+    return {s.stage: (Decimal(round(s.seconds)) / s.count / 86_400)
+            .quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+            for s in stays if s.count}
+
+
+@dataclass(frozen=True)
 class StageSum:
     """The opportunities at one stage: how many, worth how much."""
 
@@ -350,6 +389,7 @@ def funnel(sums: Sequence[StageSum], pipeline: Pipeline) -> list[StageSum]:
     """One line per configured stage in pipeline order (zeros where none), then stages no
     longer configured."""
     by_stage = {s.stage: s for s in sums}
-    lines = [by_stage.pop(stage.key, StageSum(stage.key, 0, Decimal("0.00"), Decimal("0.00")))
-             for stage in pipeline.stages]
+    zero = Decimal("0.00")
+    lines = [by_stage.pop(stage.key) if stage.key in by_stage
+             else StageSum(stage.key, 0, zero, zero) for stage in pipeline.stages]
     return lines + sorted(by_stage.values(), key=lambda s: s.stage)

@@ -8,7 +8,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.domain.budget import OverrunPolicy, UnitKind
+from core.domain.errors import DomainError
 from core.domain.geo import CoordinateError, check_point
+from core.domain.goals import Metric, check_target, parse_metric, parse_unit
 from core.domain.language import from_telegram
 from core.domain.money import AmountError, to_amount
 from core.domain.org import Role
@@ -16,7 +18,7 @@ from core.domain.period import Period, PeriodError
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{4,31}$")
-SECTIONS = ("org", "departments", "members", "projects", "customers", "budgets")
+SECTIONS = ("org", "departments", "members", "projects", "customers", "budgets", "goals")
 
 
 class OrgFileError(ValueError):
@@ -86,6 +88,16 @@ class BudgetEntry:
 
 
 @dataclass(frozen=True)
+class GoalEntry:
+    where: str
+    unit_kind: UnitKind
+    unit_key: str
+    metric: Metric
+    period: Period
+    target: Decimal
+
+
+@dataclass(frozen=True)
 class OrgDocument:
     org: OrgHeader
     departments: tuple[DepartmentEntry, ...] = ()
@@ -93,6 +105,7 @@ class OrgDocument:
     projects: tuple[ProjectEntry, ...] = ()
     customers: tuple[CustomerEntry, ...] = ()
     budgets: tuple[BudgetEntry, ...] = ()
+    goals: tuple[GoalEntry, ...] = ()
 
 
 class _Entry:
@@ -267,6 +280,33 @@ def _budget(entry: _Entry) -> BudgetEntry:
                        OverrunPolicy(policy))
 
 
+def _goal(entry: _Entry) -> GoalEntry:
+    unit = entry.text("unit", limit=80)
+    try:
+        kind, unit_key = parse_unit(unit)
+    except DomainError:
+        raise entry.fail("unit", "use member:KEY or department:KEY") from None
+    try:
+        metric = parse_metric(entry.text("metric", limit=16))
+    except DomainError:
+        raise entry.fail("metric", "use visits, new, won or ratio") from None
+    try:
+        period = Period.parse(entry.text("period", limit=10))
+    except PeriodError as error:
+        raise entry.fail("period", str(error)) from None
+    raw_target = entry.data.get("target")
+    try:
+        target = check_target(metric, to_amount(raw_target))
+    except AmountError as error:
+        raise entry.fail("target", "missing" if raw_target is None else str(error)) from None
+    except DomainError:
+        raise entry.fail("target", "visits and new: a whole number above zero; won: an "
+                                   "amount above zero; ratio: a percentage above 0, at most "
+                                   "100") from None
+    return GoalEntry(f"goals[{unit} {metric} {period.label}]", kind, unit_key, metric, period,
+                     target)
+
+
 _READERS = {
     "departments": ({"key", "name", "parent", "manager"}, _department),
     "members": ({"key", "name", "telegram_id", "username", "department", "roles", "language",
@@ -274,6 +314,7 @@ _READERS = {
     "projects": ({"key", "name", "department", "members", "active"}, _project),
     "customers": ({"key", "name", "address", "lat", "lon", "radius_m"}, _customer),
     "budgets": ({"unit", "category", "period", "amount", "policy"}, _budget),
+    "goals": ({"unit", "metric", "period", "target"}, _goal),
 }
 
 
@@ -297,9 +338,10 @@ def parse_org_file(data: dict) -> OrgDocument:
 def _no_repeats(section: str, entries: tuple) -> None:
     seen: set[str] = set()
     for entry in entries:
-        identity = entry.where if isinstance(entry, BudgetEntry) else entry.key
+        keyless = isinstance(entry, BudgetEntry | GoalEntry)
+        identity = entry.where if keyless else entry.key
         if identity in seen:
-            where = identity if isinstance(entry, BudgetEntry) else f"{section}[{identity}]"
+            where = identity if keyless else f"{section}[{identity}]"
             raise OrgFileError(where, "appears twice in the file")
         seen.add(identity)
 

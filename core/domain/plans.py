@@ -21,6 +21,7 @@ class NewItem:
     text: str
     customer_id: int | None = None
     at_time: str | None = None  # HH:MM in the team's zone
+    opportunity_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class PlanItem:
     note: str | None = None
     verified_check_in_id: int | None = None
     logged_late: bool = False
+    opportunity_id: int | None = None
 
 
 @dataclass(frozen=True)

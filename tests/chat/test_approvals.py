@@ -36,9 +36,13 @@ async def test_the_manager_approves_in_one_tap_and_the_card_shows_it(stage, cast
     assert ("💰 Travel · East region · 2026-11: CNY 0.00 of CNY 10,000.00 used; with this "
             "claim CNY 120.50 (1%)") in card.text
     assert "Step 1 of 2" in card.text
+    mark = stage.standin.mark()
     entries = await stage.act(cast.erin.press(card, "✅ Approve"))
-    assert answers(entries) == ["Approved."]
-    assert "✅ You approved it. Finance checks it next." in texts(entries)[-1]
+    assert answers(entries) == ["✅ You approved it. Finance checks it next."]
+    edited = await stage.standin.wait_for(
+        lambda e: e.kind == "edit" and e.chat_id == cast.erin.id, since=mark)
+    assert edited.text.endswith("✅ Approved by Erin Zhao; passed on to the next step")
+    assert edited.buttons == []
     claim, _ = await claim_of(org_database, claim_id)
     assert (claim.status, claim.version) == (ClaimStatus.PENDING, 3)
     carol = await stage.standin.next_bot_message(cast.carol.id)

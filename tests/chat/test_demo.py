@@ -37,5 +37,14 @@ async def test_demo_plays_every_scene_and_exits_zero():
         "[1 ★] [2 ★] [3 ★] [4 ★] [5 ★]",
         "⭐ Erin Zhao rated your work log of Thu 26 Nov: ★★★★★",
         "Comment: Great kickoff, and the photo proves it.",
+        ": Expenses: a claim with a receipt approved in one tap",
+        ": /expense 268 client lunch at Harbor Logistics",
+        "✅ Claim EXP-2026-000001 submitted: CNY 268.00 · Meals.",
+        "Erin Zhao pressed [✅ Approve]",
+        "✅ Your claim EXP-2026-000001 (CNY 268.00) is approved.",
+        "⏫ Over budget: one more approval level was added",
+        "Final decision: ❌ rejected by Dana Whitfield: Over the entertainment budget",
+        "expenses-2026-11-committed.xlsx",
+        "approved + pending: 1 claim, total 268.00",
     ):
         assert expected in shown, expected

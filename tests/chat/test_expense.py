@@ -105,7 +105,7 @@ async def test_every_amount_format_is_read(stage, cast, org_database):
 @pytest.mark.parametrize(("typed", "answer"), [
     ("0", "The amount must be more than zero, for example 120.50."),
     ("-5", "The amount must be more than zero, for example 120.50."),
-    ("1000000", "That is more than 100,000, the most one claim can be."),
+    ("1000000", "That is more than 100,000.00, the most one claim can be."),
     ("lots", "I could not read that amount. Please send it like 120.50."),
     ("$20", "Claims are in CNY. Please send the amount in CNY, for example 120.50."),
     ("12.345", "An amount has at most two decimals, for example 120.50."),
@@ -187,7 +187,7 @@ async def test_receipt_that_is_not_an_image_or_too_big_is_refused(stage, cast, o
     [claim_id] = await ids(org_database)
     entries = await stage.act(cast.carol.press(last(stage, cast.carol), forge=True,
                                                callback_data=f"exp:s:{claim_id}"))
-    assert "Claims above 200 need a receipt" in said(entries) + "".join(alerts(entries))
+    assert "Claims above 200.00 need a receipt" in said(entries) + "".join(alerts(entries))
     assert (await claims(org_database))[0][0] == "draft"
 
 
@@ -227,7 +227,7 @@ async def test_claims_list_withdraw_and_history(stage, cast, org_database):
     await stage.act(cast.carol.press(last(stage, cast.carol), "💾 Save draft"))
     entries = await stage.act(cast.carol.send("/claims"))
     screen = last(stage, cast.carol)
-    assert screen.text.splitlines()[1].startswith("📝 Draft · CNY 30 · Travel")
+    assert screen.text.splitlines()[1].startswith("📝 Draft · CNY 30.00 · Travel")
     assert screen.text.splitlines()[2].startswith("⏳ EXP-2026-")
     entries = await stage.act(cast.carol.press(screen, "↩️ Withdraw"))
     assert "↩️" in said(entries) and "withdrew" in said(entries)
@@ -283,7 +283,7 @@ async def test_a_trip_is_submitted_all_or_nothing(stage, cast, org_database):
     entries = await stage.act(cast.carol.press(last(stage, cast.carol),
                                                "🚀 Submit “Hangzhou fair”"))
     assert "Nothing was submitted" in said(entries)
-    assert "Claims above 200 need a receipt" in said(entries)
+    assert "Claims above 200.00 need a receipt" in said(entries)
     assert [r[0] for r in await claims(org_database)] == ["draft", "draft"]
     await stage.act(cast.carol.send("/expense"))
     await stage.act(cast.carol.press(last(stage, cast.carol), "▶️ Continue"))

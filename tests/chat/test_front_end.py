@@ -52,8 +52,8 @@ async def test_command_menus_are_published_in_both_languages(stage):
     english = stage.standin.my_commands(private, language_code="en")
     assert [c["command"] for c in english] == ["start", "help", "language", "plan", "log",
                                               "cancel", "expense", "claims", "claim", "trip",
-                                              "opp", "opps", "pipeline", "inbox", "reminders",
-                                              "calendar", "digest", "checkout"]
+                                              "opp", "opps", "pipeline", "goals", "inbox",
+                                              "reminders", "calendar", "digest", "checkout"]
 
 
 async def test_each_chat_is_answered_in_order_while_chats_run_side_by_side(stage, cast):

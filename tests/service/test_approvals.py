@@ -8,8 +8,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bot.handlers.approvals import card_text, refusal_text
+from bot.handlers.claims import detail_screen, say
+from bot.i18n import Translator
 from core.approvals import ApprovalService, route_and_submit, withdraw
 from core.config import ApprovalSlaConfig, DelegationConfig, ExpensesConfig
 from core.domain.budget import Budget, OverrunPolicy, UnitKind
@@ -19,7 +22,9 @@ from core.domain.notification import Notification, NotificationKind
 from core.domain.org import OrgSettings
 from core.domain.org_file import parse_org_file
 from core.domain.period import Period
+from core.expenses import ExpenseService
 from core.org import OrgService
+from storage.photos import PhotoStore
 from storage.tables import (
     ClaimEventRow,
     ClaimRow,
@@ -28,6 +33,7 @@ from storage.tables import (
     NotificationRow,
 )
 from tests.conftest import EXAMPLE_ORG, PG_URL
+from tests.service.test_expense_stats import HARBOR, add_deal
 
 DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "CNY", "en")
 DANA, ERIN, WALT, CAROL, LI, SAM, FIONA = 1001, 1002, 1003, 2001, 2002, 2003, 3001
@@ -226,7 +232,10 @@ async def test_approval_goes_step_by_step_and_everyone_sees_the_decision(org, cl
     assert done.claim.status is ClaimStatus.APPROVED
     assert done.claim.decided_at == clock.now()
     cards = await notifications(org, NotificationKind.APPROVAL_REQUEST)
-    assert {c.payload["state"] for c in cards} == {"approved"}
+    # Erin's card keeps her step and learns the outcome; Fiona's shows her decision.
+    assert [(c.payload["state"], c.payload.get("final"), c.payload.get("final_by"))
+            for c in cards] == [("passed", "approved", "Fiona Grant"),
+                                ("approved", None, None)]
     assert [c.version for c in cards] == [3, 2]  # revised: the sent messages are edited
     decisions = await notifications(org, NotificationKind.APPROVAL_DECISION)
     assert [(d.payload["action"], d.payload["status"]) for d in decisions] == [
@@ -455,3 +464,46 @@ async def test_the_approval_sla_rule_runs_through_the_reminder_rules(org, clock)
     clock.advance(hours=30)
     assert await rules.run("approval_sla") == 1
     assert {r.name: r for r in await rules.rules()}["approval_sla"].last_run_at == clock.now()
+
+
+async def test_the_card_and_the_claim_name_the_opportunity(org, clock, tmp_path):
+    harbor = await add_deal(org, HARBOR)
+    claim_id = await draft(org, clock, "carol", "120.00")
+    async with org.uow() as uow:
+        await uow.session.execute(update(ClaimRow).where(ClaimRow.id == claim_id)
+                                  .values(opportunity_id=harbor))
+        await uow.commit()
+    await submit(org, clock, claim_id)
+    [card] = await notifications(org, NotificationKind.APPROVAL_REQUEST)
+    assert card.payload["opportunity"] == "Harbor Logistics · Cold-chain fleet"
+    assert "🎯 Opportunity: Harbor Logistics · Cold-chain fleet" in card_text(
+        card.payload, Translator("en")).splitlines()
+    view = await approvals(org, clock).view(ERIN, claim_id)
+    assert view.payload["opportunity"] == "Harbor Logistics · Cold-chain fleet"
+    # The claimant's /claim shows it too.
+    expenses = ExpenseService(org.uow, clock, DEFAULTS, CONFIG, PhotoStore(tmp_path))
+    detail = await expenses.show(CAROL, claim_id)
+    text, _ = detail_screen(Translator("en"), CONFIG, detail, "Asia/Shanghai")
+    assert "Opportunity: Harbor Logistics · Cold-chain fleet" in text.splitlines()
+    # Without an opportunity, no such line.
+    plain = await filed(org, clock, "li", "10.00")
+    assert (await approvals(org, clock).view(ERIN, plain)).payload["opportunity"] is None
+    assert "🎯" not in card_text((await approvals(org, clock).view(ERIN, plain)).payload,
+                                 Translator("en"))
+
+
+async def test_a_blocked_budget_is_named_in_the_readers_language(org, clock):
+    east = await department_id(org, "east")
+    await add_budget(org, UnitKind.DEPARTMENT, east, "100", OverrunPolicy.BLOCK)
+    claim_id = await draft(org, clock, "carol", "250.50")
+    chinese, english = Translator("zh_Hans"), Translator("en")
+    error = await refused(submit(org, clock, claim_id))
+    for reader, label in ((chinese, "差旅 · East region · 2026-11"),
+                          (english, "Travel · East region · 2026-11")):
+        assert label in say(reader, error) and label in refusal_text(reader, error)
+    # A budget of every category, further over: named as such.
+    await add_budget(org, UnitKind.DEPARTMENT, east, "50", OverrunPolicy.BLOCK, category=None)
+    error = await refused(submit(org, clock, claim_id))
+    assert error.params["budget"] == "All · East region · 2026-11"
+    assert "全部类别 · East region · 2026-11" in say(chinese, error)
+    assert "All categories · East region · 2026-11" in say(english, error)

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,13 +17,14 @@ from bot.i18n import Translator
 from core.config import ExpensesConfig
 from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import NotAllowed
-from core.domain.expense_stats import StatusFilter
+from core.domain.expense_stats import ClaimScope, Dimension, StatusFilter
 from core.domain.org import OrgSettings
 from core.domain.org_file import parse_org_file
 from core.domain.period import Period
 from core.expense_stats import ExpenseStatsService
 from core.org import OrgService
-from storage.tables import ClaimRow
+from storage.expense_stats import day_ends
+from storage.tables import ClaimRow, OpportunityRow, OpportunityStageRow
 from tests.conftest import EXAMPLE_ORG
 
 DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
@@ -259,3 +261,150 @@ async def test_budget_against_approved_and_pending_of_its_unit(org, clock):
         text)
     west_view = await service(org, clock).stats(WALT, NOV)
     assert [(b.unit, b.used) for b in west_view.budgets] == [("West region", Decimal("512.39"))]
+
+
+# Opportunities and the stage on each claim's date ----------------------------------------
+
+@dataclass(frozen=True)
+class Deal:
+    """An opportunity as a test writes it: its moves (stage, when, in UTC) from creation."""
+
+    owner: str
+    customer: str
+    title: str
+    moves: tuple[tuple[str, datetime], ...]
+
+
+async def add_deal(database, deal: Deal) -> int:
+    """Insert the opportunity and its stage history, as the opportunity flow leaves them."""
+    async with database.uow() as uow:
+        owner = next(m for m in await uow.members.all() if m.key == deal.owner)
+        customer = next(c for c in await uow.customers.all() if c.key == deal.customer)
+        created, last = deal.moves[0][1], deal.moves[-1]
+        row = OpportunityRow(
+            owner_id=owner.id, department_id=owner.department_id, customer_id=customer.id,
+            title=deal.title, amount=Decimal("50000.00"), currency="CNY", stage=last[0],
+            probability=50, expected_close=date(2026, 12, 31), version=len(deal.moves),
+            created_at=created, updated_at=last[1], last_activity_at=last[1])
+        uow.session.add(row)
+        await uow.session.flush()
+        previous = None
+        for stage, at in deal.moves:
+            uow.session.add(OpportunityStageRow(opportunity_id=row.id, from_stage=previous,
+                                                to_stage=stage, changed_by=owner.id, at=at))
+            previous = stage
+        await uow.commit()
+        return row.id
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+# The team is in Asia/Shanghai (UTC+8). Harbor's move to "proposal" at 17:00 UTC on the 14th
+# is 01:00 on the 15th there: a claim of the 14th was spent while it was still a lead. Its
+# move to "won" at 23:59 local on the 20th still counts for a claim of the 20th (the stage
+# at the end of the day). A claim of 1 November predates the opportunity.
+HARBOR = Deal("carol", "harbor-logistics", "Cold-chain fleet", (
+    ("lead", utc(2026, 11, 2, 1, 0)), ("proposal", utc(2026, 11, 14, 17, 0)),
+    ("won", utc(2026, 11, 20, 15, 59))))
+PUDONG = Deal("sam", "pudong-medical", "MRI service contract", (
+    ("qualified", utc(2026, 10, 1, 2, 0)), ("lost", utc(2026, 11, 5, 3, 0))))
+# Created and qualified on the same local day: that day ends qualified.
+XIHU = Deal("carol", "xihu-textiles", "Dye works", (
+    ("lead", utc(2026, 11, 8, 2, 0)), ("qualified", utc(2026, 11, 8, 5, 0))))
+
+
+def staged_claims(harbor: int, pudong: int, xihu: int) -> list[Spent]:
+    return [
+        Spent("carol", "7.00", spent_on=date(2026, 11, 8), opportunity=xihu),
+        Spent("carol", "100.10", spent_on=date(2026, 11, 14), opportunity=harbor),
+        Spent("carol", "200.20", "meals", spent_on=date(2026, 11, 15), opportunity=harbor),
+        Spent("li", "300.30", spent_on=date(2026, 11, 20), status="pending",
+              opportunity=harbor),
+        Spent("li", "0.01", spent_on=date(2026, 11, 1), opportunity=harbor),
+        Spent("carol", "50.00", spent_on=date(2026, 11, 14)),
+        Spent("sam", "75.55", spent_on=date(2026, 11, 4), opportunity=pudong),
+        Spent("sam", "24.45", spent_on=date(2026, 11, 6), status="pending",
+              opportunity=pudong),
+        # Not counted: rejected, and another month.
+        Spent("sam", "999.00", spent_on=date(2026, 11, 6), status="rejected",
+              opportunity=pudong),
+        Spent("carol", "1.00", spent_on=date(2026, 10, 31), opportunity=harbor),
+    ]
+
+
+async def test_totals_by_the_stage_each_opportunity_had_on_the_claims_date(org, clock):
+    harbor, pudong = await add_deal(org, HARBOR), await add_deal(org, PUDONG)
+    await add_claims(org, staged_claims(harbor, pudong, await add_deal(org, XIHU)))
+    view = await service(org, clock).stats(FIONA, NOV)
+    # Worked out by hand from the moves above, in the pipeline's order, "—" last.
+    assert [(line.label, line.count, line.amount) for line in view.by_stage] == [
+        ("Lead", 1, Decimal("100.10")), ("Qualified", 2, Decimal("82.55")),
+        ("Proposal", 1, Decimal("200.20")), ("Won", 1, Decimal("300.30")),
+        ("Lost", 1, Decimal("24.45")), ("—", 2, Decimal("50.01"))]
+    assert sum(line.amount for line in view.by_stage) == view.total.amount
+    assert by_label(view.by_opportunity) == {
+        "Harbor Logistics · Cold-chain fleet": Decimal("600.61"),
+        "Pudong Medical Supplies · MRI service contract": Decimal("100.00"),
+        "Xihu Textiles · Dye works": Decimal("7.00"),
+        "—": Decimal("50.00")}
+    chinese = await service(org, clock).stats(FIONA, NOV, language="zh_Hans")
+    assert [line.label for line in chinese.by_stage] == ["线索", "已确认", "方案报价", "赢单",
+                                                         "输单", "—"]
+    text = stats_text(view, Translator("en"))
+    assert "By stage on the date spent" in text
+    rows = text.splitlines()
+    # A title too long for the label column has a line of its own above its numbers.
+    title = rows.index("Harbor Logistics · Cold-chain fleet")
+    assert rows[title + 1].split() == ["4", "600.61"]
+    assert next(r for r in rows if r.startswith("Proposal")).split() == [
+        "Proposal", "1", "200.20"]
+
+
+async def test_the_stage_on_a_date_agrees_with_the_history_read_day_by_day(org, clock):
+    """Every claim's stage as the opportunities module reads it from the history, summed
+    here, equals what the database grouped."""
+    harbor, pudong = await add_deal(org, HARBOR), await add_deal(org, PUDONG)
+    claims = staged_claims(harbor, pudong, await add_deal(org, XIHU))
+    await add_claims(org, claims)
+    counted = [c for c in claims if NOV.contains(c.spent_on)
+               and c.status in ("approved", "pending")]
+    zone = ZoneInfo("Asia/Shanghai")
+    async with org.uow(read_only=True) as uow:
+        stages = await uow.opportunities.stages_on(
+            [(c.opportunity, c.spent_on) for c in counted if c.opportunity], zone)
+    want: dict[str | None, Decimal] = defaultdict(Decimal)
+    for claim in counted:
+        if stage := stages.get((claim.opportunity, claim.spent_on)):
+            want[stage] += Decimal(claim.amount)
+    async with org.uow(read_only=True) as uow:
+        got = await uow.expense_stats.stage_sums(
+            ClaimScope(NOV, StatusFilter.COMMITTED.statuses), zone)
+    assert {s.key: s.amount for s in got} == dict(want)
+    # In UTC the move to "proposal" falls on the 14th: the same claims group differently.
+    async with org.uow(read_only=True) as uow:
+        in_utc = await uow.expense_stats.stage_sums(
+            ClaimScope(NOV, StatusFilter.COMMITTED.statuses), UTC)
+    assert {s.key: s.amount for s in in_utc}["proposal"] == Decimal("300.30")
+
+
+def test_each_day_ends_at_the_next_local_midnight_in_utc():
+    days = day_ends(date(2026, 3, 7), date(2026, 3, 10), ZoneInfo("America/New_York"))
+    # Daylight saving starts on 8 March 2026 there: that day has 23 hours.
+    assert [(day.isoformat(), ends.astimezone(UTC).isoformat()) for day, ends in days] == [
+        ("2026-03-07", "2026-03-08T05:00:00+00:00"), ("2026-03-08", "2026-03-09T04:00:00+00:00"),
+        ("2026-03-09", "2026-03-10T04:00:00+00:00")]
+
+
+async def test_all_breakdowns_at_once_equal_each_one_alone(org, clock):
+    """PostgreSQL sums every breakdown in one pass (GROUPING SETS), NULL keys included."""
+    await add_claims(org, [*EAST_AND_WEST, Spent("li", "3.00", category=None)])
+    for statuses in (StatusFilter.COMMITTED.statuses, StatusFilter.REJECTED.statuses):
+        scope = ClaimScope(NOV, statuses)
+        async with org.uow(read_only=True) as uow:
+            together = await uow.expense_stats.breakdowns(scope)
+            alone = {by: await uow.expense_stats.sums(scope, by) for by in Dimension}
+        key = lambda s: repr(s.key)  # noqa: E731
+        assert {by: sorted(sums, key=key) for by, sums in together.items()} == {
+            by: sorted(sums, key=key) for by, sums in alone.items()}

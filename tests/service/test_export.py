@@ -22,10 +22,12 @@ from tests.service.test_expense_stats import (
     EAST_AND_WEST,
     ERIN,
     FIONA,
+    HARBOR,
     NOV,
     WALT,
     Spent,
     add_claims,
+    add_deal,
     expected,
     org,  # noqa: F401 (a fixture)
     service,
@@ -49,7 +51,8 @@ async def test_the_xlsx_sums_to_what_stats_says(org, clock):  # noqa: F811
     await add_claims(org, EAST_AND_WEST)
     stats = await service(org, clock).stats(FIONA, NOV)
     result, book = await xlsx(org, clock, FIONA)
-    assert book.sheetnames == ["By category", "By unit", "By member", "By opportunity", "Claims"]
+    assert book.sheetnames == ["By category", "By unit", "By member", "By opportunity",
+                               "By stage", "Claims"]
     rows = claims_sheet(book)
     amounts = [Decimal(repr(row["Amount"])) for row in rows]
     assert sum(amounts) == stats.total.amount == result.total == Decimal("102030.58")
@@ -59,7 +62,8 @@ async def test_the_xlsx_sums_to_what_stats_says(org, clock):  # noqa: F811
     assert {sheet.cell(row=r, column=7).number_format for r in range(2, 11)} == {"#,##0.00"}
     assert {sheet.cell(row=r, column=2).is_date for r in range(2, 11)} == {True}
     for title, lines in (("By category", stats.by_category), ("By member", stats.by_member),
-                         ("By opportunity", stats.by_opportunity)):
+                         ("By opportunity", stats.by_opportunity),
+                         ("By stage", stats.by_stage)):
         sheet_rows = list(book[title].iter_rows(values_only=True))[1:]
         assert [(name, count, Decimal(repr(amount))) for name, count, amount in sheet_rows] == [
             (line.label, line.count, line.amount) for line in lines]
@@ -70,8 +74,9 @@ async def test_the_xlsx_sums_to_what_stats_says(org, clock):  # noqa: F811
 
 
 async def test_the_raw_rows_say_who_what_where_in_the_teams_time(org, clock):  # noqa: F811
+    harbor = await add_deal(org, HARBOR)
     await add_claims(org, [Spent("li", "88.50", "meals", unit=("project", "harbor-rollout"),
-                                 opportunity=7, description="午餐 with Harbor",
+                                 opportunity=harbor, description="午餐 with Harbor",
                                  submitted_at=datetime(2026, 11, 10, 17, 30, tzinfo=UTC))])
     _, book = await xlsx(org, clock, FIONA)
     [row] = claims_sheet(book)
@@ -84,7 +89,8 @@ async def test_the_raw_rows_say_who_what_where_in_the_teams_time(org, clock):  #
     assert row["Submitted (Asia/Shanghai)"] == "2026-11-11 01:30"
     assert row["Decided (Asia/Shanghai)"] == "2026-11-11 01:30"
     assert row["Posted (Asia/Shanghai)"] is None and row["Ledger ref"] is None
-    assert (row["Description"], row["Opportunity"]) == ("午餐 with Harbor", 7)
+    assert (row["Description"], row["Opportunity"]) == (
+        "午餐 with Harbor", "Harbor Logistics · Cold-chain fleet")
 
 
 async def test_a_manager_exports_only_their_departments_claims(org, clock):  # noqa: F811

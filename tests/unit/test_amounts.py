@@ -72,12 +72,22 @@ def test_quick_entry_splits_amount_and_description():
         read_entry("taxi 120", "CNY", MAX)
 
 
-def test_category_is_guessed_from_keywords_in_configured_order():
+def test_category_is_guessed_from_the_first_keyword_mentioned():
     keywords = {"travel": ["taxi", "打车"], "meals": ["lunch", "餐"]}
     assert guess_category("Taxi to Harbor", keywords) == "travel"
     assert guess_category("午餐", keywords) == "meals"
     assert guess_category("taxi after lunch", keywords) == "travel"
+    assert guess_category("lunch, then a taxi", keywords) == "meals"
+    assert guess_category("two taxis", keywords) == "travel"
     assert guess_category("printer paper", keywords) is None
+
+
+def test_keywords_are_words_and_the_longer_phrase_wins():
+    keywords = {"lodging": ["inn", "hotel"], "meals": ["dinner"],
+                "entertainment": ["client dinner"]}
+    assert guess_category("dinner at the airport", keywords) == "meals"
+    assert guess_category("client dinner with Harbor Logistics", keywords) == "entertainment"
+    assert guess_category("Lakeside Inn, two nights", keywords) == "lodging"
 
 
 def test_spent_on_window():

@@ -1,0 +1,319 @@
+"""An opportunity's card and /pipeline over 100,000 opportunities and 2,000,000 linked records.
+
+    make bench-opportunities     (.venv/bin/python -m bench.opportunities)
+
+100,000 opportunities of 500 members in 20 departments at 2,000 customers, created during
+2026 (a fifth won or lost since), and 2,000,000 records linked to them: stage changes,
+notes, plan items (in the owners' daily plans), work-log entries, check-ins (by the owner at
+the deal's customer while it was open, 40% of them linked to it explicitly, some with
+photos) and expense claims. Most deals hold a few dozen records; ten "busy" deals hold
+5,000 each. Timed, as the handlers call them (the services, without Telegram): the card's
+first page as finance opens it (OpportunityService.card: the deal, its rights, the merged
+timeline page, claim totals, the photo count) for busy and ordinary deals, and /pipeline for
+the whole organisation this quarter (OpportunityService.stats); medians of several runs, on
+SQLite and, when --postgres names one, on PostgreSQL (in a schema of its own, dropped
+afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.expenses import _sqlite_value
+from core.config import PipelineConfig
+from core.domain.org import OrgSettings
+from core.domain.period import Period
+from core.opportunities import OpportunityService
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.tables import Base
+
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+SCHEMA = "bench_opportunities"
+SETTINGS = OrgSettings("Bench Trading", "Asia/Shanghai", "CNY", "en")
+TELEGRAM = 800_000  # member m has Telegram id TELEGRAM + m; member 1 is finance
+DEPARTMENTS, MEMBERS, CUSTOMERS = 20, 500, 2000
+YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+DAYS = (NOW - YEAR_START).days
+OPEN_STAGES = (("lead", 10), ("qualified", 25), ("proposal", 50), ("negotiation", 75))
+BUSY = 10  # deals with BUSY_RECORDS linked records each
+BUSY_RECORDS = 5000
+# Linked records per kind, of 2,000,000 (photos come on top, on some check-ins).
+SHARES = {"stage": 250_000, "note": 200_000, "plan": 450_000, "log": 350_000,
+          "check_in": 500_000, "claim": 250_000}
+PHOTO_EVERY = 5  # one check-in in five has a photo
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+def _at(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    span = max(60, int((end - start).total_seconds()))
+    return start + timedelta(seconds=rng.randrange(span))
+
+
+def generate(count: int, linked: int, seed: int = 3) -> dict[str, list[tuple]]:
+    """Every table's rows as tuples in the column order of STATEMENTS."""
+    rng = random.Random(seed)
+    rows: dict[str, list[tuple]] = {name: [] for name in STATEMENTS}
+    rows["organization"].append((1, SETTINGS.name, SETTINGS.timezone, SETTINGS.currency, "en"))
+    for d in range(1, DEPARTMENTS + 1):
+        rows["departments"].append((d, f"d{d}", f"Region {d}", None if d == 1 else 1))
+    for m in range(1, MEMBERS + 1):
+        rows["members"].append((m, f"m{m}", f"Member {m}", (m - 1) % DEPARTMENTS + 1,
+                                TELEGRAM + m, True, False))
+        rows["member_roles"].append((m, "finance" if m == 1 else "rep"))
+    for c in range(1, CUSTOMERS + 1):
+        rows["customers"].append((c, f"c{c}", f"Customer {c}", "", 30.0 + c / 500,
+                                  120.0 + c / 700, 200))
+    for m in range(1, MEMBERS + 1):
+        for day in range(DAYS + 1):
+            moment = YEAR_START + timedelta(days=day)
+            rows["plans"].append((_plan_id(m, day), m, moment.date(), moment, moment))
+            rows["work_logs"].append((_plan_id(m, day), m, moment.date(), moment, moment, False))
+    deals = []
+    for o in range(1, count + 1):
+        owner = rng.randint(2, MEMBERS)
+        created = _at(rng, YEAR_START, NOW - timedelta(days=2))
+        closed = None
+        roll = rng.random()
+        if roll < 0.12:
+            stage, probability = "won", 100
+        elif roll < 0.2:
+            stage, probability = "lost", 0
+        else:
+            stage, probability = OPEN_STAGES[rng.randrange(len(OPEN_STAGES))]
+        if stage in ("won", "lost"):
+            closed = _at(rng, created, NOW)
+        customer = rng.randint(1, CUSTOMERS)
+        rows["opportunities"].append((
+            o, owner, (owner - 1) % DEPARTMENTS + 1, customer, f"Deal {o}",
+            rng.randrange(1_000_00, 5_000_000_00), "CNY", stage, probability,
+            date(2026, 12, 31), 1, created, closed or created, closed, closed or created))
+        rows["opportunity_stages"].append((o, None, "lead", owner, created))
+        deals.append((o, owner, customer, created, closed or NOW))
+    weights = list(SHARES.values())
+    # Each deal's creation is a linked record already (its first stage change).
+    kinds = rng.choices(list(SHARES), weights, k=linked - count - BUSY * BUSY_RECORDS)
+    targets = [deals[rng.randrange(len(deals))] for _ in kinds]
+    for busy in deals[:BUSY]:
+        kinds += rng.choices(list(SHARES), weights, k=BUSY_RECORDS)
+        targets += [busy] * BUSY_RECORDS
+    check_in_id = 0
+    for kind, (o, owner, customer, created, until) in zip(kinds, targets, strict=True):
+        at = _at(rng, created, until)
+        day = (at - YEAR_START).days
+        if kind == "stage":
+            rows["opportunity_stages"].append((o, "lead", "qualified", owner, at))
+        elif kind == "note":
+            rows["opportunity_notes"].append((o, owner, f"note on deal {o}", at))
+        elif kind == "plan":
+            rows["plan_items"].append((_plan_id(owner, day), 1, f"Visit customer {customer}",
+                                       customer, o, f"{9 + rng.randrange(9):02d}:00", "done",
+                                       False, at))
+        elif kind == "log":
+            rows["log_entries"].append((_plan_id(owner, day), f"Worked on deal {o}", customer,
+                                        o, False, at))
+        elif kind == "check_in":
+            check_in_id += 1
+            rows["check_ins"].append((check_in_id, owner, at, at, 30.0 + customer / 500,
+                                      120.0 + customer / 700, 12.0, customer,
+                                      o if rng.random() < 0.4 else None, 20.0, ""))
+            if check_in_id % PHOTO_EVERY == 0:
+                rows["visit_photos"].append((owner, check_in_id, f"{check_in_id:064x}",
+                                             "0" * 16, False, 800, 600, 90_000, "", at))
+        else:
+            status = rng.choice(("approved", "approved", "pending", "rejected", "withdrawn"))
+            department = (owner - 1) % DEPARTMENTS + 1
+            rows["expense_claims"].append((
+                f"EXP-2026-{len(rows['expense_claims']) + 1:07d}", owner, department,
+                rng.randrange(100, 500_000), "CNY",
+                rng.choice(("travel", "meals", "lodging")), at.date(), "department",
+                department, "", o, status, 2, at, at, at,
+                at if status in ("approved", "rejected") else None))
+    rows["opportunity_stages"] = _with_entered_at(rows["opportunity_stages"])
+    return rows
+
+
+def _with_entered_at(moves: list[tuple]) -> list[tuple]:
+    """Each move with when the stage it leaves was entered, as the repository writes it."""
+    moves = sorted(moves, key=lambda m: (m[0], m[4]))
+    return [(*m, moves[n - 1][4] if n and moves[n - 1][0] == m[0] else None)
+            for n, m in enumerate(moves)]
+
+
+def _plan_id(member: int, day: int) -> int:
+    return (member - 1) * (DAYS + 1) + day + 1
+
+
+STATEMENTS = {
+    "organization": "organization (id, name, timezone, currency, default_language)",
+    "departments": "departments (id, key, name, parent_id)",
+    "members": "members (id, key, name, department_id, telegram_id, active, reminders_paused)",
+    "member_roles": "member_roles (member_id, role)",
+    "customers": "customers (id, key, name, address, lat, lon, radius_m)",
+    "plans": "plans (id, member_id, day, created_at, updated_at)",
+    "work_logs": "work_logs (id, member_id, day, created_at, updated_at, amended_late)",
+    "opportunities": "opportunities (id, owner_id, department_id, customer_id, title, amount, "
+                     "currency, stage, probability, expected_close, version, created_at, "
+                     "updated_at, closed_at, last_activity_at)",
+    "opportunity_stages": "opportunity_stages (opportunity_id, from_stage, to_stage, "
+                          "changed_by, at, entered_at)",
+    "opportunity_notes": "opportunity_notes (opportunity_id, author_id, text, at)",
+    "plan_items": "plan_items (plan_id, position, text, customer_id, opportunity_id, at_time, "
+                  "outcome, logged_late, created_at)",
+    "log_entries": "log_entries (log_id, text, customer_id, opportunity_id, late, created_at)",
+    "check_ins": "check_ins (id, member_id, at, sent_at, lat, lon, accuracy_m, customer_id, "
+                 "opportunity_id, distance_m, flags)",
+    "visit_photos": "visit_photos (member_id, check_in_id, sha256, dhash, as_document, width, "
+                    "height, size, flags, created_at)",
+    "expense_claims": "expense_claims (number, member_id, department_id, amount, currency, "
+                      "category, spent_on, unit_kind, unit_id, description, opportunity_id, "
+                      "status, version, created_at, updated_at, submitted_at, decided_at)",
+}
+
+
+def _columns(table: str) -> list[str]:
+    return [c.strip() for c in STATEMENTS[table].partition("(")[2].rstrip(")").split(",")]
+
+
+def fill_sqlite(path: Path, rows: dict[str, list[tuple]]) -> None:
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN")
+    for table, statement in STATEMENTS.items():
+        marks = ", ".join("?" * len(_columns(table)))
+        connection.executemany(f"INSERT INTO {statement} VALUES ({marks})",
+                               (tuple(_sqlite_value(v) for v in row) for row in rows[table]))
+    connection.execute("COMMIT")
+    connection.execute("ANALYZE")
+    connection.close()
+
+
+async def fill_postgres(database: Database, rows: dict[str, list[tuple]]) -> None:
+    async with database.engine.begin() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        for table in STATEMENTS:
+            await raw.copy_records_to_table(table, records=rows[table], columns=_columns(table),
+                                            schema_name=SCHEMA)
+    async with database.engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.execute("VACUUM ANALYZE")
+
+
+async def _median(call, runs: int) -> float:
+    await call()  # warm the caches
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+async def measure(database: Database, runs: int, ordinary: Iterable[int]) -> dict[str, float]:
+    service = OpportunityService(database.uow, FixedClock(), SETTINGS, PipelineConfig())
+    finance = TELEGRAM + 1
+    figures = {"busy card": statistics.median([
+        await _median(lambda o=o: service.card(finance, o), runs) for o in range(1, BUSY + 1)])}
+    figures["card"] = statistics.median([
+        await _median(lambda o=o: service.card(finance, o), runs) for o in ordinary])
+    card = await service.card(finance, 1)
+    assert len(card.timeline) == 10 and card.has_more, "a busy deal fills its first page"
+    figures["card page 20"] = await _median(lambda: service.card(finance, 1, 20), runs)
+    figures["pipeline"] = await _median(
+        lambda: service.stats(finance, Period.parse("2026-Q4")), runs)
+    return figures
+
+
+async def bench_sqlite(folder: Path, rows, runs: int, ordinary: list[int]) -> dict:
+    path = folder / "opportunities.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade(url)
+    start = time.perf_counter()
+    fill_sqlite(path, rows)
+    loaded = time.perf_counter() - start
+    database = Database.connect(url)
+    try:
+        return {"load": loaded, **await measure(database, runs, ordinary)}
+    finally:
+        await database.dispose()
+
+
+async def bench_postgres(url: str, rows, runs: int, ordinary: list[int]) -> dict:
+    """In a schema of its own, so the test database's tables are never touched."""
+    admin = create_async_engine(url)
+    async with admin.begin() as connection:
+        await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        await connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    engine = create_async_engine(url, pool_size=5, connect_args={
+        "server_settings": {"search_path": SCHEMA}})
+    database = Database(engine)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        start = time.perf_counter()
+        await fill_postgres(database, rows)
+        loaded = time.perf_counter() - start
+        return {"load": loaded, **await measure(database, runs, ordinary)}
+    finally:
+        await database.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        await admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.opportunities", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--opportunities", type=int, default=100_000)
+    parser.add_argument("--linked", type=int, default=2_000_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
+                        help="a PostgreSQL URL, or '' to skip (default: %(default)s)")
+    asyncio.run(run(parser.parse_args()))
+
+
+async def run(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    print(f"$ .venv/bin/python -m bench.opportunities --opportunities {args.opportunities} "
+          f"--linked {args.linked} --runs {args.runs}"
+          + (f" --postgres {args.postgres}" if args.postgres != DEFAULT_POSTGRES else ""))
+    start = time.perf_counter()
+    rows = generate(args.opportunities, args.linked)
+    linked = sum(len(rows[t]) for t in ("opportunity_stages", "opportunity_notes", "plan_items",
+                                        "log_entries", "check_ins", "expense_claims"))
+    print(f"generated {args.opportunities:,} opportunities and {linked:,} linked records "
+          f"(+{len(rows['visit_photos']):,} photos) in {time.perf_counter() - start:.1f} s")
+    ordinary = random.Random(9).sample(range(BUSY + 1, args.opportunities + 1), 20)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as folder:
+        results["SQLite"] = await bench_sqlite(Path(folder), rows, args.runs, ordinary)
+    if args.postgres:
+        results["PostgreSQL"] = await bench_postgres(args.postgres, rows, args.runs, ordinary)
+    print(f"median of {args.runs} runs (a card: its first page as finance opens it; busy: "
+          f"{BUSY_RECORDS:,} records; /pipeline: the whole organisation, 2026-Q4):")
+    print(f"{'backend':<12}{'load':>9}{'card':>12}{'busy card':>12}{'page 21':>12}"
+          f"{'/pipeline':>12}")
+    for backend, f in results.items():
+        print(f"{backend:<12}{f['load']:>7.1f} s{f['card']:>9.1f} ms{f['busy card']:>9.1f} ms"
+              f"{f['card page 20']:>9.1f} ms{f['pipeline']:>9.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
