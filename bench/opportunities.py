@@ -13,6 +13,10 @@ timeline page, claim totals, the photo count) for busy and ordinary deals, and /
 the whole organisation this quarter (OpportunityService.stats); medians of several runs, on
 SQLite and, when --postgres names one, on PostgreSQL (in a schema of its own, dropped
 afterwards).
+
+Loading takes minutes: `--keep PATH` keeps the SQLite database at PATH and the PostgreSQL
+schema, and `--reuse PATH` times them again (after the newest migration, with any new index,
+analysed again) without generating anything.
 """
 
 from __future__ import annotations
@@ -241,12 +245,18 @@ async def measure(database: Database, runs: int, ordinary: Iterable[int]) -> dic
     return figures
 
 
-async def bench_sqlite(folder: Path, rows, runs: int, ordinary: list[int]) -> dict:
-    path = folder / "opportunities.db"
+async def bench_sqlite(path: Path, rows, runs: int, ordinary: list[int]) -> dict:
+    """Fill a new database at `path`, or, without rows, time the one already there (brought
+    to the newest migration and analysed again, so new indexes are planned with)."""
     url = f"sqlite+aiosqlite:///{path}"
     await upgrade(url)
     start = time.perf_counter()
-    fill_sqlite(path, rows)
+    if rows is None:
+        connection = sqlite3.connect(path)
+        connection.execute("ANALYZE")
+        connection.close()
+    else:
+        fill_sqlite(path, rows)
     loaded = time.perf_counter() - start
     database = Database.connect(url)
     try:
@@ -255,27 +265,45 @@ async def bench_sqlite(folder: Path, rows, runs: int, ordinary: list[int]) -> di
         await database.dispose()
 
 
-async def bench_postgres(url: str, rows, runs: int, ordinary: list[int]) -> dict:
-    """In a schema of its own, so the test database's tables are never touched."""
+async def bench_postgres(url: str, rows, runs: int, ordinary: list[int], *,
+                         keep: bool = False) -> dict:
+    """In a schema of its own, so the test database's tables are never touched; dropped
+    afterwards unless kept. Without rows, the kept schema is timed again (with any index
+    added to the tables since)."""
     admin = create_async_engine(url)
-    async with admin.begin() as connection:
-        await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    if rows is not None:
+        async with admin.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+            await connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
     engine = create_async_engine(url, pool_size=5, connect_args={
         "server_settings": {"search_path": SCHEMA}})
     database = Database(engine)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+            await connection.run_sync(_create_schema)
         start = time.perf_counter()
-        await fill_postgres(database, rows)
+        if rows is None:
+            async with engine.connect() as connection:
+                raw = (await connection.get_raw_connection()).driver_connection
+                await raw.execute("ANALYZE")
+        else:
+            await fill_postgres(database, rows)
         loaded = time.perf_counter() - start
         return {"load": loaded, **await measure(database, runs, ordinary)}
     finally:
         await database.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        if not keep:
+            async with admin.begin() as connection:
+                await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         await admin.dispose()
+
+
+def _create_schema(connection) -> None:
+    """The tables, and every index of them (those added since a kept schema was filled)."""
+    Base.metadata.create_all(connection)
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(connection, checkfirst=True)
 
 
 def main() -> None:
@@ -286,6 +314,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
                         help="a PostgreSQL URL, or '' to skip (default: %(default)s)")
+    parser.add_argument("--keep", type=Path, metavar="PATH",
+                        help="keep the SQLite database at PATH and the PostgreSQL schema "
+                             f"{SCHEMA}, to time them again with --reuse")
+    parser.add_argument("--reuse", type=Path, metavar="PATH",
+                        help="time the SQLite database kept at PATH and the kept PostgreSQL "
+                             "schema instead of generating new ones (the same --opportunities)")
     asyncio.run(run(parser.parse_args()))
 
 
@@ -293,19 +327,34 @@ async def run(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING)
     print(f"$ .venv/bin/python -m bench.opportunities --opportunities {args.opportunities} "
           f"--linked {args.linked} --runs {args.runs}"
-          + (f" --postgres {args.postgres}" if args.postgres != DEFAULT_POSTGRES else ""))
-    start = time.perf_counter()
-    rows = generate(args.opportunities, args.linked)
-    linked = sum(len(rows[t]) for t in ("opportunity_stages", "opportunity_notes", "plan_items",
-                                        "log_entries", "check_ins", "expense_claims"))
-    print(f"generated {args.opportunities:,} opportunities and {linked:,} linked records "
-          f"(+{len(rows['visit_photos']):,} photos) in {time.perf_counter() - start:.1f} s")
+          + (f" --postgres {args.postgres}" if args.postgres != DEFAULT_POSTGRES else "")
+          + (f" --keep {args.keep}" if args.keep else "")
+          + (f" --reuse {args.reuse}" if args.reuse else ""))
     ordinary = random.Random(9).sample(range(BUSY + 1, args.opportunities + 1), 20)
+    rows = None
+    if args.reuse is None:
+        start = time.perf_counter()
+        rows = generate(args.opportunities, args.linked)
+        linked = sum(len(rows[t]) for t in ("opportunity_stages", "opportunity_notes",
+                                            "plan_items", "log_entries", "check_ins",
+                                            "expense_claims"))
+        print(f"generated {args.opportunities:,} opportunities and {linked:,} linked records "
+              f"(+{len(rows['visit_photos']):,} photos) in {time.perf_counter() - start:.1f} s")
+    else:
+        print(f"reusing {args.reuse} and the PostgreSQL schema {SCHEMA} (load: ANALYZE only)")
     results = {}
-    with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as folder:
-        results["SQLite"] = await bench_sqlite(Path(folder), rows, args.runs, ordinary)
+    kept = args.reuse or args.keep
+    if kept is not None:
+        if rows is not None:
+            kept.unlink(missing_ok=True)
+        results["SQLite"] = await bench_sqlite(kept, rows, args.runs, ordinary)
+    else:
+        with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as folder:
+            results["SQLite"] = await bench_sqlite(Path(folder) / "opportunities.db", rows,
+                                                   args.runs, ordinary)
     if args.postgres:
-        results["PostgreSQL"] = await bench_postgres(args.postgres, rows, args.runs, ordinary)
+        results["PostgreSQL"] = await bench_postgres(args.postgres, rows, args.runs, ordinary,
+                                                     keep=kept is not None)
     print(f"median of {args.runs} runs (a card: its first page as finance opens it; busy: "
           f"{BUSY_RECORDS:,} records; /pipeline: the whole organisation, 2026-Q4):")
     print(f"{'backend':<12}{'load':>9}{'card':>12}{'busy card':>12}{'page 21':>12}"

@@ -3,32 +3,48 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.domain.checkin import (
     NEAREST_SEARCH_M,
+    OFFER_DEALS,
     OFFER_RADIUS_M,
     OPEN_VISIT_LIMIT,
     BoundingBox,
     CheckIn,
     CheckInRules,
     LocationRefused,
+    OpenDeal,
     SharedLocation,
     SiteMatch,
     TrustFlag,
     assess,
     nearest,
     offers,
+    sole_deals,
+    with_photo,
 )
 from core.domain.errors import DomainError, NotAllowed, NotFound
+from core.domain.geo import haversine_m
 from core.domain.org import Customer, Member
 from core.domain.photo import VisitPhoto, exif_agrees, reused
 from core.group_commit import GroupCommit
 from core.members import active_member
+from core.opportunities import open_opportunities
 from core.ports import Clock, PhotoStore, UnitOfWork, UnitOfWorkFactory
 from core.sites_cache import CustomerSitesCache, SiteIndex
+
+
+@dataclass(frozen=True)
+class DealChoice:
+    """One of the rep's open opportunities, offered for a check-in at no customer's site."""
+
+    opportunity_id: int
+    title: str
+    customer: Customer
+    distance_m: float
 
 
 @dataclass(frozen=True)
@@ -40,10 +56,12 @@ class CheckInResult:
     choices: list[SiteMatch]  # several sites around the point, or the nearest few
     nearest: SiteMatch | None  # when the point is inside no geofence
     photo_required: bool
+    deal: str | None = None  # the title of the opportunity the check-in is linked to
+    deals: list[DealChoice] = field(default_factory=list)  # at no site: the rep's deals
 
     @property
     def must_choose(self) -> bool:
-        return bool(self.choices)
+        return bool(self.choices or self.deals)
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,7 @@ class PhotoResult:
     check_in: CheckIn | None
     last_today: CheckIn | None  # what "Attach to my last check-in" would attach it to
     photo_count: int = 0
+    completes: bool = False  # the visit's required photo: the check-in is no longer NO_PHOTO
 
 
 class CheckInService:
@@ -75,7 +94,7 @@ class CheckInService:
         self._timezone = timezone
         self._photo_window = photo_window
         # Busy moments write many check-ins per transaction.
-        self._writes: GroupCommit[tuple[int, CheckIn], CheckIn | None] = GroupCommit(
+        self._writes: GroupCommit[tuple[int, CheckIn], Recorded | None] = GroupCommit(
             uows, _record)
 
     @property
@@ -109,15 +128,33 @@ class CheckInService:
             distance = closest.distance_m if closest else None
         # Membership (an active member) is checked inside the transaction that writes: a
         # stranger's check-in, or one of a member just deactivated, writes nothing.
-        record = await self._writes.submit((telegram_id, CheckIn(
+        recorded = await self._writes.submit((telegram_id, CheckIn(
             None, 0, now, location.sent_at, location.lat, location.lon,
             location.horizontal_accuracy, location.live_period,
             customer.id if customer else None, distance, frozenset(flags),
             chat_id, message_id, now if location.is_live else None)))
-        if record is None:
+        if recorded is None:
             raise NotAllowed("not_a_member")
-        return CheckInResult(record, customer, choices if len(inside) != 1 else [], closest,
-                             self._rules.photo_required)
+        record, deal = recorded
+        choices = choices if len(inside) != 1 else []
+        deals: list[DealChoice] = []
+        if customer is None:
+            # At no site: the rep's deals are the likely visits (a read apart from the write,
+            # and only for these check-ins).
+            deals = await self._deal_choices(record)
+            dealt = {d.customer.id for d in deals}
+            choices = [m for m in choices if m.customer.id not in dealt]
+        return CheckInResult(record, customer, choices, closest, self._rules.photo_required,
+                             deal.title if deal else None, deals)
+
+    async def _deal_choices(self, record: CheckIn) -> list[DealChoice]:
+        async with self._uows(read_only=True) as uow:
+            deals = (await open_opportunities(uow, record.member_id))[:OFFER_DEALS]
+            sites = await uow.sites.many({d.customer_id for d in deals})
+        return [DealChoice(d.id, d.title, sites[d.customer_id],
+                           haversine_m(record.lat, record.lon, sites[d.customer_id].lat,
+                                       sites[d.customer_id].lon))
+                for d in deals if d.customer_id in sites]
 
     async def choose_customer(self, telegram_id: int, check_in_id: int,
                               customer_id: int) -> CheckInResult:
@@ -132,10 +169,59 @@ class CheckInService:
             match = offered.get(customer_id)
             if match is None:
                 raise NotAllowed("customer_not_offered")
-            record = replace(record, customer_id=customer_id, distance_m=match.distance_m)
+            deal = (sole_deals(await uow.check_ins.open_deals({(member.id, customer_id)}))
+                    .get((member.id, customer_id)))
+            record = replace(record, customer_id=customer_id, distance_m=match.distance_m,
+                             opportunity_id=deal.id if deal else None)
             await uow.check_ins.update(record)
             await uow.commit()
-        return CheckInResult(record, match.customer, [], None, self._rules.photo_required)
+        return CheckInResult(record, match.customer, [], None, self._rules.photo_required,
+                             deal.title if deal else None)
+
+    async def choose_deal(self, telegram_id: int, check_in_id: int,
+                          opportunity_id: int) -> CheckInResult:
+        """Assign a check-in at no customer's site to one of the rep's open deals, and so
+        to its customer. Re-checked, since buttons can be forged: the rep's own check-in,
+        still without a customer, and the rep's own deal, still open. It stays flagged
+        outside_geofence; the distance to that customer is kept."""
+        async with self._uows() as uow:
+            member = await active_member(uow, telegram_id)
+            record = await uow.check_ins.get(check_in_id)
+            if record is None or record.member_id != member.id:
+                raise NotFound("check_in_not_found")
+            if record.customer_id is not None:
+                raise DomainError("check_in_assigned")
+            deal = await uow.opportunities.get(opportunity_id)
+            if deal is None or deal.owner_id != member.id:
+                raise NotFound("opp_not_found")
+            if deal.closed_at is not None:
+                raise DomainError("opp_closed")
+            customer = await _customer(uow, deal.customer_id)
+            if customer is None:
+                raise NotFound("opp_not_found")
+            record = replace(record, customer_id=customer.id, opportunity_id=deal.id,
+                             distance_m=haversine_m(record.lat, record.lon,
+                                                    customer.lat, customer.lon))
+            if not await uow.check_ins.assign(record):
+                raise DomainError("check_in_assigned")
+            await uow.commit()
+        return CheckInResult(record, customer, [], None, self._rules.photo_required,
+                             deal.title)
+
+    async def leave_unassigned(self, telegram_id: int, check_in_id: int) -> CheckInResult:
+        """"Leave unassigned": the check-in stays at no customer, with the nearest one's
+        distance; only its owner's, only while it has no customer."""
+        sites = await self._sites.index()
+        async with self._uows(read_only=True) as uow:
+            member = await active_member(uow, telegram_id)
+            record = await uow.check_ins.get(check_in_id)
+        if record is None or record.member_id != member.id:
+            raise NotFound("check_in_not_found")
+        if record.customer_id is not None:
+            raise DomainError("check_in_assigned")
+        closest = nearest(record.lat, record.lon, sites.within(
+            BoundingBox.around(record.lat, record.lon, NEAREST_SEARCH_M)))
+        return CheckInResult(record, None, [], closest, self._rules.photo_required)
 
     async def live_update(self, telegram_id: int, chat_id: int, message_id: int,
                           location: SharedLocation) -> CheckIn | None:
@@ -188,9 +274,9 @@ class CheckInService:
             if target is None:
                 await uow.commit()
                 return PhotoResult(photo, None, today)
-            photo, target, count = await self._attach(uow, photo, target)
+            result = await self._attach(uow, photo, target, today)
             await uow.commit()
-        return PhotoResult(photo, target, today, count)
+        return result
 
     async def attach_waiting_photo(self, telegram_id: int, photo_id: int) -> PhotoResult:
         """"Attach to my last check-in": only the sender's own photo, only today's check-in."""
@@ -205,9 +291,9 @@ class CheckInService:
             target = await uow.check_ins.latest(member.id, await self._start_of_day(uow, now))
             if target is None:
                 raise DomainError("no_check_in_today")
-            photo, target, count = await self._attach(uow, photo, target)
+            result = await self._attach(uow, photo, target, target)
             await uow.commit()
-        return PhotoResult(photo, target, target, count)
+        return result
 
     async def discard_waiting_photo(self, telegram_id: int, photo_id: int) -> None:
         """"Cancel": forget a photo that was attached to nothing."""
@@ -219,8 +305,8 @@ class CheckInService:
             await uow.photos.remove(photo_id)
             await uow.commit()
 
-    async def _attach(self, uow: UnitOfWork, photo: VisitPhoto,
-                      target: CheckIn) -> tuple[VisitPhoto, CheckIn, int]:
+    async def _attach(self, uow: UnitOfWork, photo: VisitPhoto, target: CheckIn,
+                      last_today: CheckIn | None) -> PhotoResult:
         assert target.id is not None and photo.id is not None
         already = await uow.photos.on_check_in(target.id)
         if any(p.sha256 == photo.sha256 for p in already):
@@ -231,11 +317,13 @@ class CheckInService:
         if not exif_agrees(photo.exif, target.at, target.lat, target.lon):
             flags.add(TrustFlag.EXIF_MISMATCH.value)
         await uow.photos.attach(photo.id, target.id, frozenset(flags))
-        if flags:
-            target = replace(target, flags=target.flags | {TrustFlag(f) for f in flags})
+        visit_flags = with_photo(target.flags, flags)
+        completes = TrustFlag.NO_PHOTO in target.flags
+        if visit_flags != target.flags:
+            target = replace(target, flags=visit_flags)
             await uow.check_ins.update(target)
-        return replace(photo, check_in_id=target.id, flags=frozenset(flags)), target, \
-            len(already) + 1
+        return PhotoResult(replace(photo, check_in_id=target.id, flags=frozenset(flags)),
+                           target, last_today, len(already) + 1, completes)
 
     async def _save(self, data: bytes):
         try:
@@ -257,12 +345,32 @@ class CheckInService:
             return await _customer(uow, customer_id)
 
 
-async def _record(uow: UnitOfWork, visits: list[tuple[int, CheckIn]]) -> list[CheckIn | None]:
-    """Check-ins that arrived together, each for the active member behind its account."""
-    records = await uow.check_ins.add_as(visits)
+# A check-in as written, and the opportunity it was linked to.
+Recorded = tuple[CheckIn, OpenDeal | None]
+
+
+async def _record(uow: UnitOfWork, visits: list[tuple[int, CheckIn]]) -> list[Recorded | None]:
+    """Check-ins that arrived together, each for the active member behind its account (None,
+    nothing written, for an account that is none), linked to the member's only open deal
+    at its customer. A batch costs the same few statements whatever its size."""
+    members = await uow.check_ins.active_members({account for account, _ in visits})
+    records = [replace(check_in, member_id=members[account]) if account in members else None
+               for account, check_in in visits]
+    known = [r for r in records if r is not None]
+    at = {(r.member_id, r.customer_id) for r in known if r.customer_id is not None}
+    deals = sole_deals(await uow.check_ins.open_deals(at)) if at else {}
+    linked = [replace(r, opportunity_id=deals[r.member_id, r.customer_id].id)
+              if (r.member_id, r.customer_id) in deals else r for r in known]
+    saved = await uow.check_ins.add_many(linked)
     # A new check-in ends the visit before it.
-    await uow.check_ins.close_before([r for r in records if r is not None], OPEN_VISIT_LIMIT)
-    return records
+    await uow.check_ins.close_before(saved, OPEN_VISIT_LIMIT)
+    written = iter(saved)
+    return [None if record is None else _with_deal(next(written), deals)
+            for record in records]
+
+
+def _with_deal(record: CheckIn, deals: dict[tuple[int, int], OpenDeal]) -> Recorded:
+    return record, deals.get((record.member_id, record.customer_id or 0))
 
 
 def candidates(sites: SiteIndex, lat: float, lon: float) -> list[Customer]:

@@ -12,11 +12,13 @@ from core.domain.expenses import ClaimAction
 from core.domain.finance import (
     LedgerClaimRecord,
     LedgerPage,
+    LedgerRowPage,
     Position,
     Posting,
     check_ledger_ref,
     existing_posting,
     horizon,
+    parse_utc,
 )
 from core.ports import Clock, PhotoFiles, UnitOfWork, UnitOfWorkFactory
 
@@ -47,12 +49,18 @@ class FinanceService:
 
     async def approved(self, after: Position | None, limit: int) -> LedgerPage:
         """The next `limit` approved claims after `after`, in decision order."""
+        page = await self.approved_rows(after, limit)
+        return LedgerPage([row.claim() for row in page.rows], page.position, page.has_more)
+
+    async def approved_rows(self, after: Position | None, limit: int) -> LedgerRowPage:
+        """`approved` as the database holds the claims: for pages of thousands."""
         until = horizon(self._clock.now())
         async with self._uows(read_only=True) as uow:
-            claims = await uow.ledger.approved_after(after, until, limit + 1)
-        page = claims[:limit]
-        position = Position(page[-1].decided_at, page[-1].id) if page else after
-        return LedgerPage(page, position, len(claims) > limit)
+            rows = await uow.ledger.approved_after(after, until, limit + 1)
+        page = rows[:limit]
+        position = (Position(parse_utc(page[-1].decided_at), page[-1].id)  # type: ignore[arg-type]
+                    if page else after)
+        return LedgerRowPage(page, position, len(rows) > limit)
 
     async def claim(self, number: str) -> LedgerClaimRecord:
         """An approved (or posted) claim with receipts and history; NotFound for others."""

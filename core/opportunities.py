@@ -402,39 +402,24 @@ class OpportunityService:
 
     async def _card(self, uow: UnitOfWork, member: Member, opportunity_id: int,
                     page: int = 0) -> Card:
+        """The deal, its rights and the settings, then everything else it shows in one read:
+        each timeline source's newest (page + 1) pages and one entry (so the page is the
+        same whatever else each source holds), the claim totals and the photo count."""
         opportunity, owner, tree = await self._visible(uow, member, opportunity_id)
         page = max(0, min(page, MAX_TIMELINE_PAGE))
         wanted = (page + 1) * TIMELINE_PAGE + 1
         today, zone = await self._today(uow)
-        entries = merge_timeline(await self._timeline_sources(uow, opportunity, zone, wanted),
-                                 page * TIMELINE_PAGE, TIMELINE_PAGE + 1)
-        names = {i: m.name for i, m in (await uow.members.many(
-            {owner.id} | {e.member_id for e in entries if e.member_id})).items()}
         money = may_see_money(member, owner, tree)
-        repository = uow.opportunities
-        return Card(opportunity, owner, entries[:TIMELINE_PAGE], names, page,
+        facts = await uow.opportunities.card_facts(opportunity, zone, wanted, money=money)
+        entries = merge_timeline([facts.entries], page * TIMELINE_PAGE, TIMELINE_PAGE + 1)
+        shown = entries[:TIMELINE_PAGE]
+        names = {owner.id: owner.name} | {
+            e.member_id: facts.names[e.member_id] for e in shown
+            if e.member_id in facts.names}
+        return Card(opportunity, owner, shown, names, page,
                     len(entries) > TIMELINE_PAGE, can_change(member, owner, tree),
                     may_reopen(member, owner, tree), today, zone, self.pipeline,
-                    await repository.claim_totals(opportunity.id) if money else [], money,
-                    await repository.photo_count(opportunity))
-
-    @staticmethod
-    async def _timeline_sources(uow: UnitOfWork, opportunity: Opportunity, zone: ZoneInfo,
-                                wanted: int) -> list[list[TimelineEntry]]:
-        """Each source's newest `wanted` entries: stage changes, notes, plan items, log
-        entries, check-ins and claims."""
-        repository, opportunity_id = uow.opportunities, opportunity.id
-        changes = [TimelineEntry(c.at, "stage", c.changed_by,
-                                 {"from": c.from_stage, "to": c.to_stage, "reason": c.reason},
-                                 c.id)
-                   for c in await repository.history(opportunity_id, wanted)]
-        notes = [TimelineEntry(n.at, "note", n.author_id, {"text": n.text}, n.id)
-                 for n in await repository.notes(opportunity_id, wanted)]
-        return [changes, notes,
-                await repository.plan_entries(opportunity_id, zone, wanted),
-                await repository.log_entries(opportunity_id, wanted),
-                await repository.check_in_entries(opportunity, wanted),
-                await repository.claim_entries(opportunity_id, wanted)]
+                    facts.claim_totals, money, facts.photos)
 
     async def photos(self, telegram_id: int, opportunity_id: int) -> list[ShownPhoto]:
         """The newest photos of the deal's check-ins, watermarked as the calendar shows them:
@@ -546,7 +531,9 @@ class OpportunityService:
         async with self._uows(read_only=True) as uow:
             member = await active_member(uow, telegram_id)
             scope, tree = await self._scope(uow, member)
-            today, zone = await self._today(uow)
+            settings = await self._settings(uow)
+            zone = ZoneInfo(settings.timezone)
+            today = self._clock.now().astimezone(zone).date()
             period = period or Period.parse(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
             start = datetime.combine(period.start, time(), zone).astimezone(UTC)
             end = datetime.combine(period.end, time(), zone).astimezone(UTC)
@@ -569,7 +556,7 @@ class OpportunityService:
             stays = await uow.opportunities.stays_ending_between(scope, start, end)
             won, lost = self.pipeline.won.key, self.pipeline.lost.key
             return PipelineView(
-                period, (await self._settings(uow)).currency, scope.everyone, lines, people,
+                period, settings.currency, scope.everyone, lines, people,
                 by_stage[won].count if won in by_stage else 0,
                 by_stage[lost].count if lost in by_stage else 0,
                 average_days(stays), self.pipeline)

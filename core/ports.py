@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from core.domain.budget import Budget, UnitKind
 from core.domain.calendar import CheckInFact, LogEntryFact, LogFact, PhotoFact, PlanItemFact
-from core.domain.checkin import BoundingBox, CheckIn
+from core.domain.checkin import BoundingBox, CheckIn, OpenDeal
 from core.domain.claim_drafts import ExpenseReport
 from core.domain.expense_stats import ClaimScope, Dimension, ExportRow, GroupSum
 from core.domain.expenses import ApprovalStep, Claim, ClaimEvent, ClaimStatus, Receipt
 from core.domain.finance import (
-    LedgerClaim,
     LedgerClaimRecord,
+    LedgerRow,
     Position,
     PostingState,
 )
@@ -24,14 +24,13 @@ from core.domain.goals import Goal, Metric
 from core.domain.invite import Invite
 from core.domain.notification import DeliveryState, Notification
 from core.domain.opportunity import (
-    ClaimTotal,
+    CardFacts,
     Note,
     Opportunity,
     OpportunityScope,
     StageChange,
     StageStays,
     StageSum,
-    TimelineEntry,
 )
 from core.domain.org import Customer, Department, Member, OrgSettings, Project
 from core.domain.photo import Exif, VisitPhoto
@@ -185,10 +184,21 @@ class CheckInRepository(Protocol):
         """The member's most recent check-in at or after `since`."""
         ...
 
-    async def add_as(self, visits: Sequence[tuple[int, CheckIn]]) -> list[CheckIn | None]:
-        """Record each (telegram_id, check-in) for the active member behind that account
-        (the check-in's member_id is theirs), in order; None, with nothing written, where
-        the account is no active member."""
+    async def active_members(self, accounts: Collection[int]) -> dict[int, int]:
+        """Telegram account -> member id, for those of `accounts` that are active members."""
+        ...
+
+    async def add_many(self, check_ins: Sequence[CheckIn]) -> list[CheckIn]:
+        """Record the check-ins (in one statement or a few), in order, with their ids."""
+        ...
+
+    async def open_deals(self, pairs: Collection[tuple[int, int]]) -> list[OpenDeal]:
+        """The open opportunities of each (owner member id, customer id) pair."""
+        ...
+
+    async def assign(self, check_in: CheckIn) -> bool:
+        """Set customer, distance and opportunity of a check-in that has no customer yet;
+        False (nothing written) if it has one."""
         ...
 
     async def close_before(self, check_ins: Sequence[CheckIn], since: timedelta) -> None:
@@ -413,8 +423,11 @@ class ExpenseStats(Protocol):
 
 class FinanceLedger(Protocol):
     async def approved_after(self, position: Position | None, until: datetime,
-                             limit: int) -> list[LedgerClaim]:
-        """Approved claims after `position` decided no later than `until`, by (decided_at, id)."""
+                             limit: int) -> list[LedgerRow]:
+        """Approved claims after `position` decided no later than `until`, by (decided_at, id).
+
+        As plain LedgerRows (cents, UTC text), not LedgerClaims: pages run to 10,000.
+        """
         ...
 
     async def record(self, number: str) -> LedgerClaimRecord | None:
@@ -483,18 +496,14 @@ class OpportunityRepository(Protocol):
         """Per stage, the stays that ended in [start, end): count and total seconds."""
         ...
 
-    # The card's timeline: each source newest first, at most `limit` entries.
-    async def plan_entries(self, opportunity_id: int, zone: tzinfo,
-                           limit: int) -> list[TimelineEntry]: ...
-    async def log_entries(self, opportunity_id: int, limit: int) -> list[TimelineEntry]: ...
-    async def check_in_entries(self, opportunity: Opportunity,
-                               limit: int) -> list[TimelineEntry]:
-        """Check-ins linked to the deal, and its owner's at its customer while it was open."""
+    async def card_facts(self, opportunity: Opportunity, zone: tzinfo, limit: int, *,
+                         money: bool) -> CardFacts:
+        """In one read: each timeline source's newest `limit` entries (stage changes, notes,
+        plan items, log entries, check-ins linked to the deal and its owner's at its
+        customer while it was open, claims), their authors' names, the claim totals (if
+        `money`) and the photo count of those check-ins."""
         ...
 
-    async def claim_entries(self, opportunity_id: int, limit: int) -> list[TimelineEntry]: ...
-    async def claim_totals(self, opportunity_id: int) -> list[ClaimTotal]: ...
-    async def photo_count(self, opportunity: Opportunity) -> int: ...
     async def photos(self, opportunity: Opportunity, limit: int) -> list[PhotoFact]: ...
 
 

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain.checkin import BoundingBox, CheckIn, flags_text, parse_flags
+from core.domain.checkin import BoundingBox, CheckIn, OpenDeal, flags_text, parse_flags
 from core.domain.org import Customer
 from core.domain.photo import Exif, VisitPhoto
 from storage.repositories import _customer
-from storage.tables import CheckInRow, CustomerRow, MemberRow, VisitPhotoRow
+from storage.tables import CheckInRow, CustomerRow, MemberRow, OpportunityRow, VisitPhotoRow
 
 _CHECK_INS = CheckInRow.__table__
 # Run once per check-in (executemany): an earlier id is an earlier check-in, so a batch
@@ -29,7 +29,8 @@ _CLOSE_BEFORE = (
 def _check_in(row: CheckInRow) -> CheckIn:
     return CheckIn(row.id, row.member_id, row.at, row.sent_at, row.lat, row.lon, row.accuracy_m,
                    row.live_period, row.customer_id, row.distance_m, parse_flags(row.flags),
-                   row.chat_id, row.message_id, row.last_seen_at, row.checked_out_at)
+                   row.chat_id, row.message_id, row.last_seen_at, row.checked_out_at,
+                   row.opportunity_id)
 
 
 def _values(check_in: CheckIn) -> dict:
@@ -38,7 +39,8 @@ def _values(check_in: CheckIn) -> dict:
                 live_period=check_in.live_period, customer_id=check_in.customer_id,
                 distance_m=check_in.distance_m, flags=flags_text(check_in.flags),
                 chat_id=check_in.chat_id, message_id=check_in.message_id,
-                last_seen_at=check_in.last_seen_at, checked_out_at=check_in.checked_out_at)
+                last_seen_at=check_in.last_seen_at, checked_out_at=check_in.checked_out_at,
+                opportunity_id=check_in.opportunity_id)
 
 
 class SqlCheckInRepository:
@@ -51,29 +53,28 @@ class SqlCheckInRepository:
             insert(CheckInRow).values(**_values(check_in)).returning(CheckInRow.id))
         return replace(check_in, id=new_id)
 
-    async def add_as(self, visits: Sequence[tuple[int, CheckIn]]) -> list[CheckIn | None]:
-        """Record each (telegram_id, check-in) for the active member behind that account,
-        whose id it takes; None (nothing written) where that account is no active member."""
-        if not visits:
-            return []
-        # Read in the transaction that writes: whoever is no longer active writes nothing.
-        members = dict((await self.session.execute(
+    async def active_members(self, accounts: Collection[int]) -> dict[int, int]:
+        """Telegram account -> member id, for the accounts of active members. Read in the
+        transaction that writes: whoever is no longer active writes nothing."""
+        if not accounts:
+            return {}
+        return dict((await self.session.execute(
             select(MemberRow.telegram_id, MemberRow.id)
-            .where(MemberRow.telegram_id.in_({account for account, _ in visits}),
-                   MemberRow.active.is_(True)))).all())
-        records = [replace(check_in, member_id=members[account]) if account in members else None
-                   for account, check_in in visits]
+            .where(MemberRow.telegram_id.in_(set(accounts)), MemberRow.active.is_(True)))).all())
+
+    async def add_many(self, check_ins: Sequence[CheckIn]) -> list[CheckIn]:
+        """Record the check-ins, in order, each with its new id."""
+        records = list(check_ins)
         # One multi-row INSERT per round. SQLite returns its rows in no set order, so each
         # round holds a member at most once and its ids are told apart by member; a member's
         # second check-in goes in the next round, and so gets the later id.
         rounds: list[list[int]] = []
         seen: Counter[int] = Counter()
         for n, record in enumerate(records):
-            if record is not None:
-                if seen[record.member_id] == len(rounds):
-                    rounds.append([])
-                rounds[seen[record.member_id]].append(n)
-                seen[record.member_id] += 1
+            if seen[record.member_id] == len(rounds):
+                rounds.append([])
+            rounds[seen[record.member_id]].append(n)
+            seen[record.member_id] += 1
         for round_ in rounds:
             ids = dict((await self.session.execute(
                 insert(_CHECK_INS).returning(_CHECK_INS.c.member_id, _CHECK_INS.c.id),
@@ -81,6 +82,30 @@ class SqlCheckInRepository:
             for n in round_:
                 records[n] = replace(records[n], id=ids[records[n].member_id])
         return records
+
+    async def open_deals(self, pairs: Collection[tuple[int, int]]) -> list[OpenDeal]:
+        """The open opportunities of each (owner, customer) pair: one query for a batch."""
+        if not pairs:
+            return []
+        owners, customers = {o for o, _ in pairs}, {c for _, c in pairs}
+        rows = await self.session.execute(
+            select(OpportunityRow.id, OpportunityRow.owner_id, OpportunityRow.customer_id,
+                   OpportunityRow.title)
+            .where(OpportunityRow.owner_id.in_(owners),
+                   OpportunityRow.customer_id.in_(customers),
+                   OpportunityRow.closed_at.is_(None)))
+        # Owners x customers may hold pairs nobody asked about.
+        return [OpenDeal(*row) for row in rows if (row.owner_id, row.customer_id) in pairs]
+
+    async def assign(self, check_in: CheckIn) -> bool:
+        """Write the customer, distance and opportunity of a check-in that had no customer;
+        False when it has one by now (someone pressed first)."""
+        result = await self.session.execute(
+            update(_CHECK_INS).where(_CHECK_INS.c.id == check_in.id,
+                                     _CHECK_INS.c.customer_id.is_(None))
+            .values(customer_id=check_in.customer_id, distance_m=check_in.distance_m,
+                    opportunity_id=check_in.opportunity_id))
+        return result.rowcount == 1
 
     async def get(self, check_in_id: int) -> CheckIn | None:
         row = await self.session.get(CheckInRow, check_in_id)

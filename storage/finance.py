@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import BigInteger, String, and_, func, insert, or_, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from core.domain.expenses import ClaimStatus
 from core.domain.finance import (
@@ -14,6 +16,7 @@ from core.domain.finance import (
     LedgerClaim,
     LedgerClaimRecord,
     LedgerReceipt,
+    LedgerRow,
     Person,
     Position,
     PostingState,
@@ -34,26 +37,71 @@ _unit_member = aliased(MemberRow)
 _receipt_count = (select(func.count()).where(ClaimReceiptRow.claim_id == ClaimRow.id)
                   .correlate(ClaimRow).scalar_subquery())
 
-# One Core statement whose rows are LedgerClaims, field for field: a 10,000-claim page
-# builds no ORM objects.
-_LEDGER = (
-    select(ClaimRow.number, ClaimRow.id, MemberRow.key, MemberRow.name, DepartmentRow.key,
-           ClaimRow.amount, ClaimRow.currency, ClaimRow.category, ClaimRow.spent_on,
-           ClaimRow.unit_kind,
-           func.coalesce(_unit_department.key, _unit_project.key, _unit_member.key),
-           func.coalesce(_unit_department.name, _unit_project.name, _unit_member.name),
-           ClaimRow.opportunity_id, ClaimRow.description, ClaimRow.submitted_at,
-           ClaimRow.decided_at, ClaimRow.posted_at, ClaimRow.ledger_ref, _receipt_count)
-    .join(MemberRow, MemberRow.id == ClaimRow.member_id)
-    .join(DepartmentRow, DepartmentRow.id == ClaimRow.department_id)
-    .outerjoin(_unit_department, and_(ClaimRow.unit_kind == "department",
-                                      _unit_department.id == ClaimRow.unit_id))
-    .outerjoin(_unit_project, and_(ClaimRow.unit_kind == "project",
-                                   _unit_project.id == ClaimRow.unit_id))
-    .outerjoin(_unit_member, and_(ClaimRow.unit_kind == "member",
-                                  _unit_member.id == ClaimRow.unit_id))
-    .where(ClaimRow.status == _APPROVED)
-)
+
+class _UtcText(FunctionElement[str]):
+    """A UTCDateTime column as its UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]", no parsing."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_UtcText)
+def _utc_text_sqlite(element: _UtcText, compiler, **kw) -> str:
+    # SQLite already stores UTCDateTime as this text.
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_UtcText, "postgresql")
+def _utc_text_postgresql(element: _UtcText, compiler, **kw) -> str:
+    return (f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD HH24:MI:SS.US')")
+
+
+class _DateText(FunctionElement[str]):
+    """A Date column as "YYYY-MM-DD"."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_DateText)
+def _date_text_sqlite(element: _DateText, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_DateText, "postgresql")
+def _date_text_postgresql(element: _DateText, compiler, **kw) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
+def _ledger(amount, spent_on, submitted_at, decided_at, posted_at):
+    """One Core statement whose rows are LedgerClaims (or LedgerRows), field for field."""
+    return (
+        select(ClaimRow.number, ClaimRow.id, MemberRow.key, MemberRow.name, DepartmentRow.key,
+               amount, ClaimRow.currency, ClaimRow.category, spent_on, ClaimRow.unit_kind,
+               func.coalesce(_unit_department.key, _unit_project.key, _unit_member.key),
+               func.coalesce(_unit_department.name, _unit_project.name, _unit_member.name),
+               ClaimRow.opportunity_id, ClaimRow.description, submitted_at, decided_at,
+               posted_at, ClaimRow.ledger_ref, _receipt_count)
+        .join(MemberRow, MemberRow.id == ClaimRow.member_id)
+        .join(DepartmentRow, DepartmentRow.id == ClaimRow.department_id)
+        .outerjoin(_unit_department, and_(ClaimRow.unit_kind == "department",
+                                          _unit_department.id == ClaimRow.unit_id))
+        .outerjoin(_unit_project, and_(ClaimRow.unit_kind == "project",
+                                       _unit_project.id == ClaimRow.unit_id))
+        .outerjoin(_unit_member, and_(ClaimRow.unit_kind == "member",
+                                      _unit_member.id == ClaimRow.unit_id))
+        .where(ClaimRow.status == _APPROVED)
+    )
+
+
+# A 10,000-claim page builds no ORM objects, and neither Decimals nor datetimes: cents and
+# time text straight from the driver (LedgerRow).
+_LEDGER = _ledger(ClaimRow.amount, ClaimRow.spent_on, ClaimRow.submitted_at,
+                  ClaimRow.decided_at, ClaimRow.posted_at)
+_LEDGER_ROWS = _ledger(type_coerce(ClaimRow.amount, BigInteger), _DateText(ClaimRow.spent_on),
+                       _UtcText(ClaimRow.submitted_at), _UtcText(ClaimRow.decided_at),
+                       _UtcText(ClaimRow.posted_at))
 
 
 class SqlFinanceLedger:
@@ -61,8 +109,8 @@ class SqlFinanceLedger:
         self.session = session
 
     async def approved_after(self, position: Position | None, until: datetime,
-                             limit: int) -> list[LedgerClaim]:
-        statement = _LEDGER.where(ClaimRow.decided_at <= until)
+                             limit: int) -> list[LedgerRow]:
+        statement = _LEDGER_ROWS.where(ClaimRow.decided_at <= until)
         if position is not None:
             # Spelled out rather than a row-value comparison, so both backends range-scan
             # ix_expense_claims_decided from the position on.
@@ -71,7 +119,8 @@ class SqlFinanceLedger:
         statement = statement.order_by(ClaimRow.decided_at, ClaimRow.id).limit(limit)
         # On the session's connection: the plain Core result, no ORM loading per row.
         connection = await self.session.connection()
-        return [LedgerClaim._make(row) for row in await connection.execute(statement)]
+        result = await connection.execute(statement)
+        return list(map(LedgerRow._make, result.all()))
 
     async def record(self, number: str) -> LedgerClaimRecord | None:
         row = (await self.session.execute(_LEDGER.where(ClaimRow.number == number))).first()

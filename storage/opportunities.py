@@ -14,22 +14,36 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    Date,
+    Float,
+    FromClause,
+    Integer,
     Select,
+    Text,
     and_,
     case,
+    cast,
     func,
     insert,
+    join,
+    literal_column,
+    null,
     or_,
+    outerjoin,
     select,
     type_coerce,
     union,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.domain.calendar import PhotoFact, parse_flags
 from core.domain.expenses import COMMITTED
 from core.domain.opportunity import (
+    CardFacts,
     ClaimTotal,
     Note,
     Opportunity,
@@ -48,6 +62,7 @@ from storage.tables import (
     ClaimRow,
     CustomerRow,
     LogEntryRow,
+    MemberRow,
     OpportunityNoteRow,
     OpportunityRow,
     OpportunityStageRow,
@@ -56,6 +71,7 @@ from storage.tables import (
     VisitPhotoRow,
     WorkLogRow,
 )
+from storage.types import Money, UTCDateTime
 
 # Ids per IN (...) list: well below SQLite's and asyncpg's parameter limits.
 _CHUNK = 1000
@@ -103,107 +119,223 @@ def _chunks(values: list) -> list[list]:
 def _visits(opportunity: Opportunity) -> list[Select]:
     """The check-ins of a deal: those linked to it, and its owner's at its customer from its
     creation until it closed (each served by an index, newest first)."""
-    linked = select(CheckInRow.id).where(CheckInRow.opportunity_id == opportunity.id)
-    there = select(CheckInRow.id).where(CheckInRow.customer_id == opportunity.customer_id,
-                                        CheckInRow.member_id == opportunity.owner_id,
-                                        CheckInRow.at >= opportunity.created_at)
-    if opportunity.closed_at is not None:
-        there = there.where(CheckInRow.at <= opportunity.closed_at)
+    linked = select(CheckInRow.id).where(*_linked_visits(opportunity))
+    there = select(CheckInRow.id).where(*_visits_there(opportunity))
     return [linked, there]
 
 
+def _linked_visits(opportunity: Opportunity) -> list:
+    return [CheckInRow.opportunity_id == opportunity.id]
+
+
+def _visits_there(opportunity: Opportunity) -> list:
+    conditions = [CheckInRow.customer_id == opportunity.customer_id,
+                  CheckInRow.member_id == opportunity.owner_id,
+                  CheckInRow.at >= opportunity.created_at]
+    if opportunity.closed_at is not None:
+        conditions.append(CheckInRow.at <= opportunity.closed_at)
+    return conditions
+
+
+# The columns of a card's one query: every source fills those it has, the rest are NULL of
+# the column's type (so PostgreSQL can unite them, and each comes back as its Python type).
+_CARD_COLUMNS = {
+    "id": Integer(), "at": UTCDateTime(), "member_id": Integer(), "member_name": Text(),
+    "day": Date(), "text": Text(), "customer": Text(), "time": Text(), "outcome": Text(),
+    "moved_to": Date(), "note": Text(), "flag": Boolean(), "from_stage": Text(),
+    "to_stage": Text(), "number": Text(), "status": Text(), "category": Text(),
+    "amount": Money(), "currency": Text(), "flags": Text(), "lat": Float(), "lon": Float(),
+    "distance_m": Float(), "count": BigInteger(),
+}
+
+
+def _card_part(kind: str, source: FromClause, *where, order_by: tuple = (),
+               limit: int | None = None, group_by: tuple = (), **columns) -> Select:
+    """One source of the card in the row shape of all: its `kind`, its columns and typed
+    NULLs for the rest; read whole (in its own order, up to its limit) before the union."""
+    named = [literal_column(f"'{kind}'").label("kind")] + [
+        (columns[name] if name in columns else cast(null(), type_)).label(name)
+        for name, type_ in _CARD_COLUMNS.items()]
+    part = (select(*named).select_from(source).where(*where).group_by(*group_by)
+            .order_by(*order_by).limit(limit).subquery())
+    return select(part)
+
+
+def _stage_entry(row, _zone: tzinfo) -> TimelineEntry:
+    return TimelineEntry(row["at"], "stage", row["member_id"],
+                         {"from": row["from_stage"], "to": row["to_stage"],
+                          "reason": row["note"]}, row["id"])
+
+
+def _note_entry(row, _zone: tzinfo) -> TimelineEntry:
+    return TimelineEntry(row["at"], "note", row["member_id"], {"text": row["text"]}, row["id"])
+
+
+def _plan_entry(row, zone: tzinfo) -> TimelineEntry:
+    """A plan item at the moment it was planned for: its day, at its time or the day's
+    start, in the team's zone."""
+    hour, minute = (int(part) for part in (row["time"] or "00:00").split(":"))
+    return TimelineEntry(
+        datetime.combine(row["day"], time(hour, minute), zone), "plan", row["member_id"],
+        {"text": row["text"], "customer": row["customer"], "day": row["day"],
+         "time": row["time"], "outcome": row["outcome"], "moved_to": row["moved_to"],
+         "note": row["note"], "verified": bool(row["flag"])}, row["id"])
+
+
+def _log_entry(row, _zone: tzinfo) -> TimelineEntry:
+    return TimelineEntry(row["at"], "log", row["member_id"],
+                         {"text": row["text"], "customer": row["customer"], "day": row["day"],
+                          "late": bool(row["flag"])}, row["id"])
+
+
+def _check_in_entry(row, _zone: tzinfo) -> TimelineEntry:
+    return TimelineEntry(
+        row["at"], "check_in", row["member_id"],
+        {"customer": row["customer"],
+         "flags": sorted(f.value for f in parse_flags(row["flags"])),
+         "map": map_link(row["lat"], row["lon"]), "distance_m": row["distance_m"],
+         "photos": int(row["count"] or 0)}, row["id"])
+
+
+def _claim_entry(row, _zone: tzinfo) -> TimelineEntry:
+    return TimelineEntry(row["at"], "claim", row["member_id"],
+                         {"number": row["number"], "status": row["status"],
+                          "category": row["category"], "amount": row["amount"],
+                          "currency": row["currency"]}, row["id"])
+
+
+_ENTRIES = {"stage": _stage_entry, "note": _note_entry, "plan": _plan_entry,
+            "log": _log_entry, "check_in": _check_in_entry, "claim": _claim_entry}
+
+
 class SqlOpportunityTimeline:
-    """What else touches a deal, each source read newest first up to a limit: plan items,
-    work-log entries, check-ins with their photos, and expense claims (with their totals).
+    """What else touches a deal, read for its card in one query: each source newest first up
+    to a limit (stage changes, notes, plan items, work-log entries, check-ins with their
+    photos counted, expense claims), the claims' totals and the photos of its check-ins.
 
     Mixed into the opportunity repository: the card reads all of it in one unit of work.
     """
 
     session: AsyncSession
 
-    async def plan_entries(self, opportunity_id: int, zone: tzinfo,
-                           limit: int) -> list[TimelineEntry]:
-        """Plan items linked to the deal, at the moment they were planned for (their day, at
-        their time or the day's start, in the team's zone)."""
-        at_time = func.coalesce(PlanItemRow.at_time, "00:00")
-        rows = await self.session.execute(
-            select(PlanItemRow, PlanRow.member_id, PlanRow.day, CustomerRow.name)
-            .join(PlanRow, PlanItemRow.plan_id == PlanRow.id)
-            .outerjoin(CustomerRow, PlanItemRow.customer_id == CustomerRow.id)
-            .where(PlanItemRow.opportunity_id == opportunity_id)
-            .order_by(PlanRow.day.desc(), at_time.desc(), PlanItemRow.id.desc()).limit(limit))
-        entries = []
-        for item, member_id, day, customer in rows:
-            hour, minute = (int(part) for part in (item.at_time or "00:00").split(":"))
-            entries.append(TimelineEntry(
-                datetime.combine(day, time(hour, minute), zone), "plan", member_id,
-                {"text": item.text, "customer": customer, "day": day, "time": item.at_time,
-                 "outcome": item.outcome, "moved_to": item.moved_to, "note": item.note,
-                 "verified": item.verified_check_in_id is not None}, item.id))
-        return entries
+    async def card_facts(self, opportunity: Opportunity, zone: tzinfo, limit: int, *,
+                         money: bool) -> CardFacts:
+        parts = [*self._history_parts(opportunity.id, limit),
+                 *self._work_parts(opportunity.id, limit),
+                 *self._check_in_parts(opportunity, limit),
+                 self._claim_part(opportunity.id, limit)]
+        if money:
+            parts.append(self._totals_part(opportunity.id))
+        rows = (await self.session.execute(union_all(*parts))).mappings().all()
+        entries, names, totals, photos = [], {}, [], 0
+        for row in rows:
+            kind = row["kind"]
+            if row["member_id"] is not None and row["member_name"] is not None:
+                names[row["member_id"]] = row["member_name"]
+            if kind == "photos":
+                photos = int(row["count"] or 0)
+            elif kind == "total":
+                totals.append(ClaimTotal(row["category"], int(row["count"]),
+                                         row["amount"] or Decimal("0.00")))
+            else:
+                entries.append(_ENTRIES[kind](row, zone))
+        totals.sort(key=lambda t: (-t.amount, t.category or ""))
+        return CardFacts(entries, names, totals, photos)
 
-    async def log_entries(self, opportunity_id: int, limit: int) -> list[TimelineEntry]:
-        """Work-log entries linked to the deal, when they were written."""
-        rows = await self.session.execute(
-            select(LogEntryRow, WorkLogRow.member_id, WorkLogRow.day, CustomerRow.name)
-            .join(WorkLogRow, LogEntryRow.log_id == WorkLogRow.id)
-            .outerjoin(CustomerRow, LogEntryRow.customer_id == CustomerRow.id)
-            .where(LogEntryRow.opportunity_id == opportunity_id)
-            .order_by(LogEntryRow.created_at.desc(), LogEntryRow.id.desc()).limit(limit))
-        return [TimelineEntry(entry.created_at, "log", member_id,
-                              {"text": entry.text, "customer": customer, "day": day,
-                               "late": entry.late}, entry.id)
-                for entry, member_id, day, customer in rows]
+    @staticmethod
+    def _history_parts(opportunity_id: int, limit: int) -> list[Select]:
+        """Stage changes and notes, newest first."""
+        stages, notes = OpportunityStageRow, OpportunityNoteRow
+        return [
+            _card_part("stage", outerjoin(stages, MemberRow, MemberRow.id == stages.changed_by),
+                       stages.opportunity_id == opportunity_id,
+                       order_by=(stages.at.desc(), stages.id.desc()), limit=limit,
+                       id=stages.id, at=stages.at, member_id=stages.changed_by,
+                       member_name=MemberRow.name, from_stage=stages.from_stage,
+                       to_stage=stages.to_stage, note=stages.reason),
+            _card_part("note", outerjoin(notes, MemberRow, MemberRow.id == notes.author_id),
+                       notes.opportunity_id == opportunity_id,
+                       order_by=(notes.at.desc(), notes.id.desc()), limit=limit,
+                       id=notes.id, at=notes.at, member_id=notes.author_id,
+                       member_name=MemberRow.name, text=notes.text)]
 
-    async def check_in_entries(self, opportunity: Opportunity,
-                               limit: int) -> list[TimelineEntry]:
+    def _work_parts(self, opportunity_id: int, limit: int) -> list[Select]:
+        """Plan items linked to the deal (latest day and time first) and work-log entries
+        linked to it (newest written first).
+
+        On PostgreSQL the deal's plan items are read first (OFFSET 0 keeps the subquery
+        whole): joined straight to the plans, it walks every plan by day for a busy deal.
+        SQLite starts from the deal's items by itself, and copying them first only costs."""
+        items = PlanItemRow
+        if self.session.bind.dialect.name != "sqlite":
+            items = aliased(PlanItemRow, select(PlanItemRow)
+                            .where(PlanItemRow.opportunity_id == opportunity_id)
+                            .offset(0).subquery())
+        entries = LogEntryRow
+        at_time = func.coalesce(items.at_time, "00:00")
+        return [
+            _card_part("plan", join(items, PlanRow, items.plan_id == PlanRow.id)
+                       .outerjoin(CustomerRow, items.customer_id == CustomerRow.id)
+                       .outerjoin(MemberRow, MemberRow.id == PlanRow.member_id),
+                       items.opportunity_id == opportunity_id,
+                       order_by=(PlanRow.day.desc(), at_time.desc(), items.id.desc()),
+                       limit=limit,
+                       id=items.id, member_id=PlanRow.member_id, member_name=MemberRow.name,
+                       day=PlanRow.day, text=items.text, customer=CustomerRow.name,
+                       time=items.at_time, outcome=items.outcome, moved_to=items.moved_to,
+                       note=items.note, flag=items.verified_check_in_id.is_not(None)),
+            _card_part("log", join(entries, WorkLogRow, entries.log_id == WorkLogRow.id)
+                       .outerjoin(CustomerRow, entries.customer_id == CustomerRow.id)
+                       .outerjoin(MemberRow, MemberRow.id == WorkLogRow.member_id),
+                       entries.opportunity_id == opportunity_id,
+                       order_by=(entries.created_at.desc(), entries.id.desc()), limit=limit,
+                       id=entries.id, at=entries.created_at, member_id=WorkLogRow.member_id,
+                       member_name=MemberRow.name, day=WorkLogRow.day, text=entries.text,
+                       customer=CustomerRow.name, flag=entries.late)]
+
+    @staticmethod
+    def _check_in_parts(opportunity: Opportunity, limit: int) -> list[Select]:
         """The deal's check-ins (see _visits), each source's newest `limit`, with trust flags,
-        a map link and how many photos were taken there."""
+        where they were and how many photos were taken there; and the photos of them all."""
         photos = (select(func.count(VisitPhotoRow.id))
                   .where(VisitPhotoRow.check_in_id == CheckInRow.id)
                   .correlate(CheckInRow).scalar_subquery())
-        entries = []
-        for ids in _visits(opportunity):
-            rows = await self.session.execute(
-                select(CheckInRow, CustomerRow.name, photos)
-                .outerjoin(CustomerRow, CheckInRow.customer_id == CustomerRow.id)
-                .where(CheckInRow.id.in_(ids))
-                .order_by(CheckInRow.at.desc(), CheckInRow.id.desc()).limit(limit))
-            entries += [TimelineEntry(
-                row.at, "check_in", row.member_id,
-                {"customer": customer, "flags": sorted(f.value for f in parse_flags(row.flags)),
-                 "map": map_link(row.lat, row.lon), "distance_m": row.distance_m,
-                 "photos": count or 0}, row.id)
-                for row, customer, count in rows]
-        return entries
+        parts = [
+            _card_part("check_in",
+                       outerjoin(CheckInRow, CustomerRow, CheckInRow.customer_id == CustomerRow.id)
+                       .outerjoin(MemberRow, MemberRow.id == CheckInRow.member_id),
+                       *conditions, order_by=(CheckInRow.at.desc(), CheckInRow.id.desc()),
+                       limit=limit,
+                       id=CheckInRow.id, at=CheckInRow.at, member_id=CheckInRow.member_id,
+                       member_name=MemberRow.name, customer=CustomerRow.name,
+                       flags=CheckInRow.flags, lat=CheckInRow.lat, lon=CheckInRow.lon,
+                       distance_m=CheckInRow.distance_m, count=photos)
+            for conditions in (_linked_visits(opportunity), _visits_there(opportunity))]
+        parts.append(_card_part(
+            "photos", VisitPhotoRow.__table__,
+            VisitPhotoRow.check_in_id.in_(union(*_visits(opportunity))),
+            count=func.count(VisitPhotoRow.id)))
+        return parts
 
-    async def claim_entries(self, opportunity_id: int, limit: int) -> list[TimelineEntry]:
+    @staticmethod
+    def _claim_part(opportunity_id: int, limit: int) -> Select:
         """Claims filed for the deal, when they were submitted (drafts are their author's)."""
-        rows = await self.session.scalars(
-            select(ClaimRow)
-            .where(ClaimRow.opportunity_id == opportunity_id, ClaimRow.submitted_at.is_not(None))
-            .order_by(ClaimRow.submitted_at.desc(), ClaimRow.id.desc()).limit(limit))
-        return [TimelineEntry(row.submitted_at, "claim", row.member_id,
-                              {"number": row.number, "status": row.status,
-                               "category": row.category, "amount": row.amount,
-                               "currency": row.currency}, row.id)
-                for row in rows]
+        return _card_part(
+            "claim", outerjoin(ClaimRow, MemberRow, MemberRow.id == ClaimRow.member_id),
+            ClaimRow.opportunity_id == opportunity_id, ClaimRow.submitted_at.is_not(None),
+            order_by=(ClaimRow.submitted_at.desc(), ClaimRow.id.desc()), limit=limit,
+            id=ClaimRow.id, at=ClaimRow.submitted_at, member_id=ClaimRow.member_id,
+            member_name=MemberRow.name, number=ClaimRow.number, status=ClaimRow.status,
+            category=ClaimRow.category, amount=ClaimRow.amount, currency=ClaimRow.currency)
 
-    async def claim_totals(self, opportunity_id: int) -> list[ClaimTotal]:
+    @staticmethod
+    def _totals_part(opportunity_id: int) -> Select:
         """Approved and pending claims for the deal by category, as /stats counts them."""
-        rows = await self.session.execute(
-            select(ClaimRow.category, func.count(), func.sum(ClaimRow.amount))
-            .where(ClaimRow.opportunity_id == opportunity_id,
-                   ClaimRow.status.in_(sorted(s.value for s in COMMITTED)))
-            .group_by(ClaimRow.category))
-        return sorted((ClaimTotal(category, count, amount or Decimal("0.00"))
-                       for category, count, amount in rows),
-                      key=lambda t: (-t.amount, t.category or ""))
-
-    async def photo_count(self, opportunity: Opportunity) -> int:
-        return int(await self.session.scalar(
-            select(func.count(VisitPhotoRow.id))
-            .where(VisitPhotoRow.check_in_id.in_(union(*_visits(opportunity))))) or 0)
+        return _card_part(
+            "total", ClaimRow.__table__, ClaimRow.opportunity_id == opportunity_id,
+            ClaimRow.status.in_(sorted(s.value for s in COMMITTED)),
+            group_by=(ClaimRow.category,),
+            category=ClaimRow.category, count=func.count(), amount=func.sum(ClaimRow.amount))
 
     async def photos(self, opportunity: Opportunity, limit: int) -> list[PhotoFact]:
         """The newest `limit` photos taken at the deal's check-ins, oldest of them first."""

@@ -489,6 +489,10 @@ class OpportunityStageRow(Base):
         Index("ix_opportunity_stages_opportunity_at", "opportunity_id", "at"),
         # /pipeline: the stays that ended in a period, read from the index alone.
         Index("ix_opportunity_stages_at", "at", "opportunity_id", "from_stage", "entered_at"),
+        # The same in stage order, so SQLite sums the stays stage by stage (a skip-scan over
+        # the few stages, the period's range in each) without sorting them.
+        Index("ix_opportunity_stages_from_at", "from_stage", "at", "entered_at",
+              "opportunity_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

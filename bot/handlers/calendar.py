@@ -42,6 +42,7 @@ FLAG_NAMES = {
     TrustFlag.OUTSIDE_GEOFENCE: N_("outside the site"),
     TrustFlag.REUSED_PHOTO: N_("reused photo"),
     TrustFlag.EXIF_MISMATCH: N_("photo details do not match"),
+    TrustFlag.NO_PHOTO: N_("no photo"),
 }
 
 

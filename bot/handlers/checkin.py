@@ -14,16 +14,19 @@ from bot.i18n import N_, Translator
 from bot.keyboards import private_chat_link
 from bot.texts import refusal
 from bot.timefmt import local_datetime
-from core.checkins import CheckInResult, CheckOut, PhotoResult
+from core.checkins import CheckInResult, CheckOut, DealChoice, PhotoResult
 from core.domain.checkin import CheckIn, SharedLocation, TrustFlag
 from core.domain.errors import DomainError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the most a bot may download through the Bot API
 
 # Callback data, all untrusted (the service re-checks owner, state and what was offered):
-# "ci:c:<check-in>:<customer>" picks a customer, "ci:o" checks out,
+# "ci:c:<check-in>:<customer>" picks a customer, "ci:d:<check-in>:<opportunity>" one of the
+# rep's deals (and its customer), "ci:u:<check-in>" leaves it unassigned, "ci:o" checks out,
 # "ci:pa:<photo>" attaches a waiting photo to today's last check-in, "ci:px:<photo>" drops it.
 _CHOOSE = re.compile(r"ci:c:(\d{1,12}):(\d{1,12})")
+_DEAL = re.compile(r"ci:d:(\d{1,12}):(\d{1,12})")
+_UNASSIGNED = re.compile(r"ci:u:(\d{1,12})")
 _ATTACH = re.compile(r"ci:pa:(\d{1,12})")
 _DISCARD = re.compile(r"ci:px:(\d{1,12})")
 CHECK_OUT_DATA = "ci:o"
@@ -46,6 +49,9 @@ REFUSALS = {
     "no_check_in_today": N_("You have not checked in today, so there is nothing to "
                             "attach the photo to."),
     "photo_not_found": N_("That button is no longer valid."),
+    "check_in_assigned": N_("This check-in is already assigned to a customer."),
+    "opp_not_found": N_("That button is no longer valid."),
+    "opp_closed": N_("That opportunity is closed, so nothing was linked to it."),
 }
 
 FLAG_LINES = {
@@ -62,6 +68,10 @@ FLAG_LINES = {
     TrustFlag.EXIF_MISMATCH: N_("⚠️ A photo of this visit says it was taken at another time "
                                 "or place, so it does not count as a verified visit."),
 }
+# Shown in place of the invitation to send a photo while the required one is missing.
+PHOTO_REQUIRED = N_("📷 A photo of the visit is required: please send it now. Until it "
+                    "arrives, this visit does not count as verified.")
+DEAL_TITLE_CHARS = 24  # a button stays readable on a phone
 
 
 def say_refusal(t: Translator, error: DomainError) -> str:
@@ -90,6 +100,14 @@ def flag_lines(t: Translator, check_in: CheckIn, max_age_seconds: int) -> list[s
             for f in order if f in check_in.flags]
 
 
+def deal_button(t: Translator, record: CheckIn, deal: DealChoice) -> InlineKeyboardButton:
+    title = deal.title if len(deal.title) <= DEAL_TITLE_CHARS else \
+        deal.title[:DEAL_TITLE_CHARS - 1] + "…"
+    return InlineKeyboardButton(
+        f"🤝 {deal.customer.name} · {title} · {distance(t, deal.distance_m)}",
+        callback_data=f"ci:d:{record.id}:{deal.opportunity_id}")
+
+
 def check_in_screen(t: Translator, result: CheckInResult, timezone: str,
                     max_age_seconds: int) -> tuple[str, InlineKeyboardMarkup]:
     """What was recorded, in plain words, with the customer choices and Check out."""
@@ -107,6 +125,8 @@ def check_in_screen(t: Translator, result: CheckInResult, timezone: str,
     else:
         lines = [t("📍 Check-in recorded at {time}. There is no customer within 50 km.",
                    time=when)]
+    if result.deal is not None:
+        lines.append(t("🤝 For the opportunity “{title}”.", title=result.deal))
     lines += flag_lines(t, record, max_age_seconds)
     if record.verified:
         lines.append(t("✅ Verified visit."))
@@ -120,7 +140,13 @@ def check_in_screen(t: Translator, result: CheckInResult, timezone: str,
         rows = [[InlineKeyboardButton(f"{m.customer.name} · {distance(t, m.distance_m)}",
                                       callback_data=f"ci:c:{record.id}:{m.customer.id}")]
                 for m in result.choices]
-    lines.append(t("Please send a photo of the visit now.") if result.photo_required
+    elif result.deals:
+        lines.append(t("Is this visit for one of your opportunities?"))
+    rows += [[deal_button(t, record, d)] for d in result.deals]
+    if result.customer is None and result.must_choose:
+        rows.append([InlineKeyboardButton(t("Leave unassigned"),
+                                          callback_data=f"ci:u:{record.id}")])
+    lines.append(t(PHOTO_REQUIRED) if TrustFlag.NO_PHOTO in record.flags
                  else t("You can send a photo of the visit now."))
     rows.append([InlineKeyboardButton(t("Check out"), callback_data=CHECK_OUT_DATA)])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
@@ -180,9 +206,15 @@ async def check_out(update: Update, context: CrmContext) -> None:
 
 def check_out_text(t: Translator, done: CheckOut) -> str:
     if done.customer is not None:
-        return t("👋 Checked out of {customer}. The visit lasted {duration}.",
+        text = t("👋 Checked out of {customer}. The visit lasted {duration}.",
                  customer=done.customer.name, duration=duration(t, done.duration))
-    return t("👋 Checked out. The visit lasted {duration}.", duration=duration(t, done.duration))
+    else:
+        text = t("👋 Checked out. The visit lasted {duration}.",
+                 duration=duration(t, done.duration))
+    if TrustFlag.NO_PHOTO in done.check_in.flags:
+        text += "\n" + t("⚠️ No photo was sent for this visit, so it does not count as "
+                         "verified. You can still send one today.")
+    return text
 
 
 async def on_photo(update: Update, context: CrmContext) -> None:
@@ -228,6 +260,9 @@ def photo_screen(t: Translator, result: PhotoResult,
                time=local_datetime(result.check_in.at, timezone))]
     for flag in sorted(result.photo.flags):
         lines.append(t(FLAG_LINES[TrustFlag(flag)]))
+    if result.completes:
+        lines.append(t("✅ The required photo is in: this visit counts as verified now.")
+                     if result.check_in.verified else t("The required photo is in."))
     return "\n".join(lines), None
 
 
@@ -242,6 +277,12 @@ async def on_press(update: Update, context: CrmContext) -> None:
     try:
         if match := _CHOOSE.fullmatch(data):
             result = await service.choose_customer(user_id, int(match[1]), int(match[2]))
+            text, keyboard = check_in_screen(t, result, timezone, service.max_age_seconds)
+        elif match := _DEAL.fullmatch(data):
+            result = await service.choose_deal(user_id, int(match[1]), int(match[2]))
+            text, keyboard = check_in_screen(t, result, timezone, service.max_age_seconds)
+        elif match := _UNASSIGNED.fullmatch(data):
+            result = await service.leave_unassigned(user_id, int(match[1]))
             text, keyboard = check_in_screen(t, result, timezone, service.max_age_seconds)
         elif data == CHECK_OUT_DATA:
             text, keyboard = check_out_text(t, await service.check_out(user_id)), None

@@ -22,12 +22,15 @@ class TrustFlag(enum.StrEnum):
     OUTSIDE_GEOFENCE = "outside_geofence"
     REUSED_PHOTO = "reused_photo"
     EXIF_MISMATCH = "exif_mismatch"
+    # Photos are required ([checkin] photo_required) and none is attached yet: set when
+    # the check-in is recorded, lifted by its first photo.
+    NO_PHOTO = "no_photo"
 
 
 # A check-in with any of these is not a verified visit.
 UNVERIFIED = frozenset({TrustFlag.STALE, TrustFlag.FORWARDED, TrustFlag.MAP_PICKED,
                         TrustFlag.OUTSIDE_GEOFENCE, TrustFlag.REUSED_PHOTO,
-                        TrustFlag.EXIF_MISMATCH})
+                        TrustFlag.EXIF_MISMATCH, TrustFlag.NO_PHOTO})
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,15 @@ class LocationRefused(ValueError):
 
 
 def assess(location: SharedLocation, now: datetime, rules: CheckInRules) -> frozenset[TrustFlag]:
-    """The trust flags of a shared location; raises LocationRefused for forwarded ones."""
+    """The trust flags of a shared location; raises LocationRefused for forwarded ones.
+
+    With photos required, a new check-in has none yet: it starts as NO_PHOTO, so it is no
+    verified visit until a photo is attached (which lifts the flag: `with_photo`)."""
     if location.forwarded:
         raise LocationRefused("forwarded")
     flags: set[TrustFlag] = set()
+    if rules.photo_required:
+        flags.add(TrustFlag.NO_PHOTO)
     if now - location.sent_at > rules.max_age:
         flags.add(TrustFlag.STALE)
     # A venue or a point picked on the map comes without the device's accuracy.
@@ -123,6 +131,8 @@ OPEN_VISIT_LIMIT = timedelta(hours=12)
 # The customers offered when a point is inside no geofence: the nearest few, this close.
 OFFER_RADIUS_M = 5_000.0
 OFFER_COUNT = 3
+# ... and the rep's open opportunities, closing soonest first, at most this many.
+OFFER_DEALS = 5
 # How far to look for "the nearest customer" when none is near: beyond this, none is.
 NEAREST_SEARCH_M = 50_000.0
 
@@ -146,6 +156,8 @@ class CheckIn:
     message_id: int | None = None
     last_seen_at: datetime | None = None
     checked_out_at: datetime | None = None
+    # The deal the visit was for: the rep's only open one at the customer, or one picked.
+    opportunity_id: int | None = None
 
     @property
     def verified(self) -> bool:
@@ -172,6 +184,31 @@ def offers(lat: float, lon: float, customers: Iterable[Customer]) -> list[SiteMa
     around = sorted((SiteMatch(c, haversine_m(lat, lon, c.lat, c.lon)) for c in candidates),
                     key=lambda m: m.distance_m)
     return [m for m in around if m.distance_m <= OFFER_RADIUS_M][:OFFER_COUNT]
+
+
+def with_photo(flags: frozenset[TrustFlag], photo_flags: Iterable[str]) -> frozenset[TrustFlag]:
+    """A check-in's flags once a photo with `photo_flags` is attached: the photo is there
+    (NO_PHOTO lifted), and what made the photo doubtful is the visit's doubt too."""
+    return (flags - {TrustFlag.NO_PHOTO}) | {TrustFlag(f) for f in photo_flags}
+
+
+@dataclass(frozen=True)
+class OpenDeal:
+    """An open opportunity, by whose it is and where: what a check-in may be linked to."""
+
+    id: int
+    owner_id: int
+    customer_id: int
+    title: str
+
+
+def sole_deals(deals: Iterable[OpenDeal]) -> dict[tuple[int, int], OpenDeal]:
+    """(owner, customer) -> the deal, for the pairs with exactly one open deal: a check-in
+    there is surely for it; with several, the rep says which (or none)."""
+    found: dict[tuple[int, int], list[OpenDeal]] = {}
+    for deal in deals:
+        found.setdefault((deal.owner_id, deal.customer_id), []).append(deal)
+    return {pair: only[0] for pair, only in found.items() if len(only) == 1}
 
 
 def flags_text(flags: Iterable[TrustFlag]) -> str:

@@ -8,7 +8,7 @@ client is between pages; see `horizon`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -57,6 +57,82 @@ class LedgerClaim(NamedTuple):
     receipt_count: int
 
 
+class LedgerRow(NamedTuple):
+    """A LedgerClaim as the database holds it, for pages of 10,000 (see FinanceLedger).
+
+    Same fields in the same order, but amount is integer cents and the times are UTC text
+    "YYYY-MM-DD HH:MM:SS.ffffff" (the fraction may be missing), spent_on "YYYY-MM-DD":
+    turning them into Decimals and datetimes would cost more than the query. `claim()`
+    gives the LedgerClaim; `amount_text` and `iso_utc` give what the API writes.
+    """
+
+    number: str
+    id: int
+    member_key: str
+    member_name: str
+    department: str
+    amount_cents: int | None
+    currency: str
+    category: str | None
+    spent_on: str | None
+    unit_kind: str | None
+    unit_key: str | None
+    unit_name: str | None
+    opportunity_id: int | None
+    description: str
+    submitted_at: str | None
+    decided_at: str
+    posted_at: str | None
+    ledger_ref: str | None
+    receipt_count: int
+
+    def claim(self) -> LedgerClaim:
+        return LedgerClaim(
+            self.number, self.id, self.member_key, self.member_name, self.department,
+            None if self.amount_cents is None else (Decimal(self.amount_cents) / 100)
+            .quantize(Decimal("0.01")),
+            self.currency, self.category,
+            None if self.spent_on is None else date.fromisoformat(self.spent_on),
+            self.unit_kind, self.unit_key, self.unit_name, self.opportunity_id,
+            self.description, parse_utc(self.submitted_at), parse_utc(self.decided_at),
+            parse_utc(self.posted_at), self.ledger_ref, self.receipt_count)
+
+
+def parse_utc(text: str | None) -> datetime | None:
+    """A LedgerRow time as an aware UTC datetime."""
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def amount_text(cents: int | None) -> str | None:
+    """Integer cents as the exact decimal text: 5 -> "0.05", 123450 -> "1234.50"."""
+    if cents is None:
+        return None
+    if cents < 0:
+        return f"-{-cents // 100}.{-cents % 100:02d}"
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def iso_utc(text: str | None) -> str | None:
+    """A LedgerRow time in ISO 8601 with Z, as pydantic writes a UTC datetime: the fraction
+    only when there are microseconds ("2026-03-02T09:30:00Z", "...:00.120000Z")."""
+    if text is None:
+        return None
+    if len(text) == 26 and text[19] == ".":
+        fraction = text[19:]
+        return (f"{text[:10]}T{text[11:19]}Z" if fraction == ".000000"
+                else f"{text[:10]}T{text[11:19]}{fraction}Z")
+    if len(text) == 19:
+        return f"{text[:10]}T{text[11:]}Z"
+    # Any other spelling: the slow, general way.
+    moment = parse_utc(text)
+    assert moment is not None
+    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+    return f"{moment.replace(microsecond=0, tzinfo=None).isoformat()}{fraction}Z"
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerReceipt:
     sha256: str
@@ -93,6 +169,15 @@ class Position:
 class LedgerPage:
     claims: list[LedgerClaim]
     position: Position | None  # after the last claim handed out so far; None: none yet
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRowPage:
+    """LedgerPage with the claims as LedgerRows."""
+
+    rows: list[LedgerRow]
+    position: Position | None
     has_more: bool
 
 

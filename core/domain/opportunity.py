@@ -182,6 +182,19 @@ class ClaimTotal:
     amount: Decimal
 
 
+@dataclass(frozen=True)
+class CardFacts:
+    """What a card reads beside the deal, in one query: each timeline source's newest entries
+    (to merge with merge_timeline), the names of those who made them, the committed claims
+    by category (only when asked: the viewer may see the money) and the photos taken at the
+    deal's check-ins."""
+
+    entries: list[TimelineEntry]
+    names: dict[int, str]
+    claim_totals: list[ClaimTotal]
+    photos: int
+
+
 def may_see_money(actor: Member, owner: Member, tree: OrgTree) -> bool:
     """Claim amounts on a deal's card: the owner, the managers above, admins and finance."""
     return can_see_money_of(actor, owner, tree)

@@ -6,17 +6,20 @@ import base64
 import hashlib
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from PIL import Image
+from pydantic_core import to_json
 
-from core.domain.finance import SETTLE
+from core.domain.finance import SETTLE, amount_text, iso_utc
 from storage.photos import PhotoStore
 from tests.api.conftest import AUDIT
 from tests.api.seed import (
     CAROL,
     FIRST_DECISION,
+    HARBOR_PROJECT,
+    LI,
     WANG,
     add_claims,
     add_event,
@@ -227,3 +230,48 @@ async def test_a_receipt_missing_from_the_store_is_not_found(client, database):
     await add_receipt(database, 1, "d" * 64)
     response = await client.get("/api/v1/claims/EXP-2026-000001/receipts/" + "d" * 64)
     assert response.status_code == 404 and "photos" not in response.text
+
+
+async def test_the_fast_page_writes_what_the_straightforward_way_does(client, database):
+    # Pages are written from cents and UTC text; one claim is written from Decimals and
+    # datetimes. Both must give the same JSON.
+    moment = FIRST_DECISION + timedelta(seconds=1, microseconds=120)
+    await add_claims(database, [
+        claim_row(1, FIRST_DECISION, amount=Decimal("0.05")),
+        claim_row(2, moment, amount=Decimal("1234.50"), unit=None,
+                  posted_at=moment + timedelta(microseconds=999_999), ledger_ref="GL-2"),
+        claim_row(3, moment + timedelta(seconds=1), amount=Decimal("100000.00"),
+                  unit=("member", WANG), submitted_at=None, spent_on=None, category=None),
+        claim_row(4, moment + timedelta(seconds=2), amount=Decimal("7.00"),
+                  unit=("project", HARBOR_PROJECT), member_id=LI)])
+    await add_receipt(database, 4, "c" * 64)
+    page = (await client.get("/api/v1/claims/approved")).json()["claims"]
+    one_by_one = []
+    for number in [c["number"] for c in page]:
+        record = (await client.get(f"/api/v1/claims/{number}")).json()
+        del record["receipts"], record["history"]
+        one_by_one.append(record)
+    assert page == one_by_one
+    assert [c["amount"] for c in page] == ["0.05", "1234.50", "100000.00", "7.00"]
+    assert [c["decided_at"] for c in page] == [
+        "2026-11-20T08:00:00Z", "2026-11-20T08:00:01.000120Z", "2026-11-20T08:00:02.000120Z",
+        "2026-11-20T08:00:03.000120Z"]
+    assert page[1]["posted_at"] == "2026-11-20T08:00:02.000119Z"
+    assert (page[2]["submitted_at"], page[2]["spent_on"]) == (None, None)
+    assert page[3]["receipt_count"] == 1
+
+
+def test_amount_and_time_text_match_decimal_and_datetime():
+    for cents in (0, 1, 5, 10, 99, 100, 123450, 10_000_000, 123456789012, -5, -123450):
+        exact = (Decimal(cents) / 100).quantize(Decimal("0.01"))
+        assert amount_text(cents) == to_json(exact).decode().strip('"')
+    for moment in (datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+                   datetime(2026, 3, 2, 9, 30, 5, 120000, tzinfo=UTC),
+                   datetime(2026, 12, 31, 23, 59, 59, 1, tzinfo=UTC)):
+        written = to_json(moment).decode().strip('"')
+        naive = moment.replace(tzinfo=None)
+        for text in (f"{naive:%Y-%m-%d %H:%M:%S.%f}", naive.isoformat(" "),
+                     naive.isoformat(), f"{naive.isoformat()}+00:00",
+                     moment.astimezone(timezone(timedelta(hours=8))).isoformat()):
+            assert iso_utc(text) == written, text
+    assert amount_text(None) is None and iso_utc(None) is None

@@ -12,11 +12,14 @@ from core.domain.checkin import (
     BoundingBox,
     CheckInRules,
     LocationRefused,
+    OpenDeal,
     SharedLocation,
     TrustFlag,
     assess,
     match_sites,
     nearest,
+    sole_deals,
+    with_photo,
 )
 from core.domain.geo import haversine_m
 from core.domain.org import Customer
@@ -92,3 +95,18 @@ def test_bounding_box_contains_every_point_within_the_radius(lat, lon, radius, f
     box = BoundingBox.around(lat, lon, radius)
     assert box.min_lat - 1e-9 <= point_lat <= box.max_lat + 1e-9
     assert box.min_lon - 1e-9 <= point_lon <= box.max_lon + 1e-9
+
+
+def test_required_photo_marks_a_new_check_in_until_a_photo_lifts_it():
+    flags = assess(located(), NOW, CheckInRules(photo_required=True))
+    assert flags == {TrustFlag.NO_PHOTO}
+    assert with_photo(flags, []) == frozenset()
+    assert with_photo(flags, ["reused_photo"]) == {TrustFlag.REUSED_PHOTO}
+    assert with_photo(frozenset({TrustFlag.STALE}), []) == {TrustFlag.STALE}
+
+
+def test_a_check_in_links_only_a_reps_sole_open_deal_at_the_customer():
+    deals = [OpenDeal(1, 10, 100, "Fleet"), OpenDeal(2, 10, 200, "Beds"),
+             OpenDeal(3, 10, 200, "Wards"), OpenDeal(4, 11, 100, "Li's")]
+    sole = sole_deals(deals)
+    assert {pair: d.id for pair, d in sole.items()} == {(10, 100): 1, (11, 100): 4}
