@@ -29,8 +29,8 @@ class Chart:
 
 
 @cache
-def _font() -> FontProperties:
-    """Noto Sans CJK when installed (names and categories are often Chinese)."""
+def cjk_font() -> FontProperties:
+    """Noto Sans CJK when installed (names, categories and stages are often Chinese)."""
     try:
         from noto_cjk_sans_jp_regular import FONT_PATH
         return FontProperties(fname=str(FONT_PATH))
@@ -44,7 +44,7 @@ def bar_chart(title: str, panels: Sequence[tuple[str, Series]], currency: str) -
     Amounts become floats only here, to be drawn; the labels show the exact Decimals.
     """
     shown = [(name, list(series)) for name, series in panels if series]
-    font = _font()
+    font = cjk_font()
     height = sum(1.2 + 0.42 * len(series) for _, series in shown) + 0.8
     figure = Figure(figsize=(8, max(height, 2.5)), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)

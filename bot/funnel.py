@@ -6,13 +6,12 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 
 # The Agg canvas is used directly: no display, no pyplot state shared between threads.
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 
+from bot.charts import cjk_font
 from core.domain.money import format_amount
 
 FUNNEL_COLOR = "#3b7dd8"
@@ -35,16 +34,6 @@ class FunnelChart:
     drawn: list[tuple[str, float, str]]
 
 
-@cache
-def _font() -> FontProperties:
-    """Noto Sans CJK when installed (stage names are often Chinese)."""
-    try:
-        from noto_cjk_sans_jp_regular import FONT_PATH
-        return FontProperties(fname=str(FONT_PATH))
-    except ImportError:
-        return FontProperties()
-
-
 def step_text(step: FunnelStep) -> str:
     """What a bar says: the count and the exact amount, as the table shows them."""
     return f"{step.count} · {format_amount(step.amount, '').strip()}"
@@ -55,7 +44,7 @@ def funnel_chart(title: str, steps: Sequence[FunnelStep], currency: str) -> Funn
 
     Amounts become floats only here, to be drawn; the labels show the exact Decimals.
     """
-    font = _font()
+    font = cjk_font()
     figure = Figure(figsize=(8, 1.2 + 0.55 * max(len(steps), 1)), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     figure.suptitle(title, fontproperties=font, fontsize=13)
