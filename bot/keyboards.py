@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+)
+from telegram.ext import filters
 
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, all_translations
 from core.domain.org import Role
@@ -77,3 +84,16 @@ def private_chat_link(bot_username: str, t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(t("Open a private chat"), url=f"https://t.me/{bot_username}")
     ]])
+
+
+class AnswersQuestion(filters.MessageFilter):
+    """A reply to one of the bot's ForceReply questions, recognised by the mark it opens with."""
+
+    def __init__(self, mark: str) -> None:
+        super().__init__()
+        self.mark = mark
+
+    def filter(self, message: Message) -> bool:
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.is_bot
+                    and (replied.text or "").startswith(self.mark))

@@ -10,6 +10,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ConversationHandler, filters
 
+from bot.handlers.inbox import edit_or_send
 from bot.i18n import all_translations
 from bot.keyboards import MAIN_MENU, MenuButton, counted_label_pattern
 from core.domain.plans import parse_day
@@ -71,3 +72,20 @@ async def day_argument(context: Any) -> date | None:
     if not context.args:
         return None
     return parse_day(" ".join(context.args), await context.services.work_logs.today())
+
+
+async def drop_draft(update: Update, context: Any, key: str, said: str) -> int:
+    """/cancel or ✖ in a flow whose draft lives in chat_data: forget it and say so."""
+    context.chat_data.pop(key, None)
+    if update.callback_query:
+        await update.callback_query.answer()
+        await edit_or_send(update, context, said, None)
+    else:
+        await update.effective_message.reply_text(said)
+    return ConversationHandler.END
+
+
+async def draft_closed(update: Update, said: str) -> int:
+    """A button of a draft that is gone (saved, cancelled, timed out, or the bot restarted)."""
+    await update.callback_query.answer(said, show_alert=True)
+    return ConversationHandler.END

@@ -29,7 +29,13 @@ from telegram.ext import MessageHandler as OnMessage
 from telegram.warnings import PTBUserWarning
 
 from bot.context import CrmContext
-from bot.conversations.flow import ScheduleConversation, enter, typed
+from bot.conversations.flow import (
+    ScheduleConversation,
+    draft_closed,
+    drop_draft,
+    enter,
+    typed,
+)
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.handlers.opportunities import card_keyboard, card_text, say
@@ -297,14 +303,8 @@ async def chose_stage(update: Update, context: CrmContext) -> int:
 
 async def cancel(update: Update, context: CrmContext) -> int:
     """/cancel or ✖: drop the draft; nothing was stored."""
-    context.chat_data.pop(DRAFT, None)
-    text = context.t("New opportunity cancelled: nothing was saved.")
-    if update.callback_query:
-        await update.callback_query.answer()
-        await edit_or_send(update, context, text, None)
-    else:
-        await update.effective_message.reply_text(text)
-    return ConversationHandler.END
+    return await drop_draft(update, context, DRAFT,
+                            context.t("New opportunity cancelled: nothing was saved."))
 
 
 async def timed_out(update: Update, context: CrmContext) -> None:
@@ -312,10 +312,8 @@ async def timed_out(update: Update, context: CrmContext) -> None:
 
 
 async def stale(update: Update, context: CrmContext) -> int:
-    """A button of a draft that is gone (saved, cancelled, timed out, or the bot restarted)."""
-    await update.callback_query.answer(
-        context.t("This draft is closed. Send /opp to start again."), show_alert=True)
-    return ConversationHandler.END
+    return await draft_closed(
+        update, context.t("This draft is closed. Send /opp to start again."))
 
 
 def conversation(application: Application) -> ConversationHandler:

@@ -25,7 +25,15 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import CrmContext
-from bot.conversations.flow import ScheduleConversation, day_argument, enter, menu_button, typed
+from bot.conversations.flow import (
+    ScheduleConversation,
+    day_argument,
+    draft_closed,
+    drop_draft,
+    enter,
+    menu_button,
+    typed,
+)
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
@@ -398,14 +406,8 @@ def saved_screen(t: Translator, plan: PlanDay) -> str:
 
 async def cancel(update: Update, context: CrmContext) -> int:
     """/cancel or ✖: drop the draft; what was saved before stays."""
-    context.chat_data.pop(DRAFT, None)
-    text = context.t("Plan cancelled: nothing new was saved.")
-    if update.callback_query:
-        await update.callback_query.answer()
-        await edit_or_send(update, context, text, None)
-    else:
-        await update.effective_message.reply_text(text)
-    return ConversationHandler.END
+    return await drop_draft(update, context, DRAFT,
+                            context.t("Plan cancelled: nothing new was saved."))
 
 
 async def timed_out(update: Update, context: CrmContext) -> None:
@@ -414,10 +416,8 @@ async def timed_out(update: Update, context: CrmContext) -> None:
 
 
 async def stale(update: Update, context: CrmContext) -> int:
-    """A button of a draft that is gone (saved, cancelled, timed out, or the bot restarted)."""
-    await update.callback_query.answer(
-        context.t("This plan draft is closed. Send /plan to start again."), show_alert=True)
-    return ConversationHandler.END
+    return await draft_closed(
+        update, context.t("This plan draft is closed. Send /plan to start again."))
 
 
 def conversation(application: Application) -> ConversationHandler:

@@ -19,7 +19,6 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
-    Message,
     Update,
 )
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
@@ -27,6 +26,7 @@ from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 from bot.context import CrmContext
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.i18n import N_, Translator
+from bot.keyboards import AnswersQuestion
 from bot.notices import KIND_TITLES, Audience, Rendered, renders, summarizes
 from bot.scheduler import wake_dispatcher
 from bot.subjects import SubjectView, shows
@@ -346,14 +346,6 @@ async def _ask_reason(update: Update, context: CrmContext, claim_id: int, versio
         reply_markup=ForceReply(input_field_placeholder=t("Reason for rejecting")))
 
 
-class _AnswersTheReason(filters.MessageFilter):
-    """A reply to the bot's "why do you reject …?" question."""
-
-    def filter(self, message: Message) -> bool:
-        replied = message.reply_to_message
-        return bool(replied and replied.from_user and replied.from_user.is_bot
-                    and (replied.text or "").startswith(REASON_MARK))
-
 
 async def typed_reason(update: Update, context: CrmContext) -> None:
     """The reason for a rejection: the claim is re-checked, then rejected once."""
@@ -437,5 +429,5 @@ def handlers() -> list:
     return [
         CallbackQueryHandler(on_press, pattern=r"^apv:"),
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
-                       & _AnswersTheReason(), typed_reason),
+                       & AnswersQuestion(REASON_MARK), typed_reason),
     ]

@@ -13,7 +13,6 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
-    Message,
     Update,
 )
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -25,6 +24,7 @@ from bot.handlers.claims import STATUS_ICONS, STATUS_NAMES, category_name
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
+from bot.keyboards import AnswersQuestion
 from bot.notices import day_label
 from bot.texts import refusal
 from core.config import ExpensesConfig
@@ -421,14 +421,6 @@ async def _ask(update: Update, context: CrmContext, card: Card, field: str, *,
     context.user_data[PENDING] = (question.message_id, opp.id, field, from_stage)
 
 
-class _AnswersTheQuestion(filters.MessageFilter):
-    """A reply to one of the card's questions (new amount, date, note, reason)."""
-
-    def filter(self, message: Message) -> bool:
-        replied = message.reply_to_message
-        return bool(replied and replied.from_user and replied.from_user.is_bot
-                    and (replied.text or "").startswith(QUESTION_MARK))
-
 
 async def typed_answer(update: Update, context: CrmContext) -> None:
     """The answer to the latest question: stored, then the card is shown again."""
@@ -547,7 +539,7 @@ def handlers() -> list:
     return [
         CommandHandler("opps", show_list, filters=private),
         CommandHandler("pipeline", show_pipeline, filters=private),
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND & _AnswersTheQuestion(),
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND & AnswersQuestion(QUESTION_MARK),
                        typed_answer),
         CallbackQueryHandler(on_press, pattern=PRESS_PATTERN),
     ]

@@ -6,7 +6,7 @@ import re
 from datetime import date
 from html import escape
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import CrmContext
@@ -14,7 +14,7 @@ from bot.handlers.calendar import date_from_data, day_keyboard, day_text, month_
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator, all_translations
-from bot.keyboards import TEAM
+from bot.keyboards import TEAM, AnswersQuestion
 from bot.notices import day_label
 from bot.texts import refusal
 from core.calendar import TeamToday
@@ -120,14 +120,6 @@ async def _rate(update: Update, context: CrmContext, member_id: int, day: date,
     context.user_data[PENDING_COMMENT] = (question.message_id, member_id, day.isoformat())
 
 
-class _AnswersTheComment(filters.MessageFilter):
-    """A reply to the bot's "a comment for …?" question."""
-
-    def filter(self, message: Message) -> bool:
-        replied = message.reply_to_message
-        return bool(replied and replied.from_user and replied.from_user.is_bot
-                    and (replied.text or "").startswith(COMMENT_MARK))
-
 
 async def typed_comment(update: Update, context: CrmContext) -> None:
     """The comment to the rating just given; the rep's notice is updated to show it."""
@@ -156,6 +148,6 @@ def handlers() -> list:
         MessageHandler(filters.ChatType.PRIVATE & filters.Text(all_translations(TEAM.label)),
                        show_team),
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
-                       & _AnswersTheComment(), typed_comment),
+                       & AnswersQuestion(COMMENT_MARK), typed_comment),
         CallbackQueryHandler(on_press, pattern=r"^team:"),
     ]
