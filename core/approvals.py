@@ -362,8 +362,13 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
     if not route:
         raise DomainError("no_approver")
     number = claim_number(_local_day(now, settings).year, claim.id)
+    stage = None
+    if claim.opportunity_id is not None:
+        on = (claim.opportunity_id, claim.spent_on)
+        stage = (await uow.opportunities.stages_on([on], ZoneInfo(settings.timezone)))[on]
     if not await uow.approvals.submit(claim.id, version=claim.version, number=number,
-                                      department_id=claimant.department_id, at=now):
+                                      department_id=claimant.department_id, at=now,
+                                      stage=stage):
         raise DomainError("claim_changed")
     steps = await uow.approvals.add_steps([
         ApprovalStep(None, claim.id, position, r.kind, r.approver_id,

@@ -140,8 +140,9 @@ class ExpenseStatsService:
         chinese = language.startswith("zh")
         order = {s.key: i for i, s in enumerate(self._stages)}
         names = {s.key: (s.name_zh if chinese and s.name_zh else s.name) for s in self._stages}
+        staged_sums = [s for s in sums if s.key is not None]
         lines = [Line(names.get(s.key, s.key), s.amount, s.count) for s in sorted(
-            sums, key=lambda s: (order.get(s.key, len(order)), s.key))]
+            staged_sums, key=lambda s: (order.get(s.key, len(order)), s.key))]
         staged = total(lines)
         if staged.count < whole.count:
             lines.append(Line(NO_VALUE, whole.amount - staged.amount,
@@ -153,7 +154,6 @@ class ExpenseStatsService:
         settings = await uow.organization.get() or self._defaults
         facts = uow.expense_stats
         sums = await facts.breakdowns(scope)
-        stages = await facts.stage_sums(scope, ZoneInfo(settings.timezone))
         titles = await facts.opportunity_titles(
             {s.key for s in sums[Dimension.OPPORTUNITY] if s.key is not None})
         budgets = await _visible_budgets(uow, scope)
@@ -178,7 +178,7 @@ class ExpenseStatsService:
             _lines(sums[Dimension.MEMBER], lambda key: names.members.get(key, f"#{key}")),
             _lines(sums[Dimension.OPPORTUNITY],
                    lambda key: opportunity_label(key, *titles.get(key, (None, None)))),
-            self._stage_lines(stages, total(by_category), language),
+            self._stage_lines(sums[Dimension.STAGE], total(by_category), language),
             budget_lines)
 
 

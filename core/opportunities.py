@@ -485,7 +485,8 @@ class OpportunityService:
                             expected_close=expected_close, updated_at=now)
             await self._save(uow, opportunity, moved)
             await uow.opportunities.add_change(StageChange(
-                opportunity.id, opportunity.stage, target.key, member.id, now, reason))
+                opportunity.id, opportunity.stage, target.key, member.id, now, reason),
+                day=today)
             card = await self._card(uow, member, opportunity_id)
             await uow.commit()
             return card

@@ -26,6 +26,7 @@ from core.domain.expenses import (
     StepState,
 )
 from core.domain.notification import NotificationKind
+from storage import expense_totals
 from storage.tables import (
     ApprovalStepRow,
     ClaimEventRow,
@@ -76,15 +77,20 @@ class SqlApprovalRepository:
         return None if row is None else claim_from_row(row[0], row[1] or 0)
 
     async def submit(self, claim_id: int, *, version: int, number: str, department_id: int,
-                     at: datetime) -> bool:
-        """Draft -> pending, numbered; False when the draft changed or was submitted."""
+                     at: datetime, stage: str | None = None) -> bool:
+        """Draft -> pending, numbered (its opportunity was in `stage` on its date); False
+        when the draft changed or was submitted."""
         result = await self.session.execute(
             update(ClaimRow)
             .where(ClaimRow.id == claim_id, ClaimRow.status == str(ClaimStatus.DRAFT),
                    ClaimRow.version == version)
             .values(status=str(ClaimStatus.PENDING), number=number, submitted_at=at,
-                    department_id=department_id, updated_at=at, version=ClaimRow.version + 1))
-        return result.rowcount == 1
+                    department_id=department_id, stage=stage, updated_at=at,
+                    version=ClaimRow.version + 1))
+        if result.rowcount != 1:
+            return False
+        await expense_totals.count_submitted(self.session, claim_id)
+        return True
 
     async def transition(self, claim_id: int, *, version: int, status: ClaimStatus,
                          at: datetime) -> bool:
@@ -98,7 +104,11 @@ class SqlApprovalRepository:
             .where(ClaimRow.id == claim_id, ClaimRow.status == str(ClaimStatus.PENDING),
                    ClaimRow.version == version)
             .values(**values))
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        if status is not ClaimStatus.PENDING:
+            await expense_totals.count_transition(self.session, claim_id, ClaimStatus.PENDING)
+        return True
 
     # Steps ----------------------------------------------------------------------------
 

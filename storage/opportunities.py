@@ -57,6 +57,7 @@ from core.domain.opportunity import (
     stage_on,
     weighted_from_cent_percent,
 )
+from storage import expense_totals
 from storage.tables import (
     CheckInRow,
     ClaimRow,
@@ -366,7 +367,9 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                 updated_at=at, closed_at=opportunity.closed_at, lost_reason=None,
                 last_activity_at=at)
             .returning(_ROW.id))
-        await self.add_change(StageChange(new_id, None, opportunity.stage, changed_by, at))
+        # A new deal has no claims yet.
+        await self.add_change(StageChange(new_id, None, opportunity.stage, changed_by, at),
+                              day=None)
         return replace(opportunity, id=new_id, version=1, updated_at=at, last_activity_at=at)
 
     async def get(self, opportunity_id: int) -> Opportunity | None:
@@ -445,8 +448,10 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
         return next((_opportunity(*row) for row in rows
                      if normalized_title(row[0].title) == wanted), None)
 
-    async def add_change(self, change: StageChange) -> StageChange:
-        """Keep the move, with when the stage it leaves was entered (the latest change)."""
+    async def add_change(self, change: StageChange, *, day: date | None) -> StageChange:
+        """Keep the move, with when the stage it leaves was entered (the latest change);
+        claims of the deal spent on `day` (the move's date on the team's calendar) or later
+        count under the new stage from now on."""
         entered_at = None
         if change.from_stage is not None:
             entered_at = await self.session.scalar(
@@ -460,6 +465,9 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                 to_stage=change.to_stage, changed_by=change.changed_by, at=change.at,
                 reason=change.reason, entered_at=entered_at)
             .returning(OpportunityStageRow.id))
+        if day is not None:
+            await expense_totals.restage(self.session, change.opportunity_id, day,
+                                         change.to_stage)
         return replace(change, id=new_id)
 
     async def history(self, opportunity_id: int, limit: int | None = None) -> list[StageChange]:

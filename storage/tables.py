@@ -352,10 +352,8 @@ class ClaimRow(Base):
         # Budget usage: a unit's committed claims in a period (covering: category, amount).
         Index("ix_expense_claims_unit", "unit_kind", "unit_id", "spent_on", "status",
               "category", "amount"),
-        # Statistics and exports by period, then status; covering every breakdown's column,
-        # so sums over a month of a million claims never read the table.
-        Index("ix_expense_claims_spent", "spent_on", "status", "department_id", "category",
-              "member_id", "unit_kind", "unit_id", "opportunity_id", "amount"),
+        # Exports by period, then status (statistics read expense_totals).
+        Index("ix_expense_claims_spent", "spent_on", "status", "department_id"),
         Index("ix_expense_claims_department", "department_id", "spent_on"),
         Index("ix_expense_claims_member", "member_id", "status", "id"),
         # The finance API pages through decided claims.
@@ -380,6 +378,9 @@ class ClaimRow(Base):
     opportunity_id: Mapped[int | None] = mapped_column(Integer, index=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("expense_reports.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
+    # The opportunity's stage at the end of spent_on on the team's calendar, set on submission
+    # and when the opportunity moves on that day or before it: statistics by stage.
+    stage: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -387,6 +388,24 @@ class ClaimRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ledger_ref: Mapped[str | None] = mapped_column(String(100))
+
+
+class ExpenseTotalRow(Base):
+    """Submitted claims summed per month, status and claimant's department, for each group of
+    each breakdown (storage/expense_totals.py keeps them with every change of a claim), so
+    /stats reads a few thousand sums rather than every claim of its period."""
+
+    __tablename__ = "expense_totals"
+    # On SQLite the primary key's b-tree is the table: a range of it holds the sums too.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # the group, as text
+    amount: Mapped[Decimal] = mapped_column(Money)
+    claims: Mapped[int] = mapped_column(Integer)
 
 
 class ClaimReceiptRow(Base):

@@ -44,6 +44,7 @@ class Dimension(enum.StrEnum):
     UNIT = "unit"  # the accounting unit: (unit kind, unit id)
     MEMBER = "member"
     OPPORTUNITY = "opportunity"
+    STAGE = "stage"  # the stage the claim's opportunity was in at the end of its date
 
 
 @dataclass(frozen=True)

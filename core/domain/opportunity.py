@@ -321,13 +321,27 @@ def probability_after(opportunity: Opportunity, target: Stage, pipeline: Pipelin
 
 # The history and the numbers ------------------------------------------------------------
 
+def stage_spans(changes: Sequence[StageChange], zone: tzinfo = UTC) -> list[tuple[date, str]]:
+    """The history as (first day, stage) for each local day (in `zone`) that ended in
+    another stage than the day before, oldest first: a day is in the stage of the last span
+    starting on or before it (the last move of a day counts)."""
+    spans: list[tuple[date, str]] = []
+    for change in sorted(changes, key=lambda c: (c.at, c.id or 0)):
+        day = change.at.astimezone(zone).date()
+        if spans and spans[-1][0] == day:
+            spans.pop()
+        if not spans or spans[-1][1] != change.to_stage:
+            spans.append((day, change.to_stage))
+    return spans
+
+
 def stage_on(changes: Sequence[StageChange], day: date, zone: tzinfo = UTC) -> str | None:
     """The stage at the end of `day` (local to `zone`); None before the opportunity existed."""
     stage = None
-    for change in sorted(changes, key=lambda c: (c.at, c.id or 0)):
-        if change.at.astimezone(zone).date() > day:
+    for first, stage_then in stage_spans(changes, zone):
+        if first > day:
             break
-        stage = change.to_stage
+        stage = stage_then
     return stage
 
 

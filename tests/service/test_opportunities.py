@@ -263,7 +263,8 @@ async def test_a_stale_version_changes_nothing(service, database):
         assert await uow.opportunities.update(stored, version=stored.version,
                                               stage="won") is False
         change = await uow.opportunities.add_change(StageChange(
-            opp.id, "lead", "qualified", stored.owner_id, datetime(2026, 11, 27, tzinfo=UTC)))
+            opp.id, "lead", "qualified", stored.owner_id, datetime(2026, 11, 27, tzinfo=UTC)),
+            day=date(2026, 11, 27))
         assert change.id is not None
         await uow.commit()
     assert (await service.card(CAROL, opp.id)).timeline[0].at == datetime(

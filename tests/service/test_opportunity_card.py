@@ -42,6 +42,7 @@ from storage.tables import (
 )
 from tests.conftest import EXAMPLE_ORG
 from tests.days import checked_in, visit_photo
+from tests.service.test_expense_stats import recount_claims
 
 DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 DANA, ERIN, WALT, CAROL, LI, SAM, FIONA = 1001, 1002, 1003, 2001, 2002, 2003, 3001
@@ -104,6 +105,8 @@ async def claim(database, member: str, amount: str, category: str, status: str,
             status=status, version=2, created_at=submitted_at or utc(26, 1),
             updated_at=submitted_at or utc(26, 1), submitted_at=submitted_at,
             decided_at=submitted_at if status in ("approved", "rejected") else None))
+        await uow.session.flush()
+        await recount_claims(uow)
         await uow.commit()
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.config import PipelineConfig, parse_config
 from core.domain.errors import DomainError, NotAllowed
@@ -31,6 +34,7 @@ from core.domain.opportunity import (
     parse_close_date,
     probability_after,
     stage_on,
+    stage_spans,
     weighted_amount,
     weighted_from_cent_percent,
     win_rate,
@@ -225,6 +229,23 @@ def test_the_stage_on_a_day_comes_from_the_history():
     assert stage_on(HISTORY, date(2026, 11, 20), SHANGHAI) == "proposal"
     assert stage_on(HISTORY, date(2026, 11, 21), SHANGHAI) == "won"
     assert stage_on(list(reversed(HISTORY)), date(2026, 12, 31)) == "won"
+
+
+@given(st.lists(st.tuples(st.integers(0, 24 * 60 * 20), st.sampled_from(
+    ["lead", "qualified", "proposal", "won"])), max_size=12), st.integers(-2, 22))
+def test_each_day_is_in_the_stage_its_last_move_left_it_in(moves, day_number):
+    """The spans the kept totals are filed by agree with the moves read one by one: the
+    last move made on or before a day (by the team's clock) decides it."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    history = [StageChange(7, None, stage, 5, start + timedelta(minutes=minutes), id=i)
+               for i, (minutes, stage) in enumerate(moves)]
+    day = date(2026, 11, 1) + timedelta(days=day_number)
+    made = sorted(history, key=lambda c: (c.at, c.id))
+    last = [c.to_stage for c in made if c.at.astimezone(SHANGHAI).date() <= day]
+    assert stage_on(history, day, SHANGHAI) == (last[-1] if last else None)
+    spans = stage_spans(history, SHANGHAI)
+    assert [first for first, _ in spans] == sorted({first for first, _ in spans})
+    assert all(a[1] != b[1] for a, b in itertools.pairwise(spans))
 
 
 def test_weighted_amounts_are_exact_to_the_cent():

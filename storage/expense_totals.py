@@ -1,0 +1,254 @@
+"""Sums of submitted claims kept per month, status and department for every breakdown.
+
+/stats over a year of a million claims cannot visit each claim and answer in time, so the
+sums it needs are kept in `expense_totals` as the claims change, in the same transaction:
+one row per (breakdown, month, status, claimant's department, group), the group written as
+text (see `decode`). Submission adds a claim under "pending"; a decision moves it to its
+new status; an opportunity's move re-files the claims spent on its day or later under the
+new stage. `rebuild` sums everything again from the claims (the migration that introduced
+the table, bulk loads).
+
+Every statement here adds a signed INSERT ... SELECT ... GROUP BY of the claims concerned
+to the rows, creating missing ones (ON CONFLICT DO UPDATE), so a change is a few index
+probes whatever the size of the table, and concurrent changes of the same rows simply queue
+on PostgreSQL's row locks (SQLite has one writer).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, tzinfo
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from core.domain.budget import Budget
+from core.domain.expense_stats import ClaimScope, Dimension, GroupSum
+from core.domain.expenses import COMMITTED, ClaimStatus
+from core.domain.opportunity import StageChange, stage_spans
+from storage.tables import ClaimRow, ExpenseTotalRow, OpportunityStageRow
+
+_TOTALS = ExpenseTotalRow
+_DRAFT = ClaimStatus.DRAFT.value
+# What a budget without a category, and one with, adds up (not a breakdown /stats shows).
+UNIT_CATEGORY = "unit_category"
+# SQLite allows 999 variables in one statement by default in older builds.
+_KEYS_PER_QUERY = 400
+
+
+class _MonthOf(FunctionElement[date]):
+    """The first day of a Date column's month."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(_MonthOf)
+def _month_of_sqlite(element: _MonthOf, compiler, **kw) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
+@compiles(_MonthOf, "postgresql")
+def _month_of_postgresql(element: _MonthOf, compiler, **kw) -> str:
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+def _text(column) -> object:
+    return cast(column, String)
+
+
+_UNIT = ClaimRow.unit_kind + literal(":") + _text(ClaimRow.unit_id)
+# Each kept dimension and its group as text ('' where the claim has none).
+_KEYS = {
+    Dimension.CATEGORY.value: func.coalesce(ClaimRow.category, ""),
+    Dimension.UNIT.value: func.coalesce(_UNIT, ""),
+    Dimension.MEMBER.value: _text(ClaimRow.member_id),
+    Dimension.OPPORTUNITY.value: func.coalesce(_text(ClaimRow.opportunity_id), ""),
+    Dimension.STAGE.value: func.coalesce(ClaimRow.stage, ""),
+    UNIT_CATEGORY: func.coalesce(_UNIT + literal(":") + func.coalesce(ClaimRow.category, ""),
+                                 ""),
+}
+_ALL = tuple(_KEYS)
+
+
+def decode(dimension: Dimension, key: str) -> object:
+    """A group's text back to the key a breakdown has: a unit is (kind, id); '' is None."""
+    if not key:
+        return (None, None) if dimension is Dimension.UNIT else None
+    if dimension is Dimension.UNIT:
+        kind, unit_id = key.split(":")
+        return kind, int(unit_id)
+    if dimension in (Dimension.MEMBER, Dimension.OPPORTUNITY):
+        return int(key)
+    return key
+
+
+def _budget_key(budget: Budget) -> tuple[str, str]:
+    unit = f"{budget.unit_kind.value}:{budget.unit_id}"
+    if budget.category:
+        return UNIT_CATEGORY, f"{unit}:{budget.category}"
+    return Dimension.UNIT.value, unit
+
+
+def _statement(dialect: str, where: Sequence, sign: int, status: str | None,
+               dimensions: Iterable[str]):
+    """Add `sign` × the claims matching `where` (counted under `status` when given, else
+    their own) to their rows."""
+    month = _MonthOf(ClaimRow.spent_on)
+    filed_as = ClaimRow.status if status is None else literal(status, String)
+    parts = []
+    for dimension in dimensions:
+        key = _KEYS[dimension]
+        parts.append(
+            select(literal(dimension, String).label("dimension"), month.label("month"),
+                   filed_as.label("status"), ClaimRow.department_id.label("department_id"),
+                   key.label("key"),
+                   (type_coerce(func.sum(ClaimRow.amount), BigInteger) * sign).label("amount"),
+                   (func.count() * sign).label("claims"))
+            .where(*where, ClaimRow.status != _DRAFT)
+            .group_by(month, ClaimRow.department_id, key,
+                      *([ClaimRow.status] if status is None else [])))
+    rows = union_all(*parts).subquery("changes")
+    # Rows in one order in every transaction: concurrent changes queue, never deadlock.
+    source = select(rows).order_by(
+        rows.c.dimension, rows.c.month, rows.c.status, rows.c.department_id, rows.c.key)
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TOTALS)
+    statement = insert.from_select(
+        ["dimension", "month", "status", "department_id", "key", "amount", "claims"], source)
+    return statement.on_conflict_do_update(
+        index_elements=[_TOTALS.dimension, _TOTALS.month, _TOTALS.status,
+                        _TOTALS.department_id, _TOTALS.key],
+        set_={"amount": _TOTALS.amount + statement.excluded.amount,
+              "claims": _TOTALS.claims + statement.excluded.claims})
+
+
+async def tally(session: AsyncSession, where: Sequence, sign: int = 1, *,
+                status: ClaimStatus | None = None,
+                dimensions: Iterable[str] = _ALL) -> None:
+    """Count the submitted claims matching `where` in (sign 1) or out of (sign -1) the
+    totals, under `status` if given (the one they had before a change) else their own."""
+    await session.execute(_statement(session.bind.dialect.name, where, sign,
+                                     None if status is None else status.value, dimensions))
+
+
+async def count_submitted(session: AsyncSession, claim_id: int) -> None:
+    await tally(session, [ClaimRow.id == claim_id])
+
+
+async def count_transition(session: AsyncSession, claim_id: int, before: ClaimStatus) -> None:
+    """The claim left `before` for the status it has now."""
+    await tally(session, [ClaimRow.id == claim_id], -1, status=before)
+    await tally(session, [ClaimRow.id == claim_id])
+
+
+async def restage(session: AsyncSession, opportunity_id: int, since: date, stage: str) -> None:
+    """The opportunity is in `stage` from `since` on: its claims spent that day or later
+    were spent while it was (the stage at the end of each claim's day counts)."""
+    affected = [ClaimRow.opportunity_id == opportunity_id, ClaimRow.spent_on >= since,
+                ClaimRow.status != _DRAFT]
+    await tally(session, affected, -1, dimensions=[Dimension.STAGE.value])
+    await session.execute(update(ClaimRow).where(*affected).values(stage=stage)
+                          .execution_options(synchronize_session=False))
+    await tally(session, affected, dimensions=[Dimension.STAGE.value])
+
+
+def rebuild(connection: Connection, zone: tzinfo) -> None:
+    """Work out each submitted claim's stage on its date (the team's calendar in `zone`)
+    from the opportunities' histories, then every total, from the claims as they are."""
+    histories: dict[int, list[StageChange]] = defaultdict(list)
+    moves = OpportunityStageRow
+    for opportunity_id, stage, at, move_id in connection.execute(
+            select(moves.opportunity_id, moves.to_stage, moves.at, moves.id)):
+        histories[opportunity_id].append(StageChange(opportunity_id, None, stage, 0, at,
+                                                     id=move_id))
+    connection.execute(update(ClaimRow.__table__).where(ClaimRow.stage.is_not(None))
+                       .values(stage=None))
+    spans = []
+    for deal, changes in histories.items():
+        starts = stage_spans(changes, zone)
+        for (first, stage), (until, _) in zip(starts, [*starts[1:], (date.max, "")],
+                                              strict=True):
+            spans.append({"deal": deal, "first": first, "until": until, "in_stage": stage})
+    if spans:
+        connection.execute(
+            update(ClaimRow.__table__)
+            .where(ClaimRow.opportunity_id == bindparam("deal"),
+                   ClaimRow.spent_on >= bindparam("first"), ClaimRow.spent_on < bindparam("until"),
+                   ClaimRow.status != _DRAFT)
+            .values(stage=bindparam("in_stage")), spans)
+    connection.execute(delete(_TOTALS))
+    connection.execute(_statement(connection.dialect.name, [ClaimRow.spent_on.is_not(None)],
+                                  1, None, _ALL))
+
+
+async def recount(session: AsyncSession, zone: tzinfo) -> None:
+    """`rebuild` within an async session's transaction."""
+    await session.run_sync(lambda sync: rebuild(sync.connection(), zone))
+
+
+async def breakdowns(session: AsyncSession, scope: ClaimScope) -> dict[Dimension,
+                                                                       list[GroupSum]]:
+    """Every breakdown's sums over the scope's whole months, in one read of the totals."""
+    start, end = scope.period.start, scope.period.end
+    if start.day != 1 or end.day != 1:
+        raise ValueError(f"totals are kept by month: {scope.period}")
+    conditions = [_TOTALS.dimension.in_([d.value for d in Dimension]),
+                  _TOTALS.month >= start, _TOTALS.month < end,
+                  _TOTALS.status.in_(sorted(scope.statuses))]
+    if scope.department_ids is not None:
+        conditions.append(_TOTALS.department_id.in_(sorted(scope.department_ids)))
+    rows = await session.execute(
+        select(_TOTALS.dimension, _TOTALS.key, func.sum(_TOTALS.amount),
+               func.sum(_TOTALS.claims))
+        .where(*conditions).group_by(_TOTALS.dimension, _TOTALS.key)
+        .having(func.sum(_TOTALS.claims) != 0))
+    found: dict[Dimension, list[GroupSum]] = {by: [] for by in Dimension}
+    for dimension, key, amount, claims in rows:
+        by = Dimension(dimension)
+        found[by].append(GroupSum(decode(by, key), amount, int(claims)))
+    return found
+
+
+async def committed(session: AsyncSession, budgets: Collection[Budget]) -> dict[int, Decimal]:
+    """Approved + pending claims charged to each budget's unit (and category) in the
+    budget's own period, by budget id."""
+    if not budgets:
+        return {}
+    keys = {budget.id: _budget_key(budget) for budget in budgets}
+    wanted = sorted(set(keys.values()))
+    start = min(b.period.start for b in budgets)
+    end = max(b.period.end for b in budgets)
+    by_month: dict[tuple[str, str], list[tuple[date, Decimal]]] = defaultdict(list)
+    for first in range(0, len(wanted), _KEYS_PER_QUERY):
+        chunk = wanted[first:first + _KEYS_PER_QUERY]
+        rows = await session.execute(
+            select(_TOTALS.dimension, _TOTALS.key, _TOTALS.month, func.sum(_TOTALS.amount))
+            .where(_TOTALS.dimension.in_({d for d, _ in chunk}),
+                   _TOTALS.key.in_({k for _, k in chunk}),
+                   _TOTALS.month >= start, _TOTALS.month < end,
+                   _TOTALS.status.in_(sorted(s.value for s in COMMITTED)))
+            .group_by(_TOTALS.dimension, _TOTALS.key, _TOTALS.month))
+        for dimension, key, month, amount in rows:
+            by_month[(dimension, key)].append((month, amount))
+    return {budget.id: sum((amount for month, amount in by_month.get(keys[budget.id], ())
+                            if budget.period.contains(month)), Decimal("0.00"))
+            for budget in budgets}
