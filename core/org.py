@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from core.domain.budget import Budget, UnitKind
 from core.domain.errors import DomainError, NotAllowed
@@ -271,6 +272,9 @@ class _OrgImport:
         )
         if after != before:
             await self.uow.organization.put(after)
+        if after.timezone != base.timezone:
+            # Which day a deal moved depends on the calendar: claims by stage are refiled.
+            await self.uow.expense_stats.recount(ZoneInfo(after.timezone))
         self.report.count("org", before, after)
 
     def _department_id(self, where: str, key: str) -> int:

@@ -400,6 +400,11 @@ class ExpenseStats(Protocol):
         """(customer name, title) of each opportunity named that exists."""
         ...
 
+    async def recount(self, zone: tzinfo) -> None:
+        """Work out again each claim's stage on its date by the team's calendar in `zone`,
+        and every kept total (the team's time zone changed)."""
+        ...
+
     async def committed(self, budgets: Sequence[Budget]) -> dict[int, Decimal]:
         """Approved + pending claims charged to each budget's unit (and category) within
         the budget's own period, by budget id."""

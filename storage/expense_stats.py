@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import tzinfo
 from decimal import Decimal
 
 from sqlalchemy import and_, func, select
@@ -62,6 +63,9 @@ class SqlExpenseStats:
                 .where(OpportunityRow.id.in_(wanted[first:first + _IDS_PER_QUERY])))
             titles.update({row_id: (customer, title) for row_id, customer, title in rows})
         return titles
+
+    async def recount(self, zone: tzinfo) -> None:
+        await expense_totals.recount(self.session, zone)
 
     async def committed(self, budgets: Sequence[Budget]) -> dict[int, Decimal]:
         return await expense_totals.committed(self.session, budgets)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import tomllib
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -18,14 +20,26 @@ from core.config import ExpensesConfig, PipelineConfig
 from core.domain.errors import DomainError
 from core.domain.expense_stats import ClaimScope, Dimension, StatusFilter
 from core.domain.expenses import ClaimStatus, StepState
+from core.domain.org_file import parse_org_file
 from core.domain.period import Period
 from core.opportunities import OpportunityService
+from core.org import OrgService
 from storage.database import Database
 from storage.expense_totals import recount
 from storage.migrate import upgrade
 from storage.tables import ClaimRow, ExpenseTotalRow, OrganizationRow
+from tests.conftest import EXAMPLE_ORG
 from tests.service.test_approvals import DEFAULTS, approvals, import_org
-from tests.service.test_expense_stats import HARBOR, PUDONG, XIHU, Deal, add_deal, utc
+from tests.service.test_expense_stats import (
+    HARBOR,
+    PUDONG,
+    XIHU,
+    Deal,
+    add_claims,
+    add_deal,
+    staged_claims,
+    utc,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PERIODS = [Period.parse(p) for p in ("2026-10", "2026-11", "2026-Q4", "2026")]
@@ -117,7 +131,8 @@ async def decide(database, clock, claim_id: int, roll: float) -> None:
             await uow.commit()
 
 
-async def summed_afresh(database, scope: ClaimScope) -> dict[Dimension, dict[object, tuple]]:
+async def summed_afresh(database, scope: ClaimScope,
+                       zone: ZoneInfo = SHANGHAI) -> dict[Dimension, dict[object, tuple]]:
     """The scope's claims read one by one and summed here, each with its deal's stage on
     its date as the history says."""
     async with database.uow(read_only=True) as uow:
@@ -130,7 +145,7 @@ async def summed_afresh(database, scope: ClaimScope) -> dict[Dimension, dict[obj
         rows = [r for r in rows if scope.department_ids is None
                 or r.department_id in scope.department_ids]
         stages = await uow.opportunities.stages_on(
-            {(r.opportunity_id, r.spent_on) for r in rows if r.opportunity_id}, SHANGHAI)
+            {(r.opportunity_id, r.spent_on) for r in rows if r.opportunity_id}, zone)
     sums: dict[Dimension, dict[object, list]] = {by: defaultdict(lambda: [Decimal(0), 0])
                                                  for by in Dimension}
     for row in rows:
@@ -151,14 +166,14 @@ async def kept(database, scope: ClaimScope) -> dict[Dimension, dict[object, tupl
     return {by: {s.key: (s.amount, s.count) for s in sums} for by, sums in found.items()}
 
 
-async def assert_totals_match_the_claims(database) -> None:
+async def assert_totals_match_the_claims(database, zone: ZoneInfo = SHANGHAI) -> None:
     async with database.uow(read_only=True) as uow:
         departments = {d.key: d.id for d in await uow.departments.all()}
     scopes = [ClaimScope(period, status.statuses, departments_seen)
               for period in PERIODS for status in StatusFilter
               for departments_seen in (None, frozenset({departments["east"]}))]
     for scope in scopes:
-        assert await kept(database, scope) == await summed_afresh(database, scope), scope
+        assert await kept(database, scope) == await summed_afresh(database, scope, zone), scope
     async with database.uow(read_only=True) as uow:
         budgets = await uow.budgets.all()
         assert budgets
@@ -233,7 +248,9 @@ async def test_the_migration_sums_the_claims_already_there(tmp_path, clock):
     await upgrade(url, "0009")
     database = Database.connect(url)
     try:
-        await import_org(database, clock)
+        # The team's own time zone from the start: today's import needs nothing of 0010.
+        await OrgService(database.uow, clock, replace(DEFAULTS, timezone="Asia/Shanghai")
+                         ).import_org(parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
         harbor = await add_deal(database, HARBOR)
         rng = random.Random(3)
         claims = await drafts(database, clock, rng, [harbor], 10, date(2026, 11, 20))
@@ -256,3 +273,22 @@ async def test_the_migration_sums_the_claims_already_there(tmp_path, clock):
         assert (await kept(database, month))[Dimension.STAGE]
     finally:
         await database.dispose()
+
+
+async def test_a_new_time_zone_refiles_the_claims_by_the_day_their_deals_moved(org, clock):
+    """Harbor moved to "proposal" at 17:00 UTC on the 14th: still the 14th in UTC, already
+    the 15th in Shanghai. When the team's time zone changes, a claim of the 14th moves
+    from "lead" to "proposal"."""
+    harbor, pudong = await add_deal(org, HARBOR), await add_deal(org, PUDONG)
+    await add_claims(org, staged_claims(harbor, pudong, await add_deal(org, XIHU)))
+    month = ClaimScope(Period.parse("2026-11"), StatusFilter.COMMITTED.statuses)
+    shanghai = (await kept(org, month))[Dimension.STAGE]
+    assert (shanghai["lead"], shanghai["proposal"]) == ((Decimal("100.10"), 1),
+                                                        (Decimal("200.20"), 1))
+    document = tomllib.loads(EXAMPLE_ORG.read_text())
+    document["org"]["timezone"] = "UTC"
+    await OrgService(org.uow, clock, DEFAULTS).import_org(parse_org_file(document))
+    in_utc = (await kept(org, month))[Dimension.STAGE]
+    assert "lead" not in in_utc
+    assert in_utc["proposal"] == (Decimal("300.30"), 2)
+    await assert_totals_match_the_claims(org, ZoneInfo("UTC"))
