@@ -10,8 +10,9 @@ budget per department and month. The claims are loaded in bulk, then summed into
 totals once, as the migration that introduced them does (the "sum" column; from then on
 every submission, decision and stage move keeps them). Then /stats for the whole
 organisation — the service call the handler makes (ExpenseStatsService.stats as finance
-sees it, without Telegram) — for this month, this quarter and this year: the median of several runs, on SQLite and, when --postgres names
-one, on PostgreSQL (in a schema of its own, dropped afterwards).
+sees it, without Telegram) — for this month, this quarter and this year: the median of
+several runs, on SQLite and, when --postgres names one, on PostgreSQL (in a schema of its
+own, dropped afterwards).
 (2) The XLSX export of 100,000 claims (one month) in a fresh process: wall time and peak
 memory (the process's maximum resident set, and its growth over the process at rest).
 """
