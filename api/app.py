@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from orjson import Fragment
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 
@@ -23,7 +25,7 @@ from core.domain.finance import (
     LedgerRow,
     Posting,
     amount_text,
-    iso_utc,
+    utc_moment,
 )
 from core.finance import FinanceService, PostingRequest
 from core.ports import Clock, PhotoFiles, SystemClock
@@ -122,14 +124,20 @@ def _claims(claims: list[LedgerClaim]) -> list[dict]:
     return [_claim(c, people, units) for c in claims]
 
 
-def _rows(rows: list[LedgerRow]) -> list[dict]:
-    """`_claims` from LedgerRows: the same JSON, written from cents and UTC text.
+# orjson writes a page: naive datetimes as UTC, and UTC with "Z", as pydantic does in `_json`.
+PAGE_JSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
-    Amounts and times become their final strings with integer and string arithmetic; no
-    Decimal, datetime or model is built for any of 10,000 claims.
+
+def _rows(rows: list[LedgerRow]) -> list[dict]:
+    """`_claims` from LedgerRows, for orjson with `PAGE_JSON`: the same JSON.
+
+    No Decimal or model is built for any of 10,000 claims: amounts become their text with
+    integer arithmetic, times UTC datetimes, which orjson writes as pydantic does.
+    Each member and unit is encoded once and repeated as a Fragment, so a claim's dict holds
+    no other container and the garbage collector never tracks it (see LedgerRow).
     """
-    people: dict[str, dict] = {}
-    units: dict[tuple, dict] = {}
+    people: dict[str, Fragment] = {}
+    units: dict[tuple[str | None, str], Fragment] = {}
     claims = []
     append = claims.append
     for (number, id_, member_key, member_name, department, cents, currency, category,
@@ -137,22 +145,19 @@ def _rows(rows: list[LedgerRow]) -> list[dict]:
          decided_at, posted_at, ledger_ref, receipt_count) in rows:
         member = people.get(member_key)
         if member is None:
-            member = people[member_key] = {"key": member_key, "name": member_name}
+            member = people[member_key] = Fragment(
+                orjson.dumps({"key": member_key, "name": member_name}))
         unit = None
         if unit_key is not None:
             unit = units.get((unit_kind, unit_key))
             if unit is None:
-                unit = units[unit_kind, unit_key] = {"kind": unit_kind, "key": unit_key,
-                                                     "name": unit_name}
-        if cents is not None and cents >= 0:
-            amount = f"{cents // 100}.{cents % 100:02d}"
-        else:
-            amount = amount_text(cents)
+                unit = units[unit_kind, unit_key] = Fragment(orjson.dumps(
+                    {"kind": unit_kind, "key": unit_key, "name": unit_name}))
         append({"number": number, "id": id_, "member": member, "department": department,
-                "amount": amount, "currency": currency, "category": category,
+                "amount": amount_text(cents), "currency": currency, "category": category,
                 "spent_on": spent_on, "unit": unit, "opportunity_id": opportunity_id,
-                "description": description, "submitted_at": iso_utc(submitted_at),
-                "decided_at": iso_utc(decided_at), "posted_at": iso_utc(posted_at),
+                "description": description, "submitted_at": utc_moment(submitted_at),
+                "decided_at": utc_moment(decided_at), "posted_at": utc_moment(posted_at),
                 "ledger_ref": ledger_ref, "receipt_count": receipt_count})
     return claims
 
@@ -212,11 +217,14 @@ def _routes(app: FastAPI) -> None:
         position = codec.decode(cursor, now) if cursor else None
         page_size = request.app.state.page_size
         page = await finance.approved_rows(position, min(limit or page_size, page_size))
-        # Plain strings and numbers straight to JSON, serialized once: validating 10,000
-        # models would cost more than the query (tests check it matches schemas.ClaimPage).
-        return _json({"claims": _rows(page.rows),
-                      "next_cursor": codec.encode(page.position, now),
-                      "has_more": page.has_more})
+        # Plain values straight to JSON, serialized once by orjson: validating 10,000 models
+        # would cost more than the query, and pydantic-core writes them four times slower
+        # (tests check the page against schemas.ClaimPage, and byte for byte against
+        # what pydantic-core writes).
+        return Response(orjson.dumps({"claims": _rows(page.rows),
+                                      "next_cursor": codec.encode(page.position, now),
+                                      "has_more": page.has_more}, option=PAGE_JSON),
+                        media_type="application/json")
 
     @app.get(f"{PREFIX}/claims/{{number}}", response_model=schemas.ClaimRecord,
              responses=_responses(404),

@@ -1,7 +1,7 @@
 """What the API reads and writes, as pydantic models: they make the OpenAPI document.
 
-Pages of claims are written straight from core's dataclasses (see app.py); a test checks
-that what is served matches these schemas.
+Pages of claims are written straight from the database's rows, without these models (see
+app.py); a test checks that what is served matches these schemas.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from core.domain.finance import (
     check_ledger_ref,
     existing_posting,
     horizon,
-    parse_utc,
+    ledger_claim,
+    ledger_position,
 )
 from core.ports import Clock, PhotoFiles, UnitOfWork, UnitOfWorkFactory
 
@@ -50,7 +51,8 @@ class FinanceService:
     async def approved(self, after: Position | None, limit: int) -> LedgerPage:
         """The next `limit` approved claims after `after`, in decision order."""
         page = await self.approved_rows(after, limit)
-        return LedgerPage([row.claim() for row in page.rows], page.position, page.has_more)
+        return LedgerPage([ledger_claim(row) for row in page.rows], page.position,
+                          page.has_more)
 
     async def approved_rows(self, after: Position | None, limit: int) -> LedgerRowPage:
         """`approved` as the database holds the claims: for pages of thousands."""
@@ -58,9 +60,8 @@ class FinanceService:
         async with self._uows(read_only=True) as uow:
             rows = await uow.ledger.approved_after(after, until, limit + 1)
         page = rows[:limit]
-        position = (Position(parse_utc(page[-1].decided_at), page[-1].id)  # type: ignore[arg-type]
-                    if page else after)
-        return LedgerRowPage(page, position, len(rows) > limit)
+        return LedgerRowPage(page, ledger_position(page[-1]) if page else after,
+                             len(rows) > limit)
 
     async def claim(self, number: str) -> LedgerClaimRecord:
         """An approved (or posted) claim with receipts and history; NotFound for others."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from core.domain.errors import DomainError, NotFound
 from core.domain.expenses import ClaimStatus
@@ -57,53 +57,67 @@ class LedgerClaim(NamedTuple):
     receipt_count: int
 
 
-class LedgerRow(NamedTuple):
-    """A LedgerClaim as the database holds it, for pages of 10,000 (see FinanceLedger).
-
-    Same fields in the same order, but amount is integer cents and the times are UTC text
-    "YYYY-MM-DD HH:MM:SS.ffffff" (the fraction may be missing), spent_on "YYYY-MM-DD":
-    turning them into Decimals and datetimes would cost more than the query. `claim()`
-    gives the LedgerClaim; `amount_text` and `iso_utc` give what the API writes.
-    """
-
-    number: str
-    id: int
-    member_key: str
-    member_name: str
-    department: str
-    amount_cents: int | None
-    currency: str
-    category: str | None
-    spent_on: str | None
-    unit_kind: str | None
-    unit_key: str | None
-    unit_name: str | None
-    opportunity_id: int | None
-    description: str
-    submitted_at: str | None
-    decided_at: str
-    posted_at: str | None
-    ledger_ref: str | None
-    receipt_count: int
-
-    def claim(self) -> LedgerClaim:
-        return LedgerClaim(
-            self.number, self.id, self.member_key, self.member_name, self.department,
-            None if self.amount_cents is None else (Decimal(self.amount_cents) / 100)
-            .quantize(Decimal("0.01")),
-            self.currency, self.category,
-            None if self.spent_on is None else date.fromisoformat(self.spent_on),
-            self.unit_kind, self.unit_key, self.unit_name, self.opportunity_id,
-            self.description, parse_utc(self.submitted_at), parse_utc(self.decided_at),
-            parse_utc(self.posted_at), self.ledger_ref, self.receipt_count)
+# A LedgerClaim as the database holds it, for pages of 10,000 (see FinanceLedger): the same
+# fields in the same order, but amount is integer cents and the times are UTC text
+# "YYYY-MM-DD HH:MM:SS.ffffff" (the fraction may be missing; aware UTC datetimes where the
+# driver decodes them itself, as asyncpg does), spent_on "YYYY-MM-DD":
+# turning them into Decimals and datetimes would cost more than the query. `ledger_claim`
+# gives the LedgerClaim, `ledger_position` where a page of them ends, `amount_text` and
+# `utc_moment` what the API writes.
+#
+# A plain tuple rather than a NamedTuple: the garbage collector stops tracking a tuple of
+# strings and numbers, never a NamedTuple, and a page's 10,000 tracked rows would set off
+# a full collection of the process every few pages.
+LedgerRow: TypeAlias = tuple[
+    str,  # number
+    int,  # id
+    str,  # member_key
+    str,  # member_name
+    str,  # department
+    int | None,  # amount_cents
+    str,  # currency
+    str | None,  # category
+    str | None,  # spent_on
+    str | None,  # unit_kind
+    str | None,  # unit_key
+    str | None,  # unit_name
+    int | None,  # opportunity_id
+    str,  # description
+    str | datetime | None,  # submitted_at
+    str | datetime,  # decided_at
+    str | datetime | None,  # posted_at
+    str | None,  # ledger_ref
+    int,  # receipt_count
+]
 
 
-def parse_utc(text: str | None) -> datetime | None:
+def ledger_claim(row: LedgerRow) -> LedgerClaim:
+    (number, id_, member_key, member_name, department, cents, currency, category, spent_on,
+     unit_kind, unit_key, unit_name, opportunity_id, description, submitted_at, decided_at,
+     posted_at, ledger_ref, receipt_count) = row
+    return LedgerClaim(
+        number, id_, member_key, member_name, department,
+        None if cents is None else (Decimal(cents) / 100).quantize(Decimal("0.01")),
+        currency, category, None if spent_on is None else date.fromisoformat(spent_on),
+        unit_kind, unit_key, unit_name, opportunity_id, description, parse_utc(submitted_at),
+        parse_utc(decided_at), parse_utc(posted_at), ledger_ref, receipt_count)
+
+
+def ledger_position(row: LedgerRow) -> Position:
+    """Where a page that ends with this row ends."""
+    return Position(parse_utc(row[15]), row[1])  # type: ignore[arg-type]
+
+
+def parse_utc(value: str | datetime | None) -> datetime | None:
     """A LedgerRow time as an aware UTC datetime."""
-    if text is None:
+    if value is None:
         return None
-    moment = datetime.fromisoformat(text)
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# "00" to "99": twice as fast as formatting with :02d, 10,000 times a page.
+_CENTS = [f"{cents:02d}" for cents in range(100)]
 
 
 def amount_text(cents: int | None) -> str | None:
@@ -111,26 +125,22 @@ def amount_text(cents: int | None) -> str | None:
     if cents is None:
         return None
     if cents < 0:
-        return f"-{-cents // 100}.{-cents % 100:02d}"
-    return f"{cents // 100}.{cents % 100:02d}"
+        return f"-{-cents // 100}.{_CENTS[-cents % 100]}"
+    return f"{cents // 100}.{_CENTS[cents % 100]}"
 
 
-def iso_utc(text: str | None) -> str | None:
-    """A LedgerRow time in ISO 8601 with Z, as pydantic writes a UTC datetime: the fraction
-    only when there are microseconds ("2026-03-02T09:30:00Z", "...:00.120000Z")."""
-    if text is None:
+def utc_moment(value: str | datetime | None) -> datetime | None:
+    """A LedgerRow time for a writer that takes naive datetimes as UTC (the API's pages):
+    naive as the database gives it, or moved to UTC if it names an offset.
+
+    `parse_utc` without a second datetime for each of a page's 30,000 times.
+    """
+    if value is None:
         return None
-    if len(text) == 26 and text[19] == ".":
-        fraction = text[19:]
-        return (f"{text[:10]}T{text[11:19]}Z" if fraction == ".000000"
-                else f"{text[:10]}T{text[11:19]}{fraction}Z")
-    if len(text) == 19:
-        return f"{text[:10]}T{text[11:]}Z"
-    # Any other spelling: the slow, general way.
-    moment = parse_utc(text)
-    assert moment is not None
-    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
-    return f"{moment.replace(microsecond=0, tzinfo=None).isoformat()}{fraction}Z"
+    if isinstance(value, datetime):
+        return value if value.tzinfo is None or value.tzinfo is UTC else value.astimezone(UTC)
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

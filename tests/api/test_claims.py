@@ -9,14 +9,19 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import orjson
 from PIL import Image
 from pydantic_core import to_json
+from sqlalchemy import insert
 
-from core.domain.finance import SETTLE, amount_text, iso_utc
+from api.app import PAGE_JSON
+from core.domain.finance import SETTLE, amount_text, utc_moment
 from storage.photos import PhotoStore
+from storage.tables import MemberRow
 from tests.api.conftest import AUDIT
 from tests.api.seed import (
     CAROL,
+    EAST,
     FIRST_DECISION,
     HARBOR_PROJECT,
     LI,
@@ -51,6 +56,25 @@ async def test_paging_2500_claims_gives_each_once_in_order(client, database):
     numbers = await approve_many(database, 1, 2500)
     seen, _ = await page_through(client, 1000)
     assert seen == numbers
+
+
+async def test_a_page_of_claims_by_thousands_of_people_names_each(make_client, database):
+    people = range(1000, 3500)
+    async with database.uow() as uow:
+        await uow.session.execute(insert(MemberRow), [
+            {"id": m, "key": f"rep-{m}", "name": f"Rep {m}", "department_id": EAST}
+            for m in people])
+        await uow.commit()
+    await add_claims(database, [
+        claim_row(m, FIRST_DECISION + timedelta(seconds=m), member_id=m,
+                  unit=("member", m) if m % 2 else ("project", HARBOR_PROJECT))
+        for m in people])
+    claims = (await make_client(page_size=5000).get(
+        "/api/v1/claims/approved", params={"limit": 5000})).json()["claims"]
+    assert [c["member"] for c in claims] == [
+        {"key": f"rep-{m}", "name": f"Rep {m}"} for m in people]
+    assert [c["unit"]["key"] for c in claims] == [
+        f"rep-{m}" if m % 2 else "harbor" for m in people]
 
 
 async def test_paging_while_approvals_commit_misses_none(client, database, clock):
@@ -261,17 +285,34 @@ async def test_the_fast_page_writes_what_the_straightforward_way_does(client, da
     assert page[3]["receipt_count"] == 1
 
 
-def test_amount_and_time_text_match_decimal_and_datetime():
+async def test_a_page_is_written_byte_for_byte_as_pydantic_writes_it(client, database):
+    await add_claims(database, [
+        claim_row(1, FIRST_DECISION, description='taxi "airport" \\ 李娜\n\u2028\x01 😀',
+                  posted_at=FIRST_DECISION + timedelta(microseconds=5), ledger_ref="GL/1 \"a\""),
+        claim_row(2, FIRST_DECISION, unit=("project", HARBOR_PROJECT), member_id=LI)])
+    response = await client.get("/api/v1/claims/approved")
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == to_json(response.json())
+
+
+async def test_a_claim_charged_to_a_unit_that_is_gone_is_listed_without_one(client, database):
+    await add_claims(database, [claim_row(1, FIRST_DECISION, unit=("project", 999))])
+    listed = (await client.get("/api/v1/claims/approved")).json()["claims"]
+    one = (await client.get("/api/v1/claims/EXP-2026-000001")).json()
+    assert listed[0]["unit"] is None and one["unit"] is None
+
+
+def test_page_amounts_and_times_are_written_as_decimals_and_datetimes_are():
     for cents in (0, 1, 5, 10, 99, 100, 123450, 10_000_000, 123456789012, -5, -123450):
         exact = (Decimal(cents) / 100).quantize(Decimal("0.01"))
         assert amount_text(cents) == to_json(exact).decode().strip('"')
     for moment in (datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
                    datetime(2026, 3, 2, 9, 30, 5, 120000, tzinfo=UTC),
                    datetime(2026, 12, 31, 23, 59, 59, 1, tzinfo=UTC)):
-        written = to_json(moment).decode().strip('"')
+        written = to_json(moment)
         naive = moment.replace(tzinfo=None)
         for text in (f"{naive:%Y-%m-%d %H:%M:%S.%f}", naive.isoformat(" "),
                      naive.isoformat(), f"{naive.isoformat()}+00:00",
                      moment.astimezone(timezone(timedelta(hours=8))).isoformat()):
-            assert iso_utc(text) == written, text
-    assert amount_text(None) is None and iso_utc(None) is None
+            assert orjson.dumps(utc_moment(text), option=PAGE_JSON) == written, text
+    assert amount_text(None) is None and utc_moment(None) is None
