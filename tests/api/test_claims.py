@@ -315,4 +315,7 @@ def test_page_amounts_and_times_are_written_as_decimals_and_datetimes_are():
                      naive.isoformat(), f"{naive.isoformat()}+00:00",
                      moment.astimezone(timezone(timedelta(hours=8))).isoformat()):
             assert orjson.dumps(utc_moment(text), option=PAGE_JSON) == written, text
+        # As asyncpg gives them: aware datetimes.
+        for aware in (moment, moment.astimezone(timezone(timedelta(hours=8)))):
+            assert orjson.dumps(utc_moment(aware), option=PAGE_JSON) == written, aware
     assert amount_text(None) is None and utc_moment(None) is None
