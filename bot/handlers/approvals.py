@@ -23,6 +23,7 @@ from telegram import (
 )
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
+from bot.albums import send_albums
 from bot.context import CrmContext
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.i18n import N_, Translator
@@ -43,7 +44,6 @@ _DETAILS = re.compile(r"apv:d:(\d{1,12})")
 PENDING_REASONS = "approval_reasons"  # user_data: {claim id: version} awaiting a reason
 REASON_MARK = "✍️"
 _NUMBER_IN_QUESTION = re.compile(r"EXP-\d{4}-\d{6,12}")
-_MEDIA_GROUP = 10
 
 STEP_STATES = {
     StepState.WAITING: N_("waiting"), StepState.CURRENT: N_("asked now"),
@@ -385,14 +385,9 @@ async def _details(update: Update, context: CrmContext, claim_id: int) -> None:
     chat_id = update.effective_chat.id
     images = await context.services.approvals.receipt_images(update.effective_user.id,
                                                              claim_id)
-    media = [InputMediaPhoto(data if data is not None else receipt.file_id)
-             for receipt, data in images if data is not None or receipt.file_id]
-    for start in range(0, len(media), _MEDIA_GROUP):
-        batch = media[start:start + _MEDIA_GROUP]
-        if len(batch) == 1:
-            await context.bot.send_photo(chat_id, batch[0].media)
-        else:
-            await context.bot.send_media_group(chat_id, batch)
+    await send_albums(context.bot, chat_id, [
+        InputMediaPhoto(data if data is not None else receipt.file_id)
+        for receipt, data in images if data is not None or receipt.file_id])
     await context.bot.send_message(chat_id, details_text(view, t,
                                                          context.visitor.settings.timezone),
                                    parse_mode="HTML")

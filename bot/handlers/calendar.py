@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.albums import send_albums
 from bot.context import CrmContext
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
@@ -31,7 +32,6 @@ _DAY = re.compile(r"cal:d:(\d{1,12}):(\d{4})(\d{2})(\d{2})")
 _PHOTOS = re.compile(r"cal:p:(\d{1,12}):(\d{4})(\d{2})(\d{2})")
 NOTHING = "cal:x"
 BLANK = "·"  # Telegram refuses buttons with no visible text
-ALBUM = 10  # Telegram's most photos in one album
 
 OUTCOME_ICONS = {"done": "✅", "not_done": "❌", "moved": "➡️", "open": "⏳"}
 FLAG_NAMES = {
@@ -239,14 +239,8 @@ async def _send_photos(update: Update, context: CrmContext, member_id: int, day:
         await query.answer(t("No photos are kept for this day."), show_alert=True)
         return
     await query.answer()
-    chat_id = update.effective_chat.id
-    for start in range(0, len(photos), ALBUM):
-        batch = photos[start:start + ALBUM]
-        if len(batch) == 1:
-            await context.bot.send_photo(chat_id, batch[0].data, caption=batch[0].caption)
-        else:
-            await context.bot.send_media_group(
-                chat_id, [InputMediaPhoto(p.data, caption=p.caption) for p in batch])
+    await send_albums(context.bot, update.effective_chat.id,
+                      [InputMediaPhoto(p.data, caption=p.caption) for p in photos])
 
 
 def handlers() -> list:

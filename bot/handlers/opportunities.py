@@ -17,9 +17,10 @@ from telegram import (
 )
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.albums import send_albums
 from bot.context import CrmContext
 from bot.funnel import FunnelStep, funnel_chart
-from bot.handlers.calendar import ALBUM, FLAG_NAMES, OUTCOME_ICONS
+from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
 from bot.handlers.claims import STATUS_ICONS, STATUS_NAMES, category_name
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
@@ -335,14 +336,8 @@ async def send_photos(update: Update, context: CrmContext, opp_id: int) -> None:
         await query.answer(t("No photos are kept for this opportunity."), show_alert=True)
         return
     await query.answer()
-    chat_id = update.effective_chat.id
-    for start in range(0, len(photos), ALBUM):
-        batch = photos[start:start + ALBUM]
-        if len(batch) == 1:
-            await context.bot.send_photo(chat_id, batch[0].data, caption=batch[0].caption)
-        else:
-            await context.bot.send_media_group(
-                chat_id, [InputMediaPhoto(p.data, caption=p.caption) for p in batch])
+    await send_albums(context.bot, update.effective_chat.id,
+                      [InputMediaPhoto(p.data, caption=p.caption) for p in photos])
 
 
 async def on_press(update: Update, context: CrmContext) -> None:
