@@ -33,9 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
+from bench.scratch import run_outside_transaction, scratch_schema
 from core.config import ExpensesConfig
 from core.domain.expense_stats import StatusFilter
 from core.domain.org import OrgSettings
@@ -45,7 +43,7 @@ from core.expense_stats import ExpenseStatsService
 from storage.database import Database
 from storage.expense_totals import rebuild
 from storage.migrate import upgrade
-from storage.tables import Base, ClaimRow
+from storage.tables import ClaimRow
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_expenses"
@@ -242,10 +240,7 @@ async def fill_postgres(database: Database, org: dict[str, list[tuple]], claims:
             await raw.executemany(statement, rows)
         await raw.copy_records_to_table("expense_claims", records=claims,
                                         columns=CLAIM_COLUMNS, schema_name=SCHEMA)
-    async with database.engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        # Index-only scans need the visibility map that VACUUM writes.
-        await raw.execute("VACUUM ANALYZE")
+    await run_outside_transaction(database, "VACUUM ANALYZE")
 
 
 async def time_stats(database: Database, runs: int) -> dict[str, tuple[float, int]]:
@@ -283,30 +278,14 @@ async def bench_sqlite(folder: Path, org, claims, budgets, runs: int) -> dict:
 
 
 async def bench_postgres(url: str, org, claims, budgets, runs: int) -> dict:
-    """In a schema of its own, so the test database's tables are never touched."""
-    admin = create_async_engine(url)
-    async with admin.begin() as connection:
-        await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    engine = create_async_engine(url, pool_size=5, connect_args={
-        "server_settings": {"search_path": SCHEMA}})
-    database = Database(engine)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+    async with scratch_schema(url, SCHEMA) as database:
         start = time.perf_counter()
         await fill_postgres(database, org, claims, budgets)
         loaded = time.perf_counter() - start
         summed = await sum_claims(database)
-        async with engine.connect() as connection:
-            raw = (await connection.get_raw_connection()).driver_connection
-            await raw.execute("VACUUM ANALYZE")
+        # Index-only scans need the visibility map that VACUUM writes.
+        await run_outside_transaction(database, "VACUUM ANALYZE")
         return {"load": loaded, "sum": summed, "stats": await time_stats(database, runs)}
-    finally:
-        await database.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await admin.dispose()
 
 
 def export_child(url: str, output: str) -> None:

@@ -33,17 +33,14 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from bench.expenses import _sqlite_value
+from bench.scratch import run_outside_transaction, scratch_schema
 from core.config import PipelineConfig
 from core.domain.org import OrgSettings
 from core.domain.period import Period
 from core.opportunities import OpportunityService
 from storage.database import Database
 from storage.migrate import upgrade
-from storage.tables import Base
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_opportunities"
@@ -215,9 +212,7 @@ async def fill_postgres(database: Database, rows: dict[str, list[tuple]]) -> Non
         for table in STATEMENTS:
             await raw.copy_records_to_table(table, records=rows[table], columns=_columns(table),
                                             schema_name=SCHEMA)
-    async with database.engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        await raw.execute("VACUUM ANALYZE")
+    await run_outside_transaction(database, "VACUUM ANALYZE")
 
 
 async def _median(call, runs: int) -> float:
@@ -267,43 +262,16 @@ async def bench_sqlite(path: Path, rows, runs: int, ordinary: list[int]) -> dict
 
 async def bench_postgres(url: str, rows, runs: int, ordinary: list[int], *,
                          keep: bool = False) -> dict:
-    """In a schema of its own, so the test database's tables are never touched; dropped
-    afterwards unless kept. Without rows, the kept schema is timed again (with any index
-    added to the tables since)."""
-    admin = create_async_engine(url)
-    if rows is not None:
-        async with admin.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            await connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    engine = create_async_engine(url, pool_size=5, connect_args={
-        "server_settings": {"search_path": SCHEMA}})
-    database = Database(engine)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_create_schema)
+    """In a schema of its own, dropped afterwards unless kept. Without rows, the kept schema
+    is timed again (with any index added to the tables since)."""
+    async with scratch_schema(url, SCHEMA, fresh=rows is not None, keep=keep) as database:
         start = time.perf_counter()
         if rows is None:
-            async with engine.connect() as connection:
-                raw = (await connection.get_raw_connection()).driver_connection
-                await raw.execute("ANALYZE")
+            await run_outside_transaction(database, "ANALYZE")
         else:
             await fill_postgres(database, rows)
         loaded = time.perf_counter() - start
         return {"load": loaded, **await measure(database, runs, ordinary)}
-    finally:
-        await database.dispose()
-        if not keep:
-            async with admin.begin() as connection:
-                await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await admin.dispose()
-
-
-def _create_schema(connection) -> None:
-    """The tables, and every index of them (those added since a kept schema was filled)."""
-    Base.metadata.create_all(connection)
-    for table in Base.metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(connection, checkfirst=True)
 
 
 def main() -> None:

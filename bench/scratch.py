@@ -1,0 +1,53 @@
+"""A PostgreSQL schema of a benchmark's own, so the test database's tables are never touched."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage.database import Database
+from storage.tables import Base
+
+
+@asynccontextmanager
+async def scratch_schema(url: str, schema: str, *, fresh: bool = True,
+                         keep: bool = False) -> AsyncIterator[Database]:
+    """The server at `url` with `schema` first on the search path: made anew (fresh) or
+    reused as an earlier run kept it, with every table and index the tables describe
+    (those added since included); dropped afterwards unless kept."""
+    admin = create_async_engine(url)
+    try:
+        if fresh:
+            async with admin.begin() as connection:
+                await connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                await connection.execute(text(f"CREATE SCHEMA {schema}"))
+        database = Database(create_async_engine(url, pool_size=5, connect_args={
+            "server_settings": {"search_path": schema}}))
+        try:
+            async with database.engine.begin() as connection:
+                await connection.run_sync(_create_tables)
+            yield database
+        finally:
+            await database.dispose()
+            if not keep:
+                async with admin.begin() as connection:
+                    await connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    finally:
+        await admin.dispose()
+
+
+async def run_outside_transaction(database: Database, command: str) -> None:
+    """VACUUM, ANALYZE and the like, which a transaction block refuses."""
+    async with database.engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.execute(command)
+
+
+def _create_tables(connection) -> None:
+    Base.metadata.create_all(connection)
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(connection, checkfirst=True)
