@@ -15,7 +15,6 @@ field, x discard, k continue, a add to trip; "exp:new" starts another claim, "ex
 from __future__ import annotations
 
 import re
-import warnings
 from datetime import date, timedelta
 from html import escape
 
@@ -31,7 +30,6 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.context import CrmContext
 from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
@@ -543,27 +541,24 @@ async def timed_out(update: Update, context: CrmContext) -> None:
 
 
 def conversation(application: Application) -> ConversationHandler:
-    with warnings.catch_warnings():
-        # Tracked per chat on purpose: every button carries the claim it acts on.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        return ScheduleConversation(
-            "expense",
-            entry_points=[
-                CommandHandler("expense", start, filters=filters.ChatType.PRIVATE),
-                MessageHandler(menu_button(EXPENSE), start),
-                CallbackQueryHandler(new_claim, pattern=r"^exp:new$"),
-                CallbackQueryHandler(claim_for_opportunity, pattern=r"^exp:new:\d{1,12}$"),
-                CallbackQueryHandler(on_press, pattern=r"^exp:[cduonrsvefxka]:"),
-            ],
-            states={
-                AMOUNT: [MessageHandler(typed(), got_amount)],
-                DATE: [MessageHandler(typed(), got_date)],
-                DESCRIPTION: [MessageHandler(typed(), got_description)],
-                TAP: [MessageHandler(typed(), tap_please)],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
-            },
-            fallbacks=[CommandHandler("cancel", cancel)],
-        ).bind(application)
+    return ScheduleConversation(
+        "expense",
+        entry_points=[
+            CommandHandler("expense", start, filters=filters.ChatType.PRIVATE),
+            MessageHandler(menu_button(EXPENSE), start),
+            CallbackQueryHandler(new_claim, pattern=r"^exp:new$"),
+            CallbackQueryHandler(claim_for_opportunity, pattern=r"^exp:new:\d{1,12}$"),
+            CallbackQueryHandler(on_press, pattern=r"^exp:[cduonrsvefxka]:"),
+        ],
+        states={
+            AMOUNT: [MessageHandler(typed(), got_amount)],
+            DATE: [MessageHandler(typed(), got_date)],
+            DESCRIPTION: [MessageHandler(typed(), got_description)],
+            TAP: [MessageHandler(typed(), tap_please)],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+    ).bind(application)
 
 
 def handlers(application: Application) -> list:

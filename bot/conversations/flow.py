@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, ConversationHandler, filters
+from telegram.warnings import PTBUserWarning
 
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import all_translations
@@ -44,8 +46,12 @@ class ScheduleConversation(ConversationHandler):
     """
 
     def __init__(self, flow: str, **kwargs: Any) -> None:
-        super().__init__(name=flow, per_chat=True, per_user=True, per_message=False,
-                         allow_reentry=True, conversation_timeout=TIMEOUT, **kwargs)
+        with warnings.catch_warnings():
+            # Tracked per chat, not per message, on purpose: every button carries what it
+            # acts on (PTB warns of button handlers in such a conversation).
+            warnings.simplefilter("ignore", PTBUserWarning)
+            super().__init__(name=flow, per_chat=True, per_user=True, per_message=False,
+                             allow_reentry=True, conversation_timeout=TIMEOUT, **kwargs)
         self.flow = flow
         self._chats: Mapping[int, dict] = {}
 

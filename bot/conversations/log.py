@@ -8,7 +8,6 @@ work) need the conversation's state. Amending a past day's log is allowed and ma
 from __future__ import annotations
 
 import re
-import warnings
 from datetime import date
 from html import escape
 
@@ -21,7 +20,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.context import CrmContext
 from bot.conversations.flow import ScheduleConversation, day_argument, enter, menu_button, typed
@@ -283,19 +281,16 @@ async def cancel(update: Update, context: CrmContext) -> int:
 
 def conversation(application: Application) -> ConversationHandler:
     press = CallbackQueryHandler(on_press, pattern=r"^log:")
-    with warnings.catch_warnings():
-        # Tracked per chat on purpose: every button carries what it acts on.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        return ScheduleConversation(
-            "log",
-            entry_points=[
-                CommandHandler("log", start, filters=filters.ChatType.PRIVATE),
-                MessageHandler(menu_button(LOG), start),
-                press,
-            ],
-            states={
-                LOGGING: [MessageHandler(typed(), typed_note), press],
-                UNPLANNED: [MessageHandler(typed(), typed_unplanned), press],
-            },
-            fallbacks=[CommandHandler("cancel", cancel)],
-        ).bind(application)
+    return ScheduleConversation(
+        "log",
+        entry_points=[
+            CommandHandler("log", start, filters=filters.ChatType.PRIVATE),
+            MessageHandler(menu_button(LOG), start),
+            press,
+        ],
+        states={
+            LOGGING: [MessageHandler(typed(), typed_note), press],
+            UNPLANNED: [MessageHandler(typed(), typed_unplanned), press],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+    ).bind(application)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import calendar
 import re
-import warnings
 from datetime import date
 from decimal import Decimal
 from html import escape
@@ -26,7 +25,6 @@ from telegram.ext import (
     filters,
 )
 from telegram.ext import MessageHandler as OnMessage
-from telegram.warnings import PTBUserWarning
 
 from bot.context import CrmContext
 from bot.conversations.flow import (
@@ -317,27 +315,24 @@ async def stale(update: Update, context: CrmContext) -> int:
 
 
 def conversation(application: Application) -> ConversationHandler:
-    with warnings.catch_warnings():
-        # Tracked per chat on purpose: every button carries what it acts on.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        return ScheduleConversation(
-            "opp",
-            entry_points=[CommandHandler("opp", start, filters=filters.ChatType.PRIVATE)],
-            states={
-                CUSTOMER: [CallbackQueryHandler(chose_customer, pattern=r"^opp:c:"),
-                           OnMessage(typed(), search_customer)],
-                NEW_NAME: [OnMessage(typed(), new_name)],
-                SITE: [CallbackQueryHandler(use_location, pattern=r"^opp:site$")],
-                TITLE: [OnMessage(typed(), got_title)],
-                AMOUNT: [OnMessage(typed(), got_amount)],
-                CLOSE: [CallbackQueryHandler(chose_close, pattern=r"^opp:w:"),
-                        OnMessage(typed(), typed_close)],
-                STAGE: [CallbackQueryHandler(chose_stage, pattern=r"^opp:k:")],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
-            },
-            fallbacks=[CommandHandler("cancel", cancel),
-                       CallbackQueryHandler(cancel, pattern=r"^opp:x$")],
-        ).bind(application)
+    return ScheduleConversation(
+        "opp",
+        entry_points=[CommandHandler("opp", start, filters=filters.ChatType.PRIVATE)],
+        states={
+            CUSTOMER: [CallbackQueryHandler(chose_customer, pattern=r"^opp:c:"),
+                       OnMessage(typed(), search_customer)],
+            NEW_NAME: [OnMessage(typed(), new_name)],
+            SITE: [CallbackQueryHandler(use_location, pattern=r"^opp:site$")],
+            TITLE: [OnMessage(typed(), got_title)],
+            AMOUNT: [OnMessage(typed(), got_amount)],
+            CLOSE: [CallbackQueryHandler(chose_close, pattern=r"^opp:w:"),
+                    OnMessage(typed(), typed_close)],
+            STAGE: [CallbackQueryHandler(chose_stage, pattern=r"^opp:k:")],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel),
+                   CallbackQueryHandler(cancel, pattern=r"^opp:x$")],
+    ).bind(application)
 
 
 async def _outside(update: Update, context: CrmContext) -> None:

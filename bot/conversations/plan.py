@@ -8,7 +8,6 @@ edited or deleted at once, each press checked again by the service.
 from __future__ import annotations
 
 import re
-import warnings
 from datetime import date
 from html import escape
 
@@ -22,7 +21,6 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.context import CrmContext
 from bot.conversations.flow import (
@@ -422,30 +420,27 @@ async def stale(update: Update, context: CrmContext) -> int:
 
 def conversation(application: Application) -> ConversationHandler:
     press = CallbackQueryHandler(on_review_press, pattern=r"^plan:[sure](:\d+)?$")
-    with warnings.catch_warnings():
-        # Tracked per chat on purpose: every button carries what it acts on.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        return ScheduleConversation(
-            "plan",
-            entry_points=[
-                CommandHandler("plan", start, filters=filters.ChatType.PRIVATE),
-                MessageHandler(menu_button(PLAN), start),
-                CallbackQueryHandler(start_from_button, pattern=r"^plan:(new|d):"),
-                CallbackQueryHandler(start_visit, pattern=r"^plan:v:"),
-            ],
-            states={
-                ITEM: [MessageHandler(typed(), got_item), press],
-                CUSTOMER: [CallbackQueryHandler(chose_customer, pattern=r"^plan:c:"),
-                           CallbackQueryHandler(chose_opportunity, pattern=r"^plan:o:"),
-                           MessageHandler(typed(), search_customer), press],
-                TIME: [CallbackQueryHandler(chose_time, pattern=r"^plan:t:"),
-                       MessageHandler(typed(), typed_time)],
-                EDIT: [MessageHandler(typed(), edited)],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
-            },
-            fallbacks=[CommandHandler("cancel", cancel),
-                       CallbackQueryHandler(cancel, pattern=r"^plan:x$")],
-        ).bind(application)
+    return ScheduleConversation(
+        "plan",
+        entry_points=[
+            CommandHandler("plan", start, filters=filters.ChatType.PRIVATE),
+            MessageHandler(menu_button(PLAN), start),
+            CallbackQueryHandler(start_from_button, pattern=r"^plan:(new|d):"),
+            CallbackQueryHandler(start_visit, pattern=r"^plan:v:"),
+        ],
+        states={
+            ITEM: [MessageHandler(typed(), got_item), press],
+            CUSTOMER: [CallbackQueryHandler(chose_customer, pattern=r"^plan:c:"),
+                       CallbackQueryHandler(chose_opportunity, pattern=r"^plan:o:"),
+                       MessageHandler(typed(), search_customer), press],
+            TIME: [CallbackQueryHandler(chose_time, pattern=r"^plan:t:"),
+                   MessageHandler(typed(), typed_time)],
+            EDIT: [MessageHandler(typed(), edited)],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel),
+                   CallbackQueryHandler(cancel, pattern=r"^plan:x$")],
+    ).bind(application)
 
 
 async def nothing_to_cancel(update: Update, context: CrmContext) -> None:
