@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from core.domain.calendar import (
     LogEntryFact,
     LogFact,
     Month,
+    PhotoFact,
     PlanItemFact,
     check_rating,
     clamp_month,
@@ -112,6 +114,25 @@ class ShownPhoto:
     caption: str
 
 
+def watermarked(store: PhotoFiles | None, facts: Sequence[PhotoFact], zone: ZoneInfo,
+                names: Mapping[int, str]) -> list[ShownPhoto]:
+    """Each photo still in the store, watermarked and captioned with who took it, when (in
+    the team's zone) and where."""
+    shown: list[ShownPhoto] = []
+    if store is None:
+        return shown
+    for photo in facts:
+        try:
+            data = store.read(photo.sha256)
+        except OSError:
+            continue  # the file is gone from the store: show the others
+        when = photo.taken_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        lines = [names.get(photo.member_id, "—"), f"{when} ({zone.key})",
+                 photo.customer or "—"]
+        shown.append(ShownPhoto(store.watermark(data, lines), " · ".join(lines)))
+    return shown
+
+
 class _Reader:
     """What both services share: who is asking, whom they may see, the team's clock."""
 
@@ -190,18 +211,7 @@ class CalendarService(_Reader):
             member = await self._subject(uow, actor, member_id, tree)
             zone, _ = await self._zone(uow)
             facts = await uow.calendar.photos(member.id, *_utc_range(day, day, zone))
-        shown = []
-        for photo in facts:
-            if self._photos is None:
-                break
-            try:
-                data = self._photos.read(photo.sha256)
-            except OSError:
-                continue  # the file is gone from the store: show the others
-            when = photo.taken_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-            lines = [member.name, f"{when} ({zone.key})", photo.customer or "—"]
-            shown.append(ShownPhoto(self._photos.watermark(data, lines), " · ".join(lines)))
-        return shown
+        return watermarked(self._photos, facts, zone, {member.id: member.name})
 
 
 async def _day_view(uow: UnitOfWork, actor: Member, member: Member, day: date,

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from core.calendar import ShownPhoto
+from core.calendar import ShownPhoto, watermarked
 from core.config import PipelineConfig
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.opportunity import (
@@ -431,19 +431,7 @@ class OpportunityService:
             facts = await uow.opportunities.photos(opportunity, ALBUM_PHOTOS)
             names = {i: m.name for i, m in (await uow.members.many(
                 {f.member_id for f in facts})).items()}
-        shown = []
-        for photo in facts:
-            if self._photos is None:
-                break
-            try:
-                data = self._photos.read(photo.sha256)
-            except OSError:
-                continue  # the file is gone from the store: show the others
-            when = photo.taken_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-            lines = [names.get(photo.member_id, "—"), f"{when} ({zone.key})",
-                     photo.customer or "—"]
-            shown.append(ShownPhoto(self._photos.watermark(data, lines), " · ".join(lines)))
-        return shown
+        return watermarked(self._photos, facts, zone, names)
 
     # Working the deal.
 

@@ -27,6 +27,7 @@ from core.domain.expenses import (
 )
 from core.domain.notification import NotificationKind
 from storage import expense_totals
+from storage.claims import claim_from_row
 from storage.tables import (
     ApprovalStepRow,
     ClaimEventRow,
@@ -34,18 +35,6 @@ from storage.tables import (
     ClaimRow,
     NotificationRow,
 )
-
-
-def claim_from_row(row: ClaimRow, receipt_count: int = 0) -> Claim:
-    return Claim(
-        id=row.id, member_id=row.member_id, amount=row.amount, currency=row.currency,
-        category=row.category, spent_on=row.spent_on,
-        unit_kind=UnitKind(row.unit_kind) if row.unit_kind else None, unit_id=row.unit_id,
-        description=row.description or "", opportunity_id=row.opportunity_id,
-        report_id=row.report_id, status=ClaimStatus(row.status), number=row.number,
-        version=row.version, created_at=row.created_at, submitted_at=row.submitted_at,
-        decided_at=row.decided_at, posted_at=row.posted_at, ledger_ref=row.ledger_ref,
-        receipt_count=receipt_count)
 
 
 def _step(row: ApprovalStepRow) -> ApprovalStep:
@@ -74,7 +63,7 @@ class SqlApprovalRepository:
     async def claim(self, claim_id: int) -> Claim | None:
         row = (await self.session.execute(
             select(ClaimRow, _RECEIPTS).where(ClaimRow.id == claim_id))).first()
-        return None if row is None else claim_from_row(row[0], row[1] or 0)
+        return None if row is None else claim_from_row(row[0], row[1])
 
     async def submit(self, claim_id: int, *, version: int, number: str, department_id: int,
                      at: datetime, stage: str | None = None) -> bool:

@@ -33,7 +33,7 @@ def _claims() -> Select:
     return select(ClaimRow, _RECEIPTS.label("receipts"))
 
 
-def _claim(row: ClaimRow, receipts: int) -> Claim:
+def claim_from_row(row: ClaimRow, receipt_count: int | None = 0) -> Claim:
     return Claim(
         id=row.id, member_id=row.member_id, amount=row.amount, currency=row.currency,
         category=row.category, spent_on=row.spent_on,
@@ -42,7 +42,7 @@ def _claim(row: ClaimRow, receipts: int) -> Claim:
         report_id=row.report_id, status=ClaimStatus(row.status), number=row.number,
         version=row.version, created_at=row.created_at, submitted_at=row.submitted_at,
         decided_at=row.decided_at, posted_at=row.posted_at, ledger_ref=row.ledger_ref,
-        receipt_count=receipts or 0)
+        receipt_count=receipt_count or 0)
 
 
 def _draft_values(claim: Claim) -> dict:
@@ -64,7 +64,7 @@ class SqlClaimRepository:
 
     async def _one(self, *where) -> Claim | None:
         found = (await self.session.execute(_claims().where(*where).limit(1))).first()
-        return None if found is None else _claim(found[0], found[1])
+        return None if found is None else claim_from_row(found[0], found[1])
 
     async def add(self, claim: Claim, department_id: int, now: datetime) -> Claim:
         new_id = await self.session.scalar(
@@ -107,7 +107,7 @@ class SqlClaimRepository:
             _claims().where(ClaimRow.member_id == member_id,
                             ClaimRow.status == ClaimStatus.DRAFT.value)
             .order_by(ClaimRow.updated_at.desc(), ClaimRow.id.desc()).limit(1))).first()
-        return None if found is None else _claim(found[0], found[1])
+        return None if found is None else claim_from_row(found[0], found[1])
 
     async def mine(self, member_id: int, offset: int, limit: int) -> list[Claim]:
         """The member's claims: drafts first, then newest first."""
@@ -115,7 +115,7 @@ class SqlClaimRepository:
         rows = await self.session.execute(
             _claims().where(ClaimRow.member_id == member_id)
             .order_by(drafts_first, ClaimRow.id.desc()).offset(offset).limit(limit))
-        return [_claim(row, receipts) for row, receipts in rows]
+        return [claim_from_row(row, receipts) for row, receipts in rows]
 
     async def count_mine(self, member_id: int) -> int:
         return await self.session.scalar(
@@ -196,7 +196,7 @@ class SqlClaimRepository:
     async def in_report(self, report_id: int) -> list[Claim]:
         rows = await self.session.execute(
             _claims().where(ClaimRow.report_id == report_id).order_by(ClaimRow.id))
-        return [_claim(row, receipts) for row, receipts in rows]
+        return [claim_from_row(row, receipts) for row, receipts in rows]
 
     async def close_report(self, report_id: int, at: datetime) -> bool:
         """Mark a trip submitted, once: False when it was already."""
