@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test run lint i18n clean bench bench-fanout bench-updates bench-checkin bench-api bench-expenses bench-opportunities
+.PHONY: demo test test-any-hour run lint i18n clean bench bench-fanout bench-updates bench-checkin bench-api bench-expenses bench-opportunities
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,22 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The chat tests (the real bot, its scheduler and outbox) with the machine's clock and time
+# zone moved by libfaketime to hours that once broke them: an evening in the team's zone,
+# just before its midnight on another machine zone, and a Sunday. Every test has its own
+# clock, so each run must pass exactly as `make test` does.
+ANY_HOUR := 2026-12-04T14:05:00/UTC 2026-12-03T15:58:00/America/Los_Angeles \
+            2026-12-06T03:00:00/Asia/Shanghai
+
+test-any-hour: $(STAMP)
+	@command -v faketime >/dev/null || { echo "test-any-hour needs faketime (apt-get install faketime)"; exit 2; }
+	@for moment in $(ANY_HOUR); do \
+		at="$${moment%%/*}"; zone="$${moment#*/}"; \
+		echo "chat tests with the machine's clock at $$at UTC, TZ=$$zone"; \
+		TZ="$$zone" faketime "$$(echo $$at | tr T ' ') UTC" $(BIN)/python -m pytest tests/chat \
+			-p no:cacheprovider || exit 1; \
+	done
 
 run: $(STAMP)
 	$(BIN)/crmbot run --config config.toml

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from datetime import timedelta
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault
@@ -39,7 +36,8 @@ from bot.handlers import (
 )
 from bot.handlers import help as help_
 from bot.i18n import LANGUAGES, TELEGRAM_CODES, Translator
-from bot.outbox import Dispatcher
+from bot.inbound import JournaledPolling, JournaledQueue, UpdateJournal
+from bot.outbox import Dispatcher, worker_name
 from bot.pacing import Pacer
 from bot.scheduler import start_scheduler
 from bot.transport import AiohttpRequest
@@ -54,6 +52,7 @@ from core.domain.org import OrgSettings
 from core.expense_stats import ExpenseStatsService
 from core.expenses import ExpenseService
 from core.goals import GoalService
+from core.inbound import InboundService
 from core.notifications import GroupService, InboxService, OutboxService
 from core.opportunities import OpportunityService
 from core.org import OrgService
@@ -81,7 +80,7 @@ def org_defaults(config: Config) -> OrgSettings:
 def build_services(config: Config, database: Database, clock: Clock,
                    worker: str | None = None) -> Services:
     defaults = org_defaults(config)
-    worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    worker = worker or worker_name()
     org = OrgService(database.uow, clock, defaults, invite_ttl=config.telegram.invite_ttl)
     approvals = ApprovalService(database.uow, clock, defaults, config.expenses,
                                 config.reminders.approval_sla,
@@ -120,6 +119,7 @@ def build_services(config: Config, database: Database, clock: Clock,
         opportunities=OpportunityService(database.uow, clock, defaults, config.pipeline,
                                          PhotoStore(config.storage.photos_dir)),
         goals=goal_service,
+        inbound=InboundService(database.uow, clock),
         clock=clock,
     )
 
@@ -130,8 +130,15 @@ def build_application(config: Config, *, database: Database | None = None,
     database = database or Database.connect(config.database.url, echo=config.database.echo)
     clock = clock or SystemClock()
     telegram = config.telegram
+    services = build_services(config, database, clock)
+    journal = UpdateJournal(services.inbound)
 
     async def post_init(application: Application) -> None:
+        # Handled first once the bot starts: what an earlier process received and never did.
+        unhandled = await journal.unhandled(application.bot)
+        if unhandled:
+            log.info("%d updates received before a stop are handled now", len(unhandled))
+        await application.update_queue.replay(unhandled)
         await publish_commands(application)
         await start_scheduler(application)
         await application.bot_data["dispatcher"].start()
@@ -139,9 +146,11 @@ def build_application(config: Config, *, database: Database | None = None,
     async def post_stop(application: Application) -> None:
         # The bot can still send here: what is on its way is finished and recorded.
         await application.bot_data["dispatcher"].stop()
+        await journal.flush()
 
     async def post_shutdown(application: Application) -> None:
         await application.bot_data["dispatcher"].stop()  # when post_stop never ran
+        await journal.flush()
         await database.dispose()
 
     application = (
@@ -150,7 +159,8 @@ def build_application(config: Config, *, database: Database | None = None,
         .base_url(telegram.base_url)
         .base_file_url(telegram.base_file_url)
         .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .get_updates_request(JournaledPolling(journal, connection_pool_size=1))
+        .update_queue(JournaledQueue(journal))
         .rate_limiter(Pacer.from_config(config.outbox))
         .concurrent_updates(PerChatUpdateProcessor(telegram.concurrent_updates))
         .context_types(ContextTypes(context=CrmContext))
@@ -159,7 +169,7 @@ def build_application(config: Config, *, database: Database | None = None,
         .post_shutdown(post_shutdown)
         .build()
     )
-    services = build_services(config, database, clock)
+    application.update_processor.on_handled = journal.handled  # type: ignore[attr-defined]
     application.bot_data["services"] = services
     application.bot_data["dispatcher"] = Dispatcher(
         application.bot, services.outbox, batch=config.outbox.batch,

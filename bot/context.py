@@ -16,6 +16,7 @@ from core.domain.org import Member
 from core.expense_stats import ExpenseStatsService
 from core.expenses import ExpenseService
 from core.goals import GoalService
+from core.inbound import InboundService
 from core.notifications import GroupService, InboxService, OutboxService
 from core.opportunities import OpportunityService
 from core.org import OrgService, Visitor
@@ -46,6 +47,7 @@ class Services:
     expense_stats: ExpenseStatsService
     opportunities: OpportunityService
     goals: GoalService
+    inbound: InboundService
     clock: Clock
 
 

@@ -102,12 +102,6 @@ async def manager_invites_a_new_rep(stage: Stage, cast: Cast) -> None:
     await stage.act(cast.stranger.send(f"/start {token}"))
 
 
-async def fire(stage: Stage, rule: str) -> None:
-    """A rule's daily job goes off now, as the JobQueue calls it at the rule's time."""
-    [job] = stage.application.job_queue.get_jobs_by_name(rule)
-    await job.run(stage.application)
-
-
 async def evening_and_morning(stage: Stage, cast: Cast) -> None:
     clock: DemoClock = stage.application.bot_data["services"].clock
     standin = stage.standin
@@ -115,12 +109,12 @@ async def evening_and_morning(stage: Stage, cast: Cast) -> None:
     await stage.act(cast.erin.send("/bindgroup", team))
     clock.moment = on_the_teams_clock(25, 18)  # Wednesday, six in the evening
     mark = standin.mark()
-    await fire(stage, "plan_reminder")
+    await stage.fire("plan_reminder")
     for chat in (cast.carol.id, cast.li.id, team.id):
         await standin.next_bot_message(chat, since=mark)
     clock.moment = on_the_teams_clock(26, 9)  # Thursday morning
     mark = standin.mark()
-    await fire(stage, "morning_digest")
+    await stage.fire("morning_digest")
     await standin.next_bot_message(team.id, since=mark)
     clock.moment = on_the_teams_clock(26, 9, 40)
     mark = standin.mark()

@@ -12,6 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,6 +40,37 @@ GROUP_GONE = ("chat not found", "bot was kicked", "not a member", "chat_write_fo
               "have no rights to send", "group chat was deactivated")
 NOT_MODIFIED = "message is not modified"
 EDIT_TARGET_GONE = ("message to edit not found", "message can't be edited")
+
+
+# The dispatchers running in this process, by worker name ("host:pid:tag").
+_LIVE: set[str] = set()
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def abandoned_here(worker: str) -> bool:
+    """Whether a claim's worker was a process on this machine that is gone.
+
+    A restarted bot hands back what its earlier life held at once, instead of waiting
+    out the lease: a process that no longer runs, or this very pid in an earlier life
+    (a container's bot is always pid 1). Other machines' claims run out with their lease.
+    """
+    host, _, rest = worker.partition(":")
+    pid_text, _, _tag = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit() or worker in _LIVE:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # someone else's process: alive
+    return False
 
 
 @dataclass
@@ -72,6 +107,9 @@ class Dispatcher:
         self.stop_timeout = stop_timeout
         # A chat that cannot take a message for half the lease gets it rescheduled instead.
         self.max_wait = outbox.lease.total_seconds() / 2
+        # Claims are renewed three times a lease while anything is on its way.
+        self.renew_every = outbox.lease.total_seconds() / 3
+        self._renewed = time.monotonic()
         self.counters = Counters()
         self._sending: dict[int, _Sending] = {}
         self._changed = asyncio.Event()
@@ -91,8 +129,12 @@ class Dispatcher:
             return
         if self.single_process:
             released = await self.outbox.release_all()
-            if released:
-                log.info("%d notifications claimed by a bot that died are sent again", released)
+        else:
+            released = await self.outbox.release_abandoned(abandoned_here)
+        if released:
+            log.info("%d notifications claimed by a bot that died are sent again", released)
+        _LIVE.add(self.outbox.worker)
+        self._renewed = time.monotonic()
         self._stopping = False
         self._loop = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
@@ -122,6 +164,7 @@ class Dispatcher:
             await asyncio.wait(tasks, timeout=self.stop_timeout)
         released = await self.outbox.release()
         self.counters.released += released
+        _LIVE.discard(self.outbox.worker)
         log.info("outbox stopped: %s", self.counters)
 
     # --- the loop ---------------------------------------------------------------------------
@@ -137,10 +180,21 @@ class Dispatcher:
                 await self._claim(room)
             if self._stopping:
                 break
+            await self._renew()
             try:
                 await asyncio.wait_for(self._changed.wait(), self.poll_seconds)
             except TimeoutError:
                 self._wanted = True  # another process may have published
+
+    async def _renew(self) -> None:
+        """Hold on to what is being sent: a slow chat or a loaded machine loses no claim."""
+        if not self._sending or time.monotonic() - self._renewed < self.renew_every:
+            return
+        self._renewed = time.monotonic()
+        try:
+            await self.outbox.renew()
+        except Exception:
+            log.exception("renewing the outbox's claims failed; trying again shortly")
 
     async def _claim(self, room: int) -> None:
         try:

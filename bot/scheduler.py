@@ -1,18 +1,20 @@
-"""The rules on PTB's JobQueue: one daily job per enabled rule, named after the rule (the
-approval SLA every few minutes)."""
+"""The scheduled rules on PTB's JobQueue: one repeating job asks the core which rules are due.
+
+What is due is decided by the bot's clock (the injected one in tests and the demo), never by
+the JobQueue's own wall clock: the job only says "look again now".
+"""
 
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
 
-from telegram.ext import Application, JobQueue
+from telegram.ext import Application
 
 from bot.context import CrmContext, Services
-from core.domain.reminders import ReminderRule
-from core.reminders import APPROVAL_SLA, IMPLEMENTED, SLA_INTERVAL
 
 log = logging.getLogger("crmbot.scheduler")
+
+RULES_JOB = "rules"
 
 
 def wake_dispatcher(application: Application) -> None:
@@ -22,50 +24,43 @@ def wake_dispatcher(application: Application) -> None:
         dispatcher.wake()
 
 
-async def run_rule(context: CrmContext) -> None:
-    """A rule's daily job: one run (one unit of work), then wake the dispatcher."""
-    name = context.job.name
+def _report(application: Application, ran: dict[str, int]) -> None:
+    for name, created in ran.items():
+        log.info("rule %s ran: %d new notifications", name, created)
+    if any(ran.values()):
+        wake_dispatcher(application)
+
+
+async def run_due_rules(context: CrmContext) -> None:
+    """The repeating job: run what is due (each rule in its own unit of work)."""
     try:
-        created = await context.services.reminders.run(name)
+        ran = await context.services.reminders.run_due()
     except Exception:
-        # Tomorrow's run, or a restart's catch-up, tries again; nothing was half-written.
-        log.exception("rule %s failed", name)
+        # The next look tries again; nothing was half-written.
+        log.exception("scheduled rules failed")
         return
-    log.info("rule %s ran: %d new notifications", name, created)
-    if created:
-        wake_dispatcher(context.application)
+    _report(context.application, ran)
 
 
-def schedule_rules(job_queue: JobQueue, rules: list[ReminderRule], zone: ZoneInfo) -> list[str]:
-    """(Re-)register each enabled rule at its local time; returns the names now scheduled."""
-    scheduled = []
-    for rule in rules:
-        for job in job_queue.get_jobs_by_name(rule.name):
-            job.schedule_removal()
-        if rule.name == APPROVAL_SLA and rule.enabled:
-            job_queue.run_repeating(run_rule, interval=SLA_INTERVAL, first=60, name=rule.name,
-                                    job_kwargs={"coalesce": True})
-            scheduled.append(rule.name)
-            continue
-        if rule.name not in IMPLEMENTED or not rule.enabled:
-            continue
-        job_queue.run_daily(run_rule, time=rule.clock.replace(tzinfo=zone), name=rule.name,
-                            job_kwargs={"misfire_grace_time": 15 * 60, "coalesce": True})
-        scheduled.append(rule.name)
-    return scheduled
+async def run_rule_now(application: Application, name: str) -> int:
+    """Run one rule at once, whatever its time (the demo, `crmbot jobs run`-like tests)."""
+    created = await application.bot_data["services"].reminders.run(name)
+    _report(application, {name: created})
+    return created
 
 
 async def start_scheduler(application: Application) -> None:
-    """At start: rules from config to the database, jobs from the database, then catch up."""
+    """At start: rules from config to the database, catch up what is due, then keep looking."""
     services: Services = application.bot_data["services"]
-    rules = await services.reminders.sync_rules()
-    zone = ZoneInfo((await services.org.settings()).timezone)
+    await services.reminders.sync_rules()
+    ran = await services.reminders.run_due()
+    if ran:
+        log.info("caught up on %s", ", ".join(f"{n} ({c} new)" for n, c in ran.items()))
+    _report(application, ran)
     if application.job_queue is None:
         log.warning("no job queue (install python-telegram-bot[job-queue]): rules will not run")
-    else:
-        names = schedule_rules(application.job_queue, rules, zone)
-        log.info("scheduled %s in %s", ", ".join(names) or "no rules", zone.key)
-    caught_up = await services.reminders.catch_up()
-    if caught_up:
-        log.info("caught up on %s", ", ".join(f"{n} ({c} new)" for n, c in caught_up.items()))
-        wake_dispatcher(application)
+        return
+    interval = services.reminders.check_interval.total_seconds()
+    application.job_queue.run_repeating(
+        run_due_rules, interval=interval, first=interval, name=RULES_JOB,
+        job_kwargs={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})

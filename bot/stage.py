@@ -12,6 +12,7 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.outbox import Dispatcher
 from bot.sandbox import BotApiStandIn
+from bot.scheduler import RULES_JOB, run_rule_now
 from bot.updates import PerChatUpdateProcessor
 from core.config import Config
 from core.ports import Clock
@@ -88,6 +89,15 @@ class Stage:
     def dispatcher(self) -> Dispatcher:
         """The outbox dispatcher of the running bot."""
         return self.application.bot_data["dispatcher"]
+
+    async def fire(self, rule: str) -> int:
+        """A rule runs now, as it does when its time comes; returns how many notices are new."""
+        return await run_rule_now(self.application, rule)
+
+    async def look_for_due_rules(self) -> None:
+        """The scheduler's repeating job runs now, as it does every `check_seconds`."""
+        [job] = self.application.job_queue.get_jobs_by_name(RULES_JOB)
+        await job.run(self.application)
 
     @property
     def processor(self) -> PerChatUpdateProcessor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -39,6 +39,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._tails: dict[int, asyncio.Future[None]] = {}
         self._finished: dict[int, asyncio.Event] = {}
         self.track_finished = False
+        # Told the id of each update whose handling has finished (bot.inbound crosses it off).
+        self.on_handled: Callable[[int], None] | None = None
         self.running = 0
         self.peak_running = 0
 
@@ -76,8 +78,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 finally:
                     self.running -= 1
         finally:
-            if self.track_finished and isinstance(update, Update):
-                self._finished.setdefault(update.update_id, asyncio.Event()).set()
+            if isinstance(update, Update):
+                if self.on_handled is not None:
+                    self.on_handled(update.update_id)
+                if self.track_finished:
+                    self._finished.setdefault(update.update_id, asyncio.Event()).set()
 
     async def wait_finished(self, update_id: int, timeout: float = 10.0) -> None:
         """Wait until an update has been handled (for tests and the demo)."""

@@ -150,6 +150,10 @@ class FollowUpConfig(RuleConfig):
 
 
 class RemindersConfig(_Section):
+    # A rule missed while no bot ran is caught up only this long after its time.
+    catch_up_minutes: int = Field(default=120, ge=0, le=24 * 60)
+    # How often the scheduler looks for due rules (the team's clock decides what is due).
+    check_seconds: float = Field(default=30, gt=0, le=600)
     plan_reminder: RuleConfig = RuleConfig(at="18:00")
     log_reminder: RuleConfig = RuleConfig(at="19:00")
     morning_digest: RuleConfig = RuleConfig(at="09:00")

@@ -257,13 +257,15 @@ class GoalService:
 
     # The daily pass ------------------------------------------------------------------------
 
-    async def run_daily(self, now: datetime, *, close_within_days: int, idle_days: int) -> int:
+    async def run_daily(self, now: datetime, *, close_within_days: int, idle_days: int,
+                        late: bool = False) -> int:
         """The follow-up rule: reminders for deals closing soon or idle, and congratulations
         for goals reached. Returns how many notifications are new."""
         async with self._uows() as uow:
             org = await self._org(uow)
             today = now.astimezone(org.zone).date()
-            created = await self._follow_ups(uow, org, today, now, close_within_days, idle_days)
+            created = await self._follow_ups(uow, org, today, now, close_within_days, idle_days,
+                                             late)
             labels = {p.label for day in (today, today - LOOK_BACK)
                       for p in current_periods(day)}
             reached = []
@@ -278,7 +280,7 @@ class GoalService:
             return created
 
     async def _follow_ups(self, uow: UnitOfWork, org: _Org, today: date, now: datetime,
-                          close_within_days: int, idle_days: int) -> int:
+                          close_within_days: int, idle_days: int, late: bool) -> int:
         idle_before = _local_midnight(today - timedelta(days=idle_days - 1), org.zone)
         deals = await uow.goals.due_for_follow_up(
             today + timedelta(days=close_within_days), idle_before)
@@ -297,7 +299,7 @@ class GoalService:
                          "expected_close": deal.expected_close.isoformat(),
                          "idle_days": (today - last).days, "amount": str(deal.amount),
                          "currency": deal.currency}))
-        return await publish_many(uow, news, now=now, settings=org.settings)
+        return await publish_many(uow, news, now=now, settings=org.settings, late=late)
 
 
 def _team_group(tree: OrgTree, groups: dict, department_id: int | None):

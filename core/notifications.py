@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ from core.domain.org import Member, OrgSettings, OrgTree, Role
 from core.domain.permissions import can_act_on_department
 from core.domain.reminders import TeamGroup
 from core.members import active_member
-from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from core.ports import Clock, SystemClock, UnitOfWork, UnitOfWorkFactory
 
 INBOX_PAGE_SIZE = 5
 # A longer "night" would hold reminders back for most of the working day: surely a typo.
@@ -85,10 +86,12 @@ async def publish(uow: UnitOfWork, new: NewNotification, *, now: datetime,
 
 
 async def publish_many(uow: UnitOfWork, news: list[NewNotification], *, now: datetime,
-                       settings: OrgSettings) -> int:
+                       settings: OrgSettings, late: bool = False) -> int:
     """Record many notifications at once (a fan-out); returns how many were new.
 
     The same rules as `publish`, with members and groups loaded once instead of per item.
+    A `late` fan-out (a rule caught up after a restart) leaves out the reminders of those
+    inside their quiet hours now, rather than holding them for a morning they no longer fit.
     """
     members = {m.id: m for m in await uow.members.all()}
     groups = {g.id: g for g in await uow.groups.active()}
@@ -104,6 +107,9 @@ async def publish_many(uow: UnitOfWork, news: list[NewNotification], *, now: dat
                 if member.reminders_paused:
                     continue
                 if member.quiet_hours is not None:
+                    if late and member.quiet_hours.contains(
+                            now.astimezone(zone).time().replace(tzinfo=None)):
+                        continue
                     due = member.quiet_hours.next_end(due.astimezone(zone)).astimezone(due.tzinfo)
             if not member.reachable or member.telegram_id is None:
                 state = DeliveryState.SKIPPED
@@ -177,9 +183,13 @@ class OutboxService:
     """Claims due notifications for a dispatcher and records what Telegram answered."""
 
     def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings,
-                 *, worker: str, lease: timedelta = timedelta(seconds=60)) -> None:
+                 *, worker: str, lease: timedelta = timedelta(seconds=60),
+                 lease_clock: Clock | None = None) -> None:
         self._uows = uows
         self._clock = clock
+        # Leases are between processes, in real seconds: a test or demo that moves the team's
+        # clock by hours must not make every claim look abandoned.
+        self._lease_clock = lease_clock or SystemClock()
         self._defaults = defaults
         self.worker = worker
         self.lease = lease
@@ -190,7 +200,9 @@ class OutboxService:
         deliveries: list[Delivery] = []
         async with self._uows() as uow:
             settings = await uow.organization.get() or self._defaults
-            claimed = await uow.notifications.claim_due(now, self.worker, now + self.lease, limit)
+            held = self._lease_clock.now()
+            claimed = await uow.notifications.claim_due(now, self.worker, held + self.lease, limit,
+                                                        held_at=held)
             # The recipients in one query: a batch is mostly different people.
             members = await uow.members.many({n.member_id for n in claimed if n.member_id})
             for notification in claimed:
@@ -307,6 +319,24 @@ class OutboxService:
         """Hand back this worker's unsent claims (a clean shutdown)."""
         async with self._uows() as uow:
             released = await uow.notifications.release(self.worker)
+            await uow.commit()
+            return released
+
+    async def renew(self) -> int:
+        """Keep this worker's claims for another lease (it is alive and still sending)."""
+        async with self._uows() as uow:
+            renewed = await uow.notifications.renew(self.worker,
+                                                    self._lease_clock.now() + self.lease)
+            await uow.commit()
+            return renewed
+
+    async def release_abandoned(self, abandoned: Callable[[str], bool]) -> int:
+        """Hand back the claims of workers known to be gone, without waiting for their lease."""
+        async with self._uows() as uow:
+            released = 0
+            for worker in await uow.notifications.claimants():
+                if worker != self.worker and abandoned(worker):
+                    released += await uow.notifications.release(worker)
             await uow.commit()
             return released
 

@@ -29,6 +29,8 @@ IMPLEMENTED = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST, FOLLOW_UP)
 # Counts hours from each pending approval, so it runs every few minutes, not at a time.
 APPROVAL_SLA = "approval_sla"
 SLA_INTERVAL = timedelta(minutes=15)
+# A run this long after its time is a catch-up: people now in their quiet hours are left out.
+ON_TIME = timedelta(minutes=5)
 # Rules configured before the module that runs them is built (none at the moment).
 WAITING_FOR: dict[str, str] = {}
 RULE_NAMES = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST, APPROVAL_SLA, FOLLOW_UP,
@@ -153,6 +155,11 @@ class ReminderService:
         # The opportunities' daily pass (core.goals.GoalService.run_daily).
         self._follow_up = follow_up
 
+    @property
+    def check_interval(self) -> timedelta:
+        """How often a running bot asks `run_due`."""
+        return timedelta(seconds=self._config.check_seconds)
+
     async def sync_rules(self) -> list[ReminderRule]:
         """Write the configured rules to the database, keeping when each last ran."""
         async with self._uows() as uow:
@@ -185,14 +192,17 @@ class ReminderService:
             raise RuleNotReady(name=name, module="opportunities")
         return next(r for r in configured_rules(self._config) if r.name == name)
 
-    async def run(self, name: str, now: datetime | None = None) -> int:
-        """Run a rule once (idempotent per day); returns how many notifications are new."""
+    async def run(self, name: str, now: datetime | None = None, *, late: bool = False) -> int:
+        """Run a rule once (idempotent per day); returns how many notifications are new.
+
+        `late`: a catch-up after a restart, which reaches nobody inside their quiet hours.
+        """
         configured = self.rule(name)
         now = now or self._clock.now()
         if name == APPROVAL_SLA:
             return await self._run_sla(configured, now)
         if name == FOLLOW_UP:
-            return await self._run_follow_up(configured, now)
+            return await self._run_follow_up(configured, now, late)
         async with self._uows() as uow:
             settings = await uow.organization.get() or self._defaults
             today = now.astimezone(ZoneInfo(settings.timezone)).date()
@@ -201,7 +211,7 @@ class ReminderService:
                 build = {PLAN_REMINDER: self._plan_reminders, LOG_REMINDER: self._log_reminders,
                          MORNING_DIGEST: self._digests}[name]
                 news = await build(uow, today, now)
-            created = await publish_many(uow, news, now=now, settings=settings)
+            created = await publish_many(uow, news, now=now, settings=settings, late=late)
             rule = await uow.rules.get(name) or configured
             await uow.rules.save(replace(rule, last_run_at=now))
             await uow.commit()
@@ -216,32 +226,45 @@ class ReminderService:
             await uow.commit()
         return created
 
-    async def _run_follow_up(self, configured: ReminderRule, now: datetime) -> int:
+    async def _run_follow_up(self, configured: ReminderRule, now: datetime, late: bool) -> int:
         """On working days, like the other reminders; the pass runs in its own unit of work."""
         async with self._uows(read_only=True) as uow:
             settings = await uow.organization.get() or self._defaults
         created = 0
         if self.calendar.is_working_day(now.astimezone(ZoneInfo(settings.timezone)).date()):
-            created = await self._follow_up(now, **configured.params)
+            created = await self._follow_up(now, late=late, **configured.params)
         async with self._uows() as uow:
             rule = await uow.rules.get(FOLLOW_UP) or configured
             await uow.rules.save(replace(rule, last_run_at=now))
             await uow.commit()
         return created
 
-    async def catch_up(self, now: datetime | None = None) -> dict[str, int]:
-        """Run once what was due earlier today while no process was running."""
+    async def run_due(self, now: datetime | None = None) -> dict[str, int]:
+        """Run each rule whose time has come by the team's clock; {rule: new notifications}.
+
+        The scheduler calls this every few seconds and once at start. A rule whose time
+        passed while no bot was running is caught up within `catch_up_minutes`; such a late
+        run leaves out whoever is in their quiet hours by then.
+        """
         now = now or self._clock.now()
         async with self._uows(read_only=True) as uow:
             rules = await uow.rules.all()
             zone = ZoneInfo((await uow.organization.get() or self._defaults).timezone)
+        window = timedelta(minutes=self._config.catch_up_minutes)
         ran: dict[str, int] = {}
         for rule in rules:
-            if rule.name == FOLLOW_UP and self._follow_up is None:
+            if not rule.enabled or rule.name not in (*IMPLEMENTED, APPROVAL_SLA):
                 continue
-            if rule.name in IMPLEMENTED and rule.enabled and rule.missed(now, zone,
-                                                                         self.calendar):
-                ran[rule.name] = await self.run(rule.name, now)
+            if (rule.name == FOLLOW_UP and self._follow_up is None) or (
+                    rule.name == APPROVAL_SLA and self._sla is None):
+                continue
+            if rule.name == APPROVAL_SLA:
+                if rule.last_run_at is None or now - rule.last_run_at >= SLA_INTERVAL:
+                    ran[rule.name] = await self.run(rule.name, now)
+                continue
+            due = rule.due(now, zone, self.calendar, window)
+            if due is not None:
+                ran[rule.name] = await self.run(rule.name, now, late=now - due > ON_TIME)
         return ran
 
     async def refresh_digest(self, chat_id: int) -> DigestRefresh:

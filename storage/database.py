@@ -25,6 +25,7 @@ from storage.claims import SqlClaimRepository
 from storage.expense_stats import SqlExpenseStats
 from storage.finance import SqlFinanceLedger
 from storage.goals import SqlGoalRepository
+from storage.inbound import SqlInboundUpdates
 from storage.opportunities import SqlOpportunityRepository
 from storage.plans import SqlCheckInFacts, SqlPlanRepository, SqlWorkLogRepository
 from storage.schedule import SqlScheduleFacts
@@ -141,6 +142,7 @@ class SqlUnitOfWork:
         self.ledger = SqlFinanceLedger(session)
         self.opportunities = SqlOpportunityRepository(session)
         self.goals = SqlGoalRepository(session)
+        self.inbound = SqlInboundUpdates(session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -88,7 +88,7 @@ class SqlNotificationRepository:
         return _notification(row)
 
     async def claim_due(self, now: datetime, worker: str, lease_until: datetime,
-                        limit: int) -> list[Notification]:
+                        limit: int, held_at: datetime | None = None) -> list[Notification]:
         """Take the oldest due notifications for this worker; others skip them.
 
         A recipient's notifications go out one at a time and in order: one waits while an
@@ -110,7 +110,7 @@ class SqlNotificationRepository:
                  .where(NotificationRow.state == str(DeliveryState.PENDING),
                         NotificationRow.due_at <= now,
                         or_(NotificationRow.claimed_until.is_(None),
-                            NotificationRow.claimed_until < now),
+                            NotificationRow.claimed_until < (held_at or now)),
                         nothing_ahead("member_id"), nothing_ahead("group_id"))
                  .order_by(NotificationRow.id).limit(limit))
         if self.session.bind.dialect.name == "postgresql":
@@ -196,6 +196,19 @@ class SqlNotificationRepository:
             query = query.where(NotificationRow.claimed_by == worker)
         result = await self.session.execute(query.values(claimed_by=None, claimed_until=None))
         return result.rowcount
+
+    async def renew(self, worker: str, lease_until: datetime) -> int:
+        """A live worker keeps what it holds for another lease."""
+        result = await self.session.execute(
+            update(NotificationRow).where(NotificationRow.claimed_by == worker)
+            .values(claimed_until=lease_until))
+        return result.rowcount
+
+    async def claimants(self) -> list[str]:
+        """The workers holding claims now."""
+        return list(await self.session.scalars(
+            select(NotificationRow.claimed_by).where(NotificationRow.claimed_by.is_not(None))
+            .distinct()))
 
     async def skip_pending_to_member(self, member_id: int, reason: str) -> int:
         result = await self.session.execute(

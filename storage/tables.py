@@ -559,3 +559,15 @@ class GoalRow(Base):
     target: Mapped[Decimal] = mapped_column(Money)
     set_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboundUpdateRow(Base):
+    """An update from the messenger, kept from its arrival until it has been handled."""
+
+    __tablename__ = "inbound_updates"
+    __table_args__ = (Index("ix_inbound_updates_pending", "handled_at", "update_id"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

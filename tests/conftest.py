@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,18 @@ class FixedClock:
 
     def advance(self, **delta: float) -> None:
         self.moment += timedelta(**delta)
+
+
+class RunningClock:
+    """Real seconds passing from a fixed moment: retries fall due as in production, on a day
+    and at an hour the test knows, whatever the machine's clock says."""
+
+    def __init__(self, start: datetime = FixedClock.moment) -> None:
+        self.start = start
+        self._began = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._began)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,9 @@ class UpdateQueue:
 
     def __init__(self, signal: ChangeSignal):
         self._signal = signal
-        self._next_id = 1
+        # Telegram starts a bot's update ids at an arbitrary number, then counts up; two
+        # stand-ins in a row do not start where the last one did either.
+        self._next_id = random.randrange(1, 2**30)
         self._pending: list[JSON] = []
         self.status: dict[int, str] = {}
         self.allowed: list[str] | None = None

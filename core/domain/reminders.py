@@ -77,11 +77,15 @@ class ReminderRule:
                 return moment
         return None
 
-    def missed(self, now: datetime, zone: ZoneInfo, calendar: WorkCalendar,
-               working_days_only: bool = True) -> datetime | None:
-        """A fire time that passed today without a run (the process was down), if any."""
+    def due(self, now: datetime, zone: ZoneInfo, calendar: WorkCalendar, window: timedelta,
+            working_days_only: bool = True) -> datetime | None:
+        """The fire time to run at `now`: the latest one, not run since, at most `window` ago.
+
+        A bot that was down at 19:00 and starts again at 23:30 stays quiet: a reminder about
+        a day that is nearly over helps nobody and wakes everyone.
+        """
         due = self.last_due(now, zone, calendar, working_days_only)
-        if due is None or due.astimezone(zone).date() != now.astimezone(zone).date():
+        if due is None or now - due > window:
             return None
         if self.last_run_at is not None and self.last_run_at >= due:
             return None

@@ -21,7 +21,10 @@ def example_org() -> dict:
 @pytest.fixture
 def config(sqlite_database):
     url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    return parse_config({"database": {"url": url}, "org": example_org()["org"]}, env={})
+    # The scheduler looks for due rules at start; afterwards a test runs them when it says
+    # so (stage.fire, stage.look_for_due_rules), not whenever ten minutes of its run pass.
+    return parse_config({"database": {"url": url}, "org": example_org()["org"],
+                         "reminders": {"check_seconds": 600}}, env={})
 
 
 @pytest.fixture

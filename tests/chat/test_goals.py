@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.stage import Stage
 from storage.tables import CheckInRow, GoalRow, MemberRow
 from tests.chat.conftest import texts
 from tests.days import checked_in
@@ -45,11 +44,6 @@ async def verified_visits(database, key: str) -> int:
             CheckInRow.member_id == member, CheckInRow.customer_id.is_not(None),
             CheckInRow.flags.in_(["", "low_accuracy"]),
             CheckInRow.at >= shanghai(11, 1, 0), CheckInRow.at < shanghai(12, 1, 0)))
-
-
-async def fire(stage: Stage, rule: str) -> None:
-    [job] = stage.application.job_queue.get_jobs_by_name(rule)
-    await job.run(stage.application)
 
 
 async def test_a_manager_sets_a_goal_and_the_rep_sees_progress_and_pace(stage, cast,
@@ -119,7 +113,7 @@ async def test_reaching_a_goal_is_congratulated_in_the_team_group_once(stage, ca
                             "Congratulations!")
     await stage.act(cast.carol.send("/goals"))
     await stage.act(cast.erin.send("/goals"))
-    await fire(stage, "follow_up")
+    await stage.fire("follow_up")
     await stage.standin.idle()
     assert [m.text for m in stage.standin.bot_messages(EAST_CHAT)
             if m.text and m.text.startswith("🎉")] == [message.text]
@@ -134,7 +128,7 @@ async def test_follow_ups_for_deals_closing_soon_or_idle_once_a_day(stage, cast,
     won = await opportunity(org_database, "carol", shanghai(10, 1), title="Won already",
                             expected_close=date(2026, 11, 27))
     await move(org_database, won, "won", shanghai(11, 25))
-    await fire(stage, "follow_up")
+    await stage.fire("follow_up")
     carol = await stage.standin.next_bot_message(cast.carol.id)
     assert carol.text == ("Cold-chain fleet · Harbor Logistics\n⏰ It is expected to close on "
                           "Sat 28 Nov (CNY 120,000.00). Time to follow up.")
@@ -142,7 +136,7 @@ async def test_follow_ups_for_deals_closing_soon_or_idle_once_a_day(stage, cast,
     li = await stage.standin.next_bot_message(cast.li.id)
     assert li.text == ("Looms · Harbor Logistics\n💤 已有 56 天没有任何进展。"
                        "安排一次拜访、添加备注或推进阶段吧。")  # Li reads Chinese
-    await fire(stage, "follow_up")  # the same day: nothing new
+    await stage.fire("follow_up")  # the same day: nothing new
     await stage.standin.idle()
     said_to_carol = [m.text for m in stage.standin.bot_messages(cast.carol.id)]
     assert said_to_carol.count(carol.text) == 1

@@ -15,9 +15,9 @@ from bot.stage import Stage, free_port
 from core.domain.notification import NewNotification, NotificationKind
 from core.domain.org import Member
 from core.notifications import GroupService, publish, publish_many
-from core.ports import SystemClock
 from storage.tables import NotificationRow, TeamGroupRow
 from tests.chat.conftest import texts
+from tests.conftest import RunningClock
 
 FIRST_MEMBER_ID = 70_000
 # PTB warns about retry_after's future type whenever a RetryAfter is made.
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecatio
 
 @pytest.fixture
 def clock():
-    """Retries are due by the wall clock, like in production."""
-    return SystemClock()
+    """Retries fall due as seconds pass, like in production, on a known day and hour."""
+    return RunningClock()
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
@@ -61,7 +61,7 @@ async def add_members(stage: Stage, database, count: int) -> list[int]:
 
 async def publish_now(stage: Stage, database, config, *news: NewNotification) -> None:
     async with database.uow() as uow:
-        await publish_many(uow, list(news), now=SystemClock().now(),
+        await publish_many(uow, list(news), now=stage.application.bot_data["services"].clock.now(),
                            settings=org_defaults(config))
         await uow.commit()
     stage.dispatcher.wake()
@@ -103,7 +103,8 @@ async def test_a_notification_arrives_once_in_the_recipients_language(stage, cas
     assert (row.chat_id, row.message_id) == (cast.carol.id, english.message_id)
 
 
-async def test_wake_delivers_without_waiting_for_a_poll(stage, cast, org_database, config):
+async def test_wake_delivers_without_waiting_for_a_poll(stage, cast, org_database, config,
+                                                       clock):
     dispatcher = stage.dispatcher
     dispatcher.poll_seconds = 60
     dispatcher.wake()  # ends the current one-second wait; the next one lasts a minute
@@ -111,7 +112,7 @@ async def test_wake_delivers_without_waiting_for_a_poll(stage, cast, org_databas
     carol = await member_id(org_database, "carol")
     async with org_database.uow() as uow:
         await publish(uow, text_note("hello", carol, "Your claim was approved."),
-                      now=SystemClock().now(), settings=org_defaults(config))
+                      now=clock.now(), settings=org_defaults(config))
         await uow.commit()
     await asyncio.sleep(0.3)
     assert bot_texts(stage, cast.carol.id) == []
@@ -199,7 +200,7 @@ async def test_the_bot_removed_from_a_bound_group_unbinds_it_and_tells_the_manag
     groups = GroupService(org_database.uow, clock, org_defaults(config))
     binding = await groups.bind(cast.erin.id, group.id, "East team", bot_is_member=True)
     if removal == "seen":
-        await group.remove_bot(by=cast.erin)
+        await stage.act(group.remove_bot(by=cast.erin))
     else:
         # Removed while the bot was offline: only the 403 on the next send tells it.
         group.chat.bot_status, group.chat.bot_removed = "kicked", True

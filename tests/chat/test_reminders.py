@@ -5,6 +5,7 @@ The clock is fixed on the team's clock (Asia/Shanghai); 26 November 2026 is a Th
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -25,12 +26,6 @@ def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
 
 
-async def fire(stage: Stage, rule: str) -> None:
-    """The rule's daily job goes off now (as the JobQueue would call it at its time)."""
-    [job] = stage.application.job_queue.get_jobs_by_name(rule)
-    await job.run(stage.application)
-
-
 def reminders_in(stage: Stage, chat_id: int) -> list[str]:
     return [m.text for m in stage.standin.bot_messages(chat_id)
             if m.text and m.text.startswith(("📝", "🗒"))]
@@ -43,26 +38,49 @@ async def bind_east(stage: Stage, cast: Cast):
     return group
 
 
-async def test_the_rules_are_scheduled_at_their_local_time_by_name(stage):
-    jobs = {job.name: job for job in stage.application.job_queue.jobs()}
-    assert {"plan_reminder", "log_reminder", "morning_digest"} <= set(jobs)
-    trigger = jobs["plan_reminder"].job.trigger
-    assert str(trigger.timezone) == "Asia/Shanghai"
-    assert jobs["plan_reminder"].next_t.astimezone(SHANGHAI).strftime("%H:%M") == "18:00"
-    assert jobs["follow_up"].next_t.astimezone(SHANGHAI).strftime("%H:%M") == "10:00"
-    # The approval SLA counts hours from each claim: it runs every few minutes.
-    assert jobs["approval_sla"].job.trigger.interval.total_seconds() == 15 * 60
+async def test_the_scheduler_looks_for_due_rules_by_the_bots_clock(stage):
+    [job] = stage.application.job_queue.get_jobs_by_name("rules")
+    assert job.job.trigger.interval.total_seconds() == 600  # check_seconds in the config
+
+
+async def test_the_plan_reminder_goes_out_when_the_teams_clock_reaches_six(
+        org_database, config, clock):
+    """The rule fires at 18:00 on the bot's clock, whatever the machine's clock says."""
+    config = config.model_copy(update={"reminders": config.reminders.model_copy(
+        update={"check_seconds": 0.05})})
+    clock.moment = shanghai(26, 17, 59)
+    async with BotApiStandIn() as standin:
+        cast = Cast(standin)
+        async with Stage(config, org_database, clock=clock, standin=standin):
+            await asyncio.sleep(0.3)
+            assert reminders_in_chat(standin, cast.carol.id) == []
+            clock.moment = shanghai(26, 18)
+            message = await standin.next_bot_message(cast.carol.id)
+            assert message.text == CAROL_REMINDER
+            await asyncio.sleep(0.3)  # many more looks: still one reminder
+            assert reminders_in_chat(standin, cast.carol.id) == [CAROL_REMINDER]
+
+
+async def test_a_restart_late_in_the_evening_sends_no_reminders(org_database, config, clock):
+    async with BotApiStandIn() as standin:
+        cast = Cast(standin)
+        clock.moment = shanghai(26, 23, 30)
+        async with Stage(config, org_database, clock=clock, standin=standin):
+            await standin.idle()
+        assert [standin.bot_messages(p.id) for p in (cast.carol, cast.li, cast.erin)] == [
+            [], [], []]
+        assert await notification_rows(org_database) == []
 
 
 async def test_a_rep_without_a_plan_gets_one_reminder_in_their_language(
         stage, cast, clock, org_database):
     await plan(org_database, "erin", date(2026, 11, 27))  # a manager, not reminded anyway
     clock.moment = shanghai(26, 18)
-    await fire(stage, "plan_reminder")
+    await stage.fire("plan_reminder")
     carol = await stage.standin.next_bot_message(cast.carol.id)
     li = await stage.standin.next_bot_message(cast.li.id)
     assert (carol.text, li.text) == (CAROL_REMINDER, LI_REMINDER)
-    await fire(stage, "plan_reminder")  # a second run, or a second process, adds nothing
+    await stage.fire("plan_reminder")  # a second run, or a second process, adds nothing
     await stage.standin.idle()
     assert reminders_in(stage, cast.carol.id) == [CAROL_REMINDER]
     assert reminders_in(stage, cast.erin.id) == []
@@ -71,7 +89,7 @@ async def test_a_rep_without_a_plan_gets_one_reminder_in_their_language(
 async def test_a_rep_with_a_plan_for_tomorrow_hears_nothing(stage, cast, clock, org_database):
     await plan(org_database, "carol", date(2026, 11, 27))
     clock.moment = shanghai(26, 18)
-    await fire(stage, "plan_reminder")
+    await stage.fire("plan_reminder")
     await stage.standin.next_bot_message(cast.li.id)
     await stage.standin.idle()
     assert reminders_in(stage, cast.carol.id) == []
@@ -84,7 +102,7 @@ async def test_restarting_the_bot_that_evening_sends_no_reminder_twice(
         clock.moment = shanghai(26, 14)
         async with Stage(config, org_database, clock=clock, standin=standin) as stage:
             clock.moment = shanghai(26, 18)
-            await fire(stage, "plan_reminder")
+            await stage.fire("plan_reminder")
             await standin.next_bot_message(cast.carol.id)
         clock.moment = shanghai(26, 18, 30)
         async with Stage(config, org_database, clock=clock, standin=standin) as stage:
@@ -116,7 +134,7 @@ def reminders_in_chat(standin: BotApiStandIn, chat_id: int) -> list[str]:
 async def test_the_team_group_is_told_who_has_no_plan_by_name(stage, cast, clock):
     group = await bind_east(stage, cast)
     clock.moment = shanghai(26, 18)
-    await fire(stage, "plan_reminder")
+    await stage.fire("plan_reminder")
     message = await stage.standin.next_bot_message(group.id)
     assert message.text == "📝 No plan yet for tomorrow (Fri 27 Nov): Carol Lin, 李伟."
     assert '<a href="tg://user?id=2001">Carol Lin</a>' in message.html
@@ -128,7 +146,7 @@ async def test_the_group_sees_one_digest_and_digest_edits_it_in_place(
     group = await bind_east(stage, cast)
     await plan(org_database, "carol", date(2026, 11, 25))
     clock.moment = shanghai(26, 9)
-    await fire(stage, "morning_digest")
+    await stage.fire("morning_digest")
     digest = await stage.standin.next_bot_message(group.id)
     assert digest.text == ("📊 Team digest: East region\n"
                            "Wed 25 Nov — plan / log / check-ins\n"
@@ -163,7 +181,7 @@ async def test_digest_before_the_morning_run_posts_it_and_the_run_adds_none(
     first = await stage.standin.next_bot_message(group.id)
     assert first.text.startswith("📊 Team digest: East region\nWed 25 Nov — plan / log")
     clock.moment = shanghai(26, 9)
-    await fire(stage, "morning_digest")
+    await stage.fire("morning_digest")
     await stage.standin.idle()
     assert [m.text.startswith("📊") for m in stage.standin.bot_messages(group.id)] == [True]
 

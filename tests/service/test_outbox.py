@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import tomllib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.outbox import abandoned_here
 from core.domain.notification import NewNotification, NotificationKind
 from core.domain.org import OrgSettings
 from core.domain.org_file import parse_org_file
 from core.notifications import GroupService, OutboxService, publish, publish_many
 from core.org import OrgService
 from storage.tables import NotificationRow
-from tests.conftest import EXAMPLE_ORG
+from tests.conftest import EXAMPLE_ORG, FixedClock
 
 DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 LEASE = timedelta(seconds=60)
@@ -34,7 +37,8 @@ async def people(database, clock) -> dict[str, int]:
 @pytest.fixture
 def worker(database, clock):
     def make(name: str) -> OutboxService:
-        return OutboxService(database.uow, clock, DEFAULTS, worker=name, lease=LEASE)
+        return OutboxService(database.uow, clock, DEFAULTS, worker=name, lease=LEASE,
+                             lease_clock=clock)
     return make
 
 
@@ -302,3 +306,39 @@ async def test_publishing_ten_thousand_at_once_is_idempotent(database, clock, pe
     async with database.uow(read_only=True) as uow:
         total = await uow.session.scalar(select(func.count()).select_from(NotificationRow))
     assert total == 10_000
+
+
+async def test_moving_the_teams_clock_does_not_end_a_lease(database, clock, people):
+    """Leases are kept in real seconds; a demo or test jumping to the evening frees nothing."""
+    await publish_all(database, clock, note("a", people["carol"]))
+    real = FixedClock(datetime(2026, 12, 4, 14, 5, tzinfo=UTC))
+    slow, fast = (OutboxService(database.uow, clock, DEFAULTS, worker=name, lease=LEASE,
+                                lease_clock=real) for name in ("slow", "fast"))
+    [mine] = await slow.claim(10)
+    clock.advance(hours=9)
+    assert await fast.claim(10) == []
+    real.advance(seconds=61)
+    [theirs] = await fast.claim(10)
+    assert theirs.notification.id == mine.notification.id
+
+
+async def test_a_live_worker_renews_its_claims(database, clock, people, worker):
+    await publish_all(database, clock, note("a", people["carol"]))
+    slow, fast = worker("slow"), worker("fast")
+    await slow.claim(10)
+    clock.advance(seconds=50)
+    assert await slow.renew() == 1
+    clock.advance(seconds=50)
+    assert await fast.claim(10) == []  # 100 s after the claim, yet renewed 50 s ago
+
+
+async def test_a_restarted_process_takes_back_what_its_earlier_life_held(database, clock,
+                                                                         people, worker):
+    await publish_all(database, clock, note("a", people["carol"]), note("b", people["li"]))
+    gone = worker(f"{socket.gethostname()}:{os.getpid()}:earlier")
+    elsewhere = worker("another-host:1:abcdef01")
+    await gone.claim(1)
+    await elsewhere.claim(1)
+    restarted = worker(f"{socket.gethostname()}:{os.getpid()}:now")
+    assert await restarted.release_abandoned(abandoned_here) == 1
+    assert keys(await restarted.claim(10)) == ["a"]  # at once, not after the lease

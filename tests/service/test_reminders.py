@@ -95,7 +95,7 @@ async def test_a_restart_that_evening_sends_nothing_twice(org, clock):
     try:
         service = reminders(restarted, clock)
         await service.sync_rules()
-        assert await service.catch_up(shanghai(26, 18, 40)) == {}
+        assert await service.run_due(shanghai(26, 18, 40)) == {}
         assert await service.run("plan_reminder", shanghai(26, 18, 45)) == 0
     finally:
         await restarted.dispose()
@@ -301,22 +301,55 @@ async def test_unknown_rules_and_rules_of_later_modules_do_not_run(org, clock):
     assert waiting.value.params["module"] == "expenses"
 
 
-async def test_catch_up_runs_what_was_missed_today_once(org, clock):
+async def test_a_rule_missed_while_down_is_caught_up_once_within_the_window(org, clock):
     await bind_east(org, clock)
     service = reminders(org, clock)
     await service.sync_rules()
-    # Down since the morning: the digest and the plan reminder are still worth sending.
-    assert await service.catch_up(shanghai(26, 18, 30)) == {"plan_reminder": 5,
-                                                           "morning_digest": 1}
-    assert await service.catch_up(shanghai(26, 18, 35)) == {}
-    assert len(await keys(org)) == 6  # four reps, the east group's copy, the digest
+    # Down since the morning: the plan reminder is still worth sending, the 09:00 digest not.
+    assert await service.run_due(shanghai(26, 18, 30)) == {"plan_reminder": 5}
+    assert await service.run_due(shanghai(26, 18, 35)) == {}
+    assert len(await keys(org)) == 5  # four reps and the east group's copy
     # The next day, a start before any rule is due catches up on nothing from yesterday.
-    assert await service.catch_up(shanghai(27, 8)) == {}
+    assert await service.run_due(shanghai(27, 8)) == {}
+
+
+async def test_a_restart_at_half_past_eleven_reminds_nobody(org, clock):
+    await bind_east(org, clock)
+    service = reminders(org, clock)
+    await service.sync_rules()
+    assert await service.run_due(shanghai(26, 23, 30)) == {}
+    assert await keys(org) == []
+
+
+async def test_the_catch_up_window_is_configurable(org, clock):
+    service = reminders(org, clock, config=RemindersConfig(catch_up_minutes=6 * 60))
+    await service.sync_rules()
+    assert await service.run_due(shanghai(26, 23, 30)) == {"plan_reminder": 4,
+                                                          "log_reminder": 4}
+
+
+async def test_a_late_run_leaves_out_those_in_their_quiet_hours(org, ids, clock):
+    await change_member(org, "carol", quiet_hours=QuietHours(time(18, 15), time(7, 0)))
+    await change_member(org, "li", quiet_hours=QuietHours(time(21, 0), time(7, 0)))
+    service = reminders(org, clock)
+    await service.sync_rules()
+    assert await service.run_due(shanghai(26, 18, 30)) == {"plan_reminder": 3}
+    reminded = {r.member_id for r in await notification_rows(org)}
+    assert ids["carol"] not in reminded and ids["li"] in reminded
+
+
+async def test_an_on_time_run_holds_a_reminder_until_quiet_hours_end(org, ids, clock):
+    await change_member(org, "carol", quiet_hours=QuietHours(time(17, 0), time(7, 0)))
+    service = reminders(org, clock)
+    await service.sync_rules()
+    assert await service.run_due(shanghai(26, 18)) == {"plan_reminder": 4}
+    carol = next(r for r in await notification_rows(org) if r.member_id == ids["carol"])
+    assert carol.due_at == shanghai(27, 7)
 
 
 async def test_catch_up_skips_disabled_rules_and_days_off(org, clock):
     service = reminders(org, clock, config=RemindersConfig(
         morning_digest=RuleConfig(enabled=False, at="09:00")))
     await service.sync_rules()
-    assert await service.catch_up(shanghai(28, 20)) == {}
-    assert await service.catch_up(shanghai(26, 10)) == {}
+    assert await service.run_due(shanghai(28, 20)) == {}
+    assert await service.run_due(shanghai(26, 10)) == {}

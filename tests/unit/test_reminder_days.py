@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -69,24 +69,42 @@ def test_last_due_is_the_latest_fire_time_on_a_working_day():
     assert rule.last_due(at(SHANGHAI, 11, 29, 20), SHANGHAI, WEEK) == at(SHANGHAI, 11, 27, 18)
 
 
-def test_a_rule_missed_earlier_today_is_caught_up():
-    now = at(SHANGHAI, 11, 26, 20)
-    assert plan_rule().missed(now, SHANGHAI, WEEK) == at(SHANGHAI, 11, 26, 18)
-    assert plan_rule(at(SHANGHAI, 11, 25, 18)).missed(now, SHANGHAI, WEEK) == at(
+WINDOW = timedelta(hours=2)
+
+
+def test_a_rule_not_run_since_its_time_is_due_within_the_window():
+    now = at(SHANGHAI, 11, 26, 19, 30)
+    assert plan_rule().due(now, SHANGHAI, WEEK, WINDOW) == at(SHANGHAI, 11, 26, 18)
+    assert plan_rule(at(SHANGHAI, 11, 25, 18)).due(now, SHANGHAI, WEEK, WINDOW) == at(
         SHANGHAI, 11, 26, 18)
+    # On the minute, and at the window's last moment.
+    assert plan_rule().due(at(SHANGHAI, 11, 26, 18), SHANGHAI, WEEK, WINDOW) is not None
+    assert plan_rule().due(at(SHANGHAI, 11, 26, 20), SHANGHAI, WEEK, WINDOW) is not None
 
 
-def test_a_rule_that_ran_or_is_not_due_yet_or_was_due_yesterday_is_not_caught_up():
-    assert plan_rule(at(SHANGHAI, 11, 26, 18, 1)).missed(
-        at(SHANGHAI, 11, 26, 20), SHANGHAI, WEEK) is None
-    assert plan_rule().missed(at(SHANGHAI, 11, 26, 17), SHANGHAI, WEEK) is None
-    assert plan_rule().missed(at(SHANGHAI, 11, 28, 20), SHANGHAI, WEEK) is None
+def test_a_rule_that_ran_or_is_not_due_yet_or_was_due_yesterday_is_not_run():
+    window = timedelta(hours=30)
+    assert plan_rule(at(SHANGHAI, 11, 26, 18, 1)).due(
+        at(SHANGHAI, 11, 26, 20), SHANGHAI, WEEK, window) is None
+    assert plan_rule(at(SHANGHAI, 11, 25, 18)).due(
+        at(SHANGHAI, 11, 26, 17), SHANGHAI, WEEK, WINDOW) is None
+    assert plan_rule(at(SHANGHAI, 11, 27, 18)).due(
+        at(SHANGHAI, 11, 28, 20), SHANGHAI, WEEK, window) is None
+
+
+def test_a_restart_late_in_the_evening_does_not_catch_up_the_evening_reminders():
+    assert plan_rule().due(at(SHANGHAI, 11, 26, 23, 30), SHANGHAI, WEEK, WINDOW) is None
+    assert plan_rule().due(at(SHANGHAI, 11, 26, 20, 1), SHANGHAI, WEEK, WINDOW) is None
+    # A longer window, when a team wants it, reaches further back.
+    assert plan_rule().due(at(SHANGHAI, 11, 26, 23, 30), SHANGHAI, WEEK,
+                           timedelta(hours=6)) == at(SHANGHAI, 11, 26, 18)
 
 
 def test_today_is_the_teams_day_not_utcs():
-    # 01:30 in Shanghai on Friday is still Thursday in UTC: Friday has not reached 18:00.
+    # 01:30 in Shanghai on Friday is still Thursday in UTC: Thursday's 18:00 is long gone.
     now = at(SHANGHAI, 11, 27, 1, 30)
-    assert plan_rule().missed(now, SHANGHAI, WEEK) is None
+    assert plan_rule().due(now, SHANGHAI, WEEK, WINDOW) is None
+    assert plan_rule().last_due(now, SHANGHAI, WEEK) == at(SHANGHAI, 11, 26, 18)
 
 
 def test_next_run_is_the_next_fire_time_on_a_working_day():
