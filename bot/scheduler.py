@@ -43,7 +43,7 @@ async def run_due_rules(context: CrmContext) -> None:
 
 
 async def run_rule_now(application: Application, name: str) -> int:
-    """Run one rule at once, whatever its time (the demo, `crmbot jobs run`-like tests)."""
+    """Run one rule now, as when its time comes (the demo's evening, tests)."""
     created = await application.bot_data["services"].reminders.run(name)
     _report(application, {name: created})
     return created
@@ -53,10 +53,7 @@ async def start_scheduler(application: Application) -> None:
     """At start: rules from config to the database, catch up what is due, then keep looking."""
     services: Services = application.bot_data["services"]
     await services.reminders.sync_rules()
-    ran = await services.reminders.run_due()
-    if ran:
-        log.info("caught up on %s", ", ".join(f"{n} ({c} new)" for n, c in ran.items()))
-    _report(application, ran)
+    _report(application, await services.reminders.run_due())
     if application.job_queue is None:
         log.warning("no job queue (install python-telegram-bot[job-queue]): rules will not run")
         return
