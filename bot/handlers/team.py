@@ -92,8 +92,8 @@ async def on_press(update: Update, context: CrmContext) -> None:
                                    show_alert=True)
                 return
             await query.answer()
-            await edit_or_send(update, context, day_text(view, t) + "\n\n" + t(
-                "How was this day's work? Rate the log from 1 to 5."),
+            await edit_or_send(update, context, day_text(view, t, ("", t(
+                "How was this day's work? Rate the log from 1 to 5."))),
                 rating_keyboard(view.member.id, day, t))
         elif (match := _SET.fullmatch(data)) and (day := date_from_data(*match.groups()[1:4])):
             await _rate(update, context, int(match[1]), day, int(match[5]))

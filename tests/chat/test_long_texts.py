@@ -1,0 +1,125 @@
+"""Screens full of what people typed still reach them: every message fits 4,096 characters."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select, update
+
+from bot.fitting import TEXT_LIMIT, visible_length
+from storage.tables import MemberRow, PlanItemRow, PlanRow
+from tests.chat.conftest import texts
+from tests.days import logged_day, planned_items
+
+THU = date(2026, 11, 26)  # the test clock's day in Shanghai
+FRI = date(2026, 11, 27)
+FAILED = "Sorry, something went wrong"
+
+
+def last(stage, user):
+    return stage.standin.bot_messages(user.id)[-1]
+
+
+def fits(entries) -> list[str]:
+    """What the bot said; each message within Telegram's limit, and no apology."""
+    said = texts(entries)
+    assert said, "the bot said nothing"
+    assert all(len(text) <= TEXT_LIMIT for text in said)
+    assert not [e.text for e in entries if e.text and FAILED in e.text]
+    return said
+
+
+async def items_of(database, member_key: str, day: date) -> list[tuple[str, str, str | None]]:
+    """(text, outcome, note) of each item of the day's plan."""
+    async with database.uow(read_only=True) as uow:
+        rows = await uow.session.execute(
+            select(PlanItemRow.text, PlanItemRow.outcome, PlanItemRow.note)
+            .join(PlanRow, PlanItemRow.plan_id == PlanRow.id)
+            .join(MemberRow, PlanRow.member_id == MemberRow.id)
+            .where(MemberRow.key == member_key, PlanRow.day == day)
+            .order_by(PlanItemRow.position))
+        return [tuple(row) for row in rows]
+
+
+async def note_every_item(database, plan_id: int, note: str) -> None:
+    async with database.uow() as uow:
+        await uow.session.execute(update(PlanItemRow).where(PlanItemRow.plan_id == plan_id)
+                                  .values(note=note))
+        await uow.commit()
+
+
+def long_item(number: int, length: int = 1000) -> str:
+    head = f"Item {number}: visit and demo "
+    return head + "x" * (length - len(head))
+
+
+async def test_a_fourth_item_of_1000_characters_is_shown_and_saved(stage, cast, org_database):
+    await planned_items(org_database, "carol", FRI, [(long_item(n), "open") for n in (1, 2, 3)],
+                        customer="harbor-logistics")
+    fits(await stage.act(cast.carol.send("/plan")))
+    await stage.act(cast.carol.send(long_item(4)))
+    await stage.act(cast.carol.press(last(stage, cast.carol), "⏭ No customer"))
+    review = fits(await stage.act(cast.carol.press(last(stage, cast.carol), "09:00")))[-1]
+    assert "4. 09:00 Item 4: visit and demo" in review and "…" in review
+    saved = fits(await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Save plan")))
+    assert "Plan for Fri 27 Nov saved" in saved[-1]
+    assert [text for text, _, _ in await items_of(org_database, "carol", FRI)] == [
+        long_item(n) for n in (1, 2, 3, 4)]
+
+
+async def test_thirty_items_of_120_characters_each_keep_their_numbers(stage, cast,
+                                                                      org_database):
+    await planned_items(org_database, "carol", FRI,
+                        [(long_item(n, 120), "open") for n in range(1, 31)],
+                        customer="harbor-logistics")
+    review = fits(await stage.act(cast.carol.send("/plan")))[-1]
+    for number in range(1, 31):
+        assert f"\n{number}. Item {number}: visit and demo " in review
+    assert len(last(stage, cast.carol).buttons) == 30 + 2  # days, 30 items, cancel
+
+
+async def test_marking_items_with_notes_of_1000_characters_works(stage, cast, org_database):
+    plan_id = await planned_items(org_database, "carol", THU,
+                                  [(long_item(n), "open") for n in range(1, 9)],
+                                  customer="harbor-logistics")
+    await note_every_item(org_database, plan_id, "n" * 1000)
+    fits(await stage.act(cast.carol.send("/log")))
+    fits(await stage.act(cast.carol.press(last(stage, cast.carol), "✅ 1")))
+    fits(await stage.act(cast.carol.send("Long talk: " + "m" * 989)))
+    fits(await stage.act(cast.carol.press(last(stage, cast.carol), "❌ 2")))
+    finished = fits(await stage.act(cast.carol.press(last(stage, cast.carol), "✔️ Finish")))
+    assert "Work log for Thu 26 Nov saved" in finished[-1]
+    assert "This week:" in finished[-1]
+    outcomes = [(outcome, note) for _, outcome, note in
+                await items_of(org_database, "carol", THU)]
+    assert outcomes[:2] == [("done", "Long talk: " + "m" * 989), ("not_done", "n" * 1000)]
+
+
+async def a_full_day(database) -> None:
+    plan_id = await planned_items(database, "carol", THU,
+                                  [(long_item(n), "done") for n in range(1, 31)],
+                                  customer="harbor-logistics")
+    await note_every_item(database, plan_id, "note line\n" * 100)
+    await logged_day(database, "carol", THU, tuple("u" * 1000 for _ in range(10)),
+                     note="w" * 1000)
+
+
+async def test_the_calendar_day_of_a_full_day_opens(stage, cast, org_database):
+    await a_full_day(org_database)
+    await stage.act(cast.carol.send("/calendar"))
+    day = fits(await stage.act(cast.carol.press(last(stage, cast.carol), "[26✓]")))[-1]
+    assert day.startswith("📅 My day — Thu 26 Nov")
+    assert "✅ Item 30: visit and demo" in day
+
+
+async def test_the_manager_opens_and_rates_a_full_day_from_team(stage, cast, org_database):
+    await a_full_day(org_database)
+    await stage.act(cast.erin.send("/team"))
+    await stage.act(cast.erin.press(last(stage, cast.erin), "Carol Lin"))
+    day = fits(await stage.act(cast.erin.press(last(stage, cast.erin), "[26✓]")))[-1]
+    assert day.startswith("📅 Carol Lin — Thu 26 Nov")
+    asked = fits(await stage.act(cast.erin.press(last(stage, cast.erin), "⭐ Rate this log")))
+    assert asked[-1].endswith("How was this day's work? Rate the log from 1 to 5.")
+    rated = fits(await stage.act(cast.erin.press(last(stage, cast.erin), "5 ★")))
+    assert any(text.startswith("📅 Carol Lin — Thu 26 Nov") for text in rated)
+    assert visible_length(last(stage, cast.erin).text, html=False) <= TEXT_LIMIT
