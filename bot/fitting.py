@@ -183,25 +183,28 @@ def fit_caption(text: str | None, *, html: bool = False) -> str | None:
     return fit_text(text, CAPTION_LIMIT, html=html)
 
 
-def split_lines(lines: Sequence[str], limit: int = TEXT_LIMIT, *,
-                html: bool = True) -> list[str]:
-    """The lines as several messages, each within `limit`, a line never split in two.
+def split_lines(parts: Sequence[str], limit: int = TEXT_LIMIT, *, html: bool = True,
+                separator: str = "\n") -> list[str]:
+    """The parts as several messages, each within `limit`, a part never split in two.
 
-    A single line longer than a message is shortened with "…".
+    Parts may hold several lines (a budget with its bar); one longer than a whole message
+    is fitted into it alone.
     """
     messages: list[str] = []
     current: list[str] = []
     used = 0
-    for line in _single_lines(lines, html):
-        length = visible_length(line, html=html)
+    gap = visible_length(separator, html=html)
+    for part in parts:
+        length = visible_length(part, html=html)
         if length > limit:
-            line, length = shorten(line, limit, html=html), limit
-        needed = length + (1 if current else 0)
+            part = fit_text(part, limit, html=html)
+            length = visible_length(part, html=html)
+        needed = length + (gap if current else 0)
         if current and used + needed > limit:
-            messages.append("\n".join(current))
+            messages.append(separator.join(current))
             current, used, needed = [], 0, length
-        current.append(line)
+        current.append(part)
         used += needed
     if current:
-        messages.append("\n".join(current))
+        messages.append(separator.join(current))
     return messages

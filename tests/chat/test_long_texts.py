@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select, update
 
 from bot.fitting import TEXT_LIMIT, visible_length
-from storage.tables import MemberRow, PlanItemRow, PlanRow
+from core.opportunities import NewOpportunity
+from storage.tables import CustomerRow, MemberRow, PlanItemRow, PlanRow
 from tests.chat.conftest import texts
 from tests.days import logged_day, planned_items
 
@@ -123,3 +125,36 @@ async def test_the_manager_opens_and_rates_a_full_day_from_team(stage, cast, org
     rated = fits(await stage.act(cast.erin.press(last(stage, cast.erin), "5 ★")))
     assert any(text.startswith("📅 Carol Lin — Thu 26 Nov") for text in rated)
     assert visible_length(last(stage, cast.erin).text, html=False) <= TEXT_LIMIT
+
+
+async def a_deal_with_long_entries(stage, database) -> int:
+    """A deal with a 200-character title; ten plan items of 1,000 characters on it, each with
+    a note of 1,000, and three notes of 1,000 on the card."""
+    services = stage.application.bot_data["services"]
+    async with database.uow(read_only=True) as uow:
+        harbor = await uow.session.scalar(
+            select(CustomerRow.id).where(CustomerRow.key == "harbor-logistics"))
+    deal = await services.opportunities.create(2001, NewOpportunity(
+        title="Cold-chain fleet " + "t" * 183, amount=Decimal("120000"),
+        expected_close=date(2026, 12, 20), customer_id=harbor))
+    plan_id = await planned_items(database, "carol", THU,
+                                  [(long_item(n), "done") for n in range(1, 11)],
+                                  customer="harbor-logistics")
+    async with database.uow() as uow:
+        await uow.session.execute(update(PlanItemRow).where(PlanItemRow.plan_id == plan_id)
+                                  .values(opportunity_id=deal.id, note="n" * 1000))
+        await uow.commit()
+    for _ in range(3):
+        await services.opportunities.add_note(2001, deal.id, "o" * 1000)
+    return deal.id
+
+
+async def test_the_card_of_a_deal_with_long_entries_opens(stage, cast, org_database):
+    await a_deal_with_long_entries(stage, org_database)
+    listed = fits(await stage.act(cast.carol.send("/opps")))[-1]
+    assert "Cold-chain fleet " + "t" * 183 in listed
+    card = fits(await stage.act(cast.carol.press(last(stage, cast.carol),
+                                                 "Cold-chain fleet " + "t" * 23 + " — "
+                                                 "Harbor Logistics")))[-1]
+    assert card.startswith("💼 Cold-chain fleet " + "t" * 183 + "\n🏢 Harbor Logistics")
+    assert "Older ▶" in [label for row in last(stage, cast.carol).buttons for label in row]

@@ -78,3 +78,11 @@ def test_a_note_of_several_lines_in_italics_is_cut_as_one_piece():
     assert visible_length(text) <= TEXT_LIMIT
     assert text.count("<i>") == text.count("</i>") == 1
     assert text.endswith("</i>\nend")
+
+
+def test_split_keeps_each_part_whole_and_the_separator_between():
+    parts = ["<b>East · travel</b>\n▓▓▓░ " + "t" * 900 for _ in range(10)]
+    messages = split_lines(parts, separator="\n\n")
+    assert all(visible_length(m) <= TEXT_LIMIT for m in messages)
+    assert sum(m.count("<b>East · travel</b>\n▓▓▓░") for m in messages) == 10
+    assert all(not m.startswith("\n") for m in messages)
