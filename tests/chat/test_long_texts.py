@@ -158,3 +158,33 @@ async def test_the_card_of_a_deal_with_long_entries_opens(stage, cast, org_datab
                                                  "Harbor Logistics")))[-1]
     assert card.startswith("💼 Cold-chain fleet " + "t" * 183 + "\n🏢 Harbor Logistics")
     assert "Older ▶" in [label for row in last(stage, cast.carol).buttons for label in row]
+
+
+async def test_a_years_budgets_come_in_several_messages(stage, cast, org_database):
+    budgets = stage.application.bot_data["services"].budgets
+    categories = ("all", "travel", "lodging", "meals", "entertainment")
+    for month in range(1, 13):
+        for category in categories:
+            await budgets.set(1002, "department:east", category, f"2026-{month:02d}", "10000")
+    said = fits(await stage.act(cast.erin.send("/budget 2026")))
+    assert len(said) > 1
+    assert said[0].startswith("💰 Budgets · 2026\nused = approved + waiting for approval")
+    blocks = [line for text in said for line in text.splitlines() if "East region · 2026-" in line]
+    assert len(blocks) >= 12 * len(categories)  # and those the org file brought
+    # Each budget's bar stays with its name.
+    assert all(text.splitlines()[-1].endswith("· warn") for text in said)
+
+
+async def test_a_managers_many_goals_come_in_several_messages(stage, cast, org_database):
+    goals = stage.application.bot_data["services"].goals
+    units = ("department:sales", "department:east", "department:west", "member:carol",
+             "member:li", "member:sam", "member:mei")
+    for unit in units:
+        for metric in ("visits", "new", "won", "ratio"):
+            for period in ("2026-11", "2026-Q4"):
+                await goals.set(1001, unit, metric, period, "50")
+    said = fits(await stage.act(cast.dana.send("/goals")))
+    assert len(said) > 1
+    assert said[0].startswith("🎯 My goals")
+    bars = [line for text in said for line in text.splitlines() if "%  " in line]
+    assert len(bars) == len(units) * 4 * 2
