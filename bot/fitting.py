@@ -1,11 +1,13 @@
 """Telegram's size limits on what the bot sends, and fitting people's text into them.
 
 Telegram refuses a message over 4,096 characters and a caption over 1,024 (counted after
-the HTML is parsed, in UTF-16 code units), and a keyboard over 100 buttons. A screen that
-shows what people typed cannot know its length in advance, so every such screen goes
-through `fit_lines` (or `fit_caption`): the longest lines are shortened with "…" first,
-so every item keeps its number and its start, and lines are dropped at the end only when
-even that is not enough.
+the HTML is parsed), and a keyboard over 100 buttons. Lengths here are UTF-16 code
+units, never fewer than the characters Telegram counts, so emoji-rich text is safe too.
+
+A screen that shows what people typed cannot know its length in advance, so every such
+screen goes through `fit_lines` (or `fit_caption`, or `split_lines` for a long read-only
+list): the longest lines are shortened with "…" first, so every item keeps its number and
+its start, and lines are dropped at the end only when even that is not enough.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from html import unescape
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 MAX_BUTTONS = 100
-CALLBACK_DATA_BYTES = 64
 ELLIPSIS = "…"
 MIN_LINE = 32  # a line cut shorter than this no longer says what it was about
 
@@ -26,7 +27,7 @@ _TAG_NAME = re.compile(r"</?\s*([A-Za-z][\w-]*)")
 
 
 def _units(text: str) -> int:
-    """Telegram's length: UTF-16 code units (an emoji outside the BMP counts two)."""
+    """UTF-16 code units: an emoji outside the BMP counts two, erring on the safe side."""
     return len(text.encode("utf-16-le")) // 2
 
 
