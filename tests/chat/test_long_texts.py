@@ -12,6 +12,7 @@ from core.opportunities import NewOpportunity
 from storage.tables import CustomerRow, MemberRow, PlanItemRow, PlanRow
 from tests.chat.conftest import texts
 from tests.days import logged_day, planned_items
+from tests.service.test_approvals import draft, submit
 
 THU = date(2026, 11, 26)  # the test clock's day in Shanghai
 FRI = date(2026, 11, 27)
@@ -188,3 +189,25 @@ async def test_a_managers_many_goals_come_in_several_messages(stage, cast, org_d
     assert said[0].startswith("🎯 My goals")
     bars = [line for text in said for line in text.splitlines() if "%  " in line]
     assert len(bars) == len(units) * 4 * 2
+
+
+async def test_a_claim_with_every_text_at_its_limit_reads_whole(stage, cast, org_database,
+                                                              clock):
+    description = "Taxi and tolls " + "d" * 485
+    claim_id = await draft(org_database, clock, "carol", "120.50", description=description)
+    await submit(org_database, clock, claim_id)
+    stage.application.bot_data["dispatcher"].wake()
+    card = await stage.standin.next_bot_message(cast.erin.id)
+    assert len(card.text) <= TEXT_LIMIT and description in card.text
+    await stage.act(cast.erin.press(card, "❌ Reject"))
+    question = last(stage, cast.erin)
+    fits(await stage.act(cast.erin.send("r" * 500, reply_to=question)))
+    told = await stage.standin.next_bot_message(cast.carol.id)
+    assert len(told.text) <= TEXT_LIMIT and told.text.endswith("r" * 500)
+    shown = fits(await stage.act(cast.carol.send(f"/claim {claim_id}")))[-1]
+    assert description in shown and "r" * 500 in shown
+    fits(await stage.act(cast.carol.send("/claims")))
+    fits(await stage.act(cast.carol.send("/inbox")))
+    opened = fits(await stage.act(cast.carol.press(last(stage, cast.carol),
+                                                   last(stage, cast.carol).buttons[0][0])))
+    assert "r" * 500 in opened[-1]
