@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.fitting import fit_lines, fit_text
 from bot.i18n import N_, Translator
 from core.domain.notification import Notification, NotificationKind
 
@@ -52,9 +53,10 @@ def renders(kind: NotificationKind) -> Callable[[Renderer], Renderer]:
 
 
 def render(notification: Notification, t: Translator, audience: Audience) -> Rendered:
-    """The message text (HTML) and its buttons."""
+    """The message text (HTML), within a message's length, and its buttons."""
     renderer = _RENDERERS.get(notification.kind, _fallback)
-    return renderer(notification, t, audience)
+    text, markup = renderer(notification, t, audience)
+    return fit_text(text), markup
 
 
 def summarizes(kind: NotificationKind):
@@ -146,8 +148,20 @@ def _mention(person: dict) -> str:
     return name
 
 
+MENTIONS_ROOM = 3500  # of a group message's 4,096 characters; the sentence takes the rest
+
+
 def _mentions(t: Translator, people: list[dict]) -> str:
-    return t(", ").join(_mention(p) for p in people)
+    """Everyone by name while they fit in one message; then how many more there are."""
+    separator, shown, used = t(", "), [], 0
+    for number, person in enumerate(people):
+        length = len(person["name"]) + len(separator)
+        if used + length > MENTIONS_ROOM:
+            return t.plural("{names} and {n} more", "{names} and {n} more",
+                            len(people) - number, names=separator.join(shown))
+        shown.append(_mention(person))
+        used += length
+    return separator.join(shown)
 
 
 @renders(NotificationKind.PLAN_REMINDER)
@@ -231,8 +245,7 @@ def _digest(notification: Notification, t: Translator, audience: Audience) -> Re
     totals = [t("Planned {done}/{total}", done=sum(r["plan"] for r in rows), total=len(rows)),
               t("Logged {done}/{total}", done=sum(r["log"] for r in rows), total=len(rows))]
     stamp = t("as of {time}", time=as_of.strftime("%H:%M"))
-    lines += ["", " · ".join([*(totals if rows else []), stamp])]
-    return "\n".join(lines), None
+    return fit_lines(lines, footer=["", " · ".join([*(totals if rows else []), stamp])]), None
 
 
 @summarizes(NotificationKind.DIGEST)

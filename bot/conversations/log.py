@@ -23,6 +23,7 @@ from telegram.ext import (
 
 from bot.context import CrmContext
 from bot.conversations.flow import ScheduleConversation, day_argument, enter, menu_button, typed
+from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
@@ -82,7 +83,9 @@ def item_line(t: Translator, number: int, item: PlanItem, log: DayLog) -> str:
     return line
 
 
-def log_text(t: Translator, log: DayLog, *, final: bool = False) -> str:
+def log_text(t: Translator, log: DayLog, *, final: bool = False,
+             footer: tuple[str, ...] = ()) -> str:
+    """The day's log as HTML, with the footer's lines below, within a message's length."""
     head = (t("✅ <b>Work log for {day} saved</b>", day=day_label(t, log.day)) if final
             else t("📝 <b>Work log for {day}</b>", day=day_label(t, log.day)))
     lines = [head]
@@ -98,16 +101,16 @@ def log_text(t: Translator, log: DayLog, *, final: bool = False) -> str:
         lines += ["• " + escape(e.text) + (t(" · late") if e.late else "") for e in log.entries]
     if log.visits:
         lines += ["", t("📍 Check-ins this day: {count}", count=len(log.visits))]
-    lines += ["", "<b>" + rates(t, log.execution) + "</b>"]
-    return "\n".join(lines)
+    return fit_lines(lines, footer=["", "<b>" + rates(t, log.execution) + "</b>", *footer])
 
 
 def log_screen(t: Translator, log: DayLog) -> tuple[str, InlineKeyboardMarkup]:
     """The day's log with a row of buttons for each item that can still be marked."""
-    text = log_text(t, log)
+    footer = ()
     if any(i.outcome is not ItemOutcome.MOVED for i in log.items):
-        text += "\n\n" + t("Tap ✅ done, ❌ not done or ➡️ moved for each item. "
-                           "To add a note, send it right after marking the item.")
+        footer = ("", t("Tap ✅ done, ❌ not done or ➡️ moved for each item. "
+                        "To add a note, send it right after marking the item."))
+    text = log_text(t, log, footer=footer)
     rows = []
     for number, item in enumerate(log.items, start=1):
         if item.outcome is ItemOutcome.MOVED:
@@ -238,7 +241,8 @@ def _move_days(context: CrmContext, after: date) -> list[date]:
 async def _summary(context: CrmContext, user_id: int, log: DayLog) -> str:
     t = context.t
     week = await context.services.work_logs.my_week(user_id, log.day)
-    return log_text(t, log, final=True) + "\n" + t("This week: {rates}", rates=rates(t, week))
+    return log_text(t, log, final=True,
+                    footer=(t("This week: {rates}", rates=rates(t, week)),))
 
 
 async def typed_note(update: Update, context: CrmContext) -> int:

@@ -32,6 +32,7 @@ from bot.conversations.flow import (
     menu_button,
     typed,
 )
+from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
@@ -92,11 +93,11 @@ def review_screen(t: Translator, plan: PlanDay, draft: dict,
                                item.get("opportunity_id") is not None))
     if not plan.items and not new:
         lines.append(t("Nothing planned yet."))
-    lines.append("")
+    footer = [""]
     if new:
-        lines.append(t("Send the next item as a message, or save the plan."))
+        footer.append(t("Send the next item as a message, or save the plan."))
     else:
-        lines.append(t("Send what you will do, one item per message, for example "
+        footer.append(t("Send what you will do, one item per message, for example "
                        "“Visit Harbor Logistics: show the new price list”."))
     rows: list[list[InlineKeyboardButton]] = []
     if not new and len(offered_days) > 1:
@@ -114,7 +115,7 @@ def review_screen(t: Translator, plan: PlanDay, draft: dict,
     if new:
         last.insert(0, InlineKeyboardButton(t("✅ Save plan"), callback_data="plan:s"))
     rows.append(last)
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    return fit_lines(lines, footer=footer), InlineKeyboardMarkup(rows)
 
 
 def offered_days(context: CrmContext, today: date) -> list[date]:
@@ -398,8 +399,8 @@ async def edited(update: Update, context: CrmContext) -> int:
 def saved_screen(t: Translator, plan: PlanDay) -> str:
     lines = [t("✅ <b>Plan for {day} saved</b>", day=day_label(t, plan.day))]
     lines += [item_line(t, n, item) for n, item in enumerate(plan.items, start=1)]
-    lines += ["", t("Have a good day! Send /log in the evening to note what came of it.")]
-    return "\n".join(lines)
+    return fit_lines(lines, footer=[
+        "", t("Have a good day! Send /log in the evening to note what came of it.")])
 
 
 async def cancel(update: Update, context: CrmContext) -> int:

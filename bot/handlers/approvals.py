@@ -25,6 +25,7 @@ from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.albums import send_albums
 from bot.context import CrmContext
+from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.i18n import N_, Translator
 from bot.keyboards import AnswersQuestion
@@ -155,7 +156,7 @@ def card_text(payload: dict, t: Translator) -> str:
         lines.append(t("Step {step} of {steps}", step=payload["step"], steps=payload["steps"]))
     if (outcome := _outcome(payload, t)) is not None:
         lines.append("\n" + outcome)
-    return "\n".join(lines)
+    return fit_lines(lines)
 
 
 def decision_buttons(t: Translator, claim_id: int, version: int) -> list[InlineKeyboardButton]:
@@ -413,7 +414,7 @@ def details_text(view: ClaimView, t: Translator, timezone: str) -> str:
         if event.detail.get("reason"):
             line += f": {escape(event.detail['reason'])}"
         lines.append(line)
-    return "\n".join(lines)
+    return fit_lines(lines)
 
 
 def _when(moment: datetime, zone: ZoneInfo) -> str:

@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot.context import CrmContext
+from bot.fitting import split_lines
 from bot.handlers.approvals import refusal_text
 from bot.i18n import N_, Translator
 from core.budgets import BudgetLine, BudgetOverview
@@ -44,13 +45,15 @@ def line_text(line: BudgetLine, currency: str, t: Translator) -> str:
     return text
 
 
-def overview_text(overview: BudgetOverview, t: Translator) -> str:
+def overview_messages(overview: BudgetOverview, t: Translator) -> list[str]:
+    """The budgets, one block each, in as many messages as they need."""
     head = (t("💰 <b>Budgets</b> · {period}", period=overview.period.label) if overview.period
             else t("💰 <b>Budgets running now</b>"))
     if not overview.lines:
-        return head + "\n\n" + t("No budgets for your units in this period.")
-    body = "\n\n".join(line_text(line, overview.currency, t) for line in overview.lines)
-    return head + "\n" + t("used = approved + waiting for approval") + "\n\n" + body
+        return [head + "\n\n" + t("No budgets for your units in this period.")]
+    return split_lines([head + "\n" + t("used = approved + waiting for approval"),
+                        *(line_text(line, overview.currency, t) for line in overview.lines)],
+                       separator="\n\n")
 
 
 async def show_budget(update: Update, context: CrmContext) -> None:
@@ -68,7 +71,8 @@ async def show_budget(update: Update, context: CrmContext) -> None:
     except DomainError as error:
         await message.reply_html(escape(refusal_text(t, error)))
         return
-    await message.reply_html(overview_text(overview, t))
+    for text in overview_messages(overview, t):
+        await message.reply_html(text)
 
 
 async def _set(update: Update, context: CrmContext, args: list[str]) -> None:

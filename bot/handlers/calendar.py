@@ -12,6 +12,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.albums import send_albums
 from bot.context import CrmContext
+from bot.fitting import fit_caption, fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator, all_translations
@@ -108,8 +109,9 @@ def _stars(rating: int) -> str:
     return "★" * rating + "☆" * (5 - rating)
 
 
-def day_text(view: DayView, t: Translator) -> str:
-    """The day as its owner sees it: plan with outcomes, log, check-ins with map links."""
+def day_text(view: DayView, t: Translator, footer: tuple[str, ...] = ()) -> str:
+    """The day as its owner sees it: plan with outcomes, log, check-ins with map links; the
+    footer's lines below, all within a message's length."""
     zone = ZoneInfo(view.timezone)
     who = t("My day") if view.own else escape(view.member.name)
     lines = [f"📅 <b>{who} — {escape(day_label(t, view.day))}</b>", ""]
@@ -168,7 +170,7 @@ def day_text(view: DayView, t: Translator) -> str:
             lines.append(line)
     else:
         lines.append(t("No check-ins on this day."))
-    return "\n".join(lines)
+    return fit_lines(lines, footer=footer)
 
 
 def day_keyboard(view: DayView, t: Translator) -> InlineKeyboardMarkup:
@@ -240,7 +242,7 @@ async def _send_photos(update: Update, context: CrmContext, member_id: int, day:
         return
     await query.answer()
     await send_albums(context.bot, update.effective_chat.id,
-                      [InputMediaPhoto(p.data, caption=p.caption) for p in photos])
+                      [InputMediaPhoto(p.data, caption=fit_caption(p.caption)) for p in photos])
 
 
 def handlers() -> list:

@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import CrmContext
+from bot.fitting import fit_lines
 from bot.handlers.approvals import budget_name
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
@@ -133,7 +134,7 @@ def list_screen(t: Translator, config: ExpensesConfig,
     if pager:
         lines.append(t("Page {page} of {pages}", page=page.page + 1, pages=page.pages))
         rows.append(pager)
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    return fit_lines(lines), InlineKeyboardMarkup(rows)
 
 
 def detail_screen(t: Translator, config: ExpensesConfig, detail: ClaimDetail,
@@ -164,7 +165,7 @@ def detail_screen(t: Translator, config: ExpensesConfig, detail: ClaimDetail,
     rows = [[InlineKeyboardButton(t("◀ My claims"), callback_data="exp:l:0")]]
     if detail.mine and claim.status is ClaimStatus.PENDING:
         rows[0].insert(0, InlineKeyboardButton(t("↩️ Withdraw"), callback_data=f"exp:w:{claim.id}"))
-    return "\n".join(lines), InlineKeyboardMarkup(rows) if detail.mine else None
+    return fit_lines(lines), InlineKeyboardMarkup(rows) if detail.mine else None
 
 
 async def show_claims(update: Update, context: CrmContext) -> None:
@@ -205,7 +206,7 @@ def trips_screen(t: Translator, config: ExpensesConfig,
         if any(c.status is ClaimStatus.DRAFT for c in view.claims):
             rows.append([InlineKeyboardButton(t("🚀 Submit “{title}”", title=view.trip.title[:30]),
                                               callback_data=f"exp:ts:{view.trip.id}")])
-    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+    return fit_lines(lines), InlineKeyboardMarkup(rows) if rows else None
 
 
 async def trip(update: Update, context: CrmContext) -> None:
@@ -257,7 +258,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
             return
         elif match := _SUBMIT_TRIP.fullmatch(data or ""):
             results = await service.submit_trip(user_id, int(match[1]), chat_id)
-            text = "\n".join([t.plural("🚀 {n} claim of the trip submitted:",
+            text = fit_lines([t.plural("🚀 {n} claim of the trip submitted:",
                                        "🚀 {n} claims of the trip submitted:", len(results))]
                              + [claim_line(t, service.config, r.claim) for r in results])
             keyboard = None

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
 from bot.context import CrmContext
+from bot.fitting import split_lines
 from bot.i18n import N_, Translator
 from bot.notices import Audience, Rendered, day_label, renders, summarizes
 from bot.scheduler import wake_dispatcher
@@ -114,7 +115,8 @@ def line_text(line: GoalLine, currency: str, t: Translator, *, with_unit: bool) 
             + pace_text(line, currency, t))
 
 
-def view_text(view: GoalsView, t: Translator) -> str:
+def view_messages(view: GoalsView, t: Translator) -> list[str]:
+    """The goals, one block each, in as many messages as they need."""
     parts = [t("🎯 <b>My goals</b>")]
     if view.mine:
         parts += [line_text(line, view.currency, t, with_unit=False) for line in view.mine]
@@ -126,7 +128,7 @@ def view_text(view: GoalsView, t: Translator) -> str:
             parts += [line_text(line, view.currency, t, with_unit=True) for line in view.team]
         else:
             parts.append(t("No goals for your team in this period. Set one with /goals set."))
-    return "\n\n".join(parts)
+    return split_lines(parts, separator="\n\n")
 
 
 async def show_goals(update: Update, context: CrmContext) -> None:
@@ -144,7 +146,8 @@ async def show_goals(update: Update, context: CrmContext) -> None:
     except DomainError as error:
         await message.reply_html(escape(_error_text(t, error)))
         return
-    await message.reply_html(view_text(view, t))
+    for text in view_messages(view, t):
+        await message.reply_html(text)
     if view.congratulated:
         wake_dispatcher(context.application)
 

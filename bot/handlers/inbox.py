@@ -14,6 +14,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot import notices, subjects
 from bot.context import CrmContext
+from bot.fitting import fit_text, shorten
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.i18n import Translator
 from bot.keyboards import INBOX, counted_label_pattern
@@ -48,9 +49,7 @@ def back_button(t: Translator, page: int = 0) -> InlineKeyboardButton:
 
 def title(notification: Notification, t: Translator, timezone: str) -> str:
     """A list button: ● for unread, the one-line summary, and when (in the team's zone)."""
-    text = notices.summary(notification, t)
-    if len(text) > _TITLE_LENGTH:
-        text = text[:_TITLE_LENGTH - 1] + "…"
+    text = shorten(notices.summary(notification, t), _TITLE_LENGTH)
     when = notification.created_at.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
     return f"{'● ' if notification.read_at is None else ''}{text} · {when}"
 
@@ -128,7 +127,7 @@ async def _open(update: Update, context: CrmContext, notification_id: int, page:
     if subject.status:
         parts.append(subject.status)
     await query.answer()
-    await edit_or_send(update, context, "\n\n".join(parts),
+    await edit_or_send(update, context, fit_text("\n\n".join(parts)),
                    InlineKeyboardMarkup([*subject.buttons, [back_button(t, page)]]))
 
 

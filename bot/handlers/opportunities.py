@@ -19,6 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.albums import send_albums
 from bot.context import CrmContext
+from bot.fitting import fit_caption, fit_lines, shorten
 from bot.funnel import FunnelStep, funnel_chart
 from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
 from bot.handlers.claims import STATUS_ICONS, STATUS_NAMES, category_name
@@ -138,7 +139,7 @@ def list_screen(view: OpportunityList, t: Translator) -> tuple[str, InlineKeyboa
             ("✓ " if view.stage == s.key else "") + s.label(t.language),
             callback_data=f"opp:l:{s.key}:0") for s in view.pipeline.stages]
         rows += [filters_row[i:i + 4] for i in range(0, len(filters_row), 4)]
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    return fit_lines(lines), InlineKeyboardMarkup(rows)
 
 
 async def show_list(update: Update, context: CrmContext) -> None:
@@ -162,7 +163,7 @@ def _when(t: Translator, moment: datetime, zone: ZoneInfo) -> str:
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= MAX_LINE else text[:MAX_LINE - 1] + "…"
+    return shorten(text, MAX_LINE)
 
 
 def _plan_line(t: Translator, detail: dict) -> str:
@@ -271,7 +272,7 @@ def card_text(card: Card, t: Translator, expenses: ExpensesConfig | None = None)
     if card.page:
         lines[-1] += " " + t("· page {page}", page=card.page + 1)
     lines += [timeline_line(t, card, entry, expenses) for entry in card.timeline]
-    return "\n".join(lines)
+    return fit_lines(lines)
 
 
 def card_keyboard(card: Card, t: Translator) -> InlineKeyboardMarkup:
@@ -337,7 +338,7 @@ async def send_photos(update: Update, context: CrmContext, opp_id: int) -> None:
         return
     await query.answer()
     await send_albums(context.bot, update.effective_chat.id,
-                      [InputMediaPhoto(p.data, caption=p.caption) for p in photos])
+                      [InputMediaPhoto(p.data, caption=fit_caption(p.caption)) for p in photos])
 
 
 async def on_press(update: Update, context: CrmContext) -> None:
@@ -495,7 +496,7 @@ def pipeline_text(view: PipelineView, t: Translator) -> str:
             weighted = sum((line.weighted for line in open_lines), start=ZERO)
             lines.append(f"{escape(person.name)}: {count} · {_amount(amount)} · "
                          f"{_amount(weighted)}")
-    return "\n".join(lines)
+    return fit_lines(lines)
 
 
 def funnel_steps(view: PipelineView, t: Translator) -> list[FunnelStep]:

@@ -12,6 +12,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.charts import Chart, bar_chart
 from bot.context import CrmContext
+from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
@@ -90,14 +91,14 @@ def stats_text(view: ExpenseStatsView, t: Translator) -> str:
     if view.empty:
         lines.append(t("No claims in {period} ({status}).", period=view.period.label,
                        status=t(STATUS_LABELS[view.status])))
-        return "\n".join(lines + _budgets(view, t))
+        return fit_lines(lines + _budgets(view, t))
     total = view.total
     table = [_row(t("Total"), total.count, total.amount)]
     for heading, rows in sections(view, t):
         table += ["", heading]
         table += [_row(UNIT_MARKS.get(r.kind, "") + r.label, r.count, r.amount) for r in rows]
     lines.append("<pre>" + escape("\n".join(table)) + "</pre>")
-    return "\n".join(lines + _budgets(view, t))
+    return fit_lines(lines + _budgets(view, t))
 
 
 def _row(label: str, count: int, amount) -> str:

@@ -10,6 +10,7 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import CrmContext
+from bot.fitting import fit_lines, shorten
 from bot.handlers.calendar import date_from_data, day_keyboard, day_text, month_data
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
@@ -23,10 +24,13 @@ from core.domain.errors import DomainError
 from core.domain.schedule import percent
 
 # Callback data (untrusted: the service re-checks the presser's subtree on every press):
-#   team:l                          the list          team:r:<member>:<YYYYMMDD>  rate buttons
+#   team:l[:<page>]                 the list          team:r:<member>:<YYYYMMDD>  rate buttons
 #   team:s:<member>:<YYYYMMDD>:<n>  give rating n
 _RATE = re.compile(r"team:r:(\d{1,12}):(\d{4})(\d{2})(\d{2})")
 _SET = re.compile(r"team:s:(\d{1,12}):(\d{4})(\d{2})(\d{2}):(-?\d{1,3})")
+_LIST = re.compile(r"team:l(?::(\d{1,4}))?")
+PAGE = 40  # people a page: their buttons stay well below Telegram's 100
+NAME_BUTTON = 40  # characters of a name on its button
 PENDING_COMMENT = "team_rating_comment"
 COMMENT_MARK = "💬"
 
@@ -35,25 +39,39 @@ def _yes_no(value: bool) -> str:
     return "✅" if value else "❌"
 
 
-def team_screen(today: TeamToday, t: Translator) -> tuple[str, InlineKeyboardMarkup | None]:
-    """One line per person: plan / check-ins / log marks, the week's execution rate."""
+def team_screen(today: TeamToday, t: Translator,
+                page: int = 0) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One line per person: plan / check-ins / log marks, the week's execution rate; a page
+    of PAGE people at a time, flagged ones first as the service orders them."""
     lines = [t("👥 <b>Your team today</b> — {day}", day=escape(day_label(t, today.today))),
              t("plan / check-ins / log · this week's execution")]
     if not today.rows:
         lines.append(t("Nobody in your team yet."))
         return "\n".join(lines), None
+    pages = -(-len(today.rows) // PAGE)
+    page = max(0, min(page, pages - 1))
+    shown = today.rows[page * PAGE:(page + 1) * PAGE]
     month = Month.of(today.today)
     rows = []
-    for row in today.rows:
+    for row in shown:
         flag = " ⚠" * bool(row.flagged)
         lines.append(f"{_yes_no(row.planned)} {row.check_ins}{flag} {_yes_no(row.logged)} · "
                      f"{percent(row.week.rate)}  {escape(row.member.name)}")
-        rows.append([InlineKeyboardButton(row.member.name + flag,
+        rows.append([InlineKeyboardButton(shorten(row.member.name, NAME_BUTTON) + flag,
                                           callback_data=month_data(row.member.id, month))])
-    if any(r.flagged for r in today.rows):
-        lines.append(t("⚠ a check-in today carries a trust flag: open the day to see why."))
-    lines.append(t("Tap a person to see their calendar."))
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    footer = []
+    if pages > 1:
+        footer.append(t("Page {page} of {pages}", page=page + 1, pages=pages))
+        turn = []
+        if page > 0:
+            turn.append(InlineKeyboardButton("◀", callback_data=f"team:l:{page - 1}"))
+        if page + 1 < pages:
+            turn.append(InlineKeyboardButton("▶", callback_data=f"team:l:{page + 1}"))
+        rows.append(turn)
+    if any(r.flagged for r in shown):
+        footer.append(t("⚠ a check-in today carries a trust flag: open the day to see why."))
+    footer.append(t("Tap a person to see their calendar."))
+    return fit_lines(lines, footer=footer), InlineKeyboardMarkup(rows)
 
 
 async def show_team(update: Update, context: CrmContext) -> None:
@@ -81,10 +99,10 @@ async def on_press(update: Update, context: CrmContext) -> None:
         return
     data, user_id = query.data or "", update.effective_user.id
     try:
-        if data == "team:l":
+        if match := _LIST.fullmatch(data):
             today = await context.services.team.today(user_id)
             await query.answer()
-            await edit_or_send(update, context, *team_screen(today, t))
+            await edit_or_send(update, context, *team_screen(today, t, int(match[1] or 0)))
         elif (match := _RATE.fullmatch(data)) and (day := date_from_data(*match.groups()[1:])):
             view = await context.services.calendar.day(user_id, day, member_id=int(match[1]))
             if not view.can_rate:
@@ -92,8 +110,8 @@ async def on_press(update: Update, context: CrmContext) -> None:
                                    show_alert=True)
                 return
             await query.answer()
-            await edit_or_send(update, context, day_text(view, t) + "\n\n" + t(
-                "How was this day's work? Rate the log from 1 to 5."),
+            await edit_or_send(update, context, day_text(view, t, ("", t(
+                "How was this day's work? Rate the log from 1 to 5."))),
                 rating_keyboard(view.member.id, day, t))
         elif (match := _SET.fullmatch(data)) and (day := date_from_data(*match.groups()[1:4])):
             await _rate(update, context, int(match[1]), day, int(match[5]))
