@@ -70,6 +70,16 @@ async def test_forwarded_location_is_refused_and_not_stored(stage, cast, org_dat
     assert await count(org_database, CheckInRow) == 0
 
 
+@pytest.mark.parametrize("lat, lon", [(91, 0), (-91, 0), (0, 181), (0, -181), (1e308, 0)])
+async def test_impossible_coordinates_are_refused_and_not_stored(stage, cast, org_database,
+                                                                 lat, lon):
+    entries = await stage.act(cast.carol.share_location(lat, lon))
+    assert texts(entries) == [
+        "This location is not a place on Earth, so nothing was recorded. Please share your "
+        "location again with the 📍 Check in button."]
+    assert await count(org_database, CheckInRow) == 0
+
+
 async def test_map_picked_point_never_counts_as_verified(stage, cast):
     entries = await stage.act(cast.carol.share_location(*HARBOR))
     assert ("⚠️ This location was picked on the map, so it does not count as a verified "
