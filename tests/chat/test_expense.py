@@ -266,6 +266,19 @@ async def test_claim_is_visible_to_its_author_manager_and_finance_only(stage, ca
     assert texts(entries) == ["I could not find that claim."]
 
 
+async def test_claim_number_of_another_year_finds_nothing(stage, cast, org_database):
+    await stage.act(cast.carol.send("/expense 45 lunch"))
+    await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    number = (await claims(org_database))[0][6]
+    assert number == "EXP-2026-000001"
+    for typed in ("EXP-9999-000001", "2025-1"):
+        entries = await stage.act(cast.carol.send(f"/claim {typed}"))
+        assert texts(entries) == ["I could not find that claim."], typed
+    for typed in ("EXP-2026-000001", "2026-1", "1"):
+        entries = await stage.act(cast.carol.send(f"/claim {typed}"))
+        assert number in said(entries), typed
+
+
 async def test_a_trip_is_submitted_all_or_nothing(stage, cast, org_database):
     entries = await stage.act(cast.carol.send("/trip Hangzhou fair"))
     assert "Trip “Hangzhou fair” started" in said(entries)

@@ -19,6 +19,7 @@ from core.domain.expenses import (
     guess_category,
     parse_amount,
     parse_claim_number,
+    parse_claim_reference,
     split_quick_entry,
 )
 
@@ -120,6 +121,15 @@ def test_claim_number_forms():
     assert parse_claim_number("123") == 123
     assert parse_claim_number("#123") == 123
     assert parse_claim_number("EXP-twenty") is None
+
+
+def test_a_claim_number_names_its_year():
+    claim = draft(id=123, number="EXP-2026-000123")
+    assert parse_claim_reference("EXP-2026-000123").names(claim)
+    assert parse_claim_reference("123").names(claim)
+    assert not parse_claim_reference("EXP-9999-000123").names(claim)
+    assert not parse_claim_reference("2025-123").names(claim)
+    assert not parse_claim_reference("EXP-2026-000124").names(claim)
 
 
 def draft(**fields) -> Claim:
