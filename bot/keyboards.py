@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from telegram import (
     InlineKeyboardButton,
@@ -97,3 +98,11 @@ class AnswersQuestion(filters.MessageFilter):
         replied = message.reply_to_message
         return bool(replied and replied.from_user and replied.from_user.is_bot
                     and (replied.text or "").startswith(self.mark))
+
+
+def date_from_data(year: str, month: str, day: str) -> date | None:
+    """A date written in callback data; None when it is not a real date (forged or stale)."""
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None

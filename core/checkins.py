@@ -302,12 +302,14 @@ class CheckInService:
         return result
 
     async def discard_waiting_photo(self, telegram_id: int, photo_id: int) -> None:
-        """"Cancel": forget a photo that was attached to nothing."""
+        """"Cancel": forget a photo that was attached to nothing; only the sender's own."""
         async with self._uows() as uow:
             member = await active_member(uow, telegram_id)
             photo = await uow.photos.get(photo_id)
-            if photo is None or photo.member_id != member.id or photo.check_in_id is not None:
-                return
+            if photo is None or photo.member_id != member.id:
+                raise NotFound("photo_not_found")
+            if photo.check_in_id is not None:
+                raise DomainError("photo_already_attached")
             await uow.photos.remove(photo_id)
             await uow.commit()
 

@@ -35,7 +35,7 @@ from bot.conversations.flow import (
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
-from bot.keyboards import PLAN
+from bot.keyboards import PLAN, date_from_data
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.errors import DomainError
@@ -171,15 +171,17 @@ async def start_from_button(update: Update, context: CrmContext) -> int:
     if await pressed_outside_private_chat(update, context, "plan"):
         return ConversationHandler.END
     match = _DAY.fullmatch(update.callback_query.data or "")
-    if match is None:
-        await update.callback_query.answer()
+    day = date_from_data(*match.groups()) if match else None
+    if day is None:
+        await update.callback_query.answer(context.t("That button is no longer valid."),
+                                           show_alert=True)
         return ConversationHandler.END
     if (draft := _draft(context)) and draft["items"]:
         # Changing the day would silently drop typed items: the day buttons are gone by now.
         await update.callback_query.answer(context.t("Save or cancel this plan first."),
                                            show_alert=True)
         return ITEM
-    return await _open(update, context, date(int(match[1]), int(match[2]), int(match[3])))
+    return await _open(update, context, day)
 
 
 async def start_visit(update: Update, context: CrmContext) -> int:

@@ -1,9 +1,10 @@
-"""Last in line: private-only commands used in groups, unknown commands, stray text."""
+"""Last in line: private-only commands used in groups, unknown commands, stray text, and
+presses of buttons nobody handles."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
 
 from bot.commands import private_only_names
 from bot.context import CrmContext
@@ -40,6 +41,13 @@ async def stray_text(update: Update, context: CrmContext) -> None:
         context.t("I did not understand that. Please use the menu buttons below, or /help."))
 
 
+async def stale_button(update: Update, context: CrmContext) -> None:
+    """A press no handler took (old, forged or malformed data): answer it, so that the
+    button's spinner stops and the person knows nothing happened."""
+    await update.callback_query.answer(context.t("That button is no longer valid."),
+                                       show_alert=True)
+
+
 class _PrivateOnlyCommand(filters.MessageFilter):
     def filter(self, message) -> bool:
         text = message.text or ""
@@ -56,4 +64,5 @@ def handlers() -> list:
     return [
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, stray_text),
+        CallbackQueryHandler(stale_button),
     ]
