@@ -16,6 +16,7 @@ from decimal import Decimal
 from core.domain.errors import DomainError
 from core.domain.expenses import Claim, ClaimStatus, parse_amount, split_quick_entry
 from core.domain.org import Member, OrgTree, Role
+from core.domain.text import clean_text
 
 
 class DraftStep(enum.StrEnum):
@@ -143,7 +144,7 @@ class ExpenseReport:
 
 
 def check_trip_title(text: str) -> str:
-    title = " ".join(text.split())
+    title = " ".join(clean_text(text).split())
     if not title:
         raise DomainError("trip_title_empty")
     if len(title) > TRIP_TITLE_MAX:

@@ -17,6 +17,7 @@ from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import DomainError
 from core.domain.money import CENT
 from core.domain.org import Member, OrgTree, Role
+from core.domain.text import clean_text
 
 
 class ClaimStatus(enum.StrEnum):
@@ -239,7 +240,7 @@ DESCRIPTION_MAX = 500
 
 
 def check_description(text: str) -> str:
-    text = text.strip()
+    text = clean_text(text).strip()
     if len(text) > DESCRIPTION_MAX:
         raise DomainError("description_too_long", limit=DESCRIPTION_MAX)
     return text

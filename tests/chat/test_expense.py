@@ -266,6 +266,14 @@ async def test_claim_is_visible_to_its_author_manager_and_finance_only(stage, ca
     assert texts(entries) == ["I could not find that claim."]
 
 
+async def test_control_characters_in_a_description_are_not_kept(stage, cast, org_database):
+    entries = await stage.act(cast.carol.send("/expense 45 lunch\x00 with\x1b client"))
+    assert "lunch with client" in said(entries)
+    await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    [row] = await claims(org_database)
+    assert row[0] == "pending" and row[5] == "lunch with client"
+
+
 async def test_claim_number_of_another_year_finds_nothing(stage, cast, org_database):
     await stage.act(cast.carol.send("/expense 45 lunch"))
     await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
