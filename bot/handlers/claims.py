@@ -53,6 +53,9 @@ CLAIMANT_REFUSALS = {
     "claim_changed": N_("This claim changed meanwhile. Please look at it again."),
     "photo_too_big": N_("This file is larger than 20 MB, so I cannot take it. "
                         "Please send a smaller photo of the receipt."),
+    "photo_too_many_pixels": N_("This picture is too large for me to open (too many "
+                                "pixels). Please send the receipt as a photo rather than as "
+                                "a file."),
     "not_an_image": N_("This file is not a photo. Please send the receipt as a JPEG or PNG "
                        "image."),
     "corrupt_image": N_("I could not open this image: the file seems damaged. "

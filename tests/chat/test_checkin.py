@@ -12,7 +12,7 @@ from bot.sandbox import render_transcript
 from core.config import parse_config
 from storage.tables import CheckInRow, VisitPhotoRow
 from tests.chat.conftest import example_org, said, texts
-from tests.service.test_photos import jpeg, scene
+from tests.service.test_photos import huge_png, jpeg, scene
 
 HARBOR = (31.2400, 121.4900)
 
@@ -219,6 +219,16 @@ async def test_25_mb_file_is_refused(stage, cast):
                                                     mime_type="image/png"))
     assert texts(entries) == ["This file is larger than 20 MB, so I cannot take it. "
                               "Please send a smaller photo."]
+
+
+async def test_small_file_of_a_huge_picture_is_refused_and_not_stored(stage, cast,
+                                                                     org_database):
+    await check_in(stage, cast.carol)
+    entries = await stage.act(cast.carol.send_photo(huge_png(), as_document=True,
+                                                    filename="scan.png", mime_type="image/png"))
+    assert texts(entries) == ["This picture is too large for me to open (too many pixels). "
+                              "Please send it as a photo rather than as a file."]
+    assert await count(org_database, VisitPhotoRow) == 0
 
 
 async def test_non_image_document_is_refused(stage, cast):

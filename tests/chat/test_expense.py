@@ -12,7 +12,7 @@ from bot.stage import Stage
 from core.config import parse_config
 from storage.tables import ClaimReceiptRow, ClaimRow
 from tests.chat.conftest import example_org, said, texts
-from tests.service.test_photos import jpeg, scene
+from tests.service.test_photos import huge_png, jpeg, scene
 
 
 @pytest.fixture
@@ -182,6 +182,10 @@ async def test_receipt_that_is_not_an_image_or_too_big_is_refused(stage, cast, o
     entries = await stage.act(cast.carol.send_photo(b"\x89PNG not really", as_document=True,
                                                     filename="x.png", mime_type="image/png"))
     assert "Please send the receipt" in said(entries)
+    entries = await stage.act(cast.carol.send_photo(huge_png(), as_document=True,
+                                                    filename="scan.png", mime_type="image/png"))
+    assert texts(entries) == ["This picture is too large for me to open (too many pixels). "
+                              "Please send the receipt as a photo rather than as a file."]
     assert await count(org_database, ClaimReceiptRow) == 0
     # Submit without a receipt is refused and the draft kept.
     [claim_id] = await ids(org_database)
