@@ -270,6 +270,17 @@ async def test_claim_is_visible_to_its_author_manager_and_finance_only(stage, ca
     assert texts(entries) == ["I could not find that claim."]
 
 
+async def test_amount_with_the_currency_first_is_read_in_both_ways(stage, cast, org_database):
+    entries = await stage.act(cast.carol.send("/expense"))
+    assert "How much did you spend?" in said(entries)
+    entries = await stage.act(cast.carol.send("CNY 88"))
+    assert "Which category?" in said(entries)
+    await stage.act(cast.carol.send("/cancel"))
+    entries = await stage.act(cast.carol.send("/expense CNY 88 lunch"))
+    assert "Please send a photo of the receipt" not in said(entries)
+    assert [str(row[1]) for row in await claims(org_database)][-1] == "88.00"
+
+
 async def test_control_characters_in_a_description_are_not_kept(stage, cast, org_database):
     entries = await stage.act(cast.carol.send("/expense 45 lunch\x00 with\x1b client"))
     assert "lunch with client" in said(entries)

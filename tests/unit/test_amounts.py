@@ -73,6 +73,17 @@ def test_quick_entry_splits_amount_and_description():
         read_entry("taxi 120", "CNY", MAX)
 
 
+@pytest.mark.parametrize("text", ["CNY 88", "cny 88", "RMB 88", "88 cny", "CNY 88 lunch"])
+def test_a_currency_written_before_the_amount_belongs_to_it(text):
+    assert read_entry(text, "CNY", MAX)[0] == Decimal("88")
+
+
+def test_another_currency_before_the_amount_is_refused_as_such():
+    with pytest.raises(DomainError) as caught:
+        read_entry("USD 88", "CNY", MAX)
+    assert caught.value.code == "amount_currency"
+
+
 def test_category_is_guessed_from_the_first_keyword_mentioned():
     keywords = {"travel": ["taxi", "打车"], "meals": ["lunch", "餐"]}
     assert guess_category("Taxi to Harbor", keywords) == "travel"
