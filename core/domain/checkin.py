@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.domain.geo import EARTH_RADIUS_M, check_point, haversine_m
+from core.domain.geo import EARTH_RADIUS_M, CoordinateError, check_point, haversine_m
 from core.domain.org import Customer
 
 
@@ -72,6 +72,9 @@ def assess(location: SharedLocation, now: datetime, rules: CheckInRules) -> froz
     if location.forwarded:
         raise LocationRefused("forwarded")
     check_point(location.lat, location.lon)
+    accuracy = location.horizontal_accuracy
+    if accuracy is not None and not 0 <= accuracy < math.inf:
+        raise CoordinateError("accuracy must be a distance in metres")
     flags: set[TrustFlag] = set()
     if rules.photo_required:
         flags.add(TrustFlag.NO_PHOTO)

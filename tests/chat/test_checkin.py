@@ -162,6 +162,19 @@ async def test_live_location_updates_extend_the_visit(stage, cast, clock, org_da
     assert last_seen == clock.now()
 
 
+async def test_a_live_location_moved_off_the_map_is_not_followed(stage, cast, clock,
+                                                                  org_database):
+    entries = await check_in(stage, cast.carol, live_period=3600)
+    [shared] = [e for e in entries if not e.by_bot]
+    started = clock.now()
+    clock.advance(minutes=10)
+    await cast.carol.edit_location(shared.message_id, 91.0, HARBOR[1], horizontal_accuracy=8)
+    await stage.standin.idle()
+    async with org_database.uow(read_only=True) as uow:
+        last_seen = await uow.session.scalar(select(CheckInRow.last_seen_at))
+    assert last_seen == started
+
+
 # Photos
 
 

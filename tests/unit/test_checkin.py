@@ -52,6 +52,12 @@ def test_point_on_no_map_is_not_a_check_in(lat, lon):
         assess(located(lat=lat, lon=lon), NOW, RULES)
 
 
+@pytest.mark.parametrize("accuracy", [-1.0, float("nan"), float("inf")])
+def test_a_location_with_an_impossible_accuracy_is_not_a_check_in(accuracy):
+    with pytest.raises(CoordinateError):
+        assess(located(horizontal_accuracy=accuracy), NOW, RULES)
+
+
 def test_location_older_than_two_minutes_is_stale():
     assert assess(located(sent_at=NOW - timedelta(seconds=121)), NOW, RULES) == {TrustFlag.STALE}
     assert assess(located(sent_at=NOW - timedelta(seconds=120)), NOW, RULES) == frozenset()
