@@ -106,3 +106,12 @@ def date_from_data(year: str, month: str, day: str) -> date | None:
         return date(int(year), int(month), int(day))
     except ValueError:
         return None
+
+
+_ID = re.compile(r"[0-9]{1,12}")
+
+
+def id_from_data(text: str) -> int | None:
+    """An id written in callback data; None when it is not one (forged: a word, a number no
+    id can be, a digit int() does not read)."""
+    return int(text) if _ID.fullmatch(text) else None

@@ -37,7 +37,7 @@ from bot.handlers.claims import category_name, claim_line, money, say
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import EXPENSE, date_from_data
+from bot.keyboards import EXPENSE, date_from_data, id_from_data
 from bot.timefmt import local_datetime
 from core.domain.budget import UnitKind
 from core.domain.claim_drafts import DraftStep
@@ -448,8 +448,8 @@ async def _apply(context: CrmContext, kind: str, claim_id: int, value: str, guid
                                       guided=guided, chat_id=chat_id)
     if kind == "o" and value == "-":
         return await service.skip(user_id, claim_id, DraftStep.OPPORTUNITY, guided=guided)
-    if kind == "o" and value.isdigit():
-        return await service.set_opportunity(user_id, claim_id, int(value), guided=guided,
+    if kind == "o" and (opportunity_id := id_from_data(value)) is not None:
+        return await service.set_opportunity(user_id, claim_id, opportunity_id, guided=guided,
                                              chat_id=chat_id)
     if kind == "n":
         return await service.skip(user_id, claim_id, DraftStep.DESCRIPTION, guided=guided)
@@ -461,8 +461,8 @@ async def _apply(context: CrmContext, kind: str, claim_id: int, value: str, guid
         return await service.resume(user_id, claim_id, DraftStep.SUMMARY)
     if kind == "f" and value in _FIELDS:
         return await service.resume(user_id, claim_id, _FIELDS[value])
-    if kind == "a" and value.isdigit():
-        await service.add_to_trip(user_id, claim_id, int(value), chat_id)
+    if kind == "a" and (trip_id := id_from_data(value)) is not None:
+        await service.add_to_trip(user_id, claim_id, trip_id, chat_id)
         return await service.resume(user_id, claim_id, DraftStep.SUMMARY)
     return None
 

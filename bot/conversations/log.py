@@ -43,9 +43,9 @@ MOVE_CHOICES = 4
 MARKS = {ItemOutcome.OPEN: "⬜", ItemOutcome.DONE: "✅", ItemOutcome.NOT_DONE: "❌",
          ItemOutcome.MOVED: "➡️"}
 _DAY = r"(\d{4})(\d{2})(\d{2})"
-_MARK = re.compile(r"log:o:(\d+):([dn])")
-_MOVE = re.compile(rf"log:m:(\d+):{_DAY}")
-_ASK_MOVE = re.compile(r"log:mv:(\d+)")
+_MARK = re.compile(r"log:o:(\d{1,12}):([dn])")
+_MOVE = re.compile(rf"log:m:(\d{{1,12}}):{_DAY}")
+_ASK_MOVE = re.compile(r"log:mv:(\d{1,12})")
 _ON_DAY = re.compile(rf"log:([abf]):{_DAY}")
 _OPEN = re.compile(r"log:open:(\d{4})-(\d{2})-(\d{2})")
 

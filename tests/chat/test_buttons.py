@@ -35,6 +35,14 @@ FORGED = [
     "sta:x:y", "sta:month:nothing", "sta:zz",
     "team:r:x", "team:r:1:20261301", "team:s:1:20261301:x", "team:zz",
     "xpt:k:x:y", "xpt:month:nothing:c", "xpt:zz",
+    # Numbers no id can be, and digits int() does not read.
+    "log:o:99999999999999999999:d", "log:mv:99999999999999999999",
+    "log:m:99999999999999999999:20261130", "plan:r:99999999999999999999", "plan:r:²",
+    "exp:o:1:99999999999999999999", "exp:o:1:²", "exp:a:1:²", "exp:v:99999999999999999999",
+    "opp:v:99999999999999999999:0", "inbox:o:99999999999999999999:0",
+    "apv:a:99999999999999999999:1", "cal:d:99999999999999999999:20261126",
+    "team:r:99999999999999999999:20261126", "ci:px:99999999999999999999",
+    "exp:i:99999999999999999999", "grp:bind:99999999999999999999:2001",
 ]
 
 
@@ -132,3 +140,19 @@ async def test_pressing_someone_elses_draft_and_photo_buttons_is_refused(stage, 
 async def _delivered(update):
     """stage.act for a press already made (its update is needed for the answer)."""
     return update
+
+
+async def test_forged_presses_inside_a_plan_draft_are_answered(stage, cast, org_database):
+    await stage.act(cast.carol.send("/plan"))
+    await stage.act(cast.carol.send("Visit Harbor"))  # now it asks for the customer
+    message = stage.standin.bot_messages(cast.carol.id)[-1]
+    before = await row_counts(org_database)
+    for data in ("plan:c:²", "plan:c:99999999999999999999", "plan:r:99999999999999999999",
+                 "plan:e:99999999999999999999", "plan:u:99999999999999999999"):
+        update = await cast.carol.press(message, callback_data=data, forge=True)
+        await stage.processor.wait_finished(update["update_id"], 10.0)
+        answer = stage.standin.callback_answer(update)
+        assert answer is not None and FAILURE not in (answer.get("text") or ""), data
+    assert await row_counts(org_database) == before
+    entries = await stage.act(cast.carol.press(message, "⏭ No customer"))
+    assert "At what time?" in "\n".join(e.text or "" for e in entries if e.by_bot)
