@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.domain.errors import DomainError
 from core.domain.finance import LEDGER_REF_MAX, check_ledger_ref
+from core.domain.text import clean_text
 
 AMOUNT_PATTERN = r"^\d+\.\d{2}$"
 NUMBER_PATTERN = r"^EXP-\d{4}-\d{6,12}$"
@@ -102,8 +103,16 @@ class Posting(_Model):
     posted_at: datetime
 
 
+def _plain_text(value: str) -> str:
+    if clean_text(value) != value:
+        raise ValueError("no control characters")
+    return value
+
+
 class BatchLine(PostingIn):
     number: str = Field(max_length=32)
+
+    _plain = field_validator("number")(_plain_text)
 
 
 class BatchIn(_Model):

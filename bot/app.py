@@ -181,7 +181,7 @@ def build_application(config: Config, *, database: Database | None = None,
 
 def register_handlers(application: Application) -> None:
     application.add_handler(gate.gate_handler(), group=GATE_GROUP)
-    application.add_handler(fallback.group_guard(), group=GUARD_GROUP)
+    application.add_handlers([fallback.edit_guard(), fallback.group_guard()], group=GUARD_GROUP)
     for module in (start, help_, language, invite, inbox, reminders, groups, digest, checkin,
                    calendar, team, claims, approvals, budget, stats, export, opportunities,
                    goals):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from telegram import (
     InlineKeyboardButton,
@@ -97,3 +98,20 @@ class AnswersQuestion(filters.MessageFilter):
         replied = message.reply_to_message
         return bool(replied and replied.from_user and replied.from_user.is_bot
                     and (replied.text or "").startswith(self.mark))
+
+
+def date_from_data(year: str, month: str, day: str) -> date | None:
+    """A date written in callback data; None when it is not a real date (forged or stale)."""
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+_ID = re.compile(r"[0-9]{1,12}")
+
+
+def id_from_data(text: str) -> int | None:
+    """An id written in callback data; None when it is not one (forged: a word, a number no
+    id can be, a digit int() does not read)."""
+    return int(text) if _ID.fullmatch(text) else None

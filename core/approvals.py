@@ -39,6 +39,7 @@ from core.domain.expenses import (
 from core.domain.notification import NewNotification, NotificationKind
 from core.domain.org import Member, OrgSettings, OrgTree, Project, Role
 from core.domain.permissions import can_see_money_of
+from core.domain.text import clean_text
 from core.members import active_member
 from core.notifications import publish
 from core.ports import Clock, PhotoFiles, UnitOfWork, UnitOfWorkFactory
@@ -756,7 +757,7 @@ class ApprovalService:
 
 def check_reason(text: str) -> str:
     """A rejection says why: 1 to 500 characters."""
-    reason = (text or "").strip()
+    reason = clean_text(text or "").strip()
     if not reason:
         raise DomainError("reason_empty")
     if len(reason) > REASON_MAX:

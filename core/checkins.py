@@ -27,7 +27,7 @@ from core.domain.checkin import (
     with_photo,
 )
 from core.domain.errors import DomainError, NotAllowed, NotFound
-from core.domain.geo import haversine_m
+from core.domain.geo import CoordinateError, check_point, haversine_m
 from core.domain.org import Customer, Member
 from core.domain.photo import VisitPhoto, exif_agrees, reused
 from core.group_commit import GroupCommit
@@ -112,6 +112,8 @@ class CheckInService:
             flags = set(assess(location, now, self._rules))
         except LocationRefused:
             raise DomainError("location_forwarded") from None
+        except CoordinateError:
+            raise DomainError("location_impossible") from None
         sites = await self._sites.index()
         around = candidates(sites, location.lat, location.lon)
         choices = offers(location.lat, location.lon, around)
@@ -227,6 +229,10 @@ class CheckInService:
                           location: SharedLocation) -> CheckIn | None:
         """A moving live location: the visit lasts while it updates. None if none is open."""
         now = self._clock.now()
+        try:
+            check_point(location.lat, location.lon)
+        except CoordinateError:
+            return None  # a client sending numbers that are on no map is not moving
         async with self._uows() as uow:
             member = await active_member(uow, telegram_id)
             record = await uow.check_ins.by_message(chat_id, message_id)
@@ -296,12 +302,14 @@ class CheckInService:
         return result
 
     async def discard_waiting_photo(self, telegram_id: int, photo_id: int) -> None:
-        """"Cancel": forget a photo that was attached to nothing."""
+        """"Cancel": forget a photo that was attached to nothing; only the sender's own."""
         async with self._uows() as uow:
             member = await active_member(uow, telegram_id)
             photo = await uow.photos.get(photo_id)
-            if photo is None or photo.member_id != member.id or photo.check_in_id is not None:
-                return
+            if photo is None or photo.member_id != member.id:
+                raise NotFound("photo_not_found")
+            if photo.check_in_id is not None:
+                raise DomainError("photo_already_attached")
             await uow.photos.remove(photo_id)
             await uow.commit()
 

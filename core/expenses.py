@@ -34,6 +34,7 @@ from core.domain.expenses import (
     Claim,
     ClaimAction,
     ClaimEvent,
+    ClaimReference,
     ClaimStatus,
     Receipt,
     StepKind,
@@ -430,12 +431,15 @@ class ExpenseService:
             await uow.commit()
         return withdrawn
 
-    async def show(self, telegram_id: int, claim_id: int) -> ClaimDetail:
+    async def show(self, telegram_id: int, claim: int | ClaimReference) -> ClaimDetail:
         """A claim with its history, for those who may see it; 'not found' for anyone else,
-        so that nobody learns which numbers exist."""
+        so that nobody learns which numbers exist (nor a number of another year)."""
+        reference = claim if isinstance(claim, ClaimReference) else ClaimReference(claim)
         async with self._uows(read_only=True) as uow:
             viewer = await active_member(uow, telegram_id)
-            claim = await uow.claims.get(claim_id)
+            claim = await uow.claims.get(reference.claim_id)
+            if claim is not None and not reference.names(claim):
+                claim = None
             claimant = await uow.members.get(claim.member_id) if claim else None
             if claim is None or claimant is None or not may_view_claim(
                     viewer, claim, claimant, OrgTree.of(await uow.departments.all()),

@@ -53,6 +53,7 @@ from core.domain.opportunity import (
 from core.domain.org import Customer, Member, OrgSettings, OrgTree, Role
 from core.domain.period import Period
 from core.domain.permissions import is_manager, visible_departments
+from core.domain.text import clean_text
 from core.members import active_member
 from core.ports import Clock, PhotoFiles, UnitOfWork, UnitOfWorkFactory
 
@@ -266,7 +267,7 @@ class OpportunityService:
 
     @staticmethod
     def read_customer_name(text: str) -> str:
-        name = " ".join(text.split())
+        name = " ".join(clean_text(text).split())
         if not name:
             raise DomainError("opp_customer_name_empty")
         if len(name) > MAX_CUSTOMER_NAME:
@@ -364,7 +365,7 @@ class OpportunityService:
         """Mine (a manager: their subtree's too), overdue open ones first, then by date."""
         if stage is not None:
             self.pipeline.get(stage)
-        search = (search or "").strip()[:50] or None
+        search = clean_text(search or "").strip()[:50] or None
         async with self._uows(read_only=True) as uow:
             member = await active_member(uow, telegram_id)
             scope, _ = await self._scope(uow, member)

@@ -247,7 +247,7 @@ class SavedPhoto(Protocol):
 
 class PhotoStore(Protocol):
     """Keeps photo files by content; save() raises ValueError with a `code` for non-photos
-    (photo_too_big, not_an_image, corrupt_image)."""
+    (photo_too_big, photo_too_many_pixels, not_an_image, corrupt_image)."""
 
     def save(self, data: bytes) -> SavedPhoto: ...
     def read(self, sha256: str) -> bytes: ...

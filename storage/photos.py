@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -17,12 +19,26 @@ from core.domain.photo import Exif
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # what the Bot API lets a bot download
 THUMBNAIL_PX = 320
-# Decompression bombs: refuse images that would unpack to more pixels than this.
+# Nothing we keep or send needs more: Telegram shows photos at most 2560 px on a side.
+LARGEST_SIDE_PX = 2560
+# Decompression bombs: a small file can describe a huge picture. Sizes are read from the
+# header and checked before a pixel is decoded. A JPEG is decoded scaled down (1/2 to 1/8,
+# to LARGEST_SIDE_PX), so it may say up to MAX_PIXELS; every other format is decoded in
+# full, and what would be decoded may be at most MAX_DECODED_PIXELS (about 64 MB as RGBA).
 MAX_PIXELS = 80_000_000
+MAX_DECODED_PIXELS = 16_000_000
+# Pillow's own limit, set deliberately rather than left at its default: anything that gets
+# past the checks above (an image inside another format) is still refused.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Decoding is memory-heavy: at most this many images are decoded at once in the process,
+# whichever thread or request asks.
+DECODES_AT_ONCE = 2
+_decoding = threading.BoundedSemaphore(DECODES_AT_ONCE)
 
 
 class PhotoError(ValueError):
-    """Not a usable photo: `code` is photo_too_big, not_an_image or corrupt_image."""
+    """Not a usable photo: `code` is photo_too_big (the file), photo_too_many_pixels (the
+    picture it describes), not_an_image or corrupt_image."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
@@ -41,21 +57,33 @@ class StoredPhoto:
     thumbnail: Path
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
+    """The image decoded at most LARGEST_SIDE_PX on a side (when its format allows), and
+    its size as taken. Call while holding _decoding."""
     if len(data) > MAX_PHOTO_BYTES:
         raise PhotoError("photo_too_big")
     try:
         image = Image.open(io.BytesIO(data))
+        size = image.size
         if image.width * image.height > MAX_PIXELS:
-            raise PhotoError("photo_too_big")
+            raise PhotoError("photo_too_many_pixels")
+        # JPEG: scaled decoding, to no less than LARGEST_SIDE_PX on the longer side.
+        ratio = LARGEST_SIDE_PX / max(1, *size)
+        image.draft("RGB", (math.ceil(size[0] * ratio), math.ceil(size[1] * ratio)))
+        if image.width * image.height > MAX_DECODED_PIXELS:
+            raise PhotoError("photo_too_many_pixels")
         image.load()  # decode now, so a truncated file fails here
     except PhotoError:
         raise
+    except Image.DecompressionBombError:
+        raise PhotoError("photo_too_many_pixels") from None
     except UnidentifiedImageError:
         raise PhotoError("not_an_image") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (OSError, SyntaxError, ValueError):
         raise PhotoError("corrupt_image") from None
-    return image
+    if max(image.size) > LARGEST_SIDE_PX:
+        image.thumbnail((LARGEST_SIDE_PX, LARGEST_SIDE_PX))
+    return image, size
 
 
 def difference_hash(image: Image.Image, size: int = 8) -> int:
@@ -117,19 +145,20 @@ class PhotoStore:
 
     def save(self, data: bytes) -> StoredPhoto:
         """Check, hash and keep a photo; PhotoError for anything that is not one."""
-        image = _open(data)
-        sha = hashlib.sha256(data).hexdigest()
-        path, thumbnail = self.path_for(sha), self.path_for(sha, ".thumb.jpg")
-        if not path.exists():
-            self._write(path, data)
-        if not thumbnail.exists():
-            small = ImageOps.exif_transpose(image).convert("RGB")
-            small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-            buffer = io.BytesIO()
-            small.save(buffer, "JPEG", quality=80)
-            self._write(thumbnail, buffer.getvalue())
-        return StoredPhoto(sha, len(data), image.width, image.height, difference_hash(image),
-                           read_exif(image), path, thumbnail)
+        with _decoding:
+            image, (width, height) = _open(data)
+            sha = hashlib.sha256(data).hexdigest()
+            path, thumbnail = self.path_for(sha), self.path_for(sha, ".thumb.jpg")
+            if not path.exists():
+                self._write(path, data)
+            if not thumbnail.exists():
+                small = ImageOps.exif_transpose(image).convert("RGB")
+                small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+                buffer = io.BytesIO()
+                small.save(buffer, "JPEG", quality=80)
+                self._write(thumbnail, buffer.getvalue())
+            return StoredPhoto(sha, len(data), width, height, difference_hash(image),
+                               read_exif(image), path, thumbnail)
 
     def read(self, sha256: str) -> bytes:
         return self.path_for(sha256).read_bytes()
@@ -169,7 +198,12 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def watermark(data: bytes, lines: list[str]) -> bytes:
     """The photo as a JPEG with `lines` written at its foot; no EXIF (nor GPS) goes out."""
-    image = ImageOps.exif_transpose(_open(data)).convert("RGB")
+    with _decoding:
+        return _watermarked(_open(data)[0], lines)
+
+
+def _watermarked(image: Image.Image, lines: list[str]) -> bytes:
+    image = ImageOps.exif_transpose(image).convert("RGB")
     size = max(12, int(min(image.size) * WATERMARK_FONT_PX))
     font, draw = _font(size), ImageDraw.Draw(image, "RGBA")
     margin, spacing = size // 2, size // 4

@@ -15,7 +15,7 @@ field, x discard, k continue, a add to trip; "exp:new" starts another claim, "ex
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -37,7 +37,7 @@ from bot.handlers.claims import category_name, claim_line, money, say
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import EXPENSE
+from bot.keyboards import EXPENSE, date_from_data, id_from_data
 from bot.timefmt import local_datetime
 from core.domain.budget import UnitKind
 from core.domain.claim_drafts import DraftStep
@@ -401,6 +401,8 @@ async def on_press(update: Update, context: CrmContext) -> int:
             await edit_or_send(update, context, submitted_text(t, context, result), None)
             return _end(context)
         if kind == "v":
+            # Every step is stored as it is made: "saving" is checking it is my draft.
+            await service.resume(user_id, claim_id)
             await query.answer(t("Saved."))
             await edit_or_send(update, context, t(
                 "💾 Saved as a draft. Send /expense or /claims to continue it."), None)
@@ -438,19 +440,16 @@ async def _apply(context: CrmContext, kind: str, claim_id: int, value: str, guid
     if kind == "c" and value:
         return await service.set_category(user_id, claim_id, value, guided=guided,
                                           chat_id=chat_id)
-    if kind == "d" and re.fullmatch(r"\d{8}", value):
-        try:
-            day = date(int(value[:4]), int(value[4:6]), int(value[6:]))
-        except ValueError:
-            return None
+    if (kind == "d" and re.fullmatch(r"\d{8}", value)
+            and (day := date_from_data(value[:4], value[4:6], value[6:]))):
         return await service.set_date(user_id, claim_id, day, guided=guided, chat_id=chat_id)
     if kind == "u" and (unit := _UNIT.fullmatch(value)):
         return await service.set_unit(user_id, claim_id, _UNIT_KINDS[unit[1]], int(unit[2]),
                                       guided=guided, chat_id=chat_id)
     if kind == "o" and value == "-":
         return await service.skip(user_id, claim_id, DraftStep.OPPORTUNITY, guided=guided)
-    if kind == "o" and value.isdigit():
-        return await service.set_opportunity(user_id, claim_id, int(value), guided=guided,
+    if kind == "o" and (opportunity_id := id_from_data(value)) is not None:
+        return await service.set_opportunity(user_id, claim_id, opportunity_id, guided=guided,
                                              chat_id=chat_id)
     if kind == "n":
         return await service.skip(user_id, claim_id, DraftStep.DESCRIPTION, guided=guided)
@@ -462,8 +461,8 @@ async def _apply(context: CrmContext, kind: str, claim_id: int, value: str, guid
         return await service.resume(user_id, claim_id, DraftStep.SUMMARY)
     if kind == "f" and value in _FIELDS:
         return await service.resume(user_id, claim_id, _FIELDS[value])
-    if kind == "a" and value.isdigit():
-        await service.add_to_trip(user_id, claim_id, int(value), chat_id)
+    if kind == "a" and (trip_id := id_from_data(value)) is not None:
+        await service.add_to_trip(user_id, claim_id, trip_id, chat_id)
         return await service.resume(user_id, claim_id, DraftStep.SUMMARY)
     return None
 

@@ -27,7 +27,7 @@ from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
-from bot.keyboards import LOG
+from bot.keyboards import LOG, date_from_data
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.errors import DomainError
@@ -44,15 +44,15 @@ MOVE_CHOICES = 4
 MARKS = {ItemOutcome.OPEN: "⬜", ItemOutcome.DONE: "✅", ItemOutcome.NOT_DONE: "❌",
          ItemOutcome.MOVED: "➡️"}
 _DAY = r"(\d{4})(\d{2})(\d{2})"
-_MARK = re.compile(r"log:o:(\d+):([dn])")
-_MOVE = re.compile(rf"log:m:(\d+):{_DAY}")
-_ASK_MOVE = re.compile(r"log:mv:(\d+)")
+_MARK = re.compile(r"log:o:(\d{1,12}):([dn])")
+_MOVE = re.compile(rf"log:m:(\d{{1,12}}):{_DAY}")
+_ASK_MOVE = re.compile(r"log:mv:(\d{1,12})")
 _ON_DAY = re.compile(rf"log:([abf]):{_DAY}")
 _OPEN = re.compile(r"log:open:(\d{4})-(\d{2})-(\d{2})")
 
 
-def _day(match: re.Match, first: int) -> date:
-    return date(int(match[first]), int(match[first + 1]), int(match[first + 2]))
+def _day(match: re.Match, first: int) -> date | None:
+    return date_from_data(match[first], match[first + 1], match[first + 2])
 
 
 def rates(t: Translator, execution: Execution) -> str:
@@ -182,16 +182,15 @@ async def on_press(update: Update, context: CrmContext) -> int:
     data, user_id = query.data or "", update.effective_user.id
     enter(context, "log")
     try:
-        if match := _OPEN.fullmatch(data):
-            return await _open(update, context, _day(match, 1))
+        if (match := _OPEN.fullmatch(data)) and (day := _day(match, 1)):
+            return await _open(update, context, day)
         if match := _MARK.fullmatch(data):
             outcome = ItemOutcome.DONE if match[2] == "d" else ItemOutcome.NOT_DONE
             log = await logs.mark(user_id, int(match[1]), outcome)
             context.chat_data[NOTE_FOR] = int(match[1])
             await query.answer(t("Done ✅") if outcome is ItemOutcome.DONE else t("Not done ❌"))
             return await _show(update, context, log)
-        if match := _MOVE.fullmatch(data):
-            target = _day(match, 2)
+        if (match := _MOVE.fullmatch(data)) and (target := _day(match, 2)):
             log = await logs.mark(user_id, int(match[1]), ItemOutcome.MOVED, target)
             context.chat_data[NOTE_FOR] = int(match[1])
             await query.answer(t("Moved to {day}", day=day_label(t, target)))
@@ -202,8 +201,8 @@ async def on_press(update: Update, context: CrmContext) -> int:
             text, keyboard = move_screen(t, item, _move_days(context, max(item.day, log.today)))
             await edit_or_send(update, context, text, keyboard)
             return LOGGING
-        if match := _ON_DAY.fullmatch(data):
-            kind, day = match[1], _day(match, 2)
+        if (match := _ON_DAY.fullmatch(data)) and (day := _day(match, 2)):
+            kind = match[1]
             log = await logs.open_day(user_id, day)
             await query.answer()
             if kind == "b":

@@ -36,7 +36,7 @@ from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
-from bot.keyboards import PLAN
+from bot.keyboards import PLAN, date_from_data, id_from_data
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.errors import DomainError
@@ -172,15 +172,17 @@ async def start_from_button(update: Update, context: CrmContext) -> int:
     if await pressed_outside_private_chat(update, context, "plan"):
         return ConversationHandler.END
     match = _DAY.fullmatch(update.callback_query.data or "")
-    if match is None:
-        await update.callback_query.answer()
+    day = date_from_data(*match.groups()) if match else None
+    if day is None:
+        await update.callback_query.answer(context.t("That button is no longer valid."),
+                                           show_alert=True)
         return ConversationHandler.END
     if (draft := _draft(context)) and draft["items"]:
         # Changing the day would silently drop typed items: the day buttons are gone by now.
         await update.callback_query.answer(context.t("Save or cancel this plan first."),
                                            show_alert=True)
         return ITEM
-    return await _open(update, context, date(int(match[1]), int(match[2]), int(match[3])))
+    return await _open(update, context, day)
 
 
 async def start_visit(update: Update, context: CrmContext) -> int:
@@ -269,7 +271,9 @@ async def chose_customer(update: Update, context: CrmContext) -> int:
         return await stale(update, context)
     choice = (query.data or "").removeprefix("plan:c:")
     if choice != "-":
-        customer = await context.services.plans.customer(int(choice)) if choice.isdigit() else None
+        customer_id = id_from_data(choice)
+        customer = (await context.services.plans.customer(customer_id)
+                    if customer_id is not None else None)
         if customer is None:
             await query.answer(t("I could not find that customer."), show_alert=True)
             return CUSTOMER
@@ -343,7 +347,7 @@ async def typed_time(update: Update, context: CrmContext) -> int:
     return await _add_pending(update, context, at)
 
 
-async def on_review_press(update: Update, context: CrmContext) -> int:
+async def on_review_press(update: Update, context: CrmContext) -> int | None:
     """Save, drop a new item, edit or delete a stored one."""
     query, t, draft = update.callback_query, context.t, _draft(context)
     if await pressed_outside_private_chat(update, context, "plan"):
@@ -362,26 +366,27 @@ async def on_review_press(update: Update, context: CrmContext) -> int:
             await edit_or_send(update, context, saved_screen(t, plan), None)
             return ConversationHandler.END
         kind, _, value = data.removeprefix("plan:").partition(":")
-        if kind == "u" and value.isdigit() and int(value) < len(draft["items"]):
-            draft["items"].pop(int(value))
+        number = id_from_data(value)
+        if kind == "u" and number is not None and number < len(draft["items"]):
+            draft["items"].pop(number)
             await query.answer()
             plan = await plans.open_day(user_id, date.fromisoformat(draft["day"]))
             return await _show(update, context, plan)
-        if kind == "r" and value.isdigit():
-            plan = await plans.delete_item(user_id, int(value))
+        if kind == "r" and number is not None:
+            plan = await plans.delete_item(user_id, number)
             await query.answer(t("Deleted."))
             return await _show(update, context, plan)
-        if kind == "e" and value.isdigit():
-            draft["edit"] = int(value)
+        if kind == "e" and number is not None:
+            draft["edit"] = number
             await query.answer()
             await context.bot.send_message(update.effective_chat.id,
                                            t("Send the new text for this item."))
             return EDIT
     except DomainError as error:
         await _refuse(update, context, error)
-        return ITEM
+        return None  # refused: the draft stays at the question it was at
     await query.answer(t("That button is no longer valid."), show_alert=True)
-    return ITEM
+    return None
 
 
 async def edited(update: Update, context: CrmContext) -> int:

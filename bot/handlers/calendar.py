@@ -16,7 +16,7 @@ from bot.fitting import fit_caption, fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator, all_translations
-from bot.keyboards import CALENDAR
+from bot.keyboards import CALENDAR, date_from_data
 from bot.notices import MONTHS, WEEKDAYS, day_label
 from bot.texts import refusal
 from core.calendar import DayView, MonthView
@@ -196,14 +196,6 @@ async def show_calendar(update: Update, context: CrmContext) -> None:
         return
     text, keyboard = month_screen(view, context.t)
     await update.effective_message.reply_html(text, reply_markup=keyboard)
-
-
-def date_from_data(year: str, month: str, day: str) -> date | None:
-    """A date written in callback data; None when it is not a real date (forged or stale)."""
-    try:
-        return date(int(year), int(month), int(day))
-    except ValueError:
-        return None
 
 
 async def on_press(update: Update, context: CrmContext) -> None:

@@ -36,8 +36,13 @@ REFUSALS = {
         "A forwarded location is not a check-in: it shows where someone else was, at "
         "another time. Nothing was recorded. Please share your own location with the "
         "📍 Check in button."),
+    "location_impossible": N_(
+        "This location is not a place on Earth, so nothing was recorded. Please share your "
+        "location again with the 📍 Check in button."),
     "photo_too_big": N_("This file is larger than 20 MB, so I cannot take it. "
                         "Please send a smaller photo."),
+    "photo_too_many_pixels": N_("This picture is too large for me to open (too many "
+                                "pixels). Please send it as a photo rather than as a file."),
     "not_an_image": N_("This file is not a photo. Please send a JPEG or PNG image."),
     "corrupt_image": N_("I could not open this image: the file seems damaged. "
                         "Please send it again."),

@@ -26,7 +26,7 @@ from bot.texts import REFUSALS, refusal
 from bot.timefmt import local_datetime
 from core.config import ExpensesConfig
 from core.domain.errors import DomainError
-from core.domain.expenses import Claim, ClaimAction, ClaimStatus, parse_claim_number
+from core.domain.expenses import Claim, ClaimAction, ClaimStatus, parse_claim_reference
 from core.domain.money import CENT
 from core.expenses import ClaimDetail, ClaimPage, TripRefused, TripView
 
@@ -54,6 +54,9 @@ CLAIMANT_REFUSALS = {
     "claim_changed": N_("This claim changed meanwhile. Please look at it again."),
     "photo_too_big": N_("This file is larger than 20 MB, so I cannot take it. "
                         "Please send a smaller photo of the receipt."),
+    "photo_too_many_pixels": N_("This picture is too large for me to open (too many "
+                                "pixels). Please send the receipt as a photo rather than as "
+                                "a file."),
     "not_an_image": N_("This file is not a photo. Please send the receipt as a JPEG or PNG "
                        "image."),
     "corrupt_image": N_("I could not open this image: the file seems damaged. "
@@ -179,13 +182,13 @@ async def show_claims(update: Update, context: CrmContext) -> None:
 async def show_claim(update: Update, context: CrmContext) -> None:
     """/claim EXP-2026-000123 (or 123): the claim and its history, if I may see it."""
     t, service = context.t, context.services.expenses
-    claim_id = parse_claim_number(" ".join(context.args)) if context.args else None
-    if claim_id is None:
+    reference = parse_claim_reference(" ".join(context.args)) if context.args else None
+    if reference is None:
         await update.effective_message.reply_text(
             t("Send the claim's number, for example /claim EXP-2026-000123."))
         return
     try:
-        detail = await service.show(update.effective_user.id, claim_id)
+        detail = await service.show(update.effective_user.id, reference)
     except DomainError as error:
         await update.effective_message.reply_text(say(t, error))
         return

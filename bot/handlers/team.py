@@ -11,11 +11,11 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.context import CrmContext
 from bot.fitting import fit_lines, shorten
-from bot.handlers.calendar import date_from_data, day_keyboard, day_text, month_data
+from bot.handlers.calendar import day_keyboard, day_text, month_data
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator, all_translations
-from bot.keyboards import TEAM, AnswersQuestion
+from bot.keyboards import TEAM, AnswersQuestion, date_from_data
 from bot.notices import day_label
 from bot.texts import refusal
 from core.calendar import TeamToday

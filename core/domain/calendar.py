@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 from core.domain.checkin import TrustFlag
 from core.domain.errors import DomainError
+from core.domain.text import clean_text
 
 # A calendar reaches back two years and forward as far as plans may be written.
 MONTHS_BACK = 24
@@ -88,7 +89,7 @@ def check_rating(rating: int, comment: str | None) -> str | None:
         raise RatingRefused("rating_out_of_range", low=MIN_RATING, high=MAX_RATING)
     if comment is None:
         return None
-    comment = comment.strip()
+    comment = clean_text(comment).strip()
     if len(comment) > MAX_COMMENT:
         raise RatingRefused("comment_too_long", limit=MAX_COMMENT)
     return comment or None

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.domain.geo import EARTH_RADIUS_M, haversine_m
+from core.domain.geo import EARTH_RADIUS_M, CoordinateError, check_point, haversine_m
 from core.domain.org import Customer
 
 
@@ -64,12 +64,17 @@ class LocationRefused(ValueError):
 
 
 def assess(location: SharedLocation, now: datetime, rules: CheckInRules) -> frozenset[TrustFlag]:
-    """The trust flags of a shared location; raises LocationRefused for forwarded ones.
+    """The trust flags of a shared location; raises LocationRefused for forwarded ones and
+    CoordinateError for a point that is on no map (a client can send any numbers).
 
     With photos required, a new check-in has none yet: it starts as NO_PHOTO, so it is no
     verified visit until a photo is attached (which lifts the flag: `with_photo`)."""
     if location.forwarded:
         raise LocationRefused("forwarded")
+    check_point(location.lat, location.lon)
+    accuracy = location.horizontal_accuracy
+    if accuracy is not None and not 0 <= accuracy < math.inf:
+        raise CoordinateError("accuracy must be a distance in metres")
     flags: set[TrustFlag] = set()
     if rules.photo_required:
         flags.add(TrustFlag.NO_PHOTO)

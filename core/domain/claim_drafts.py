@@ -16,6 +16,7 @@ from decimal import Decimal
 from core.domain.errors import DomainError
 from core.domain.expenses import Claim, ClaimStatus, parse_amount, split_quick_entry
 from core.domain.org import Member, OrgTree, Role
+from core.domain.text import clean_text
 
 
 class DraftStep(enum.StrEnum):
@@ -83,19 +84,20 @@ _SIGNS = {"¥", "￥", "元", "块", "rmb", "$", "€", "£"}
 _CODE = re.compile(r"^[A-Z]{3}$")
 
 
-def _names_currency(word: str) -> bool:
-    return word.lower() in _SIGNS or bool(_CODE.match(word))
+def _names_currency(word: str, currency: str) -> bool:
+    return word.lower() in _SIGNS or bool(_CODE.match(word)) or word.upper() == currency
 
 
 def read_entry(text: str, currency: str, maximum: Decimal) -> tuple[Decimal, str]:
-    """'120.50 taxi to Harbor' -> (120.50, 'taxi to Harbor'); '88 CNY lunch', '¥ 88' too.
+    """'120.50 taxi to Harbor' -> (120.50, 'taxi to Harbor'); '88 CNY lunch', '¥ 88',
+    'CNY 88 lunch' too.
 
-    The amount comes first; a currency written apart from it belongs to it. Refusals are
-    parse_amount's, about the amount typed.
+    The amount comes first; a currency written apart from it, before or after, belongs to
+    it. Refusals are parse_amount's, about the amount typed.
     """
     head, rest = split_quick_entry(text)
     second, _, remainder = rest.partition(" ")
-    if second and (_names_currency(second) or head.lower() in _SIGNS):
+    if second and (_names_currency(second, currency) or _names_currency(head, currency)):
         head, rest = head + second, remainder.strip()
     return parse_amount(head, currency, maximum), rest
 
@@ -143,7 +145,7 @@ class ExpenseReport:
 
 
 def check_trip_title(text: str) -> str:
-    title = " ".join(text.split())
+    title = " ".join(clean_text(text).split())
     if not title:
         raise DomainError("trip_title_empty")
     if len(title) > TRIP_TITLE_MAX:

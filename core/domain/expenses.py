@@ -17,6 +17,7 @@ from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import DomainError
 from core.domain.money import CENT
 from core.domain.org import Member, OrgTree, Role
+from core.domain.text import clean_text
 
 
 class ClaimStatus(enum.StrEnum):
@@ -239,7 +240,7 @@ DESCRIPTION_MAX = 500
 
 
 def check_description(text: str) -> str:
-    text = text.strip()
+    text = clean_text(text).strip()
     if len(text) > DESCRIPTION_MAX:
         raise DomainError("description_too_long", limit=DESCRIPTION_MAX)
     return text
@@ -255,10 +256,32 @@ def claim_number(year: int, claim_id: int) -> str:
     return f"EXP-{year:04d}-{claim_id:06d}"
 
 
-def parse_claim_number(text: str) -> int | None:
-    """The claim id in 'EXP-2026-000123', '2026-123' or '123'; None if it is none of these."""
+@dataclass(frozen=True)
+class ClaimReference:
+    """A claim number as someone typed it: the id, and the year when they gave one."""
+
+    claim_id: int
+    year: int | None = None
+
+    def names(self, claim: Claim) -> bool:
+        """Whether this is that claim's number: EXP-2025-000123 is not EXP-2026-000123."""
+        if claim.id != self.claim_id:
+            return False
+        return self.year is None or claim.number == claim_number(self.year, self.claim_id)
+
+
+def parse_claim_reference(text: str) -> ClaimReference | None:
+    """'EXP-2026-000123', '2026-123' or '123'; None if it is none of these."""
     match = _NUMBER.match(text.strip().lstrip("#"))
-    return int(match[2]) if match else None
+    if not match:
+        return None
+    return ClaimReference(int(match[2]), int(match[1]) if match[1] else None)
+
+
+def parse_claim_number(text: str) -> int | None:
+    """The claim id in a claim number (see parse_claim_reference)."""
+    reference = parse_claim_reference(text)
+    return reference.claim_id if reference else None
 
 
 # The approval route -------------------------------------------------------------------

@@ -21,6 +21,7 @@ from core.domain.money import CENT, format_amount
 from core.domain.org import Member, OrgTree, Role
 from core.domain.permissions import can_see_member, can_see_money_of
 from core.domain.plans import parse_day
+from core.domain.text import clean_text
 
 MAX_TITLE = 200
 MAX_NOTE = 1000
@@ -207,7 +208,7 @@ _SPACES = re.compile(r"\s+")
 
 def check_title(text: str) -> str:
     """The title trimmed, inner whitespace collapsed; refused empty or over 200 characters."""
-    title = _SPACES.sub(" ", text).strip()
+    title = _SPACES.sub(" ", clean_text(text)).strip()
     if not title:
         raise DomainError("opp_title_empty")
     if len(title) > MAX_TITLE:
@@ -249,7 +250,7 @@ def parse_close_date(text: str, today: date, *, is_open: bool = True) -> date:
 
 
 def check_text(text: str, *, limit: int, empty: str, too_long: str) -> str:
-    text = text.strip()
+    text = clean_text(text).strip()
     if not text:
         raise DomainError(empty)
     if len(text) > limit:

@@ -15,6 +15,7 @@ from core.domain.language import from_telegram
 from core.domain.money import AmountError, to_amount
 from core.domain.org import Role
 from core.domain.period import Period, PeriodError
+from core.domain.text import clean_text
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{4,31}$")
@@ -139,6 +140,8 @@ class _Entry:
             raise self.fail(field, "must be non-empty text")
         if len(value) > limit:
             raise self.fail(field, f"longer than {limit} characters")
+        if clean_text(value) != value:
+            raise self.fail(field, "contains control characters (such as NUL)")
         return value.strip()
 
     def key(self, field: str = "key", *, required: bool = True) -> str | None:

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 from core.domain.errors import DomainError
+from core.domain.text import clean_text
 
 MAX_ITEM_TEXT = 1000
 MAX_DAYS_AHEAD = 90
@@ -36,7 +37,7 @@ def check_plan_day(day: date, today: date) -> None:
 
 
 def check_item_text(text: str) -> str:
-    text = text.strip()
+    text = clean_text(text).strip()
     if not text:
         raise PlanRefused("item_empty")
     if len(text) > MAX_ITEM_TEXT:

@@ -126,3 +126,13 @@ async def test_a_batch_is_bounded_and_validated(client):
         response = await client.post("/api/v1/postings", json=body)
         assert response.status_code == 422
         assert response.json()["fields"] == fields
+
+
+async def test_control_characters_in_a_batch_are_refused_and_change_nothing(client, database):
+    await approve_many(database, 1, 1)
+    for line in ({"number": "EXP-2026-\x00000001", "ledger_ref": "GL-1"},
+                 {"number": "EXP-2026-000001", "ledger_ref": "GL-\x001"}):
+        response = await client.post("/api/v1/postings", json={"postings": [line]})
+        assert response.status_code == 422, line
+        assert response.json()["fields"] in (["postings.0.number"], ["postings.0.ledger_ref"])
+    assert await events(database) == []

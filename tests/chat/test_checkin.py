@@ -12,7 +12,7 @@ from bot.sandbox import render_transcript
 from core.config import parse_config
 from storage.tables import CheckInRow, VisitPhotoRow
 from tests.chat.conftest import example_org, said, texts
-from tests.service.test_photos import jpeg, scene
+from tests.service.test_photos import huge_png, jpeg, scene
 
 HARBOR = (31.2400, 121.4900)
 
@@ -67,6 +67,16 @@ async def test_stale_location_is_flagged(stage, cast, clock):
 async def test_forwarded_location_is_refused_and_not_stored(stage, cast, org_database):
     entries = await check_in(stage, cast.carol, forward_from=cast.li)
     assert "A forwarded location is not a check-in" in said(entries)
+    assert await count(org_database, CheckInRow) == 0
+
+
+@pytest.mark.parametrize("lat, lon", [(91, 0), (-91, 0), (0, 181), (0, -181), (1e308, 0)])
+async def test_impossible_coordinates_are_refused_and_not_stored(stage, cast, org_database,
+                                                                 lat, lon):
+    entries = await stage.act(cast.carol.share_location(lat, lon))
+    assert texts(entries) == [
+        "This location is not a place on Earth, so nothing was recorded. Please share your "
+        "location again with the 📍 Check in button."]
     assert await count(org_database, CheckInRow) == 0
 
 
@@ -152,6 +162,19 @@ async def test_live_location_updates_extend_the_visit(stage, cast, clock, org_da
     assert last_seen == clock.now()
 
 
+async def test_a_live_location_moved_off_the_map_is_not_followed(stage, cast, clock,
+                                                                  org_database):
+    entries = await check_in(stage, cast.carol, live_period=3600)
+    [shared] = [e for e in entries if not e.by_bot]
+    started = clock.now()
+    clock.advance(minutes=10)
+    await cast.carol.edit_location(shared.message_id, 91.0, HARBOR[1], horizontal_accuracy=8)
+    await stage.standin.idle()
+    async with org_database.uow(read_only=True) as uow:
+        last_seen = await uow.session.scalar(select(CheckInRow.last_seen_at))
+    assert last_seen == started
+
+
 # Photos
 
 
@@ -209,6 +232,16 @@ async def test_25_mb_file_is_refused(stage, cast):
                                                     mime_type="image/png"))
     assert texts(entries) == ["This file is larger than 20 MB, so I cannot take it. "
                               "Please send a smaller photo."]
+
+
+async def test_small_file_of_a_huge_picture_is_refused_and_not_stored(stage, cast,
+                                                                     org_database):
+    await check_in(stage, cast.carol)
+    entries = await stage.act(cast.carol.send_photo(huge_png(), as_document=True,
+                                                    filename="scan.png", mime_type="image/png"))
+    assert texts(entries) == ["This picture is too large for me to open (too many pixels). "
+                              "Please send it as a photo rather than as a file."]
+    assert await count(org_database, VisitPhotoRow) == 0
 
 
 async def test_non_image_document_is_refused(stage, cast):

@@ -12,7 +12,7 @@ from bot.stage import Stage
 from core.config import parse_config
 from storage.tables import ClaimReceiptRow, ClaimRow
 from tests.chat.conftest import example_org, said, texts
-from tests.service.test_photos import jpeg, scene
+from tests.service.test_photos import huge_png, jpeg, scene
 
 
 @pytest.fixture
@@ -182,6 +182,10 @@ async def test_receipt_that_is_not_an_image_or_too_big_is_refused(stage, cast, o
     entries = await stage.act(cast.carol.send_photo(b"\x89PNG not really", as_document=True,
                                                     filename="x.png", mime_type="image/png"))
     assert "Please send the receipt" in said(entries)
+    entries = await stage.act(cast.carol.send_photo(huge_png(), as_document=True,
+                                                    filename="scan.png", mime_type="image/png"))
+    assert texts(entries) == ["This picture is too large for me to open (too many pixels). "
+                              "Please send the receipt as a photo rather than as a file."]
     assert await count(org_database, ClaimReceiptRow) == 0
     # Submit without a receipt is refused and the draft kept.
     [claim_id] = await ids(org_database)
@@ -264,6 +268,38 @@ async def test_claim_is_visible_to_its_author_manager_and_finance_only(stage, ca
         assert texts(entries) in (["I could not find that claim."], ["找不到这笔报销。"]), who
     entries = await stage.act(cast.sam.send("/claim 999"))
     assert texts(entries) == ["I could not find that claim."]
+
+
+async def test_amount_with_the_currency_first_is_read_in_both_ways(stage, cast, org_database):
+    entries = await stage.act(cast.carol.send("/expense"))
+    assert "How much did you spend?" in said(entries)
+    entries = await stage.act(cast.carol.send("CNY 88"))
+    assert "Which category?" in said(entries)
+    await stage.act(cast.carol.send("/cancel"))
+    entries = await stage.act(cast.carol.send("/expense CNY 88 lunch"))
+    assert "Please send a photo of the receipt" not in said(entries)
+    assert [str(row[1]) for row in await claims(org_database)][-1] == "88.00"
+
+
+async def test_control_characters_in_a_description_are_not_kept(stage, cast, org_database):
+    entries = await stage.act(cast.carol.send("/expense 45 lunch\x00 with\x1b client"))
+    assert "lunch with client" in said(entries)
+    await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    [row] = await claims(org_database)
+    assert row[0] == "pending" and row[5] == "lunch with client"
+
+
+async def test_claim_number_of_another_year_finds_nothing(stage, cast, org_database):
+    await stage.act(cast.carol.send("/expense 45 lunch"))
+    await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    number = (await claims(org_database))[0][6]
+    assert number == "EXP-2026-000001"
+    for typed in ("EXP-9999-000001", "2025-1"):
+        entries = await stage.act(cast.carol.send(f"/claim {typed}"))
+        assert texts(entries) == ["I could not find that claim."], typed
+    for typed in ("EXP-2026-000001", "2026-1", "1"):
+        entries = await stage.act(cast.carol.send(f"/claim {typed}"))
+        assert number in said(entries), typed
 
 
 async def test_a_trip_is_submitted_all_or_nothing(stage, cast, org_database):

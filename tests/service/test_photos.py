@@ -7,10 +7,10 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-from PIL import ExifTags, Image, ImageDraw
+from PIL import ExifTags, Image, ImageDraw, ImageFile
 
 from core.domain.photo import hamming, reused
-from storage.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore
+from storage.photos import LARGEST_SIDE_PX, MAX_PHOTO_BYTES, PhotoError, PhotoStore
 
 
 def scene(seed: int, size=(800, 600)) -> Image.Image:
@@ -98,3 +98,69 @@ def test_file_over_20_mb_is_refused(store):
     with pytest.raises(PhotoError) as error:
         store.save(b"\xff\xd8" + b"0" * MAX_PHOTO_BYTES)
     assert error.value.code == "photo_too_big"
+
+
+def huge_png(side: int = 8900) -> bytes:
+    """A small file (about 10 KB) that describes a picture of side × side pixels."""
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_small_file_of_huge_dimensions_is_refused_before_decoding(store, monkeypatch):
+    data = huge_png()
+    assert len(data) < 50_000
+
+    def decode(*_args):
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decode)
+    with pytest.raises(PhotoError) as error:
+        store.save(data)
+    assert error.value.code == "photo_too_many_pixels"
+    with pytest.raises(PhotoError):
+        store.watermark(data, ["Carol"])
+    assert not store.root.exists()
+
+
+def test_a_large_jpeg_is_decoded_scaled_down_and_kept_with_its_size(store):
+    buffer = io.BytesIO()
+    Image.new("L", (6000, 4000), 128).save(buffer, "JPEG")  # 24 million pixels
+    stored = store.save(buffer.getvalue())
+    assert (stored.width, stored.height) == (6000, 4000)
+    with Image.open(stored.thumbnail) as thumb:
+        assert max(thumb.size) == 320
+    with Image.open(io.BytesIO(store.watermark(buffer.getvalue(), ["Carol"]))) as shown:
+        assert max(shown.size) <= LARGEST_SIDE_PX
+
+
+def test_no_more_than_a_few_photos_are_decoded_at_once(store, monkeypatch):
+    import threading
+    import time
+
+    import storage.photos as photos
+
+    inside, most, lock = 0, 0, threading.Lock()
+    real_open = photos._open
+
+    def counting_open(data):
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.05)
+        try:
+            return real_open(data)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(photos, "_open", counting_open)
+    data = [jpeg(scene(seed, (200, 150))) for seed in range(8)]
+    threads = [threading.Thread(target=store.save, args=(d,)) for d in data]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == photos.DECODES_AT_ONCE
+    assert len(list(store.root.rglob("*.thumb.jpg"))) == 8

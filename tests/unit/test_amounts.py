@@ -19,6 +19,7 @@ from core.domain.expenses import (
     guess_category,
     parse_amount,
     parse_claim_number,
+    parse_claim_reference,
     split_quick_entry,
 )
 
@@ -72,6 +73,17 @@ def test_quick_entry_splits_amount_and_description():
         read_entry("taxi 120", "CNY", MAX)
 
 
+@pytest.mark.parametrize("text", ["CNY 88", "cny 88", "RMB 88", "88 cny", "CNY 88 lunch"])
+def test_a_currency_written_before_the_amount_belongs_to_it(text):
+    assert read_entry(text, "CNY", MAX)[0] == Decimal("88")
+
+
+def test_another_currency_before_the_amount_is_refused_as_such():
+    with pytest.raises(DomainError) as caught:
+        read_entry("USD 88", "CNY", MAX)
+    assert caught.value.code == "amount_currency"
+
+
 def test_category_is_guessed_from_the_first_keyword_mentioned():
     keywords = {"travel": ["taxi", "打车"], "meals": ["lunch", "餐"]}
     assert guess_category("Taxi to Harbor", keywords) == "travel"
@@ -120,6 +132,15 @@ def test_claim_number_forms():
     assert parse_claim_number("123") == 123
     assert parse_claim_number("#123") == 123
     assert parse_claim_number("EXP-twenty") is None
+
+
+def test_a_claim_number_names_its_year():
+    claim = draft(id=123, number="EXP-2026-000123")
+    assert parse_claim_reference("EXP-2026-000123").names(claim)
+    assert parse_claim_reference("123").names(claim)
+    assert not parse_claim_reference("EXP-9999-000123").names(claim)
+    assert not parse_claim_reference("2025-123").names(claim)
+    assert not parse_claim_reference("EXP-2026-000124").names(claim)
 
 
 def draft(**fields) -> Claim:

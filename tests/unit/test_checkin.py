@@ -21,7 +21,7 @@ from core.domain.checkin import (
     sole_deals,
     with_photo,
 )
-from core.domain.geo import haversine_m
+from core.domain.geo import CoordinateError, haversine_m
 from core.domain.org import Customer
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -43,6 +43,19 @@ def test_fresh_accurate_location_has_no_flags():
 def test_forwarded_location_is_not_a_check_in():
     with pytest.raises(LocationRefused):
         assess(located(forwarded=True), NOW, RULES)
+
+
+@pytest.mark.parametrize("lat, lon", [(91, 0), (-91, 0), (0, 181), (0, -181), (1e308, 0),
+                                      (float("nan"), 0), (0, float("inf"))])
+def test_point_on_no_map_is_not_a_check_in(lat, lon):
+    with pytest.raises(CoordinateError):
+        assess(located(lat=lat, lon=lon), NOW, RULES)
+
+
+@pytest.mark.parametrize("accuracy", [-1.0, float("nan"), float("inf")])
+def test_a_location_with_an_impossible_accuracy_is_not_a_check_in(accuracy):
+    with pytest.raises(CoordinateError):
+        assess(located(horizontal_accuracy=accuracy), NOW, RULES)
 
 
 def test_location_older_than_two_minutes_is_stale():

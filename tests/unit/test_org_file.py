@@ -216,6 +216,21 @@ def test_a_member_without_a_name_is_refused():
     assert refusal(data) == "members[carol].name: missing"
 
 
+@pytest.mark.parametrize("name", ["Carol\x00Lin", "Carol\x1bLin", "Carol Lin\x7f",
+                                  "Carol\u0085Lin"])
+def test_a_name_with_control_characters_is_refused(name):
+    data = example()
+    entry(data, "members", "carol")["name"] = name
+    assert refusal(data) == "members[carol].name: contains control characters (such as NUL)"
+
+
+def test_a_customer_name_with_nul_is_refused():
+    data = example()
+    entry(data, "customers", "harbor-logistics")["name"] = "Harbor\x00 Logistics"
+    assert refusal(data) == ("customers[harbor-logistics].name: contains control characters "
+                             "(such as NUL)")
+
+
 def test_a_blank_name_is_refused():
     data = example()
     entry(data, "members", "carol")["name"] = "   "

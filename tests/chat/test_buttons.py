@@ -1,0 +1,158 @@
+"""Every button press gets an answer; forged or malformed callback data changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from core.config import parse_config
+from storage.tables import Base, ClaimRow, VisitPhotoRow
+from tests.chat.conftest import example_org
+from tests.service.test_photos import jpeg, scene
+
+NO_LONGER_VALID = "That button is no longer valid."
+FAILURE = "Sorry, something went wrong on our side."
+
+# Malformed or forged data for every prefix the bot's buttons use (callback_data in bot/):
+# impossible dates, words where numbers go, ids of nothing, unknown actions, no payload.
+FORGED = [
+    "unknown:thing", "x", ":", "",
+    "apv:a:x:1", "apv:a:999999:1", "apv:r:999999:1", "apv:d:x", "apv:zz",
+    "cal:d:1:20261301", "cal:d:1:20260230", "cal:d:x:20261201", "cal:m:1:2026:13", "cal:zz",
+    "ci:c:x:1", "ci:c:999999:1", "ci:d:1", "ci:u:x", "ci:pa:999999", "ci:px:x", "ci:zz",
+    "exp:new:x", "exp:new:999999", "exp:v:x", "exp:v:999999", "exp:d:1:20261301",
+    "exp:c:999999:meals", "exp:l:x", "exp:i:999999", "exp:w:x", "exp:ts:999999", "exp:zz",
+    "grp:bind:x", "grp:bind:1:2", "grp:zz",
+    "inbox:o:x", "inbox:o:999999:0", "inbox:p:x", "inbox:zz",
+    "lang:xx", "lang:",
+    "log:a:20261301", "log:b:20260230", "log:f:x", "log:open:2026-02-30", "log:open:x",
+    "log:m:1:20261301", "log:mv:x", "log:o:999999:d", "log:zz",
+    "opp:v:x:0", "opp:v:999999:0", "opp:w:20261301", "opp:k:nostage", "opp:c:x",
+    "opp:l:x:y", "opp:g:999999:a:b", "opp:e:999999:z", "opp:p:x", "opp:s:999999", "opp:zz",
+    "plan:d:20261301", "plan:new:2026-02-30", "plan:new:x", "plan:t:9999", "plan:u:x",
+    "plan:v:x", "plan:c:999999", "plan:e:999999", "plan:zz",
+    "rem:q:x", "rem:zz",
+    "sta:x:y", "sta:month:nothing", "sta:zz",
+    "team:r:x", "team:r:1:20261301", "team:s:1:20261301:x", "team:zz",
+    "xpt:k:x:y", "xpt:month:nothing:c", "xpt:zz",
+    # Numbers no id can be, and digits int() does not read.
+    "log:o:99999999999999999999:d", "log:mv:99999999999999999999",
+    "log:m:99999999999999999999:20261130", "plan:r:99999999999999999999", "plan:r:²",
+    "exp:o:1:99999999999999999999", "exp:o:1:²", "exp:a:1:²", "exp:v:99999999999999999999",
+    "opp:v:99999999999999999999:0", "inbox:o:99999999999999999999:0",
+    "apv:a:99999999999999999999:1", "cal:d:99999999999999999999:20261126",
+    "team:r:99999999999999999999:20261126", "ci:px:99999999999999999999",
+    "exp:i:99999999999999999999", "grp:bind:99999999999999999999:2001",
+]
+
+
+async def row_counts(database) -> dict[str, int]:
+    async with database.uow(read_only=True) as uow:
+        return {table.name: await uow.session.scalar(select(func.count()).select_from(table))
+                for table in Base.metadata.sorted_tables}
+
+
+@pytest.mark.parametrize("data", FORGED)
+async def test_a_forged_press_is_answered_and_changes_nothing(stage, cast, org_database, data):
+    await stage.act(cast.carol.send("/start"))
+    message = stage.standin.bot_messages(cast.carol.id)[-1]
+    before = await row_counts(org_database)
+    update = await cast.carol.press(message, callback_data=data, forge=True)
+    await stage.processor.wait_finished(update["update_id"], 10.0)
+    answer = stage.standin.callback_answer(update)
+    assert answer is not None, f"{data!r} got no answer"
+    assert FAILURE not in (answer.get("text") or ""), f"{data!r} failed"
+    assert await row_counts(org_database) == before
+
+
+async def test_a_press_of_an_unknown_button_says_it_is_no_longer_valid(stage, cast):
+    await stage.act(cast.carol.send("/start"))
+    message = stage.standin.bot_messages(cast.carol.id)[-1]
+    update = await cast.carol.press(message, callback_data="unknown:thing", forge=True)
+    await stage.processor.wait_finished(update["update_id"], 10.0)
+    assert stage.standin.callback_answer(update)["text"] == NO_LONGER_VALID
+
+
+async def test_a_malformed_day_in_a_plan_button_says_it_is_no_longer_valid(stage, cast):
+    await stage.act(cast.carol.send("/start"))
+    message = stage.standin.bot_messages(cast.carol.id)[-1]
+    for data in ("plan:d:20261301", "plan:new:2026-02-30"):
+        update = await cast.carol.press(message, callback_data=data, forge=True)
+        await stage.processor.wait_finished(update["update_id"], 10.0)
+        assert stage.standin.callback_answer(update)["text"] == NO_LONGER_VALID, data
+
+
+async def test_a_forged_press_in_the_middle_of_a_claim_is_answered(stage, cast, org_database):
+    await stage.act(cast.carol.send("/expense"))
+    message = stage.standin.bot_messages(cast.carol.id)[-1]
+    before = await row_counts(org_database)
+    for data in ("unknown:thing", "exp:new:x", "plan:d:20261301"):
+        update = await cast.carol.press(message, callback_data=data, forge=True)
+        await stage.processor.wait_finished(update["update_id"], 10.0)
+        assert stage.standin.callback_answer(update)["text"] == NO_LONGER_VALID, data
+    assert await row_counts(org_database) == before
+    entries = await stage.act(cast.carol.send("120"))  # the claim still waits for its amount
+    assert "Which category?" in "\n".join(e.text or "" for e in entries if e.by_bot)
+
+
+async def ids(database, column) -> list[int]:
+    async with database.uow(read_only=True) as uow:
+        return list(await uow.session.scalars(select(column).order_by(column)))
+
+
+@pytest.fixture
+def config(sqlite_database, tmp_path):
+    url = sqlite_database.engine.url.render_as_string(hide_password=False)
+    return parse_config({"database": {"url": url}, "org": example_org()["org"],
+                         "storage": {"photos_dir": str(tmp_path / "photos")}}, env={})
+
+
+async def test_pressing_someone_elses_draft_and_photo_buttons_is_refused(stage, cast,
+                                                                        org_database):
+    await stage.act(cast.carol.send("/expense 45 lunch"))
+    await stage.act(cast.carol.press(stage.standin.bot_messages(cast.carol.id)[-1],
+                                     "💾 Save draft"))
+    await stage.act(cast.carol.send_photo(jpeg(scene(1))))  # no check-in: it waits
+    [claim_id] = await ids(org_database, ClaimRow.id)
+    [photo_id] = await ids(org_database, VisitPhotoRow.id)
+    await stage.act(cast.sam.send("/start"))
+    message = stage.standin.bot_messages(cast.sam.id)[-1]
+    before = await row_counts(org_database)
+    for data in (f"exp:v:{claim_id}", f"exp:x:{claim_id}", f"exp:s:{claim_id}",
+                 f"exp:k:{claim_id}", f"ci:px:{photo_id}", f"ci:pa:{photo_id}",
+                 "exp:v:999999", "ci:px:999999"):
+        update = await cast.sam.press(message, callback_data=data, forge=True)
+        entries = await stage.act(_delivered(update))
+        answer = stage.standin.callback_answer(update)
+        assert answer is not None and answer.get("show_alert"), data
+        assert answer["text"] not in ("Saved.", "Submitted."), data
+        said = " ".join(e.text or "" for e in entries if e.by_bot)
+        assert "Saved" not in said and "put that photo aside" not in said, data
+    assert await row_counts(org_database) == before
+    # The owner's own presses still work.
+    update = await cast.carol.press(stage.standin.bot_messages(cast.carol.id)[-1],
+                                    callback_data=f"ci:px:{photo_id}", forge=True)
+    entries = await stage.act(_delivered(update))
+    assert "All right, I have put that photo aside." in [e.text for e in entries]
+    assert await ids(org_database, VisitPhotoRow.id) == []
+
+
+async def _delivered(update):
+    """stage.act for a press already made (its update is needed for the answer)."""
+    return update
+
+
+async def test_forged_presses_inside_a_plan_draft_are_answered(stage, cast, org_database):
+    await stage.act(cast.carol.send("/plan"))
+    await stage.act(cast.carol.send("Visit Harbor"))  # now it asks for the customer
+    message = stage.standin.bot_messages(cast.carol.id)[-1]
+    before = await row_counts(org_database)
+    for data in ("plan:c:²", "plan:c:99999999999999999999", "plan:r:99999999999999999999",
+                 "plan:e:99999999999999999999", "plan:u:99999999999999999999"):
+        update = await cast.carol.press(message, callback_data=data, forge=True)
+        await stage.processor.wait_finished(update["update_id"], 10.0)
+        answer = stage.standin.callback_answer(update)
+        assert answer is not None and FAILURE not in (answer.get("text") or ""), data
+    assert await row_counts(org_database) == before
+    entries = await stage.act(cast.carol.press(message, "⏭ No customer"))
+    assert "At what time?" in "\n".join(e.text or "" for e in entries if e.by_bot)
