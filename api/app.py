@@ -287,8 +287,9 @@ def _handlers(app: FastAPI) -> None:
             return _error(410, "cursor_expired", (
                 "the cursor is more than 24 hours old; list again without a cursor and skip "
                 "the claims you have already posted (they carry posted_at and ledger_ref)"))
-        return _error(400, "invalid_cursor",
-                      "the cursor was not issued to this token; pass next_cursor unchanged")
+        return _error(400, "invalid_cursor", (
+            "this server did not issue the cursor to this token; pass next_cursor unchanged, "
+            "or list again without a cursor"))
 
     @app.exception_handler(DomainError)
     async def refused(request: Request, error: DomainError) -> JSONResponse:
@@ -326,13 +327,14 @@ def _handlers(app: FastAPI) -> None:
 def create_app(config: Config, database: Database, *, clock: Clock | None = None,
                photos: PhotoFiles | None = None) -> FastAPI:
     """The API over an open database; the caller disposes of the database."""
+    cursor_secret = config.api.require_cursor_secret()
     app = FastAPI(title="crmbot finance API", version="1",
                   description="Approved expense claims for the finance system, and postings.",
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs",
                   redoc_url=None)
     clock = clock or SystemClock()
     app.state.clock = clock
-    app.state.tokens = Tokens(config.api.tokens)
+    app.state.tokens = Tokens(config.api.tokens, cursor_secret)
     app.state.page_size = config.api.page_size
     app.state.finance = FinanceService(database.uow, clock,
                                        photos or PhotoStore(config.storage.photos_dir))
