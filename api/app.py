@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from orjson import Fragment
 from pydantic_core import to_json
@@ -48,8 +50,8 @@ _REFUSALS = {
 }
 _BATCH_STATUS = {"claim_not_found": "not_found", "claim_not_approved": "not_approved",
                  "claim_posted_elsewhere": "conflict"}
-_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed"}
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
 
 
 def _responses(*statuses: int) -> dict:
@@ -66,20 +68,58 @@ def _error(status: int, code: str, message: str, headers: dict | None = None,
 _UNAUTHORIZED = "a valid bearer token is required"
 
 
+async def _authorize(request: Request, scope: str) -> Client:
+    """The calling client, which must hold `scope`; else a 401 or 403 HTTPException."""
+    credentials = await _bearer(request)
+    found = request.app.state.tokens.find(credentials.credentials if credentials else None)
+    if found is None:
+        raise HTTPException(401, _UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+    if scope not in found.scopes:
+        raise HTTPException(403, f"this token lacks the {scope} scope", headers={
+            "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
+    return found
+
+
 def requires(scope: str):
-    """A dependency: the calling client, which must hold `scope`."""
+    """A dependency: the calling client, which must hold `scope` (see `_AuthFirst`)."""
 
     async def client(request: Request, credentials: Annotated[
             HTTPAuthorizationCredentials | None, Security(_bearer)]) -> Client:
-        found = request.app.state.tokens.find(credentials.credentials if credentials else None)
-        if found is None:
-            raise HTTPException(401, _UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
-        if scope not in found.scopes:
-            raise HTTPException(403, f"this token lacks the {scope} scope", headers={
-                "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
-        return found
+        return await _authorize(request, scope)
 
+    client.scope = scope  # type: ignore[attr-defined]
     return client
+
+
+class _AuthFirst(APIRoute):
+    """A route that checks the caller's token before FastAPI reads the query or the body.
+
+    Who may not call learns nothing about the request's shape: not which fields are
+    wrong, not whether the body could be read at all.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        scopes = [d.call.scope for d in self.dependant.dependencies if hasattr(d.call, "scope")]
+        has_body = self.body_field is not None
+
+        async def authorized_first(request: Request) -> Response:
+            for scope in scopes:
+                await _authorize(request, scope)
+            if has_body:
+                await _json_text(request)
+            return await handle(request)
+
+        return authorized_first
+
+
+async def _json_text(request: Request) -> None:
+    """A body that is not UTF-8 is not JSON (RFC 8259): refused as the body's field."""
+    try:
+        (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
+                                       "msg": "not UTF-8", "input": {}}]) from None
 
 
 def _finance(request: Request) -> FinanceService:
@@ -304,12 +344,7 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        # Who may not call at all learns nothing about the request's shape.
-        credentials = await _bearer(request)
-        if request.app.state.tokens.find(credentials.credentials if credentials else None) \
-                is None:
-            return _error(401, "unauthorized", _UNAUTHORIZED,
-                          headers={"WWW-Authenticate": "Bearer"})
+        # Raised only once the caller is authorized (_AuthFirst).
         fields = sorted({_field(e) for e in error.errors()})
         return _error(422, "invalid_request", "some fields are invalid", fields=fields)
 
@@ -338,6 +373,7 @@ def create_app(config: Config, database: Database, *, clock: Clock | None = None
     app.state.page_size = config.api.page_size
     app.state.finance = FinanceService(database.uow, clock,
                                        photos or PhotoStore(config.storage.photos_dir))
+    app.router.route_class = _AuthFirst
     _routes(app)
     _handlers(app)
     return app
