@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from api.cursor import CURSOR_TTL, MAX_CLAIM_ID, CursorCodec, CursorError, cursor_key
+from api.schemas import PostingIn
 from core.domain.errors import DomainError
 from core.domain.finance import Position, PostingState, check_ledger_ref, existing_posting
 from tests.api.conftest import CURSOR_SECRET, LEDGER, signed_cursor
@@ -115,11 +117,29 @@ def test_posting_decisions():
         assert refused.value.code == code
 
 
-@pytest.mark.parametrize("ref", ["", " GL", "GL ", "GL\t1", "G" * 101])
-def test_a_ledger_reference_must_be_printable_and_trimmed(ref):
+@pytest.mark.parametrize("ref", [
+    "", " GL", "GL ", "GL\t1", "G" * 101, "GL\n1", "GL\x00", "GL\x85", "\u3000GL", "GL\u00a0",
+    "GL\u200b1", "GL\u202e1", "GL\u2028", "GL\ufeff", "GL\ud800", "GL\uffff", "\u00ad",
+], ids=repr)
+def test_a_ledger_reference_must_be_visible_and_trimmed(ref):
     with pytest.raises(DomainError):
         check_ledger_ref(ref)
 
 
-def test_a_ledger_reference_may_be_any_script():
-    assert check_ledger_ref("记-2026-0042") == "记-2026-0042"
+@pytest.mark.parametrize("ref", [
+    "记-2026-0042", "GL 2026 / 7", "G", "G" * 100, "Ü-1", "凭证-😀",
+    "\U0001fae8",  # a newer emoji than this Python's Unicode tables know
+], ids=repr)
+def test_a_ledger_reference_may_be_any_script(ref):
+    assert check_ledger_ref(ref) == ref
+
+
+def test_the_published_ledger_reference_pattern_is_the_rule():
+    document = re.compile(PostingIn.model_json_schema()["properties"]["ledger_ref"]["pattern"])
+    samples = ["GL-1", " GL", "GL\u200b", "记", "G" * 100, "G" * 101, "a b", "a\tb", ""]
+    for ref in samples + [chr(code) * 2 for code in range(0, 0x3100)]:
+        try:
+            accepted = check_ledger_ref(ref) == ref
+        except DomainError:
+            accepted = False
+        assert bool(document.fullmatch(ref)) == accepted, repr(ref)

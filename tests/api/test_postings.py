@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -122,7 +124,28 @@ async def test_a_batch_is_bounded_and_validated(client):
     for body, fields in [({"postings": too_many}, ["postings"]), ({"postings": []},
                                                                  ["postings"]),
                          ({"postings": [{"number": "EXP-2026-000001", "ledger_ref": ""}]},
-                          ["postings.0.ledger_ref"])]:
+                          ["postings.0.ledger_ref"]),
+                         ({"postings": [{"number": "EXP-2026-000001", "ledger_ref": "G"},
+                                        {"number": "GL-2026-1", "ledger_ref": "G"}]},
+                          ["postings.1.number"])]:
         response = await client.post("/api/v1/postings", json=body)
         assert response.status_code == 422
         assert response.json()["fields"] == fields
+
+
+async def test_a_claim_number_is_made_of_ascii_digits(client, database):
+    await approve_many(database, 1, 1)
+    # A lone surrogate cannot even be sent to the database; other digits never name a claim.
+    for number in ["EXP-2026-00000\ud800", "EXP-2026-00000\u0661",
+                   "EXP-\uff12\uff10\uff12\uff16-000001"]:
+        # json.dumps escapes the lone surrogate, as a client's JSON library would.
+        body = json.dumps({"postings": [{"number": number, "ledger_ref": "GL-1"}]})
+        response = await client.post("/api/v1/postings", content=body,
+                                     headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, number
+        assert response.json()["fields"] == ["postings.0.number"]
+    single = await client.post("/api/v1/claims/EXP-2026-00000\u0661/posting",
+                               json={"ledger_ref": "GL-1"})
+    assert single.status_code == 422
+    assert single.json()["fields"] == ["number"]
+    assert (await client.get("/api/v1/claims/EXP-2026-000001")).json()["posted_at"] is None
