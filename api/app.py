@@ -241,9 +241,11 @@ def _routes(app: FastAPI) -> None:
              summary="Approved claims, in the order they were approved")
     async def approved_claims(
             request: Request, finance: Finance, client: Reader,
-            cursor: Annotated[str | None, Query(max_length=512, description=(
-                "next_cursor of the previous page; none (or empty) to start from the first "
-                "claim"))] = None,
+            cursor: Annotated[str | None, Query(
+                # Only this server makes valid cursors: a format names them, no pattern could.
+                max_length=512, json_schema_extra={"format": "cursor"},
+                description=("next_cursor of the previous page, unchanged; none (or empty) to "
+                             "start from the first claim"))] = None,
             limit: Annotated[int | None, Query(ge=1, le=10_000, description=(
                 "Claims per page, at most [api] page_size (default: page_size)"))] = None,
     ) -> Response:
