@@ -113,3 +113,18 @@ async def test_a_post_only_token_may_not_read(make_client, path):
 async def test_the_openapi_document_needs_no_token(make_client):
     response = await make_client(token=None).get("/api/v1/openapi.json")
     assert response.status_code == 200
+
+
+async def test_every_operation_checks_the_token_before_anything_else(make_client):
+    client = make_client(token=None)
+    document = (await client.get("/api/v1/openapi.json")).json()
+    operations = [(method, path) for path, item in document["paths"].items()
+                  for method in item]
+    assert len(operations) == 5
+    for method, path in operations:
+        url = path.replace("{number}", "not-a-number").replace("{sha256}", "x")
+        response = await client.request(method, url, params={"limit": "x", "cursor": "é"},
+                                        content=NOT_UTF8,
+                                        headers={"Content-Type": "application/json"})
+        assert response.status_code == 401, (method, path)
+        assert response.json()["error"] == "unauthorized"
