@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from orjson import Fragment
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import schemas
 from api.auth import POST, READ, Client, Tokens
@@ -91,6 +92,29 @@ def requires(scope: str):
     return client
 
 
+class _BodyLimit:
+    """Stops reading a body (sent without a length, or longer than it said) at MAX_BODY."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        read = 0
+
+        async def bounded() -> Message:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > MAX_BODY:
+                raise HTTPException(413, _TOO_LARGE)
+            return message
+
+        await self.app(scope, bounded, send)
+
+
 class _AuthFirst(APIRoute):
     """A route that checks the caller's token before FastAPI reads the query or the body.
 
@@ -113,8 +137,17 @@ class _AuthFirst(APIRoute):
         return authorized_first
 
 
+# A full batch (1,000 lines, each reference 100 characters written as \uXXXX surrogate
+# pairs) is about 1.3 MB of JSON.
+MAX_BODY = 2 * 1024 * 1024
+_TOO_LARGE = f"the request body is larger than {MAX_BODY // (1024 * 1024)} MiB; send fewer lines"
+
+
 async def _json_text(request: Request) -> None:
     """A body that is not UTF-8 is not JSON (RFC 8259): refused as the body's field."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, _TOO_LARGE)
     try:
         (await request.body()).decode("utf-8")
     except UnicodeDecodeError:
@@ -289,7 +322,7 @@ def _routes(app: FastAPI) -> None:
                                  "X-Content-Type-Options": "nosniff"})
 
     @app.post(f"{PREFIX}/claims/{{number}}/posting", response_model=schemas.Posting,
-              responses=_responses(404, 409),
+              responses=_responses(404, 409, 413),
               summary="Mark an approved claim posted (idempotent)")
     async def post_claim(number: ClaimNumber, posting: schemas.PostingIn, finance: Finance,
                          client: Poster) -> Response:
@@ -298,7 +331,7 @@ def _routes(app: FastAPI) -> None:
         done, _ = await finance.post(number, posting.ledger_ref, by=client.name)
         return _json(_posting(done))
 
-    @app.post(f"{PREFIX}/postings", response_model=schemas.BatchOut, responses=_responses(),
+    @app.post(f"{PREFIX}/postings", response_model=schemas.BatchOut, responses=_responses(413),
               summary="Mark many claims posted at once")
     async def post_claims(batch: schemas.BatchIn, finance: Finance,
                           client: Poster) -> Response:
@@ -376,6 +409,7 @@ def create_app(config: Config, database: Database, *, clock: Clock | None = None
     app.state.finance = FinanceService(database.uow, clock,
                                        photos or PhotoStore(config.storage.photos_dir))
     app.router.route_class = _AuthFirst
+    app.add_middleware(_BodyLimit)
     _routes(app)
     _handlers(app)
     return app
