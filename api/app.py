@@ -92,6 +92,12 @@ def requires(scope: str):
     return client
 
 
+# A full batch (1,000 lines, each reference 100 characters written as \uXXXX surrogate
+# pairs) is about 1.3 MB of JSON.
+MAX_BODY = 2 * 1024 * 1024
+_TOO_LARGE = f"the request body is larger than {MAX_BODY // (1024 * 1024)} MiB; send fewer lines"
+
+
 class _BodyLimit:
     """Stops reading a body (sent without a length, or longer than it said) at MAX_BODY."""
 
@@ -131,20 +137,14 @@ class _AuthFirst(APIRoute):
             for scope in scopes:
                 await _authorize(request, scope)
             if has_body:
-                await _json_text(request)
+                await _readable_body(request)
             return await handle(request)
 
         return authorized_first
 
 
-# A full batch (1,000 lines, each reference 100 characters written as \uXXXX surrogate
-# pairs) is about 1.3 MB of JSON.
-MAX_BODY = 2 * 1024 * 1024
-_TOO_LARGE = f"the request body is larger than {MAX_BODY // (1024 * 1024)} MiB; send fewer lines"
-
-
-async def _json_text(request: Request) -> None:
-    """A body that is not UTF-8 is not JSON (RFC 8259): refused as the body's field."""
+async def _readable_body(request: Request) -> None:
+    """The body, read within MAX_BODY (else 413) and UTF-8 as JSON must be (else 422)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise HTTPException(413, _TOO_LARGE)
