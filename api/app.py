@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from orjson import Fragment
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import schemas
 from api.auth import POST, READ, Client, Tokens
@@ -48,8 +51,8 @@ _REFUSALS = {
 }
 _BATCH_STATUS = {"claim_not_found": "not_found", "claim_not_approved": "not_approved",
                  "claim_posted_elsewhere": "conflict"}
-_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed"}
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
 
 
 def _responses(*statuses: int) -> dict:
@@ -66,20 +69,90 @@ def _error(status: int, code: str, message: str, headers: dict | None = None,
 _UNAUTHORIZED = "a valid bearer token is required"
 
 
+async def _authorize(request: Request, scope: str) -> Client:
+    """The calling client, which must hold `scope`; else a 401 or 403 HTTPException."""
+    credentials = await _bearer(request)
+    found = request.app.state.tokens.find(credentials.credentials if credentials else None)
+    if found is None:
+        raise HTTPException(401, _UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+    if scope not in found.scopes:
+        raise HTTPException(403, f"this token lacks the {scope} scope", headers={
+            "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
+    return found
+
+
 def requires(scope: str):
-    """A dependency: the calling client, which must hold `scope`."""
+    """A dependency: the calling client, which must hold `scope` (see `_AuthFirst`)."""
 
     async def client(request: Request, credentials: Annotated[
             HTTPAuthorizationCredentials | None, Security(_bearer)]) -> Client:
-        found = request.app.state.tokens.find(credentials.credentials if credentials else None)
-        if found is None:
-            raise HTTPException(401, _UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
-        if scope not in found.scopes:
-            raise HTTPException(403, f"this token lacks the {scope} scope", headers={
-                "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
-        return found
+        return await _authorize(request, scope)
 
+    client.scope = scope  # type: ignore[attr-defined]
     return client
+
+
+# A full batch (1,000 lines, each reference 100 characters written as \uXXXX surrogate
+# pairs) is about 1.3 MB of JSON.
+MAX_BODY = 2 * 1024 * 1024
+_TOO_LARGE = f"the request body is larger than {MAX_BODY // (1024 * 1024)} MiB; send fewer lines"
+
+
+class _BodyLimit:
+    """Stops reading a body (sent without a length, or longer than it said) at MAX_BODY."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        read = 0
+
+        async def bounded() -> Message:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > MAX_BODY:
+                raise HTTPException(413, _TOO_LARGE)
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+class _AuthFirst(APIRoute):
+    """A route that checks the caller's token before FastAPI reads the query or the body.
+
+    Who may not call learns nothing about the request's shape: not which fields are
+    wrong, not whether the body could be read at all.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        scopes = [d.call.scope for d in self.dependant.dependencies if hasattr(d.call, "scope")]
+        has_body = self.body_field is not None
+
+        async def authorized_first(request: Request) -> Response:
+            for scope in scopes:
+                await _authorize(request, scope)
+            if has_body:
+                await _readable_body(request)
+            return await handle(request)
+
+        return authorized_first
+
+
+async def _readable_body(request: Request) -> None:
+    """The body, read within MAX_BODY (else 413) and UTF-8 as JSON must be (else 422)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, _TOO_LARGE)
+    try:
+        (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
+                                       "msg": "not UTF-8", "input": {}}]) from None
 
 
 def _finance(request: Request) -> FinanceService:
@@ -201,9 +274,11 @@ def _routes(app: FastAPI) -> None:
              summary="Approved claims, in the order they were approved")
     async def approved_claims(
             request: Request, finance: Finance, client: Reader,
-            cursor: Annotated[str | None, Query(max_length=512, description=(
-                "next_cursor of the previous page; none (or empty) to start from the first "
-                "claim"))] = None,
+            cursor: Annotated[str | None, Query(
+                # Only this server makes valid cursors: a format names them, no pattern could.
+                max_length=512, json_schema_extra={"format": "cursor"},
+                description=("next_cursor of the previous page, unchanged; none (or empty) to "
+                             "start from the first claim"))] = None,
             limit: Annotated[int | None, Query(ge=1, le=10_000, description=(
                 "Claims per page, at most [api] page_size (default: page_size)"))] = None,
     ) -> Response:
@@ -247,7 +322,7 @@ def _routes(app: FastAPI) -> None:
                                  "X-Content-Type-Options": "nosniff"})
 
     @app.post(f"{PREFIX}/claims/{{number}}/posting", response_model=schemas.Posting,
-              responses=_responses(404, 409),
+              responses=_responses(404, 409, 413),
               summary="Mark an approved claim posted (idempotent)")
     async def post_claim(number: ClaimNumber, posting: schemas.PostingIn, finance: Finance,
                          client: Poster) -> Response:
@@ -256,7 +331,7 @@ def _routes(app: FastAPI) -> None:
         done, _ = await finance.post(number, posting.ledger_ref, by=client.name)
         return _json(_posting(done))
 
-    @app.post(f"{PREFIX}/postings", response_model=schemas.BatchOut, responses=_responses(),
+    @app.post(f"{PREFIX}/postings", response_model=schemas.BatchOut, responses=_responses(413),
               summary="Mark many claims posted at once")
     async def post_claims(batch: schemas.BatchIn, finance: Finance,
                           client: Poster) -> Response:
@@ -287,8 +362,9 @@ def _handlers(app: FastAPI) -> None:
             return _error(410, "cursor_expired", (
                 "the cursor is more than 24 hours old; list again without a cursor and skip "
                 "the claims you have already posted (they carry posted_at and ledger_ref)"))
-        return _error(400, "invalid_cursor",
-                      "the cursor was not issued to this token; pass next_cursor unchanged")
+        return _error(400, "invalid_cursor", (
+            "this server did not issue the cursor to this token; pass next_cursor unchanged, "
+            "or list again without a cursor"))
 
     @app.exception_handler(DomainError)
     async def refused(request: Request, error: DomainError) -> JSONResponse:
@@ -303,12 +379,7 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        # Who may not call at all learns nothing about the request's shape.
-        credentials = await _bearer(request)
-        if request.app.state.tokens.find(credentials.credentials if credentials else None) \
-                is None:
-            return _error(401, "unauthorized", _UNAUTHORIZED,
-                          headers={"WWW-Authenticate": "Bearer"})
+        # Raised only once the caller is authorized (_AuthFirst).
         fields = sorted({_field(e) for e in error.errors()})
         return _error(422, "invalid_request", "some fields are invalid", fields=fields)
 
@@ -326,16 +397,19 @@ def _handlers(app: FastAPI) -> None:
 def create_app(config: Config, database: Database, *, clock: Clock | None = None,
                photos: PhotoFiles | None = None) -> FastAPI:
     """The API over an open database; the caller disposes of the database."""
+    cursor_secret = config.api.require_cursor_secret()
     app = FastAPI(title="crmbot finance API", version="1",
                   description="Approved expense claims for the finance system, and postings.",
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs",
                   redoc_url=None)
     clock = clock or SystemClock()
     app.state.clock = clock
-    app.state.tokens = Tokens(config.api.tokens)
+    app.state.tokens = Tokens(config.api.tokens, cursor_secret)
     app.state.page_size = config.api.page_size
     app.state.finance = FinanceService(database.uow, clock,
                                        photos or PhotoStore(config.storage.photos_dir))
+    app.router.route_class = _AuthFirst
+    app.add_middleware(_BodyLimit)
     _routes(app)
     _handlers(app)
     return app

@@ -27,9 +27,10 @@ def _digest(token: str) -> bytes:
 
 
 class Tokens:
-    def __init__(self, tokens: list[ApiTokenConfig]) -> None:
-        self._known = [(_digest(secret), Client(t.name, frozenset(t.scopes), cursor_key(secret)))
-                       for t in tokens for secret in [t.token.get_secret_value()]]
+    def __init__(self, tokens: list[ApiTokenConfig], cursor_secret: bytes) -> None:
+        self._known = [(_digest(t.token.get_secret_value()),
+                        Client(t.name, frozenset(t.scopes), cursor_key(cursor_secret, t.name)))
+                       for t in tokens]
 
     def find(self, presented: str | None) -> Client | None:
         """The client behind a token; compares with every token in constant time."""

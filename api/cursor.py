@@ -14,9 +14,16 @@ from core.domain.finance import Position
 # A client that polls at least daily never meets this; one that comes back later starts
 # again from its own records of what it posted.
 CURSOR_TTL = timedelta(hours=24)
+# API processes on other machines issue cursors by their own clocks.
+CLOCK_SKEW = timedelta(minutes=5)
+# expense_claims.id is an INTEGER: 32 bits on PostgreSQL.
+MAX_CLAIM_ID = 2**31 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_VERSION = 1
+# 2: signed with the server's cursor secret (1 was signed with a key derived from the token).
+_VERSION = 2
+_START_KEYS = {"v", "iat"}
+_POSITION_KEYS = _START_KEYS | {"at", "id"}
 
 
 class CursorError(Exception):
@@ -39,8 +46,15 @@ def _micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
+def _whole(value: object, low: int, high: int) -> int:
+    """`value` if it is an integer from low to high (JSON's true is not one)."""
+    if type(value) is not int or not low <= value <= high:
+        raise CursorError(expired=False)
+    return value
+
+
 class CursorCodec:
-    """Signs cursors with a key only this server holds (derived from the client's token)."""
+    """Signs one client's cursors with a key only this server holds (see `cursor_key`)."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key
@@ -56,26 +70,34 @@ class CursorCodec:
         return f"{body}.{self._signature(body)}"
 
     def decode(self, cursor: str, now: datetime) -> Position | None:
-        """The position a cursor holds; CursorError if tampered with or too old."""
+        """The position a cursor holds; CursorError if tampered with, foreign or too old."""
         body, dot, signature = cursor.partition(".")
         if not dot or not body.isascii() or not hmac.compare_digest(
                 signature.encode("ascii", "replace"), self._signature(body).encode("ascii")):
             raise CursorError(expired=False)
         try:
             payload = json.loads(_unb64(body))
-            issued_at = _EPOCH + payload["iat"] * _MICROSECOND
-            position = (Position(_EPOCH + payload["at"] * _MICROSECOND, int(payload["id"]))
-                        if "at" in payload else None)
-        except (binascii.Error, ValueError, KeyError, TypeError, OverflowError):
-            # Signed by us yet unreadable: only an older format could be.
+        except (binascii.Error, ValueError):
             raise CursorError(expired=False) from None
-        if payload.get("v") != _VERSION:
+        # Signed by this server, yet every field is still bounded before it reaches a query:
+        # a leaked secret must not turn into a server error.
+        if not isinstance(payload, dict) or set(payload) not in (_START_KEYS, _POSITION_KEYS) \
+                or payload["v"] != _VERSION or type(payload["v"]) is not int:
             raise CursorError(expired=False)
-        if now - issued_at > CURSOR_TTL:
+        issued_at = _whole(payload["iat"], 0, _micros(now + CLOCK_SKEW))
+        position = None
+        if "at" in payload:
+            position = Position(_EPOCH + _whole(payload["at"], 0, issued_at) * _MICROSECOND,
+                                _whole(payload["id"], 1, MAX_CLAIM_ID))
+        if _micros(now) - issued_at > CURSOR_TTL // _MICROSECOND:
             raise CursorError(expired=True)
         return position
 
 
-def cursor_key(token: str) -> bytes:
-    """The signing key of one client's cursors; a rotated token retires its cursors."""
-    return hmac.new(token.encode("utf-8"), b"crmbot finance api cursor", hashlib.sha256).digest()
+def cursor_key(secret: bytes, client: str) -> bytes:
+    """The key of one client's cursors: the server's secret, bound to the token's name.
+
+    Another client's cursor is refused; a rotated token under the same name keeps its cursors.
+    """
+    return hmac.new(secret, b"crmbot finance api cursor\x00" + client.encode("utf-8"),
+                    hashlib.sha256).digest()

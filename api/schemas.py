@@ -12,11 +12,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.domain.errors import DomainError
-from core.domain.finance import LEDGER_REF_MAX, check_ledger_ref
-from core.domain.text import clean_text
+from core.domain.finance import LEDGER_REF_MAX, LEDGER_REF_PATTERN, check_ledger_ref
 
-AMOUNT_PATTERN = r"^\d+\.\d{2}$"
-NUMBER_PATTERN = r"^EXP-\d{4}-\d{6,12}$"
+# [0-9], not \d: Python's \d also matches other scripts' digits, ECMA-262's does not.
+AMOUNT_PATTERN = r"^[0-9]+\.[0-9]{2}$"
+NUMBER_PATTERN = r"^EXP-[0-9]{4}-[0-9]{6,12}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 MAX_BATCH = 1000
 
@@ -37,7 +37,7 @@ class Unit(_Model):
 
 
 class Claim(_Model):
-    number: str = Field(examples=["EXP-2026-000123"])
+    number: str = Field(pattern=NUMBER_PATTERN, examples=["EXP-2026-000123"])
     id: int
     member: Person
     department: str = Field(description="The claimant's department key when submitted.")
@@ -91,28 +91,25 @@ def _ledger_ref(value: str) -> str:
 
 
 class PostingIn(_Model):
+    # The pattern is published for clients; check_ledger_ref applies the same rule.
     ledger_ref: str = Field(min_length=1, max_length=LEDGER_REF_MAX,
-                            description="The finance system's reference of the booking.")
+                            json_schema_extra={"pattern": LEDGER_REF_PATTERN},
+                            examples=["记-2026-0042"], description=(
+                                "The finance system's reference of the booking: visible "
+                                "characters and inner spaces (no control, line-break or "
+                                "invisible formatting characters)."))
 
     _check = field_validator("ledger_ref")(_ledger_ref)
 
 
 class Posting(_Model):
-    number: str
+    number: str = Field(pattern=NUMBER_PATTERN)
     ledger_ref: str
     posted_at: datetime
 
 
-def _plain_text(value: str) -> str:
-    if clean_text(value) != value:
-        raise ValueError("no control characters")
-    return value
-
-
 class BatchLine(PostingIn):
-    number: str = Field(max_length=32)
-
-    _plain = field_validator("number")(_plain_text)
+    number: str = Field(pattern=NUMBER_PATTERN, examples=["EXP-2026-000123"])
 
 
 class BatchIn(_Model):
@@ -120,7 +117,7 @@ class BatchIn(_Model):
 
 
 class BatchResult(_Model):
-    number: str
+    number: str = Field(pattern=NUMBER_PATTERN)
     status: Literal["posted", "unchanged", "not_found", "not_approved", "conflict"]
     posting: Posting | None = Field(description="Present for posted and unchanged lines.")
 

@@ -35,6 +35,7 @@ from storage.migrate import upgrade
 from storage.tables import ClaimReceiptRow, ClaimRow, DepartmentRow, MemberRow, ProjectRow
 
 TOKEN = "bench-token-0123456789abcdefghij"
+CURSOR_SECRET = "bench-cursor-secret-0123456789abcdefghij"
 TARGET_MS = 200
 DEPARTMENTS, MEMBERS, PROJECTS = 20, 500, 100
 BATCH = 5000
@@ -45,7 +46,7 @@ def bench_config(url: str, photos: Path, page_size: int):
     return parse_config({
         "database": {"url": url},
         "storage": {"photos_dir": str(photos)},
-        "api": {"page_size": page_size,
+        "api": {"page_size": page_size, "cursor_secret": CURSOR_SECRET,
                 "tokens": [{"name": "bench", "token": TOKEN, "scopes": ["claims:read"]}]},
     }, env={})
 

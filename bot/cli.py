@@ -289,8 +289,7 @@ async def serve_api(config: Config) -> None:
 def cmd_api(args: argparse.Namespace) -> int:
     """Serve the finance API on [api] listen and port."""
     config = load_config(args.config)
-    if not config.api.tokens:
-        raise ConfigError("api.tokens: none configured, so every call would be refused")
+    config.api.require_servable()
     configure_logging()
     asyncio.run(upgrade_database(config))
     asyncio.run(serve_api(config))

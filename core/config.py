@@ -16,11 +16,13 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 CONFIG_ENV = "CRMBOT_CONFIG"
 TOKEN_ENV = "CRMBOT_TOKEN"
+CURSOR_SECRET_ENV = "CRMBOT_API_CURSOR_SECRET"
 LANGUAGES = ("en", "zh_Hans")
 
 
@@ -314,8 +316,15 @@ class ApiTokenConfig(_Section):
     """A bearer token of the finance API and what it may do."""
 
     name: str
-    token: SecretStr = Field(min_length=24)
+    token: SecretStr
     scopes: list[Literal["claims:read", "claims:post"]] = ["claims:read"]
+
+    @field_validator("token")
+    @classmethod
+    def _long(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 24:
+            raise ValueError("must be at least 24 characters (a long random string)")
+        return value
 
 
 class ApiConfig(_Section):
@@ -324,7 +333,49 @@ class ApiConfig(_Section):
     listen: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     tokens: list[ApiTokenConfig] = []
+    # Signs page cursors: a server secret, so that holding a token is not enough to forge one.
+    cursor_secret: SecretStr | None = None
     page_size: int = Field(default=1000, ge=1, le=10_000)
+
+    @field_validator("tokens")
+    @classmethod
+    def _distinct_tokens(cls, value: list[ApiTokenConfig]) -> list[ApiTokenConfig]:
+        # One secret under two names would be the last one's, whatever the first was for;
+        # one name for two tokens would make the audit log ambiguous.
+        names = [t.name for t in value]
+        if len(set(names)) != len(names):
+            raise ValueError("each token needs its own name")
+        secrets = [t.token.get_secret_value() for t in value]
+        if len(set(secrets)) != len(secrets):
+            shared = sorted({t.name for t in value
+                             if secrets.count(t.token.get_secret_value()) > 1})
+            raise ValueError(f"tokens {', '.join(shared)} share one secret; give each its own")
+        return value
+
+    @field_validator("cursor_secret")
+    @classmethod
+    def _cursor_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (a long random string)")
+        if value is not None and any(
+                t.token.get_secret_value() == value.get_secret_value()
+                for t in info.data.get("tokens", [])):
+            raise ValueError("must differ from every token (a client would hold it)")
+        return value
+
+    def require_cursor_secret(self) -> bytes:
+        """The cursor secret, or ConfigError when none is configured."""
+        if self.cursor_secret is None:
+            raise ConfigError(
+                f"api.cursor_secret: missing (at least 32 random characters; set it in the "
+                f"config file or in {CURSOR_SECRET_ENV})")
+        return self.cursor_secret.get_secret_value().encode("utf-8")
+
+    def require_servable(self) -> None:
+        """ConfigError unless the API has what it needs to answer anyone."""
+        if not self.tokens:
+            raise ConfigError("api.tokens: none configured, so every call would be refused")
+        self.require_cursor_secret()
 
 
 class Config(_Section):
@@ -361,12 +412,15 @@ def _first_error(error: ValidationError) -> str:
 
 
 def parse_config(data: dict, *, env: dict[str, str] | None = None) -> Config:
-    """Validate a config mapping; the token may come from the environment."""
+    """Validate a config mapping; the secrets may come from the environment."""
     env = os.environ if env is None else env
     telegram = data.get("telegram") or {}
     if env.get(TOKEN_ENV) and isinstance(telegram, dict):
         # Not a table: left alone, so validation names telegram instead of crashing here.
         data = {**data, "telegram": {**telegram, "token": env[TOKEN_ENV]}}
+    api = data.get("api") or {}
+    if env.get(CURSOR_SECRET_ENV) and isinstance(api, dict):
+        data = {**data, "api": {**api, "cursor_secret": env[CURSOR_SECRET_ENV]}}
     try:
         config = Config.model_validate(data)
     except ValidationError as error:

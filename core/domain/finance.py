@@ -7,6 +7,7 @@ client is between pages; see `horizon`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +22,21 @@ from core.domain.expenses import ClaimStatus
 # bot processes). The cost: a claim is listed at most this long after its approval.
 SETTLE = timedelta(seconds=60)
 LEDGER_REF_MAX = 100  # expense_claims.ledger_ref
+# What a ledger reference may not hold: control characters, line breaks and spaces other than
+# the plain space, invisible format characters (zero-width, bidirectional overrides) and the
+# non-characters U+FFFE/U+FFFF. Written as a regular expression so that the finance API
+# publishes the rule itself (ECMA-262 and Rust's regex read it as Python does), and so that it
+# stays the same whichever Unicode version Python knows: any other character, a newer emoji
+# or a private-use character included, is allowed.
+_HIDDEN = (r"\x00-\x1f\x7f-\xa0\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u1680"
+           r"\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff"
+           r"\ufff9-\ufffb\ufffe\uffff")
+# 1-100 such characters, no space at either end.
+LEDGER_REF_PATTERN = rf"^[^ {_HIDDEN}](?:[^{_HIDDEN}]{{0,{LEDGER_REF_MAX - 2}}}[^ {_HIDDEN}])?$"
+_LEDGER_REF = re.compile(LEDGER_REF_PATTERN)
+# A lone surrogate is no character at all (JSON's "\ud800" still decodes to one), so no text
+# pattern names it and no database can store it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +220,9 @@ def horizon(now: datetime) -> datetime:
 
 
 def check_ledger_ref(text: str) -> str:
-    """A ledger reference as the finance system gave it: 1-100 printable characters."""
-    if not (0 < len(text) <= LEDGER_REF_MAX) or text != text.strip() or not text.isprintable():
+    """A ledger reference as the finance system gave it: 1-100 visible characters or spaces,
+    trimmed (see LEDGER_REF_PATTERN)."""
+    if not _LEDGER_REF.fullmatch(text) or _SURROGATE.search(text):
         raise DomainError("bad_ledger_ref")
     return text
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+
 import httpx
 import pytest
 
@@ -12,16 +17,24 @@ from tests.api.seed import seed_org
 LEDGER = "ledger-token-0123456789abcdef"  # claims:read and claims:post
 AUDIT = "audit-token-0123456789abcdefgh"  # claims:read only
 BOOKER = "booker-token-0123456789abcdefg"  # claims:post only
+CURSOR_SECRET = "cursor-secret-0123456789abcdefghijklmnop"
 
 
 def api_config(tmp_path, page_size: int = 1000):
     return parse_config({
         "storage": {"photos_dir": str(tmp_path / "photos")},
-        "api": {"page_size": page_size, "tokens": [
+        "api": {"page_size": page_size, "cursor_secret": CURSOR_SECRET, "tokens": [
             {"name": "ledger", "token": LEDGER, "scopes": ["claims:read", "claims:post"]},
             {"name": "audit", "token": AUDIT, "scopes": ["claims:read"]},
             {"name": "booker", "token": BOOKER, "scopes": ["claims:post"]}]},
     }, env={})
+
+
+def signed_cursor(payload: object, key: bytes) -> str:
+    """A cursor carrying any payload, signed as the server signs (as if its secret leaked)."""
+    body = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    signature = hmac.new(key, body.encode(), hashlib.sha256).digest()
+    return f"{body}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import io
 import json
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,10 +16,11 @@ from pydantic_core import to_json
 from sqlalchemy import insert
 
 from api.app import PAGE_JSON
+from api.cursor import cursor_key
 from core.domain.finance import SETTLE, amount_text, utc_moment
 from storage.photos import PhotoStore
 from storage.tables import MemberRow
-from tests.api.conftest import AUDIT
+from tests.api.conftest import AUDIT, CURSOR_SECRET, LEDGER, signed_cursor
 from tests.api.seed import (
     CAROL,
     EAST,
@@ -32,6 +34,10 @@ from tests.api.seed import (
     approve_many,
     claim_row,
 )
+
+LEDGER_KEY = cursor_key(CURSOR_SECRET.encode(), "ledger")
+# The test clock's moment (2026-11-26 02:00 UTC) in microseconds since 1970.
+NOW_MICROS = 1_795_658_400_000_000
 
 
 async def page_through(client, limit: int, cursor: str | None = None,
@@ -161,6 +167,38 @@ async def test_a_tampered_cursor_is_refused(client, database):
         response = await client.get("/api/v1/claims/approved", params={"cursor": bad})
         assert response.status_code == 400, bad
         assert response.json()["error"] == "invalid_cursor"
+
+
+async def test_a_cursor_minted_with_a_token_is_refused(client, database):
+    await approve_many(database, 1, 3)
+    # Cursors were once signed with a key derived from the caller's token alone.
+    from_token = hmac.new(LEDGER.encode(), b"crmbot finance api cursor", hashlib.sha256).digest()
+    for version in (1, 2):
+        cursor = signed_cursor({"v": version, "iat": NOW_MICROS, "at": 0, "id": 10**30},
+                               from_token)
+        response = await client.get("/api/v1/claims/approved", params={"cursor": cursor})
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_cursor"
+
+
+async def test_a_signed_cursor_with_an_impossible_id_is_a_clean_400(client, database):
+    await approve_many(database, 1, 3)
+    for claim_id in (10**30, 2**63, 2**31, 0, -1):
+        cursor = signed_cursor({"v": 2, "iat": NOW_MICROS, "at": 0, "id": claim_id}, LEDGER_KEY)
+        response = await client.get("/api/v1/claims/approved", params={"cursor": cursor})
+        assert response.status_code == 400, claim_id
+        assert response.json() == {"error": "invalid_cursor", "message": (
+            "this server did not issue the cursor to this token; pass next_cursor unchanged, "
+            "or list again without a cursor")}
+
+
+async def test_the_largest_claim_id_is_a_position_past_every_claim(client, database):
+    await approve_many(database, 1, 3)
+    cursor = signed_cursor({"v": 2, "iat": NOW_MICROS, "at": NOW_MICROS - 3_600_000_000,
+                            "id": 2**31 - 1}, LEDGER_KEY)
+    response = await client.get("/api/v1/claims/approved", params={"cursor": cursor})
+    assert response.status_code == 200
+    assert response.json()["claims"] == [] and response.json()["has_more"] is False
 
 
 async def test_a_cursor_belongs_to_the_token_it_was_given_to(make_client, database):

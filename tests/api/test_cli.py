@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.conftest import AUDIT, bearer
+from tests.api.conftest import AUDIT, CURSOR_SECRET, LEDGER, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,10 +29,21 @@ def write_config(folder: Path, port: int, tokens: str) -> Path:
     return config
 
 
-def crmbot_api(config: Path) -> subprocess.Popen:
+def crmbot_api(config: Path, cursor_secret: str | None = CURSOR_SECRET) -> subprocess.Popen:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    if cursor_secret:
+        env["CRMBOT_API_CURSOR_SECRET"] = cursor_secret
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "api"],
                             cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+                            text=True, env=env)
+
+
+def refusal(config: Path, cursor_secret: str | None = CURSOR_SECRET) -> str:
+    """What `crmbot api` says when it refuses to start (exit status 2)."""
+    result = crmbot_api(config, cursor_secret)
+    _, stderr = result.communicate(timeout=60)
+    assert result.returncode == 2, stderr
+    return stderr.strip()
 
 
 def test_crmbot_api_serves_the_finance_api(tmp_path):
@@ -61,12 +72,27 @@ def test_crmbot_api_serves_the_finance_api(tmp_path):
     # uvicorn shuts down cleanly on SIGTERM, then re-raises it as the exit status.
     assert "Application shutdown complete" in stderr, stderr
     assert AUDIT not in stderr
+    assert CURSOR_SECRET not in stderr
     assert (tmp_path / "crm.db").exists()
 
 
 def test_crmbot_api_without_tokens_says_so(tmp_path):
     config = write_config(tmp_path, free_port(), "[]")
-    result = crmbot_api(config)
-    _, stderr = result.communicate(timeout=60)
-    assert result.returncode == 2
-    assert stderr.strip() == "crmbot: api.tokens: none configured, so every call would be refused"
+    assert refusal(config) == ("crmbot: api.tokens: none configured, so every call would be "
+                               "refused")
+
+
+def test_crmbot_api_without_a_cursor_secret_says_so(tmp_path):
+    config = write_config(tmp_path, free_port(), f'[{{ name = "audit", token = "{AUDIT}" }}]')
+    assert refusal(config, cursor_secret=None) == (
+        "crmbot: api.cursor_secret: missing (at least 32 random characters; set it in the "
+        "config file or in CRMBOT_API_CURSOR_SECRET)")
+    assert not (tmp_path / "crm.db").exists()
+
+
+def test_crmbot_api_refuses_two_tokens_with_one_secret(tmp_path):
+    config = write_config(tmp_path, free_port(), (
+        f'[{{ name = "ledger", token = "{LEDGER}" }}, {{ name = "audit", token = "{LEDGER}" }}]'))
+    stderr = refusal(config)
+    assert stderr == "crmbot: api.tokens: tokens audit, ledger share one secret; give each its own"
+    assert LEDGER not in stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -122,7 +124,10 @@ async def test_a_batch_is_bounded_and_validated(client):
     for body, fields in [({"postings": too_many}, ["postings"]), ({"postings": []},
                                                                  ["postings"]),
                          ({"postings": [{"number": "EXP-2026-000001", "ledger_ref": ""}]},
-                          ["postings.0.ledger_ref"])]:
+                          ["postings.0.ledger_ref"]),
+                         ({"postings": [{"number": "EXP-2026-000001", "ledger_ref": "G"},
+                                        {"number": "GL-2026-1", "ledger_ref": "G"}]},
+                          ["postings.1.number"])]:
         response = await client.post("/api/v1/postings", json=body)
         assert response.status_code == 422
         assert response.json()["fields"] == fields
@@ -136,3 +141,54 @@ async def test_control_characters_in_a_batch_are_refused_and_change_nothing(clie
         assert response.status_code == 422, line
         assert response.json()["fields"] in (["postings.0.number"], ["postings.0.ledger_ref"])
     assert await events(database) == []
+
+
+async def test_a_claim_number_is_made_of_ascii_digits(client, database):
+    await approve_many(database, 1, 1)
+    # A lone surrogate cannot even be sent to the database; other digits never name a claim.
+    for number in ["EXP-2026-00000\ud800", "EXP-2026-00000\u0661",
+                   "EXP-\uff12\uff10\uff12\uff16-000001"]:
+        # json.dumps escapes the lone surrogate, as a client's JSON library would.
+        body = json.dumps({"postings": [{"number": number, "ledger_ref": "GL-1"}]})
+        response = await client.post("/api/v1/postings", content=body,
+                                     headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, number
+        assert response.json()["fields"] == ["postings.0.number"]
+    single = await client.post("/api/v1/claims/EXP-2026-00000\u0661/posting",
+                               json={"ledger_ref": "GL-1"})
+    assert single.status_code == 422
+    assert single.json()["fields"] == ["number"]
+    assert (await client.get("/api/v1/claims/EXP-2026-000001")).json()["posted_at"] is None
+
+
+async def test_a_body_over_the_limit_is_refused_unread(make_client, database):
+    await approve_many(database, 1, 1)
+    line = {"number": "EXP-2026-000001", "ledger_ref": "记" * 100}
+    body = json.dumps({"postings": [line] * 4000}).encode()
+    assert len(body) > 2 * 1024 * 1024
+
+    async def chunks():
+        for start in range(0, len(body), 65536):
+            yield body[start:start + 65536]
+
+    json_type = {"Content-Type": "application/json"}
+    for content in (body, chunks()):
+        response = await make_client().post("/api/v1/postings", content=content,
+                                            headers=json_type)
+        assert response.status_code == 413
+        assert response.json() == {"error": "too_large", "message": (
+            "the request body is larger than 2 MiB; send fewer lines")}
+    anonymous = await make_client(token=None).post("/api/v1/postings", content=body,
+                                                   headers=json_type)
+    assert anonymous.status_code == 401
+    assert (await make_client().get("/api/v1/claims/EXP-2026-000001")).json()[
+        "posted_at"] is None
+
+
+async def test_a_full_batch_fits_the_body_limit(client, database):
+    await approve_many(database, 1, 1)
+    lines = [{"number": f"EXP-2026-{i:06d}", "ledger_ref": "\U0001f600" * 100}
+             for i in range(1, 1001)]
+    response = await client.post("/api/v1/postings", json={"postings": lines})
+    assert response.status_code == 200
+    assert response.json()["results"][0]["status"] == "posted"
