@@ -168,7 +168,7 @@ class SqlMemberRepository(_Repository):
     async def unclaimed_by_username(self, username: str) -> Member | None:
         return await self._one(
             func.lower(MemberRow.username) == username.lower().lstrip("@"),
-            MemberRow.telegram_id.is_(None),
+            MemberRow.telegram_id.is_(None), MemberRow.active.is_(True),
         )
 
     async def all(self) -> list[Member]:
@@ -330,3 +330,7 @@ class SqlInviteRepository(_Repository):
             update(InviteRow).where(InviteRow.id == invite_id, InviteRow.used_at.is_(None))
             .values(used_at=at, used_by=member_id))
         return result.rowcount == 1
+
+    async def joined_with_invite(self, member_id: int) -> bool:
+        return await self.session.scalar(
+            select(InviteRow.id).where(InviteRow.used_by == member_id).limit(1)) is not None
