@@ -315,6 +315,9 @@ class _OrgImport:
         current = self.departments[entry.key]
         manager_id = None if entry.manager is None else self._member_id(
             f"{where}.manager", entry.manager)
+        if entry.manager is not None and not self.members[entry.manager].active:
+            raise OrgFileError(f"{where}.manager",
+                               f'member "{entry.manager}" is retired (active = false)')
         after = replace(current, manager_id=manager_id)
         if after != current:
             await self.uow.departments.update(after)

@@ -207,6 +207,21 @@ async def test_a_loop_deep_in_a_long_chain_is_refused(org, database):
     assert (await snapshot(database))["departments"] == []
 
 
+async def test_a_retired_member_cannot_head_a_department(org, database):
+    await org.import_org(parse_org_file(example()))
+    before = await snapshot(database)
+    data = example()
+    next(m for m in data["members"] if m["key"] == "erin")["active"] = False
+    with pytest.raises(OrgFileError) as refused:
+        await org.import_org(parse_org_file(data))
+    assert str(refused.value) == 'departments[east].manager: member "erin" is retired ' \
+                                 '(active = false)'
+    assert await snapshot(database) == before
+    next(d for d in data["departments"] if d["key"] == "east")["manager"] = "li"
+    await org.import_org(parse_org_file(data))
+    assert await org.roles(1002) == frozenset()
+
+
 async def invited(org: OrgService, inviter: int = 1002) -> str:
     return (await org.create_invite(inviter)).token
 
