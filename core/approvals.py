@@ -106,8 +106,7 @@ class OrgView:
         department = self.unit_department(kind, unit_id)
         if department is None:
             return None
-        retired = self.retired
-        chain = [m for m in self.tree.manager_chain(department) if m not in retired]
+        chain = self.tree.manager_chain(department, retired=self.retired)
         if kind is UnitKind.MEMBER:
             chain = [m for m in chain if m != unit_id] or chain
         return chain[0] if chain else None
@@ -728,6 +727,7 @@ class ApprovalService:
         if step.kind is StepKind.MANAGER:
             claimant = org.members.get(claim.member_id)
             chain = org.tree.manager_chain(claimant.department_id) if claimant else []
+            # Counted from where the approver stands, whether or not they still work here.
             above = chain[chain.index(step.approver_id) + 1:] if step.approver_id in chain \
                 else []
             target = next((m for m in above

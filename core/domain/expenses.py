@@ -282,8 +282,8 @@ def approval_route(tree: OrgTree, claimant: Member, amount: Decimal,
     finance member. Nobody approves their own claim, and retired managers (`retired`, the
     ids of inactive members) are passed over. An empty route means nobody can.
     """
-    chain = [m for m in tree.manager_chain(claimant.department_id)
-             if m != claimant.id and m not in retired]
+    chain = [m for m in tree.manager_chain(claimant.department_id, retired=retired)
+             if m != claimant.id]
     levels = 1 + sum(1 for threshold in thresholds if amount > threshold)
     steps = [RouteStep(StepKind.MANAGER, approver) for approver in chain[:levels]]
     for approver in chain[levels:levels + extra_levels]:
