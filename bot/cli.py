@@ -63,13 +63,21 @@ async def upgrade_database(config: Config) -> None:
                                          before or "empty", head_revision())
 
 
+def read_config(args: argparse.Namespace) -> Config:
+    """The config, its database remembered so that a database nobody can reach or open is
+    told in one line, whichever step found out."""
+    config = load_config(args.config)
+    args.database_url = config.database.url
+    return config
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the bot against Telegram (or any Bot API server in base_url)."""
     from telegram import Update
 
     from bot.app import build_application
 
-    config = load_config(args.config)
+    config = read_config(args)
     token = config.require_token()
     configure_logging(token)
     # An empty or older database is brought up to date first, in one transaction.
@@ -88,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = read_config(args)
     configure_logging()
     asyncio.run(upgrade_database(config))
     print("database is up to date")
@@ -124,7 +132,7 @@ async def import_org_file(config: Config, path: Path):
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = read_config(args)
     configure_logging(level=logging.WARNING)
     report = asyncio.run(import_org_file(config, Path(args.file)))
     sections = sorted(set(report.created) | set(report.updated) | set(report.unchanged))
@@ -182,7 +190,7 @@ async def list_jobs(services) -> list[str]:
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = read_config(args)
     configure_logging(level=logging.WARNING)
     for line in asyncio.run(_with_services(config, list_jobs)):
         print(line)
@@ -218,7 +226,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     if args.rule in WAITING_FOR:
         raise UsageError(f"jobs run: {args.rule} is waiting for the "
                          f"{WAITING_FOR[args.rule]} module")
-    config = load_config(args.config)
+    config = read_config(args)
     configure_logging(level=logging.WARNING)
     print(asyncio.run(_with_services(config, lambda services: run_job(services, args.rule))))
     return 0
@@ -261,7 +269,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         raise UsageError(f"export: --output {output}: no such folder {output.parent}")
     status, form = StatusFilter(STATUS_CHOICES[args.status]), ExportFormat(args.format)
-    config = load_config(args.config)
+    config = read_config(args)
     configure_logging(level=logging.WARNING)
     result = asyncio.run(_with_services(
         config, lambda services: export_claims(services, period, status, form, output)))
@@ -288,7 +296,7 @@ async def serve_api(config: Config) -> None:
 
 def cmd_api(args: argparse.Namespace) -> int:
     """Serve the finance API on [api] listen and port."""
-    config = load_config(args.config)
+    config = read_config(args)
     config.api.require_servable()
     configure_logging()
     asyncio.run(upgrade_database(config))
@@ -346,11 +354,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from telegram.error import InvalidToken, NetworkError
 
+    from storage.database import DatabaseUnavailable, unavailable_cause
+
     args = parser().parse_args(argv)
     args.config = getattr(args, "config", None)
     try:
         return args.func(args)
-    except (ConfigError, OrgFileError, UsageError) as error:
+    except (ConfigError, OrgFileError, UsageError, DatabaseUnavailable) as error:
         print(f"crmbot: {error}", file=sys.stderr)
         return EXIT_USAGE
     except InvalidToken:
@@ -363,6 +373,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        # No traceback when the database cannot be reached or opened: the cause is the
+        # address, the server, the folder or another process, not the code.
+        cause = unavailable_cause(error)
+        url = getattr(args, "database_url", None)
+        if cause is None or url is None:
+            raise
+        print(f"crmbot: {DatabaseUnavailable(url, cause)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,6 +74,11 @@ class OrgView:
     def finance(self) -> list[Member]:
         return [m for m in self.members.values() if m.active and m.has(Role.FINANCE)]
 
+    @cached_property
+    def retired(self) -> frozenset[int]:
+        """Inactive members: they approve, escalate to and hear about nothing."""
+        return frozenset(m.id for m in self.members.values() if not m.active)
+
     def name(self, member_id: int | None) -> str:
         member = self.members.get(member_id) if member_id is not None else None
         return member.name if member else ""
@@ -101,7 +107,7 @@ class OrgView:
         department = self.unit_department(kind, unit_id)
         if department is None:
             return None
-        chain = self.tree.manager_chain(department)
+        chain = self.tree.manager_chain(department, retired=self.retired)
         if kind is UnitKind.MEMBER:
             chain = [m for m in chain if m != unit_id] or chain
         return chain[0] if chain else None
@@ -324,7 +330,8 @@ def _route(org: OrgView, config: ExpensesConfig, claim: Claim, claimant: Member,
     return approval_route(org.tree, claimant, claim.amount or Decimal(0),
                           config.approval_thresholds,
                           finance_ids=[m.id for m in org.finance],
-                          finance_step=config.finance_step, extra_levels=extra_levels)
+                          finance_step=config.finance_step, retired=org.retired,
+                          extra_levels=extra_levels)
 
 
 async def preview_route(uow: UnitOfWork, claim: Claim, claimant: Member, *,
@@ -721,9 +728,11 @@ class ApprovalService:
         if step.kind is StepKind.MANAGER:
             claimant = org.members.get(claim.member_id)
             chain = org.tree.manager_chain(claimant.department_id) if claimant else []
+            # Counted from where the approver stands, whether or not they still work here.
             above = chain[chain.index(step.approver_id) + 1:] if step.approver_id in chain \
                 else []
-            target = next((m for m in above if m != claim.member_id), None)
+            target = next((m for m in above
+                           if m != claim.member_id and m not in org.retired), None)
         if not await uow.approvals.escalate_step(step.id, target, now):
             return 0
         if target is None:

@@ -100,7 +100,8 @@ class _Org:
     def department_of(self, goal: Goal) -> int | None:
         if goal.unit_kind == UnitKind.MEMBER:
             member = self.members.get(goal.unit_id)
-            return member.department_id if member else None
+            # A retired member's goals leave the team's list and its congratulations.
+            return member.department_id if member and member.active else None
         return goal.unit_id if goal.unit_id in self.tree.departments else None
 
 

@@ -291,9 +291,12 @@ class OutboxService:
         await uow.members.update(member)
         await uow.notifications.skip_pending_to_member(member.id, "recipient cannot be reached")
         tree = OrgTree.of(await uow.departments.all())
+        everyone = await uow.members.all()
+        retired = {m.id for m in everyone if not m.active}
         # Their manager: a department head who blocked the bot is told about by the next one up.
-        managers = [m for m in tree.manager_chain(member.department_id) if m != member.id][:1]
-        admins = [m.id for m in await uow.members.all() if m.active and m.has(Role.ADMIN)]
+        managers = [m for m in tree.manager_chain(member.department_id, retired=retired)
+                    if m != member.id][:1]
+        admins = [m.id for m in everyone if m.active and m.has(Role.ADMIN)]
         told = 0
         for recipient in dict.fromkeys([*managers, *admins]):
             if recipient == member.id:
@@ -351,8 +354,11 @@ class OutboxService:
 async def _tell_group_owner(uow: UnitOfWork, group: TeamGroup, now: datetime,
                             settings: OrgSettings, event: str) -> int:
     """Tell whoever bound the group (and its department's manager) what happened to it."""
-    departments = await uow.departments.all()
-    manager = next((d.manager_id for d in departments if d.id == group.department_id), None)
+    tree = OrgTree.of(await uow.departments.all())
+    retired = {m.id for m in await uow.members.all() if not m.active}
+    chain = tree.manager_chain(group.department_id, retired=retired) \
+        if group.department_id in tree.departments else []
+    manager = chain[0] if chain else None
     told = 0
     for recipient in dict.fromkeys(r for r in (group.bound_by, manager) if r is not None):
         created = await publish(uow, NewNotification(

@@ -233,6 +233,8 @@ class _OrgImport:
     departments: dict[str, Department] = field(default_factory=dict)
     members: dict[str, Member] = field(default_factory=dict)
     departments_before: dict[str, Department] = field(default_factory=dict)
+    listed: dict[str, MemberEntry] = field(default_factory=dict)
+    usernames: dict[str, list[str]] = field(default_factory=dict)
 
     async def apply(self, document: OrgDocument) -> ImportReport:
         await self._org(document)
@@ -241,9 +243,15 @@ class _OrgImport:
         for entry in _parents_first(document.departments, self.departments):
             await self._department(entry)
         self.members = {m.key: m for m in await self.uow.members.all()}
-        file_keys = {m.key for m in document.members}
-        for entry in document.members:
-            await self._member(entry, file_keys)
+        self.listed = {m.key: m for m in document.members}
+        for member in self.members.values():
+            # Usernames of the members the file lists are the file's, checked when parsed.
+            if member.username and member.key not in self.listed:
+                self.usernames.setdefault(member.username.casefold(), []).append(member.key)
+        # Retired entries first, so that an account they hand over is free when its new
+        # entry comes.
+        for entry in sorted(document.members, key=lambda m: m.active):
+            await self._member(entry)
         for entry in document.departments:
             await self._manager(entry)
         try:
@@ -307,6 +315,9 @@ class _OrgImport:
         current = self.departments[entry.key]
         manager_id = None if entry.manager is None else self._member_id(
             f"{where}.manager", entry.manager)
+        if entry.manager is not None and not self.members[entry.manager].active:
+            raise OrgFileError(f"{where}.manager",
+                               f'member "{entry.manager}" is retired (active = false)')
         after = replace(current, manager_id=manager_id)
         if after != current:
             await self.uow.departments.update(after)
@@ -314,18 +325,23 @@ class _OrgImport:
         before = self.departments_before.get(entry.key)
         self.report.count("departments", before, after)
 
-    async def _member(self, entry: MemberEntry, file_keys: set[str]) -> None:
+    async def _member(self, entry: MemberEntry) -> None:
         where = f"members[{entry.key}]"
         department_id = self._department_id(f"{where}.department", entry.department)
         before = self.members.get(entry.key)
-        if entry.telegram_id is not None:
-            holder = await self.uow.members.by_telegram_id(entry.telegram_id)
-            if holder is not None and holder.key != entry.key:
-                if before is not None or holder.key in file_keys:
-                    raise OrgFileError(f"{where}.telegram_id",
-                                       f'already belongs to member "{holder.key}"')
+        for field_name, holder in await self._account_holders(entry):
+            if (before is None and holder.key not in self.listed
+                    and await self.uow.invites.joined_with_invite(holder.id)):
                 # Someone who joined by invite is now listed under a proper key.
                 before = holder
+            elif not self._stays_active(holder):
+                # A retired entry lets go of the account; its history stays with it.
+                released = replace(holder, **{field_name: None})
+                await self.uow.members.update(released)
+                self.members[holder.key] = released
+            else:
+                raise OrgFileError(f"{where}.{field_name}",
+                                   f"already belongs to members[{holder.key}]")
         fields = dict(key=entry.key, name=entry.name, department_id=department_id,
                       roles=entry.roles, username=entry.username, language=entry.language,
                       active=entry.active)
@@ -339,6 +355,27 @@ class _OrgImport:
         self.members.pop(before.key if before else entry.key, None)
         self.members[entry.key] = after
         self.report.count("members", before, after)
+
+    def _stays_active(self, member: Member) -> bool:
+        listed = self.listed.get(member.key)
+        return member.active if listed is None else listed.active
+
+    async def _account_holders(self, entry: MemberEntry) -> list[tuple[str, Member]]:
+        """Other entries holding the Telegram account the entry names, by field."""
+        holders: list[tuple[str, Member]] = []
+        if entry.telegram_id is not None:
+            holder = await self.uow.members.by_telegram_id(entry.telegram_id)
+            if holder is not None and holder.key != entry.key:
+                holders.append(("telegram_id", holder))
+        if entry.username is not None:
+            for key in self.usernames.get(entry.username.casefold(), ()):
+                holder = self.members.get(key)
+                if (holder is not None and key != entry.key and holder.username
+                        and holder.username.casefold() == entry.username.casefold()
+                        and all(h.id != holder.id for _, h in holders)):
+                    holders.append(("username", holder))
+                    break
+        return holders
 
     async def _project(self, entry: ProjectEntry) -> None:
         where = f"projects[{entry.key}]"
@@ -412,22 +449,23 @@ def _parents_first(entries: tuple[DepartmentEntry, ...],
     by_key = {e.key: e for e in entries}
     ordered: list[DepartmentEntry] = []
     placed: set[str] = set()
-
-    def place(entry: DepartmentEntry, trail: tuple[str, ...]) -> None:
-        if entry.key in placed:
-            return
-        if entry.key in trail:
-            raise OrgFileError(f"departments[{entry.key}].parent", "makes a loop")
-        parent = by_key.get(entry.parent) if entry.parent else None
-        if parent is not None:
-            place(parent, (*trail, entry.key))
-        elif entry.parent and entry.parent not in existing:
-            raise OrgFileError(f"departments[{entry.key}].parent",
-                               f'unknown department "{entry.parent}"')
-        placed.add(entry.key)
-        ordered.append(entry)
-
     for entry in entries:
-        place(entry, ())
+        # Climb to the first ancestor already placed (or outside the file), then place the
+        # climbed chain top down: a loop, not recursion, so any depth of tree is fine.
+        trail: list[DepartmentEntry] = []
+        on_trail: set[str] = set()
+        current: DepartmentEntry | None = entry
+        while current is not None and current.key not in placed:
+            if current.key in on_trail:
+                raise OrgFileError(f"departments[{current.key}].parent", "makes a loop")
+            trail.append(current)
+            on_trail.add(current.key)
+            parent = current.parent
+            if parent and parent not in by_key and parent not in existing:
+                raise OrgFileError(f"departments[{current.key}].parent",
+                                   f'unknown department "{parent}"')
+            current = by_key.get(parent) if parent else None
+        for climbed in reversed(trail):
+            placed.add(climbed.key)
+            ordered.append(climbed)
     return ordered
-

@@ -113,6 +113,10 @@ class InviteRepository(Protocol):
         """Use the invite only if still unused; False when someone was first."""
         ...
 
+    async def joined_with_invite(self, member_id: int) -> bool:
+        """Whether the member came in through an invite link (not listed by an import)."""
+        ...
+
 
 class NotificationRepository(Protocol):
     async def add(self, notification: Notification) -> Notification | None:

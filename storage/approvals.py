@@ -35,6 +35,7 @@ from storage.tables import (
     ClaimRow,
     NotificationRow,
 )
+from storage.value_lists import one_of
 
 
 def _step(row: ApprovalStepRow) -> ApprovalStep:
@@ -146,7 +147,7 @@ class SqlApprovalRepository:
     async def waiting_for(self, approver_ids: Collection[int],
                           finance: bool) -> list[ApprovalStep]:
         """Current steps of these approvers (and the finance pool's, if asked)."""
-        condition = ApprovalStepRow.approver_id.in_(list(approver_ids))
+        condition = one_of(ApprovalStepRow.approver_id, approver_ids)
         if finance:
             condition = condition | (ApprovalStepRow.kind == str(StepKind.FINANCE))
         rows = await self.session.scalars(

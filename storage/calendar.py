@@ -25,6 +25,7 @@ from storage.tables import (
     VisitPhotoRow,
     WorkLogRow,
 )
+from storage.value_lists import one_of
 
 
 def _log(row: WorkLogRow) -> LogFact:
@@ -42,7 +43,7 @@ class SqlCalendarFacts:
             return set()
         rows = await self.session.execute(
             select(PlanRow.member_id, PlanRow.day).where(
-                PlanRow.member_id.in_(list(member_ids)), PlanRow.day.between(first, last)))
+                one_of(PlanRow.member_id, member_ids), PlanRow.day.between(first, last)))
         return {(member_id, day) for member_id, day in rows}
 
     async def plan_items(self, member_ids: Collection[int], first: date,
@@ -53,7 +54,7 @@ class SqlCalendarFacts:
             select(PlanItemRow, PlanRow.member_id, PlanRow.day, CustomerRow.name)
             .join(PlanRow, PlanItemRow.plan_id == PlanRow.id)
             .outerjoin(CustomerRow, PlanItemRow.customer_id == CustomerRow.id)
-            .where(PlanRow.member_id.in_(list(member_ids)), PlanRow.day.between(first, last))
+            .where(one_of(PlanRow.member_id, member_ids), PlanRow.day.between(first, last))
             .order_by(PlanRow.day, PlanItemRow.position, PlanItemRow.id))
         return [PlanItemFact(member_id, day, item.position, item.text, item.outcome,
                              item.at_time, customer, item.moved_to, item.note,
@@ -64,7 +65,7 @@ class SqlCalendarFacts:
         if not member_ids:
             return []
         rows = await self.session.scalars(
-            select(WorkLogRow).where(WorkLogRow.member_id.in_(list(member_ids)),
+            select(WorkLogRow).where(one_of(WorkLogRow.member_id, member_ids),
                                      WorkLogRow.day.between(first, last))
             .order_by(WorkLogRow.day))
         return [_log(r) for r in rows]
@@ -86,7 +87,7 @@ class SqlCalendarFacts:
         rows = await self.session.execute(
             select(CheckInRow, CustomerRow.name, photos)
             .outerjoin(CustomerRow, CheckInRow.customer_id == CustomerRow.id)
-            .where(CheckInRow.member_id.in_(list(member_ids)), CheckInRow.at >= start,
+            .where(one_of(CheckInRow.member_id, member_ids), CheckInRow.at >= start,
                    CheckInRow.at < end)
             .order_by(CheckInRow.at, CheckInRow.id))
         return [CheckInFact(row.id, row.member_id, row.at, row.lat, row.lon,

@@ -15,6 +15,7 @@ from core.domain.org import Customer
 from core.domain.photo import Exif, VisitPhoto
 from storage.repositories import _customer
 from storage.tables import CheckInRow, CustomerRow, MemberRow, OpportunityRow, VisitPhotoRow
+from storage.value_lists import one_of
 
 _CHECK_INS = CheckInRow.__table__
 # Run once per check-in (executemany): an earlier id is an earlier check-in, so a batch
@@ -60,7 +61,7 @@ class SqlCheckInRepository:
             return {}
         return dict((await self.session.execute(
             select(MemberRow.telegram_id, MemberRow.id)
-            .where(MemberRow.telegram_id.in_(set(accounts)), MemberRow.active.is_(True)))).all())
+            .where(one_of(MemberRow.telegram_id, accounts), MemberRow.active.is_(True)))).all())
 
     async def add_many(self, check_ins: Sequence[CheckIn]) -> list[CheckIn]:
         """Record the check-ins, in order, each with its new id."""
@@ -91,8 +92,8 @@ class SqlCheckInRepository:
         rows = await self.session.execute(
             select(OpportunityRow.id, OpportunityRow.owner_id, OpportunityRow.customer_id,
                    OpportunityRow.title)
-            .where(OpportunityRow.owner_id.in_(owners),
-                   OpportunityRow.customer_id.in_(customers),
+            .where(one_of(OpportunityRow.owner_id, owners),
+                   one_of(OpportunityRow.customer_id, customers),
                    OpportunityRow.closed_at.is_(None)))
         # Owners x customers may hold pairs nobody asked about.
         return [OpenDeal(*row) for row in rows if (row.owner_id, row.customer_id) in pairs]
@@ -143,7 +144,7 @@ class SqlCheckInRepository:
             return {}
         rows = await self.session.execute(
             select(CheckInRow.member_id, func.count()).where(
-                CheckInRow.member_id.in_(list(member_ids)), CheckInRow.at >= start,
+                one_of(CheckInRow.member_id, member_ids), CheckInRow.at >= start,
                 CheckInRow.at < end).group_by(CheckInRow.member_id))
         return dict(rows.tuples().all())
 
@@ -229,5 +230,5 @@ class SqlCustomerSites:
         if not customer_ids:
             return {}
         rows = await self.session.scalars(
-            select(CustomerRow).where(CustomerRow.id.in_(list(customer_ids))))
+            select(CustomerRow).where(one_of(CustomerRow.id, customer_ids)))
         return {r.id: _customer(r) for r in rows}

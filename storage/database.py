@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import sqlite3
 from pathlib import Path
 from typing import Self
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,17 +35,86 @@ from storage.plans import SqlCheckInFacts, SqlPlanRepository, SqlWorkLogReposito
 from storage.schedule import SqlScheduleFacts
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# asyncpg waits a minute by default; a server that does not answer in this long is down.
+POSTGRES_CONNECT_TIMEOUT_S = 10
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened: where (without its password) and why."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"database.url {shown_url(url)}: {cause}")
+
+
+def shown_url(url: str) -> str:
+    """The URL with its password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unreadable URL)"
+
+
+# SQLSTATE classes that mean the server refused the session, not the statement:
+# connection exception, invalid authorization, invalid catalog name, insufficient
+# resources, operator intervention.
+_REFUSED_SESSION = ("08", "28", "3D", "53", "57")
+_SQLITE_UNUSABLE = ("unable to open database file", "database is locked",
+                    "attempt to write a readonly database", "file is not a database",
+                    "disk I/O error", "database or disk is full")
+
+
+def unavailable_cause(error: BaseException) -> str | None:
+    """Why the database cannot be used, if `error` (or what caused it) says it cannot be
+    reached, opened or locked; None for any other error."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        cause = _cause(current)
+        if cause is not None:
+            return cause
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _first_line(text: object) -> str:
+    return str(text).strip().splitlines()[0] if str(text).strip() else ""
+
+
+def _cause(error: BaseException) -> str | None:
+    if isinstance(error, socket.gaierror):
+        return f"cannot connect: host not found ({error.strerror})"
+    if isinstance(error, ConnectionError | TimeoutError):
+        reason = os.strerror(error.errno) if error.errno else "no answer"
+        return f"cannot connect ({reason})"
+    if isinstance(error, sqlite3.DatabaseError) and str(error).startswith(_SQLITE_UNUSABLE):
+        return _first_line(error)
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_REFUSED_SESSION):
+        return _first_line(error)
+    return None
 
 
 def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> AsyncEngine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (asyncpg)."""
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (asyncpg).
+
+    On SQLite the URL's `timeout` (seconds, as for sqlite3) is how long a writer waits for
+    another process's lock."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
-                                   pool_pre_ping=True)
+                                   pool_pre_ping=True,
+                                   connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_S})
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DatabaseUnavailable(url, f"cannot create the folder {error.filename} "
+                                           f"({error.strerror})") from None
+    busy_ms = SQLITE_BUSY_TIMEOUT_MS
+    if "timeout" in parsed.query:
+        busy_ms = int(float(parsed.query["timeout"]) * 1000)
     engine = create_async_engine(url, echo=echo, pool_size=32, max_overflow=8)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -52,7 +125,7 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.close()
 

@@ -27,8 +27,7 @@ from storage.tables import (
     OpportunityRow,
     ProjectRow,
 )
-
-_IDS_PER_QUERY = 1000
+from storage.value_lists import one_of
 
 
 def _where(scope: ClaimScope) -> list:
@@ -36,7 +35,7 @@ def _where(scope: ClaimScope) -> list:
     conditions = [ClaimRow.spent_on >= scope.period.start, ClaimRow.spent_on < scope.period.end,
                   ClaimRow.status.in_(sorted(scope.statuses))]
     if scope.department_ids is not None:
-        conditions.append(ClaimRow.department_id.in_(sorted(scope.department_ids)))
+        conditions.append(one_of(ClaimRow.department_id, scope.department_ids))
     return conditions
 
 
@@ -51,18 +50,14 @@ class SqlExpenseStats:
 
     async def opportunity_titles(self, ids: Collection[int]) -> dict[int, tuple[str, str]]:
         """(customer name, title) of each opportunity that still exists."""
-        wanted = sorted(ids)
-        titles: dict[int, tuple[str, str]] = {}
         # The customer's name looked up per opportunity: with a join, SQLite's planner may
         # scan every customer and probe the whole id list for each.
         customer = (select(CustomerRow.name).where(CustomerRow.id == OpportunityRow.customer_id)
                     .scalar_subquery())
-        for first in range(0, len(wanted), _IDS_PER_QUERY):
-            rows = await self.session.execute(
-                select(OpportunityRow.id, customer, OpportunityRow.title)
-                .where(OpportunityRow.id.in_(wanted[first:first + _IDS_PER_QUERY])))
-            titles.update({row_id: (customer, title) for row_id, customer, title in rows})
-        return titles
+        rows = await self.session.execute(
+            select(OpportunityRow.id, customer, OpportunityRow.title)
+            .where(one_of(OpportunityRow.id, ids)))
+        return {row_id: (customer, title) for row_id, customer, title in rows}
 
     async def recount(self, zone: tzinfo) -> None:
         await expense_totals.recount(self.session, zone)

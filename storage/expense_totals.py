@@ -46,6 +46,7 @@ from core.domain.expense_stats import ClaimScope, Dimension, GroupSum
 from core.domain.expenses import COMMITTED, ClaimStatus
 from core.domain.opportunity import StageChange, stage_spans
 from storage.tables import ClaimRow, ExpenseTotalRow, OpportunityStageRow
+from storage.value_lists import one_of
 
 _TOTALS = ExpenseTotalRow
 _DRAFT = ClaimStatus.DRAFT.value
@@ -215,7 +216,7 @@ async def breakdowns(session: AsyncSession, scope: ClaimScope) -> dict[Dimension
                   _TOTALS.month >= start, _TOTALS.month < end,
                   _TOTALS.status.in_(sorted(scope.statuses))]
     if scope.department_ids is not None:
-        conditions.append(_TOTALS.department_id.in_(sorted(scope.department_ids)))
+        conditions.append(one_of(_TOTALS.department_id, scope.department_ids))
     rows = await session.execute(
         select(_TOTALS.dimension, _TOTALS.key, func.sum(_TOTALS.amount),
                func.sum(_TOTALS.claims))

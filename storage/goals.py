@@ -26,10 +26,9 @@ from storage.tables import (
     OpportunityRow,
     OpportunityStageRow,
 )
+from storage.value_lists import one_of
 
 ZERO = Decimal("0.00")
-# Ids per IN (...) list: well below SQLite's and asyncpg's parameter limits.
-_CHUNK = 1000
 
 
 def _goal(row: GoalRow) -> Goal:
@@ -42,7 +41,7 @@ def _whose(owner_column, department_column, member_id: int | None,
     """One member's records, or those of a set of departments."""
     if member_id is not None:
         return [owner_column == member_id]
-    return [department_column.in_(sorted(department_ids or ()))]
+    return [one_of(department_column, department_ids or ())]
 
 
 class SqlGoalRepository:
@@ -77,15 +76,12 @@ class SqlGoalRepository:
                               end: datetime) -> int:
         """Check-ins in [start, end) that prove a visit. Flags come back grouped: there are
         few distinct combinations, and the check-in domain decides which of them prove."""
-        total = 0
-        for chunk in _chunks(sorted(member_ids)):
-            rows = await self.session.execute(
-                select(CheckInRow.flags, func.count())
-                .where(CheckInRow.member_id.in_(chunk), CheckInRow.customer_id.is_not(None),
-                       CheckInRow.at >= start, CheckInRow.at < end)
-                .group_by(CheckInRow.flags))
-            total += sum(count for flags, count in rows if not doubtful(flags or ""))
-        return total
+        rows = await self.session.execute(
+            select(CheckInRow.flags, func.count())
+            .where(one_of(CheckInRow.member_id, member_ids), CheckInRow.customer_id.is_not(None),
+                   CheckInRow.at >= start, CheckInRow.at < end)
+            .group_by(CheckInRow.flags))
+        return sum(count for flags, count in rows if not doubtful(flags or ""))
 
     async def opportunities_created(self, member_id: int | None,
                                     department_ids: Collection[int] | None,
@@ -116,11 +112,9 @@ class SqlGoalRepository:
             if opportunity_id not in latest or (at, change_id) > latest[opportunity_id][:2]:
                 latest[opportunity_id] = (at, change_id, to_stage)
         still_won = sorted(i for i, (_, _, stage) in latest.items() if stage == won_stage)
-        total = ZERO
-        for chunk in _chunks(still_won):
-            total += await self.session.scalar(
-                select(func.coalesce(func.sum(OpportunityRow.amount), 0))
-                .where(OpportunityRow.id.in_(chunk))) or ZERO
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(OpportunityRow.amount), 0))
+            .where(one_of(OpportunityRow.id, still_won))) or ZERO
         return Decimal(total).quantize(Decimal("0.01"))
 
     async def approved_expenses(self, member_id: int | None,
@@ -156,7 +150,3 @@ def _deal(row: OpportunityRow, customer_name: str) -> Opportunity:
         created_at=row.created_at, updated_at=row.updated_at, closed_at=row.closed_at,
         lost_reason=row.lost_reason, last_activity_at=row.last_activity_at,
         version=row.version, customer_name=customer_name or "")
-
-
-def _chunks(values: list) -> list[list]:
-    return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]

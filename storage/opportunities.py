@@ -73,9 +73,8 @@ from storage.tables import (
     WorkLogRow,
 )
 from storage.types import Money, UTCDateTime
+from storage.value_lists import one_of
 
-# Ids per IN (...) list: well below SQLite's and asyncpg's parameter limits.
-_CHUNK = 1000
 _ROW = OpportunityRow
 
 
@@ -104,17 +103,13 @@ def _in_scope(scope: OpportunityScope) -> list:
     if not scope.department_ids:
         return [_ROW.owner_id == scope.member_id]
     return [or_(_ROW.owner_id == scope.member_id,
-                _ROW.department_id.in_(sorted(scope.department_ids)))]
+                one_of(_ROW.department_id, scope.department_ids))]
 
 
 def _like(needle: str) -> str:
     """A LIKE pattern matching the needle anywhere, its own % and _ taken literally."""
     escaped = needle.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def _chunks(values: list) -> list[list]:
-    return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]
 
 
 def _visits(opportunity: Opportunity) -> list[Select]:
@@ -483,13 +478,11 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                         zone: tzinfo) -> dict[tuple[int, date], str | None]:
         """The stage each opportunity had at the end of each local day, from one read of the
         history of the opportunities named (None before one existed)."""
-        ids = sorted({opportunity_id for opportunity_id, _ in pairs})
         changes: dict[int, list[StageChange]] = defaultdict(list)
-        for chunk in _chunks(ids):
-            rows = await self.session.scalars(
-                select(OpportunityStageRow).where(OpportunityStageRow.opportunity_id.in_(chunk)))
-            for row in rows:
-                changes[row.opportunity_id].append(_change(row))
+        rows = await self.session.scalars(select(OpportunityStageRow).where(one_of(
+            OpportunityStageRow.opportunity_id, (opportunity_id for opportunity_id, _ in pairs))))
+        for row in rows:
+            changes[row.opportunity_id].append(_change(row))
         return {(opportunity_id, day): stage_on(changes.get(opportunity_id, []), day, zone)
                 for opportunity_id, day in pairs}
 

@@ -19,6 +19,7 @@ from storage.tables import (
     PlanRow,
     WorkLogRow,
 )
+from storage.value_lists import one_of
 
 
 def _item(row: PlanItemRow, plan: PlanRow, customer_name: str | None) -> PlanItem:
@@ -51,7 +52,7 @@ class SqlPlanRepository:
         if not member_ids:
             return []
         rows = await self.session.execute(self._items_query().where(
-            PlanRow.member_id.in_(list(member_ids)), PlanRow.day >= first,
+            one_of(PlanRow.member_id, member_ids), PlanRow.day >= first,
             PlanRow.day <= last))
         return [_item(*row) for row in rows]
 
@@ -165,7 +166,7 @@ class SqlCheckInFacts:
         start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
         end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=zone)
         rows = await self.session.scalars(select(CheckInRow).where(
-            CheckInRow.member_id.in_(list(member_ids)), CheckInRow.at >= start,
+            one_of(CheckInRow.member_id, member_ids), CheckInRow.at >= start,
             CheckInRow.at < end).order_by(CheckInRow.at))
         return [Visit(r.id, r.member_id, r.at.astimezone(zone).date(), r.customer_id,
                       parse_flags(r.flags)) for r in rows]

@@ -25,6 +25,7 @@ from storage.tables import (
     ProjectMemberRow,
     ProjectRow,
 )
+from storage.value_lists import one_of
 
 
 def _roles(text: str) -> frozenset[Role]:
@@ -132,7 +133,7 @@ class SqlMemberRepository(_Repository):
         roles: dict[int, set[Role]] = defaultdict(set)
         found = await self.session.execute(
             select(MemberRoleRow.member_id, MemberRoleRow.role)
-            .where(MemberRoleRow.member_id.in_([r.id for r in rows])))
+            .where(one_of(MemberRoleRow.member_id, [r.id for r in rows])))
         for member_id, role in found:
             roles[member_id].add(Role(role))
         return [_member_row(r, frozenset(roles[r.id])) for r in rows]
@@ -167,7 +168,7 @@ class SqlMemberRepository(_Repository):
     async def unclaimed_by_username(self, username: str) -> Member | None:
         return await self._one(
             func.lower(MemberRow.username) == username.lower().lstrip("@"),
-            MemberRow.telegram_id.is_(None),
+            MemberRow.telegram_id.is_(None), MemberRow.active.is_(True),
         )
 
     async def all(self) -> list[Member]:
@@ -179,7 +180,7 @@ class SqlMemberRepository(_Repository):
         if not member_ids:
             return {}
         rows = list(await self.session.scalars(
-            select(MemberRow).where(MemberRow.id.in_(list(member_ids)))))
+            select(MemberRow).where(one_of(MemberRow.id, member_ids))))
         return {m.id: m for m in await self._load(rows)}
 
     async def add(self, member: Member) -> Member:
@@ -208,7 +209,7 @@ class SqlProjectRepository(_Repository):
         if rows:
             found = await self.session.execute(
                 select(ProjectMemberRow.project_id, ProjectMemberRow.member_id)
-                .where(ProjectMemberRow.project_id.in_([r.id for r in rows])))
+                .where(one_of(ProjectMemberRow.project_id, [r.id for r in rows])))
             for project_id, member_id in found:
                 members[project_id].add(member_id)
         return [Project(r.id, r.key, r.name, r.department_id, frozenset(members[r.id]), r.active)
@@ -329,3 +330,7 @@ class SqlInviteRepository(_Repository):
             update(InviteRow).where(InviteRow.id == invite_id, InviteRow.used_at.is_(None))
             .values(used_at=at, used_by=member_id))
         return result.rowcount == 1
+
+    async def joined_with_invite(self, member_id: int) -> bool:
+        return await self.session.scalar(
+            select(InviteRow.id).where(InviteRow.used_by == member_id).limit(1)) is not None

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.tables import CheckInRow, PlanRow, WorkLogRow
+from storage.value_lists import one_of
 
 
 class SqlScheduleFacts:
@@ -22,7 +23,7 @@ class SqlScheduleFacts:
             return set()
         found = await self.session.scalars(
             select(table.member_id).where(table.day == day,
-                                          table.member_id.in_(list(member_ids))))
+                                          one_of(table.member_id, member_ids)))
         return set(found)
 
     async def planned(self, member_ids: Collection[int], day: date) -> set[int]:
@@ -38,7 +39,7 @@ class SqlScheduleFacts:
         start, end = day_bounds(day, timezone)
         rows = await self.session.execute(
             select(CheckInRow.member_id, func.count()).where(
-                CheckInRow.member_id.in_(list(member_ids)), CheckInRow.at >= start,
+                one_of(CheckInRow.member_id, member_ids), CheckInRow.at >= start,
                 CheckInRow.at < end).group_by(CheckInRow.member_id))
         return {member_id: count for member_id, count in rows.all()}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -295,15 +295,18 @@ class RouteStep:
 
 def approval_route(tree: OrgTree, claimant: Member, amount: Decimal,
                    thresholds: Sequence[Decimal], *, finance_ids: Iterable[int],
-                   finance_step: bool, extra_levels: int = 0) -> list[RouteStep]:
+                   finance_step: bool, retired: Collection[int],
+                   extra_levels: int = 0) -> list[RouteStep]:
     """Who approves, in order.
 
     The claimant's department manager first (the parent department's when the claimant
     heads it); one more level up for each threshold the amount exceeds and for each extra
     level (a budget set to escalate); then finance, unless the claimant is the only
-    finance member. Nobody approves their own claim. An empty route means nobody can.
+    finance member. Nobody approves their own claim, and retired managers (`retired`, the
+    ids of inactive members) are passed over. An empty route means nobody can.
     """
-    chain = [m for m in tree.manager_chain(claimant.department_id) if m != claimant.id]
+    chain = [m for m in tree.manager_chain(claimant.department_id, retired=retired)
+             if m != claimant.id]
     levels = 1 + sum(1 for threshold in thresholds if amount > threshold)
     steps = [RouteStep(StepKind.MANAGER, approver) for approver in chain[:levels]]
     for approver in chain[levels:levels + extra_levels]:

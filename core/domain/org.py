@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -157,10 +157,12 @@ class OrgTree:
             managed |= self.subtree_ids(root)
         return managed
 
-    def manager_chain(self, dept_id: int) -> list[int]:
-        """Manager ids from the department up to the top, without repeats."""
+    def manager_chain(self, dept_id: int, *, retired: Collection[int] = ()) -> list[int]:
+        """Manager ids from the department up to the top, without repeats, passing over
+        the `retired` ones (inactive members manage nobody)."""
         chain: list[int] = []
         for dept in [self.departments[dept_id], *self.ancestors(dept_id)]:
-            if dept.manager_id is not None and dept.manager_id not in chain:
+            if dept.manager_id is not None and dept.manager_id not in chain \
+                    and dept.manager_id not in retired:
                 chain.append(dept.manager_id)
         return chain

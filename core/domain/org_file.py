@@ -19,6 +19,8 @@ from core.domain.text import clean_text
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{4,31}$")
+# Telegram promises user ids of at most 52 significant bits.
+MAX_TELEGRAM_ID = 2**52 - 1
 SECTIONS = ("org", "departments", "members", "projects", "customers", "budgets", "goals")
 
 
@@ -220,7 +222,7 @@ def _member(entry: _Entry) -> MemberEntry:
     telegram_id = entry.integer("telegram_id", required=False)
     if telegram_id is not None and telegram_id <= 0:
         raise entry.fail("telegram_id", "must be a positive number (a user, not a group)")
-    if telegram_id is not None and telegram_id >= 2**63:  # stored as a 64-bit integer
+    if telegram_id is not None and telegram_id > MAX_TELEGRAM_ID:
         raise entry.fail("telegram_id", "too large for a Telegram user id")
     username = entry.text("username", required=False, limit=33)
     if username is not None and not _USERNAME.match(username):
@@ -334,7 +336,7 @@ def parse_org_file(data: dict) -> OrgDocument:
         entries = tuple(read(_Entry(section, i, item, fields)) for i, item in enumerate(raw))
         _no_repeats(section, entries)
         parsed[section] = entries
-    _no_repeated_telegram_ids(parsed["members"])
+    _no_repeated_accounts(parsed["members"])
     return OrgDocument(org=_header(data.get("org")), **parsed)
 
 
@@ -349,12 +351,18 @@ def _no_repeats(section: str, entries: tuple) -> None:
         seen.add(identity)
 
 
-def _no_repeated_telegram_ids(members: tuple[MemberEntry, ...]) -> None:
-    owners: dict[int, str] = {}
+def _no_repeated_accounts(members: tuple[MemberEntry, ...]) -> None:
+    """One Telegram account, by id or by username, belongs to one active entry (a retired
+    entry may still name the account it hands over)."""
+    owners: dict[tuple[str, object], str] = {}
     for member in members:
-        if member.telegram_id is None:
+        if not member.active:
             continue
-        if member.telegram_id in owners:
-            raise OrgFileError(f"members[{member.key}].telegram_id",
-                               f"same as members[{owners[member.telegram_id]}]")
-        owners[member.telegram_id] = member.key
+        for field, account in (("telegram_id", member.telegram_id),
+                               ("username", member.username and member.username.casefold())):
+            if account is None:
+                continue
+            if (field, account) in owners:
+                raise OrgFileError(f"members[{member.key}].{field}",
+                                   f"same as members[{owners[field, account]}]")
+            owners[field, account] = member.key

@@ -394,6 +394,44 @@ async def test_sla_reminds_then_escalates_once_each(org, clock):
     assert decision.next_step.kind is StepKind.FINANCE
 
 
+async def retire(database, key: str) -> None:
+    async with database.uow() as uow:
+        await uow.session.execute(update(MemberRow).where(MemberRow.key == key)
+                                  .values(active=False))
+        await uow.commit()
+
+
+async def test_a_retired_manager_is_passed_over_and_gets_no_card(org, clock):
+    await retire(org, "erin")
+    claim_id = await filed(org, clock, "carol", "120")
+    assert await route_of(org, claim_id) == [("manager", "dana"), ("finance", None)]
+    cards = await notifications(org, NotificationKind.APPROVAL_REQUEST)
+    assert [c.member_id for c in cards] == [await member_id(org, "dana")]
+    decision = await approvals(org, clock).approve(DANA, claim_id, version=2, chat_id=DANA)
+    assert decision.next_step.kind is StepKind.FINANCE
+
+
+async def test_budget_alerts_pass_over_a_retired_manager(org, clock):
+    await retire(org, "erin")
+    east = await department_id(org, "east")
+    await add_budget(org, UnitKind.DEPARTMENT, east, "1000", OverrunPolicy.WARN)
+    await filed(org, clock, "carol", "900")
+    alerts = await notifications(org, NotificationKind.BUDGET_ALERT)
+    assert [a.member_id for a in alerts] == [await member_id(org, "dana")]
+
+
+async def test_sla_never_escalates_to_a_retired_manager(org, clock):
+    claim_id = await filed(org, clock, "sam", "120")
+    await retire(org, "dana")
+    service = approvals(org, clock, sla=ApprovalSlaConfig(remind_after_hours=24,
+                                                          escalate_after_hours=48))
+    clock.advance(hours=49)
+    await service.run_sla()
+    assert [e[0] for e in await events(org, claim_id)] == ["submitted", "reminded"]
+    cards = await notifications(org, NotificationKind.APPROVAL_REQUEST)
+    assert {c.member_id for c in cards} == {await member_id(org, "walt")}
+
+
 async def test_a_delegate_decides_while_the_manager_is_away(org, clock):
     config = ExpensesConfig(delegations=[DelegationConfig(member="erin", delegate="walt",
                                                           until=date(2026, 11, 30))])

@@ -9,7 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.config import PipelineConfig
 from core.domain.errors import DomainError
@@ -21,7 +21,7 @@ from core.domain.reminders import WorkCalendar
 from core.goals import GoalService
 from core.notifications import GroupService
 from core.org import OrgService
-from storage.tables import GoalRow, NotificationRow
+from storage.tables import GoalRow, MemberRow, NotificationRow
 from tests.conftest import EXAMPLE_ORG
 from tests.days import checked_in
 from tests.goal_facts import approved_in, claim, move, opportunity, won_in
@@ -209,6 +209,27 @@ async def test_a_ceiling_is_congratulated_only_after_its_period(goals, database,
     await goals.run_daily(clock.now(), close_within_days=3, idle_days=14)
     [posted] = await congratulations(database)
     assert (posted.payload["metric"], posted.payload["value"]) == ("ratio", "3.0")
+
+
+async def retire(database, key: str) -> None:
+    async with database.uow() as uow:
+        await uow.session.execute(update(MemberRow).where(MemberRow.key == key)
+                                  .values(active=False))
+        await uow.commit()
+
+
+async def test_a_retired_members_goals_leave_the_team_and_are_not_congratulated(
+        goals, database, clock):
+    await GroupService(database.uow, clock, DEFAULTS).bind(ERIN, EAST_CHAT, "East team",
+                                                           bot_is_member=True)
+    await seed_november(database)
+    await goals.set(ERIN, "member:carol", "visits", "2026-11", "3")  # reached
+    await goals.set(ERIN, "member:li", "visits", "2026-11", "4")
+    await retire(database, "carol")
+    view = await goals.view(ERIN, "2026-11")
+    assert [line.unit_name for line in view.team] == ["李伟"]
+    await goals.run_daily(clock.now(), close_within_days=3, idle_days=14)
+    assert await congratulations(database) == []
 
 
 async def test_without_a_bound_group_nothing_is_posted(goals, database):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from core.domain.budget import OverrunPolicy, UnitKind
 from core.domain.errors import NotAllowed
 from core.domain.invite import InviteRefused
-from core.domain.org import OrgSettings, Role
+from core.domain.org import OrgSettings, OrgTree, Role
 from core.domain.org_file import OrgFileError, parse_org_file
 from core.org import AlreadyMember, OrgService, TelegramPerson
 from storage import tables
@@ -130,6 +130,96 @@ async def test_telegram_id_taken_by_another_member_is_refused(org, database):
     data.pop("budgets"), data.pop("projects")
     with pytest.raises(OrgFileError, match=r'members\[sam\]\.telegram_id: already belongs to'):
         await org.import_org(parse_org_file(data))
+
+
+def only_member(**fields) -> dict:
+    """The example's departments and one member entry, nothing else."""
+    data = example()
+    data["members"] = [{"name": "Newcomer", "department": "east", **fields}]
+    data.pop("budgets"), data.pop("projects"), data.pop("goals", None)
+    for department in data["departments"]:
+        department.pop("manager", None)
+    return data
+
+
+@pytest.mark.parametrize(("account", "field", "holder"), [
+    ({"telegram_id": 2001}, "telegram_id", "carol"),
+    ({"username": "Carol_Lin"}, "username", "carol"),
+    ({"username": "wang_mei"}, "username", "mei"),
+])
+async def test_a_members_account_under_a_new_key_is_refused_naming_both(org, database,
+                                                                       account, field, holder):
+    await org.import_org(parse_org_file(example()))
+    before = await snapshot(database)
+    with pytest.raises(OrgFileError) as refused:
+        await org.import_org(parse_org_file(only_member(key="carol2", **account)))
+    assert str(refused.value) == f"members[carol2].{field}: already belongs to members[{holder}]"
+    assert await snapshot(database) == before
+
+
+@pytest.mark.parametrize("account", [{"telegram_id": 5005}, {"username": "Nora_Q"}])
+async def test_an_invited_member_is_adopted_by_a_proper_key(org, database, account):
+    await org.import_org(parse_org_file(example()))
+    await org.join(await invited(org), NEWCOMER)
+    report = await org.import_org(parse_org_file(only_member(key="nora", **account)))
+    assert report.updated["members"] == 1 and report.created["members"] == 0
+    assert (await org.identify(5005)).member.key == "nora"
+    async with database.uow(read_only=True) as uow:
+        assert await uow.members.by_key("tg5005") is None
+
+
+async def test_a_retired_entry_lets_go_of_its_account(org, database):
+    await org.import_org(parse_org_file(example()))
+    data = example()
+    carol = next(m for m in data["members"] if m["key"] == "carol")
+    carol["active"] = False
+    data["members"].append({"key": "carol-new", "name": "Carol Lin", "telegram_id": 2001,
+                            "username": "carol_lin", "department": "west"})
+    await org.import_org(parse_org_file(data))
+    assert (await org.identify(2001)).member.key == "carol-new"
+    async with database.uow(read_only=True) as uow:
+        retired = await uow.members.by_key("carol")
+    assert retired.telegram_id is None and not retired.active
+
+
+async def test_a_deep_chain_of_departments_listed_children_first_imports(org, database):
+    depth = 1500
+    data = {"departments": [{"key": f"d{i}", "name": f"Level {i}",
+                             **({"parent": f"d{i - 1}"} if i else {})}
+                            for i in reversed(range(depth))],
+            "members": [{"key": "deep", "name": "Deep", "telegram_id": 4001,
+                         "department": f"d{depth - 1}"}]}
+    report = await org.import_org(parse_org_file(data))
+    assert report.created["departments"] == depth
+    async with database.uow(read_only=True) as uow:
+        bottom = await uow.departments.by_key(f"d{depth - 1}")
+        tree = OrgTree.of(await uow.departments.all())
+    assert [d.key for d in tree.ancestors(bottom.id)][-1] == "d0"
+    assert len(tree.ancestors(bottom.id)) == depth - 1
+
+
+async def test_a_loop_deep_in_a_long_chain_is_refused(org, database):
+    data = {"departments": [{"key": f"d{i}", "name": f"Level {i}", "parent": f"d{i - 1}"}
+                            for i in reversed(range(1, 1500))]
+            + [{"key": "d0", "name": "Top", "parent": "d1499"}]}
+    with pytest.raises(OrgFileError, match=r"departments\[d\d+\]\.parent: makes a loop"):
+        await org.import_org(parse_org_file(data))
+    assert (await snapshot(database))["departments"] == []
+
+
+async def test_a_retired_member_cannot_head_a_department(org, database):
+    await org.import_org(parse_org_file(example()))
+    before = await snapshot(database)
+    data = example()
+    next(m for m in data["members"] if m["key"] == "erin")["active"] = False
+    with pytest.raises(OrgFileError) as refused:
+        await org.import_org(parse_org_file(data))
+    assert str(refused.value) == 'departments[east].manager: member "erin" is retired ' \
+                                 '(active = false)'
+    assert await snapshot(database) == before
+    next(d for d in data["departments"] if d["key"] == "east")["manager"] = "li"
+    await org.import_org(parse_org_file(data))
+    assert await org.roles(1002) == frozenset()
 
 
 async def invited(org: OrgService, inviter: int = 1002) -> str:

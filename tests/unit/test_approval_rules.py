@@ -35,12 +35,26 @@ THRESHOLDS = [Decimal("5000"), Decimal("20000")]
 def route(claimant: Member, amount: str, **kwargs) -> list[RouteStep]:
     return approval_route(TREE, claimant, Decimal(amount), THRESHOLDS,
                           finance_ids=kwargs.pop("finance_ids", [FIONA.id]),
-                          finance_step=kwargs.pop("finance_step", True), **kwargs)
+                          finance_step=kwargs.pop("finance_step", True),
+                          retired=kwargs.pop("retired", ()), **kwargs)
 
 
 def test_a_rep_is_approved_by_their_manager_then_finance():
     assert route(CAROL, "120") == [RouteStep(StepKind.MANAGER, ERIN.id),
                                    RouteStep(StepKind.FINANCE, None)]
+
+
+def test_a_retired_manager_is_passed_over():
+    assert route(CAROL, "120", retired={ERIN.id}) == [RouteStep(StepKind.MANAGER, DANA.id),
+                                                      RouteStep(StepKind.FINANCE, None)]
+    assert route(CAROL, "6000", retired={ERIN.id}) == [RouteStep(StepKind.MANAGER, DANA.id),
+                                                       RouteStep(StepKind.FINANCE, None)]
+
+
+def test_with_every_manager_retired_only_finance_approves():
+    assert route(CAROL, "120", retired={ERIN.id, DANA.id}) == [
+        RouteStep(StepKind.FINANCE, None)]
+    assert route(CAROL, "120", retired={ERIN.id, DANA.id}, finance_step=False) == []
 
 
 def test_a_department_manager_is_approved_by_the_parents_manager():

@@ -146,10 +146,34 @@ def test_a_group_id_is_not_a_member(value):
     assert refusal(data).startswith("members[carol].telegram_id: must be a positive number")
 
 
-def test_a_telegram_id_beyond_64_bits_is_refused():
+@pytest.mark.parametrize("value", [2**52, 2**63 - 1, 2**63, 2**64])
+def test_a_telegram_id_beyond_what_telegram_issues_is_refused(value):
     data = example()
-    entry(data, "members", "carol")["telegram_id"] = 2**63
-    assert refusal(data).startswith("members[carol].telegram_id: ")
+    entry(data, "members", "carol")["telegram_id"] = value
+    assert refusal(data) == "members[carol].telegram_id: too large for a Telegram user id"
+
+
+def test_the_largest_telegram_user_id_is_accepted():
+    data = example()
+    entry(data, "members", "carol")["telegram_id"] = 2**52 - 1
+    members = {m.key: m for m in parse_org_file(data).members}
+    assert members["carol"].telegram_id == 2**52 - 1
+
+
+def test_a_retired_entry_may_name_the_account_it_hands_over():
+    data = example()
+    entry(data, "members", "carol")["active"] = False
+    data["members"].append({"key": "carol-new", "name": "Carol Lin", "telegram_id": 2001,
+                            "username": "carol_lin", "department": "east"})
+    members = {m.key: m for m in parse_org_file(data).members}
+    assert members["carol-new"].telegram_id == members["carol"].telegram_id == 2001
+
+
+@pytest.mark.parametrize("written", ["carol_lin", "@Carol_Lin", "CAROL_LIN"])
+def test_two_members_with_one_username_are_refused(written):
+    data = example()
+    entry(data, "members", "sam")["username"] = written
+    assert refusal(data) == "members[sam].username: same as members[carol]"
 
 
 def test_a_member_with_neither_telegram_id_nor_username_is_refused():
