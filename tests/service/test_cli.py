@@ -77,7 +77,8 @@ def test_reference_to_a_missing_department_is_refused_whole(tmp_path):
 # A database nobody can reach or open: one line naming it (password hidden), exit code 2.
 
 TOKENS = '[telegram]\ntoken = "123456:test-token"\n' \
-         '[api]\ntokens = [{ name = "ledger", token = "a-long-random-secret-string" }]\n'
+         '[api]\ntokens = [{ name = "ledger", token = "a-long-random-secret-string" }]\n' \
+         'cursor_secret = "a-server-secret-of-at-least-32-characters"\n'
 COMMANDS = {"run": ["run"], "db upgrade": ["db", "upgrade"], "api": ["api"],
             "org import": ["org", "import", str(EXAMPLE_ORG)]}
 
