@@ -296,6 +296,22 @@ class WorkLogService(_Schedule):
             await uow.commit()
             return await self._day_log(uow, member, day, today)
 
+    async def finish(self, telegram_id: int, day: date) -> DayLog:
+        """The rep is done logging the day: the log is kept even with nothing marked or added.
+
+        A day of check-ins only, or with nothing planned, is still a day logged: the manager's
+        view and the log reminder go by the log, not by what is in it.
+        """
+        now = self._clock.now()
+        async with self._uows() as uow:
+            member = await active_member(uow, telegram_id)
+            today = await self._today(uow)
+            check_log_day(day, today)
+            if not await uow.work_logs.exists(member.id, day):
+                await uow.work_logs.touch(member.id, day, now, late=today > day)
+                await uow.commit()
+            return await self._day_log(uow, member, day, today)
+
     async def execution(self, member_ids: Collection[int], first_day: date,
                         last_day: date) -> dict[int, Execution]:
         """Plan vs log per member over local days `first_day`..`last_day` (inclusive).

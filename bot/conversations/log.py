@@ -201,7 +201,7 @@ async def on_press(update: Update, context: CrmContext) -> int:
             return LOGGING
         if match := _ON_DAY.fullmatch(data):
             kind, day = match[1], _day(match, 2)
-            log = await logs.open_day(user_id, day)
+            log = await (logs.finish(user_id, day) if kind == "f" else logs.open_day(user_id, day))
             await query.answer()
             if kind == "b":
                 return await _show(update, context, log)

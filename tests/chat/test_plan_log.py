@@ -11,6 +11,7 @@ from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
 from storage.tables import CheckInRow, CustomerRow, MemberRow, PlanItemRow, PlanRow, WorkLogRow
 from tests.chat.conftest import said, texts
+from tests.days import checked_in
 
 TODAY = date(2026, 11, 26)  # Thursday, 10:00 in Shanghai at the fixed clock
 FRIDAY = date(2026, 11, 27)
@@ -173,6 +174,28 @@ async def test_log_marks_items_notes_and_unplanned_work(stage, cast, org_databas
     assert "Done 1/2 (50%) · verified by check-in 0/2 (0%)" in summary
     assert await plan_items(org_database, "carol", TODAY) == [
         ("Visit Harbor", None, "done", False), ("Call Pudong", None, "not_done", False)]
+
+
+async def test_a_log_of_check_ins_only_is_saved_and_the_manager_sees_it(stage, cast,
+                                                                           org_database):
+    await checked_in(org_database, "carol", datetime(2026, 11, 26, 1, 30, tzinfo=UTC),
+                     customer="harbor-logistics")
+    entries = await stage.act(cast.carol.send("/log"))
+    assert "No plan for this day." in said(entries)
+    entries = await stage.act(cast.carol.press(last(stage, cast.carol), "✔️ Finish"))
+    assert "Work log for Thu 26 Nov saved" in said(entries)
+    assert "Check-ins this day: 1" in said(entries)
+    assert await count(org_database, WorkLogRow) == 1
+    entries = await stage.act(cast.erin.send("/team"))
+    assert "❌ 1 ✅ · —  Carol Lin" in texts(entries)[0]
+
+
+async def test_finishing_a_log_twice_keeps_one_log(stage, cast, org_database):
+    await stage.act(cast.carol.send("/log"))
+    finish = last(stage, cast.carol)
+    await stage.act(cast.carol.press(finish, "✔️ Finish"))
+    await stage.act(cast.carol.press(finish, callback_data="log:f:20261126", forge=True))
+    assert await count(org_database, WorkLogRow) == 1
 
 
 async def test_a_moved_item_appears_in_the_target_days_plan(stage, cast, org_database):
