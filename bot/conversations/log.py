@@ -29,6 +29,7 @@ from bot.i18n import Translator
 from bot.keyboards import LOG
 from bot.notices import day_label
 from bot.texts import refusal
+from core.domain.days import Toward
 from core.domain.errors import DomainError
 from core.domain.plans import PlanItem
 from core.domain.schedule import Execution, ItemOutcome, percent
@@ -164,7 +165,7 @@ async def _open(update: Update, context: CrmContext, day: date | None) -> int:
 async def start(update: Update, context: CrmContext) -> int:
     """/log [date] or the 📝 Log button: today's log, or an earlier day's (then marked late)."""
     try:
-        day = await day_argument(context)
+        day = await day_argument(context, Toward.PAST)
     except DomainError as error:
         await _refuse(update, context, error)
         return ConversationHandler.END

@@ -228,6 +228,14 @@ async def test_a_log_for_tomorrow_is_refused(stage, cast):
     assert texts(entries) == ["That day has not come yet: a log is for today or earlier."]
 
 
+async def test_a_log_for_a_month_and_day_opens_that_past_day(stage, cast, clock):
+    clock.advance(days=8)  # Friday 4 December
+    entries = await stage.act(cast.carol.send("/log 12-03"))
+    assert "Work log for Thu 3 Dec" in said(entries)
+    entries = await stage.act(cast.carol.send("/plan 12-03"))
+    assert texts(entries) == ["Plans can be written at most 90 days ahead."]
+
+
 async def test_amending_a_log_the_next_day_is_marked_late(stage, cast, org_database, clock):
     await today_plan(stage, cast.carol, ["Visit Harbor"])
     clock.advance(days=1)
