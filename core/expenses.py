@@ -21,6 +21,7 @@ from core.domain.claim_drafts import (
     ExpenseReport,
     check_own_draft,
     check_trip_title,
+    describe,
     may_view_claim,
     next_step,
     parse_spent_on,
@@ -39,7 +40,6 @@ from core.domain.expenses import (
     StepKind,
     check_description,
     check_spent_on,
-    guess_category,
 )
 from core.domain.org import Member, OrgSettings, OrgTree
 from core.members import active_member
@@ -138,6 +138,10 @@ class ExpenseService:
 
     # Reading the org -----------------------------------------------------------------------
 
+    @property
+    def _keywords(self) -> dict[str, list[str]]:
+        return {c.key: c.keywords for c in self.config.categories}
+
     async def _settings(self, uow: UnitOfWork) -> OrgSettings:
         return await uow.organization.get() or self._defaults
 
@@ -223,15 +227,12 @@ class ExpenseService:
                 await workable_opportunity(uow, member, opportunity_id)
             settings = await self._settings(uow)
             amount, rest = read_entry(text, settings.currency, self.config.max_amount)
-            description = check_description(rest)
-            keywords = {c.key: c.keywords for c in self.config.categories}
             today = await self._today(uow)
-            claim = Claim(
-                None, member.id, amount, settings.currency,
-                guess_category(description, keywords) if description else None,
+            claim = describe(Claim(
+                None, member.id, amount, settings.currency, None,
                 today if quick else None, UnitKind.DEPARTMENT if quick else None,
-                member.department_id if quick else None, description,
-                opportunity_id=opportunity_id)
+                member.department_id if quick else None, "",
+                opportunity_id=opportunity_id), check_description(rest), self._keywords)
             claim = await uow.claims.add(claim, member.department_id, self._clock.now())
             await uow.claims.add_event(ClaimEvent(None, claim.id, ClaimAction.CREATED,
                                                   member.id, self._clock.now(), chat_id, {}))
@@ -263,8 +264,8 @@ class ExpenseService:
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
             settings = await self._settings(uow)
             amount, rest = read_entry(text, settings.currency, self.config.max_amount)
-            return replace(claim, amount=amount,
-                           description=check_description(rest) or claim.description)
+            return describe(replace(claim, amount=amount), check_description(rest),
+                            self._keywords)
         return await self._change(telegram_id, claim_id, "amount", DraftStep.AMOUNT, guided,
                                   chat_id, change)
 
@@ -315,7 +316,7 @@ class ExpenseService:
     async def set_description(self, telegram_id: int, claim_id: int, text: str, *,
                               guided: bool = False, chat_id: int | None = None) -> DraftView:
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
-            return replace(claim, description=check_description(text))
+            return describe(claim, check_description(text), self._keywords)
         return await self._change(telegram_id, claim_id, "description", DraftStep.DESCRIPTION,
                                   guided, chat_id, change)
 

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
 from core.domain.days import Toward, read_day
 from core.domain.errors import DomainError
-from core.domain.expenses import Claim, ClaimStatus, parse_amount, split_quick_entry
+from core.domain.expenses import (
+    Claim,
+    ClaimStatus,
+    guess_category,
+    parse_amount,
+    split_quick_entry,
+)
 from core.domain.org import Member, OrgTree, Role
 
 
@@ -30,8 +36,10 @@ class DraftStep(enum.StrEnum):
     SUMMARY = "summary"
 
 
-ORDER = (DraftStep.AMOUNT, DraftStep.CATEGORY, DraftStep.DATE, DraftStep.UNIT,
-         DraftStep.OPPORTUNITY, DraftStep.DESCRIPTION, DraftStep.RECEIPT)
+# What it was for comes right after the amount: its words usually name the category, which
+# is then not asked.
+ORDER = (DraftStep.AMOUNT, DraftStep.DESCRIPTION, DraftStep.CATEGORY, DraftStep.DATE,
+         DraftStep.UNIT, DraftStep.OPPORTUNITY, DraftStep.RECEIPT)
 REQUIRED = {DraftStep.AMOUNT: "amount", DraftStep.CATEGORY: "category",
             DraftStep.DATE: "date", DraftStep.UNIT: "unit"}
 
@@ -76,6 +84,15 @@ def next_step(claim: Claim, after: DraftStep | None, *, receipt_above: Decimal, 
         if _missing(claim, step, receipt_above):
             return step
     return DraftStep.SUMMARY
+
+
+def describe(claim: Claim, description: str | None,
+             keywords: dict[str, Sequence[str]]) -> Claim:
+    """The claim with what it was for, and the category its words suggest if none is chosen."""
+    if not description:
+        return claim
+    category = claim.category or guess_category(description, keywords)
+    return replace(claim, description=description, category=category)
 
 
 # Quick entry ------------------------------------------------------------------------------
