@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from core.approvals import OrgView, category_names, load_org
+from core.approvals import OrgView, category_names, load_org, refresh_budget_alerts
 from core.config import ExpensesConfig
 from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import DomainError, NotAllowed
@@ -148,6 +148,8 @@ class BudgetService:
             else:
                 budget = Budget(existing.id, kind, unit_id, key, budget_period, limit, overrun)
                 await uow.budgets.update(budget)
+            await refresh_budget_alerts(uow, org, self._config, [budget], now=self._clock.now(),
+                                        settings=settings)
             line = await _line(uow, org, self._config, budget)
             await uow.commit()
             return line

@@ -427,7 +427,8 @@ class ExpenseService:
             if claim is None or claim.member_id != member.id:
                 raise NotFound("claim_not_found")
             withdrawn = await approvals.withdraw(uow, claim, member, now=self._clock.now(),
-                                                 chat_id=chat_id)
+                                                 chat_id=chat_id, config=self.config,
+                                                 settings=await self._settings(uow))
             await uow.commit()
         return withdrawn
 

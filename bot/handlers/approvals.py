@@ -247,7 +247,11 @@ def _budget_alert(notification: Notification, t: Translator, audience: Audience)
     values = {"label": label, "percent": payload["percent"],
               "used": _money(payload["after"], currency),
               "limit": _money(payload["limit"], currency)}
-    if int(payload["threshold"]) >= 100:
+    if payload.get("withdrawn"):
+        text = t("↩️ <b>Budget alert withdrawn</b>: {label}\nNo longer at {threshold}%: now "
+                 "{used} of {limit} ({percent}%) is approved or waiting for approval.",
+                 threshold=payload["threshold"], **values)
+    elif int(payload["threshold"]) >= 100:
         text = t("🚨 <b>Budget used up</b>: {label}\n{used} of {limit} ({percent}%) is "
                  "approved or waiting for approval.", **values)
     else:
@@ -262,6 +266,9 @@ def _budget_alert_summary(notification: Notification, t: Translator) -> str:
     if (plain := _plain(notification, t)) is not None:
         return plain
     payload = notification.payload
+    if payload.get("withdrawn"):
+        return t("Budget {unit} back under {threshold}%", unit=payload["unit"],
+                 threshold=payload["threshold"])
     return t("Budget {unit} at {percent}%", unit=payload["unit"], percent=payload["percent"])
 
 
