@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Protocol, Self
 from zoneinfo import ZoneInfo
 
+from core.domain.audit import RecordChange
 from core.domain.budget import Budget, UnitKind
 from core.domain.calendar import CheckInFact, LogEntryFact, LogFact, PhotoFact, PlanItemFact
 from core.domain.checkin import BoundingBox, CheckIn, OpenDeal
@@ -104,6 +105,14 @@ class BudgetRepository(Protocol):
     ) -> Budget | None: ...
     async def add(self, budget: Budget) -> Budget: ...
     async def update(self, budget: Budget) -> None: ...
+
+
+class RecordChangeRepository(Protocol):
+    async def add(self, changes: list[RecordChange]) -> None: ...
+    async def of(self, subject_type: str, subject_ids: Collection[int],
+                 limit: int) -> list[RecordChange]:
+        """The newest changes of these records, newest first."""
+        ...
 
 
 class InviteRepository(Protocol):
@@ -548,6 +557,7 @@ class UnitOfWork(Protocol):
     projects: ProjectRepository
     customers: CustomerRepository
     budgets: BudgetRepository
+    record_changes: RecordChangeRepository
     invites: InviteRepository
     notifications: NotificationRepository
     groups: TeamGroupRepository
