@@ -34,6 +34,7 @@ from core.domain.expenses import (
     approval_route,
     budgets_for,
     claim_number,
+    duplicate_claims,
     may_decide,
     overrun_policy,
     thresholds_reached,
@@ -58,6 +59,7 @@ class SubmitResult:
     steps: list[ApprovalStep]
     impacts: list[BudgetImpact]
     warnings: list[str]  # WARN_OVER_BUDGET, WARN_ESCALATED
+    duplicates: list[str]  # numbers of other claims with one of its receipts
 
 
 # The organisation as the approval rules read it -----------------------------------------
@@ -294,9 +296,20 @@ def claim_snapshot(org: OrgView, config: ExpensesConfig, claim: Claim,
             "opportunity_id": claim.opportunity_id, "opportunity": opportunity}
 
 
+async def possible_duplicates(uow: UnitOfWork, claim: Claim) -> list[str]:
+    """Numbers of other pending or approved claims, anyone's, with one of this claim's
+    receipts: the same file, or a photo of the same receipt (its difference hash)."""
+    receipts = await uow.approvals.receipts(claim.id)
+    if not receipts:
+        return []
+    return duplicate_claims(receipts, await uow.approvals.receipts_elsewhere(
+        claim.id, {r.sha256 for r in receipts}))
+
+
 def card_payload(org: OrgView, config: ExpensesConfig, claim: Claim, step: ApprovalStep,
                  steps: list[ApprovalStep], impacts: list[BudgetImpact], *,
-                 reminder: bool = False, opportunity: str | None = None) -> dict[str, Any]:
+                 duplicates: list[str], reminder: bool = False,
+                 opportunity: str | None = None) -> dict[str, Any]:
     warnings = []
     if any(i.overrun for i in impacts):
         warnings.append(WARN_OVER_BUDGET)
@@ -306,7 +319,8 @@ def card_payload(org: OrgView, config: ExpensesConfig, claim: Claim, step: Appro
             "steps": len(steps),
             "kind": str(step.kind), "approver": org.name(step.approver_id),
             "budgets": [budget_snapshot(org, config, i) for i in impacts],
-            "warnings": warnings, "reminder": reminder, "state": "open"}
+            "warnings": warnings, "duplicates": duplicates, "reminder": reminder,
+            "state": "open"}
 
 
 async def publish_cards(uow: UnitOfWork, org: OrgView, config: ExpensesConfig, claim: Claim,
@@ -316,6 +330,7 @@ async def publish_cards(uow: UnitOfWork, org: OrgView, config: ExpensesConfig, c
     """The step's card to each of its recipients (idempotent by key)."""
     impacts = await budget_impacts(uow, claim)
     payload = card_payload(org, config, claim, step, steps, impacts, reminder=reminder,
+                           duplicates=await possible_duplicates(uow, claim),
                            opportunity=await opportunity_title(uow, claim.opportunity_id))
     if recipients is None:
         recipients = step_recipients(org, config, step, claim.member_id,
@@ -413,7 +428,8 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
                         settings=settings)
     await refresh_budget_alerts(uow, org, config, [i.budget for i in impacts], now=now,
                                 settings=settings)
-    return SubmitResult(submitted, steps, impacts, warnings)
+    return SubmitResult(submitted, steps, impacts, warnings,
+                        await possible_duplicates(uow, submitted))
 
 
 async def withdraw(uow: UnitOfWork, claim: Claim, actor: Member, *, now: datetime,
@@ -671,6 +687,7 @@ class ApprovalService:
             impacts = await budget_impacts(uow, claim)
             payload = card_payload(org, self._config, claim, step or open_steps[-1],
                                    open_steps, impacts,
+                                   duplicates=await possible_duplicates(uow, claim),
                                    opportunity=await opportunity_title(uow,
                                                                        claim.opportunity_id))
             can = step is not None and claim.status is ClaimStatus.PENDING and may_decide(

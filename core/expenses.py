@@ -346,7 +346,7 @@ class ExpenseService:
             now = self._clock.now()
             added = await uow.claims.add_receipt(Receipt(
                 None, claim.id, saved.sha256, file_id, as_document, saved.width, saved.height,
-                saved.size, now))
+                saved.size, now, saved.dhash))
             if added is None:
                 raise DomainError("receipt_duplicate")
             if not await uow.claims.touch(claim.id, claim.version, now):

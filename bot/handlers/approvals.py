@@ -121,6 +121,12 @@ def _step_outcome(payload: dict, t: Translator) -> str | None:
     return None
 
 
+def duplicate_warning(numbers: list[str], t: Translator) -> str:
+    """The claim's receipt is also on other claims: said to the claimant and every approver."""
+    return t("⚠️ Possible duplicate of {numbers}: the same receipt is on that claim.",
+             numbers=escape(", ".join(numbers)))
+
+
 def card_text(payload: dict, t: Translator) -> str:
     """An approval card in the reader's language, from its payload."""
     currency = payload["currency"]
@@ -142,6 +148,8 @@ def card_text(payload: dict, t: Translator) -> str:
     receipts = int(payload.get("receipts") or 0)
     lines.append(t.plural("📎 {n} receipt", "📎 {n} receipts", receipts) if receipts
                  else t("📎 no receipt"))
+    if payload.get("duplicates"):
+        lines.append(duplicate_warning(payload["duplicates"], t))
     for budget in payload.get("budgets") or []:
         lines.append("💰 " + budget_line(budget, currency, t))
         if Decimal(budget.get("over") or "0") > 0:

@@ -305,3 +305,27 @@ async def test_a_trip_is_submitted_all_or_nothing(stage, cast, org_database):
                                                "🚀 Submit “Hangzhou fair”"))
     assert "2 claims of the trip submitted" in said(entries)
     assert [r[0] for r in await claims(org_database)] == ["pending", "pending"]
+
+
+async def test_a_receipt_filed_again_is_shown_as_a_possible_duplicate(stage, cast,
+                                                                     org_database):
+    await stage.act(cast.carol.send("/expense 350 hotel near Harbor Logistics"))
+    await stage.act(cast.carol.send_photo(jpeg(scene(1))))
+    await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    first = (await claims(org_database))[0][6]
+    # The same receipt photographed again: another file, the same picture.
+    await stage.act(cast.carol.send("/expense 350 hotel near Harbor Logistics"))
+    entries = await stage.act(cast.carol.send_photo(jpeg(scene(1), quality=60)))
+    entries = await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    warning = f"⚠️ Possible duplicate of {first}: the same receipt is on that claim."
+    assert f"{warning} The approvers will see that too." in said(entries)
+    second = (await claims(org_database))[1][6]
+    stage.dispatcher.wake()
+    cards = [await stage.standin.next_bot_message(cast.erin.id) for _ in range(2)]
+    assert warning not in cards[0].text
+    assert second in cards[1].text and warning in cards[1].text
+    # A third claim with another receipt is no duplicate of either.
+    await stage.act(cast.carol.send("/expense 350 hotel near Harbor Logistics"))
+    await stage.act(cast.carol.send_photo(jpeg(scene(3))))
+    entries = await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    assert "Possible duplicate" not in said(entries)

@@ -126,6 +126,25 @@ async def test_receipt_is_stored_and_required_above_the_limit(expenses, database
     assert result.claim.number == f"EXP-2026-{view.claim.id:06d}"
 
 
+async def filed_with_receipt(expenses, telegram_id: int, data: bytes):
+    view = await expenses.begin(telegram_id, "350 hotel", quick=True)
+    await expenses.add_receipt(telegram_id, view.claim.id, data, file_id=None,
+                               as_document=False)
+    return await expenses.submit(telegram_id, view.claim.id)
+
+
+async def test_a_receipt_on_anyones_claim_still_claimed_is_a_possible_duplicate(expenses):
+    carol = await filed_with_receipt(expenses, CAROL, jpeg(scene(1)))
+    assert carol.duplicates == []
+    li = await filed_with_receipt(expenses, LI, jpeg(scene(1), quality=70))
+    assert li.duplicates == [carol.claim.number]
+    await expenses.withdraw(CAROL, carol.claim.id)
+    sam = await filed_with_receipt(expenses, SAM, jpeg(scene(1)))
+    assert sam.duplicates == [li.claim.number]
+    other = await filed_with_receipt(expenses, CAROL, jpeg(scene(2)))
+    assert other.duplicates == []
+
+
 async def test_summary_shows_budget_impact_and_route(expenses, database):
     first = await expenses.begin(LI, "180 taxi", quick=True)
     await expenses.submit(LI, first.claim.id)
