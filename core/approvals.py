@@ -262,7 +262,7 @@ async def refresh_budget_alerts(uow: UnitOfWork, org: OrgView, config: ExpensesC
                     await uow.notifications.revise(key, payload)
             elif sent is not None and not sent.payload.get("withdrawn"):
                 # Passed by a higher one: dropped while waiting, kept as it was if sent.
-                await uow.notifications.withdraw(key, sent.payload, quietly=True)
+                await uow.notifications.withdraw(key, quietly=True)
     return created
 
 

@@ -87,7 +87,7 @@ class SqlNotificationRepository:
             await self.session.flush()
         return _notification(row)
 
-    async def withdraw(self, key: str, payload: dict[str, Any], *,
+    async def withdraw(self, key: str, payload: dict[str, Any] | None = None, *,
                        quietly: bool = False) -> Notification | None:
         """A notification no longer true: not sent if it still waits, else edited to `payload`.
 
@@ -101,7 +101,7 @@ class SqlNotificationRepository:
         if quietly:
             if never_sent and row.state == str(DeliveryState.PENDING):
                 row.state, row.last_error = str(DeliveryState.SKIPPED), "passed by a newer one"
-        elif row.payload != payload:
+        elif payload is not None and row.payload != payload:
             row.payload = payload
             row.version += 1
             if never_sent:
