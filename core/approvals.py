@@ -8,6 +8,7 @@ or two approvers at once give exactly one decision.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.expense_stats import opportunity_label
 from core.domain.expenses import (
+    ALERT_THRESHOLDS,
     ApprovalStep,
     BudgetImpact,
     Claim,
@@ -33,6 +35,7 @@ from core.domain.expenses import (
     approval_route,
     budgets_for,
     claim_number,
+    duplicate_claims,
     may_decide,
     overrun_policy,
     thresholds_reached,
@@ -58,6 +61,7 @@ class SubmitResult:
     steps: list[ApprovalStep]
     impacts: list[BudgetImpact]
     warnings: list[str]  # WARN_OVER_BUDGET, WARN_ESCALATED
+    duplicates: list[str]  # numbers of other claims with one of its receipts
 
 
 # The organisation as the approval rules read it -----------------------------------------
@@ -219,28 +223,53 @@ async def budget_impacts(uow: UnitOfWork, claim: Claim) -> list[BudgetImpact]:
     return impacts
 
 
+async def claim_budgets(uow: UnitOfWork, claim: Claim) -> list[Budget]:
+    """The budgets a submitted claim is charged against."""
+    return [i.budget for i in await budget_impacts(uow, claim)]
+
+
 def alert_key(budget_id: int, threshold: int) -> str:
     return f"budget:{budget_id}:{threshold}"
 
 
-async def publish_budget_alerts(uow: UnitOfWork, org: OrgView, config: ExpensesConfig,
-                                impacts: list[BudgetImpact], *, now: datetime,
+async def refresh_budget_alerts(uow: UnitOfWork, org: OrgView, config: ExpensesConfig,
+                                budgets: Iterable[Budget], *, now: datetime,
                                 settings: OrgSettings) -> int:
-    """80% / 100% alerts to the unit's manager, once per budget and threshold."""
+    """Bring the 80% / 100% alerts of these budgets to what is true now; alerts published.
+
+    Called whenever usage or a limit changes. The unit's manager gets one alert for the
+    highest threshold reached (crossing both at once is one alert), showing the usage as it
+    is now; an alert no longer true (a claim rejected or withdrawn, a limit raised) is
+    withdrawn: not sent if it is still waiting, marked as withdrawn if it was.
+    """
     created = 0
-    for impact in impacts:
-        budget = impact.budget
+    for budget in {b.id: b for b in budgets if b.id is not None}.values():
         manager = org.unit_manager(budget.unit_kind, budget.unit_id)
-        if manager is None or budget.id is None:
+        if manager is None:
             continue
-        for threshold in thresholds_reached(impact.after, budget.amount):
-            payload = {**budget_snapshot(org, config, impact), "threshold": threshold,
+        used = await uow.approvals.usage(budget.unit_kind, budget.unit_id, budget.category,
+                                         budget.period.start, budget.period.end)
+        now_true = BudgetImpact(budget, used, Decimal(0))
+        reached = thresholds_reached(used, budget.amount)
+        for threshold in ALERT_THRESHOLDS:
+            key = alert_key(budget.id, threshold)
+            payload = {**budget_snapshot(org, config, now_true), "threshold": threshold,
                        "currency": settings.currency}
-            if await publish(uow, NewNotification(
-                    key=alert_key(budget.id, threshold), kind=NotificationKind.BUDGET_ALERT,
-                    payload=payload, member_id=manager, subject_type="budget",
-                    subject_id=budget.id), now=now, settings=settings):
-                created += 1
+            sent = await uow.notifications.by_key(key)
+            if threshold not in reached:
+                if sent is not None and not sent.payload.get("withdrawn"):
+                    await uow.notifications.withdraw(key, {**payload, "withdrawn": True})
+            elif threshold == max(reached):
+                if sent is None:
+                    created += bool(await publish(uow, NewNotification(
+                        key=key, kind=NotificationKind.BUDGET_ALERT, payload=payload,
+                        member_id=manager, subject_type="budget", subject_id=budget.id),
+                        now=now, settings=settings))
+                else:
+                    await uow.notifications.revise(key, payload)
+            elif sent is not None and not sent.payload.get("withdrawn"):
+                # Passed by a higher one: dropped while waiting, kept as it was if sent.
+                await uow.notifications.withdraw(key, quietly=True)
     return created
 
 
@@ -274,9 +303,20 @@ def claim_snapshot(org: OrgView, config: ExpensesConfig, claim: Claim,
             "opportunity_id": claim.opportunity_id, "opportunity": opportunity}
 
 
+async def possible_duplicates(uow: UnitOfWork, claim: Claim) -> list[str]:
+    """Numbers of other pending or approved claims, anyone's, with one of this claim's
+    receipts: the same file, or a photo of the same receipt (its difference hash)."""
+    receipts = await uow.approvals.receipts(claim.id)
+    if not receipts:
+        return []
+    return duplicate_claims(receipts, await uow.approvals.receipts_elsewhere(
+        claim.id, {r.sha256 for r in receipts}))
+
+
 def card_payload(org: OrgView, config: ExpensesConfig, claim: Claim, step: ApprovalStep,
                  steps: list[ApprovalStep], impacts: list[BudgetImpact], *,
-                 reminder: bool = False, opportunity: str | None = None) -> dict[str, Any]:
+                 duplicates: list[str], reminder: bool = False,
+                 opportunity: str | None = None) -> dict[str, Any]:
     warnings = []
     if any(i.overrun for i in impacts):
         warnings.append(WARN_OVER_BUDGET)
@@ -286,7 +326,8 @@ def card_payload(org: OrgView, config: ExpensesConfig, claim: Claim, step: Appro
             "steps": len(steps),
             "kind": str(step.kind), "approver": org.name(step.approver_id),
             "budgets": [budget_snapshot(org, config, i) for i in impacts],
-            "warnings": warnings, "reminder": reminder, "state": "open"}
+            "warnings": warnings, "duplicates": duplicates, "reminder": reminder,
+            "state": "open"}
 
 
 async def publish_cards(uow: UnitOfWork, org: OrgView, config: ExpensesConfig, claim: Claim,
@@ -296,6 +337,7 @@ async def publish_cards(uow: UnitOfWork, org: OrgView, config: ExpensesConfig, c
     """The step's card to each of its recipients (idempotent by key)."""
     impacts = await budget_impacts(uow, claim)
     payload = card_payload(org, config, claim, step, steps, impacts, reminder=reminder,
+                           duplicates=await possible_duplicates(uow, claim),
                            opportunity=await opportunity_title(uow, claim.opportunity_id))
     if recipients is None:
         recipients = step_recipients(org, config, step, claim.member_id,
@@ -392,13 +434,16 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
          "warnings": warnings}))
     await publish_cards(uow, org, config, submitted, steps[0], steps, now=now,
                         settings=settings)
-    await publish_budget_alerts(uow, org, config, impacts, now=now, settings=settings)
-    return SubmitResult(submitted, steps, impacts, warnings)
+    await refresh_budget_alerts(uow, org, config, [i.budget for i in impacts], now=now,
+                                settings=settings)
+    return SubmitResult(submitted, steps, impacts, warnings,
+                        await possible_duplicates(uow, submitted))
 
 
 async def withdraw(uow: UnitOfWork, claim: Claim, actor: Member, *, now: datetime,
-                   chat_id: int | None) -> Claim:
-    """The author takes back a pending claim; the approvers' cards say so."""
+                   chat_id: int | None, config: ExpensesConfig,
+                   settings: OrgSettings) -> Claim:
+    """The author takes back a pending claim; the approvers' cards and budget alerts say so."""
     if actor.id != claim.member_id:
         raise NotAllowed("not_your_claim")
     _require_pending(claim)
@@ -412,6 +457,8 @@ async def withdraw(uow: UnitOfWork, claim: Claim, actor: Member, *, now: datetim
                                              now, chat_id, {}))
     await revise_cards(uow, claim.id, {"state": str(ClaimStatus.WITHDRAWN),
                                        "by": actor.name, "at": now.isoformat()})
+    await refresh_budget_alerts(uow, await load_org(uow), config, await claim_budgets(uow, claim),
+                                now=now, settings=settings)
     return await uow.approvals.claim(claim.id)
 
 
@@ -591,6 +638,10 @@ class ApprovalService:
             if next_step is not None:
                 await publish_cards(uow, org, self._config, after, next_step, steps, now=now,
                                     settings=settings)
+            if status is ClaimStatus.REJECTED:
+                await refresh_budget_alerts(uow, org, self._config,
+                                            await claim_budgets(uow, claim), now=now,
+                                            settings=settings)
             await self._tell_claimant(uow, org, after, decided, next_step, now=now,
                                       settings=settings)
             await uow.commit()
@@ -644,6 +695,7 @@ class ApprovalService:
             impacts = await budget_impacts(uow, claim)
             payload = card_payload(org, self._config, claim, step or open_steps[-1],
                                    open_steps, impacts,
+                                   duplicates=await possible_duplicates(uow, claim),
                                    opportunity=await opportunity_title(uow,
                                                                        claim.opportunity_id))
             can = step is not None and claim.status is ClaimStatus.PENDING and may_decide(

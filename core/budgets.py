@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from core.approvals import OrgView, category_names, load_org
+from core.approvals import OrgView, category_names, load_org, refresh_budget_alerts
 from core.config import ExpensesConfig
+from core.domain.audit import BUDGET, RecordChange, changes_between
 from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import DomainError, NotAllowed
 from core.domain.expenses import BudgetImpact, parse_amount
-from core.domain.money import MAX_AMOUNT
+from core.domain.money import CENT, MAX_AMOUNT
 from core.domain.org import Member, OrgSettings, Role
 from core.domain.period import Period, PeriodError
 from core.members import active_member
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 ALL_CATEGORIES = ("all", "*", "-")
+LAST_CHANGES = 5  # under /budget: who changed the budgets shown lately
 UNIT_EXAMPLE = "department:east"
 
 
@@ -46,11 +48,21 @@ class BudgetLine:
 
 
 @dataclass(frozen=True)
+class BudgetChange:
+    """A change of one of the budgets shown, with the names to show it by."""
+
+    change: RecordChange
+    line: BudgetLine
+    by: str
+
+
+@dataclass(frozen=True)
 class BudgetOverview:
     lines: list[BudgetLine]
     currency: str
     day: date  # the budgets shown are those running on this day (or in the asked period)
     period: Period | None  # the period asked for, if any
+    changes: list[BudgetChange] = field(default_factory=list)  # newest first
 
 
 def visible_units(org: OrgView, actor: Member) -> set[tuple[UnitKind, int]] | None:
@@ -84,6 +96,13 @@ async def _line(uow: UnitOfWork, org: OrgView, config: ExpensesConfig,
     name, name_zh = category_names(config, budget.category) if budget.category else ("", "")
     return BudgetLine(budget, org.unit_name(budget.unit_kind, budget.unit_id), name, name_zh,
                       used)
+
+
+def _audited(budget: Budget | None) -> dict[str, str | None]:
+    """The fields of a budget its audit trail follows, as text (none before it existed)."""
+    if budget is None:
+        return {}
+    return {"amount": str(budget.amount.quantize(CENT)), "policy": str(budget.policy)}
 
 
 def parse_period(text: str) -> Period:
@@ -121,7 +140,10 @@ class BudgetService:
             lines.sort(key=lambda line: (line.budget.unit_kind != UnitKind.DEPARTMENT,
                                          line.unit, line.category_name,
                                          line.budget.period.start))
-            return BudgetOverview(lines, settings.currency, today, asked)
+            shown = {line.budget.id: line for line in lines}
+            changes = [BudgetChange(c, shown[c.subject_id], org.name(c.changed_by))
+                       for c in await uow.record_changes.of(BUDGET, shown, LAST_CHANGES)]
+            return BudgetOverview(lines, settings.currency, today, asked, changes)
 
     async def set(self, telegram_id: int, unit: str, category: str | None, period: str,
                   amount: str, policy: str | None = None) -> BudgetLine:
@@ -148,6 +170,11 @@ class BudgetService:
             else:
                 budget = Budget(existing.id, kind, unit_id, key, budget_period, limit, overrun)
                 await uow.budgets.update(budget)
+            await uow.record_changes.add(changes_between(
+                BUDGET, budget.id, _audited(existing), _audited(budget), by=actor.id,
+                at=self._clock.now()))
+            await refresh_budget_alerts(uow, org, self._config, [budget], now=self._clock.now(),
+                                        settings=settings)
             line = await _line(uow, org, self._config, budget)
             await uow.commit()
             return line

@@ -21,6 +21,7 @@ from core.domain.claim_drafts import (
     ExpenseReport,
     check_own_draft,
     check_trip_title,
+    describe,
     may_view_claim,
     next_step,
     parse_spent_on,
@@ -40,7 +41,6 @@ from core.domain.expenses import (
     StepKind,
     check_description,
     check_spent_on,
-    guess_category,
 )
 from core.domain.org import Member, OrgSettings, OrgTree
 from core.members import active_member
@@ -139,6 +139,10 @@ class ExpenseService:
 
     # Reading the org -----------------------------------------------------------------------
 
+    @property
+    def _keywords(self) -> dict[str, list[str]]:
+        return {c.key: c.keywords for c in self.config.categories}
+
     async def _settings(self, uow: UnitOfWork) -> OrgSettings:
         return await uow.organization.get() or self._defaults
 
@@ -224,15 +228,12 @@ class ExpenseService:
                 await workable_opportunity(uow, member, opportunity_id)
             settings = await self._settings(uow)
             amount, rest = read_entry(text, settings.currency, self.config.max_amount)
-            description = check_description(rest)
-            keywords = {c.key: c.keywords for c in self.config.categories}
             today = await self._today(uow)
-            claim = Claim(
-                None, member.id, amount, settings.currency,
-                guess_category(description, keywords) if description else None,
+            claim = describe(Claim(
+                None, member.id, amount, settings.currency, None,
                 today if quick else None, UnitKind.DEPARTMENT if quick else None,
-                member.department_id if quick else None, description,
-                opportunity_id=opportunity_id)
+                member.department_id if quick else None, "",
+                opportunity_id=opportunity_id), check_description(rest), self._keywords)
             claim = await uow.claims.add(claim, member.department_id, self._clock.now())
             await uow.claims.add_event(ClaimEvent(None, claim.id, ClaimAction.CREATED,
                                                   member.id, self._clock.now(), chat_id, {}))
@@ -264,8 +265,8 @@ class ExpenseService:
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
             settings = await self._settings(uow)
             amount, rest = read_entry(text, settings.currency, self.config.max_amount)
-            return replace(claim, amount=amount,
-                           description=check_description(rest) or claim.description)
+            return describe(replace(claim, amount=amount), check_description(rest),
+                            self._keywords)
         return await self._change(telegram_id, claim_id, "amount", DraftStep.AMOUNT, guided,
                                   chat_id, change)
 
@@ -316,7 +317,7 @@ class ExpenseService:
     async def set_description(self, telegram_id: int, claim_id: int, text: str, *,
                               guided: bool = False, chat_id: int | None = None) -> DraftView:
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
-            return replace(claim, description=check_description(text))
+            return describe(claim, check_description(text), self._keywords)
         return await self._change(telegram_id, claim_id, "description", DraftStep.DESCRIPTION,
                                   guided, chat_id, change)
 
@@ -346,7 +347,7 @@ class ExpenseService:
             now = self._clock.now()
             added = await uow.claims.add_receipt(Receipt(
                 None, claim.id, saved.sha256, file_id, as_document, saved.width, saved.height,
-                saved.size, now))
+                saved.size, now, saved.dhash))
             if added is None:
                 raise DomainError("receipt_duplicate")
             if not await uow.claims.touch(claim.id, claim.version, now):
@@ -427,7 +428,8 @@ class ExpenseService:
             if claim is None or claim.member_id != member.id:
                 raise NotFound("claim_not_found")
             withdrawn = await approvals.withdraw(uow, claim, member, now=self._clock.now(),
-                                                 chat_id=chat_id)
+                                                 chat_id=chat_id, config=self.config,
+                                                 settings=await self._settings(uow))
             await uow.commit()
         return withdrawn
 

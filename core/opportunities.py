@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 
 from core.calendar import ShownPhoto, watermarked
 from core.config import PipelineConfig
+from core.domain.audit import OPPORTUNITY, changes_between
 from core.domain.errors import DomainError, NotAllowed, NotFound
+from core.domain.money import CENT
 from core.domain.opportunity import (
     LOST,
     ClaimTotal,
@@ -219,6 +221,12 @@ def _total(lines: Sequence[StageSum]) -> StageSum:
     for line in lines:
         total = total + line
     return total
+
+
+def _audited(opportunity: Opportunity) -> dict[str, str | None]:
+    """The fields of a deal its audit trail follows, as text."""
+    return {"title": opportunity.title, "amount": str(opportunity.amount.quantize(CENT)),
+            "expected_close": opportunity.expected_close.isoformat()}
 
 
 def customer_key(name: str, taken: set[str]) -> str:
@@ -444,10 +452,16 @@ class OpportunityService:
             raise NotAllowed("opp_read_only")
         return member, opportunity, owner, tree
 
-    async def _save(self, uow: UnitOfWork, before: Opportunity, after: Opportunity) -> None:
+    async def _save(self, uow: UnitOfWork, before: Opportunity, after: Opportunity,
+                    by: Member) -> None:
+        """Store the edit and its trail: who changed the amount, title or close date, from
+        what to what (stage moves keep their own history)."""
         if not await uow.opportunities.update(after, version=before.version,
                                               stage=before.stage):
             raise DomainError("opp_changed")
+        await uow.record_changes.add(changes_between(
+            OPPORTUNITY, before.id, _audited(before), _audited(after), by=by.id,
+            at=self._clock.now()))
 
     async def move(self, telegram_id: int, opportunity_id: int, to_stage: str, *,
                    from_stage: str | None = None, reason: str | None = None) -> Card:
@@ -472,7 +486,7 @@ class OpportunityService:
                             probability=probability_after(opportunity, target, self.pipeline),
                             closed_at=now if target.terminal else None, lost_reason=reason,
                             expected_close=expected_close, updated_at=now)
-            await self._save(uow, opportunity, moved)
+            await self._save(uow, opportunity, moved, member)
             await uow.opportunities.add_change(StageChange(
                 opportunity.id, opportunity.stage, target.key, member.id, now, reason),
                 day=today)
@@ -485,7 +499,7 @@ class OpportunityService:
             member, opportunity, _, _ = await self._workable(uow, telegram_id, opportunity_id)
             amount = check_amount(text, opportunity.currency, self.max_amount)
             await self._save(uow, opportunity, replace(opportunity, amount=amount,
-                                                       updated_at=self._clock.now()))
+                                                       updated_at=self._clock.now()), member)
             card = await self._card(uow, member, opportunity_id)
             await uow.commit()
             return card
@@ -497,7 +511,7 @@ class OpportunityService:
             day = parse_close_date(text, today,
                                    is_open=self.pipeline.is_open(opportunity.stage))
             await self._save(uow, opportunity, replace(opportunity, expected_close=day,
-                                                       updated_at=self._clock.now()))
+                                                       updated_at=self._clock.now()), member)
             card = await self._card(uow, member, opportunity_id)
             await uow.commit()
             return card

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.domain.errors import NotFound
@@ -41,6 +41,7 @@ from core.domain.schedule import (
 from core.members import active_member
 from core.opportunities import workable_opportunity
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from core.reminders import LOG_REMINDER, PLAN_REMINDER, reminder_key
 
 CUSTOMER_CHOICES = 6
 
@@ -103,6 +104,19 @@ class _Schedule:
     async def _today(self, uow: UnitOfWork) -> date:
         return self._clock.now().astimezone(await self._zone(uow)).date()
 
+
+    @staticmethod
+    async def _answered(uow: UnitOfWork, rule: str, member_id: int, day: date) -> None:
+        """The member's reminder for the day, if it still waits (quiet hours), is no longer
+        true: it is not sent."""
+        await uow.notifications.withdraw(reminder_key(rule, member_id, day), quietly=True)
+
+    async def _touch_log(self, uow: UnitOfWork, member_id: int, day: date, now: datetime, *,
+                         late: bool) -> int:
+        """The day's log is written to (created if missing); its reminder is answered."""
+        log_id = await uow.work_logs.touch(member_id, day, now, late=late)
+        await self._answered(uow, LOG_REMINDER, member_id, day)
+        return log_id
 
     async def _own_item(self, uow: UnitOfWork, member: Member, item_id: int) -> PlanItem:
         item = await uow.plans.item(item_id)
@@ -177,6 +191,7 @@ class PlanService(_Schedule):
                                      at_time=parse_time(item.at_time) if item.at_time else None))
             if clean:
                 await uow.plans.add_items(member.id, day, clean, self._clock.now())
+                await self._answered(uow, PLAN_REMINDER, member.id, day)
             await uow.commit()
             return PlanDay(day, await uow.plans.items(member.id, day), today)
 
@@ -262,7 +277,7 @@ class WorkLogService(_Schedule):
             await uow.plans.update_item(replace(
                 item, outcome=outcome, moved_to=moved_to, verified_check_in_id=verified_by,
                 logged_late=item.logged_late or late), logged_at=now)
-            await uow.work_logs.touch(member.id, item.day, now, late=late)
+            await self._touch_log(uow, member.id, item.day, now, late=late)
             await uow.commit()
             return await self._day_log(uow, member, item.day, today)
 
@@ -278,7 +293,7 @@ class WorkLogService(_Schedule):
             await uow.plans.update_item(replace(item, note=check_item_text(text),
                                                 logged_late=item.logged_late or late),
                                         logged_at=now)
-            await uow.work_logs.touch(member.id, item.day, now, late=late)
+            await self._touch_log(uow, member.id, item.day, now, late=late)
             await uow.commit()
             return await self._day_log(uow, member, item.day, today)
 
@@ -290,10 +305,26 @@ class WorkLogService(_Schedule):
             today = await self._today(uow)
             check_log_day(day, today)
             late = today > day
-            log_id = await uow.work_logs.touch(member.id, day, now, late=late)
+            log_id = await self._touch_log(uow, member.id, day, now, late=late)
             await uow.work_logs.add_entry(log_id, check_item_text(text), None, late=late,
                                           now=now)
             await uow.commit()
+            return await self._day_log(uow, member, day, today)
+
+    async def finish(self, telegram_id: int, day: date) -> DayLog:
+        """The rep is done logging the day: the log is kept even with nothing marked or added.
+
+        A day of check-ins only, or with nothing planned, is still a day logged: the manager's
+        view and the log reminder go by the log, not by what is in it.
+        """
+        now = self._clock.now()
+        async with self._uows() as uow:
+            member = await active_member(uow, telegram_id)
+            today = await self._today(uow)
+            check_log_day(day, today)
+            if not await uow.work_logs.exists(member.id, day):
+                await self._touch_log(uow, member.id, day, now, late=today > day)
+                await uow.commit()
             return await self._day_log(uow, member, day, today)
 
     async def execution(self, member_ids: Collection[int], first_day: date,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Protocol, Self
 from zoneinfo import ZoneInfo
 
+from core.domain.audit import RecordChange
 from core.domain.budget import Budget, UnitKind
 from core.domain.calendar import CheckInFact, LogEntryFact, LogFact, PhotoFact, PlanItemFact
 from core.domain.checkin import BoundingBox, CheckIn, OpenDeal
@@ -106,6 +107,14 @@ class BudgetRepository(Protocol):
     async def update(self, budget: Budget) -> None: ...
 
 
+class RecordChangeRepository(Protocol):
+    async def add(self, changes: list[RecordChange]) -> None: ...
+    async def of(self, subject_type: str, subject_ids: Collection[int],
+                 limit: int) -> list[RecordChange]:
+        """The newest changes of these records, newest first."""
+        ...
+
+
 class InviteRepository(Protocol):
     async def add(self, invite: Invite) -> Invite: ...
     async def by_digest(self, digest: str) -> Invite | None: ...
@@ -127,6 +136,13 @@ class NotificationRepository(Protocol):
     async def get(self, notification_id: int) -> Notification | None: ...
     async def by_key(self, key: str) -> Notification | None: ...
     async def revise(self, key: str, payload: dict) -> Notification | None: ...
+    async def withdraw(self, key: str, payload: dict | None = None, *,
+                       quietly: bool = False) -> Notification | None:
+        """No longer true: not sent while it waits; if sent, edited to `payload`.
+
+        `quietly`: only drop it while it waits; one already sent stays as it is.
+        """
+        ...
     async def claim_due(self, now: datetime, worker: str, lease_until: datetime,
                         limit: int, held_at: datetime | None = None) -> list[Notification]:
         """Due by `now` (the team's clock); leases are compared with `held_at` (real time)."""
@@ -387,6 +403,11 @@ class ApprovalRepository(Protocol):
     async def add_event(self, event: ClaimEvent) -> None: ...
     async def events(self, claim_id: int) -> list[ClaimEvent]: ...
     async def receipts(self, claim_id: int) -> list[Receipt]: ...
+    async def receipts_elsewhere(self, claim_id: int,
+                                 sha256s: Collection[str]) -> list[tuple[str, Receipt]]:
+        """(number, receipt) of other pending or approved claims: those with one of these
+        files, and every receipt whose picture was hashed."""
+        ...
     async def card_keys(self, claim_id: int) -> list[str]: ...
     async def usage(self, unit_kind: UnitKind, unit_id: int, category: str | None,
                     start: date, end: date, *, exclude: int | None = None) -> Decimal:
@@ -565,6 +586,7 @@ class UnitOfWork(Protocol):
     projects: ProjectRepository
     customers: CustomerRepository
     budgets: BudgetRepository
+    record_changes: RecordChangeRepository
     invites: InviteRepository
     notifications: NotificationRepository
     groups: TeamGroupRepository

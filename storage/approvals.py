@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain.budget import UnitKind
@@ -27,7 +27,7 @@ from core.domain.expenses import (
 )
 from core.domain.notification import NotificationKind
 from storage import expense_totals
-from storage.claims import claim_from_row
+from storage.claims import claim_from_row, receipt_from_row
 from storage.tables import (
     ApprovalStepRow,
     ClaimEventRow,
@@ -197,8 +197,21 @@ class SqlApprovalRepository:
         rows = await self.session.scalars(
             select(ClaimReceiptRow).where(ClaimReceiptRow.claim_id == claim_id)
             .order_by(ClaimReceiptRow.id))
-        return [Receipt(r.id, r.claim_id, r.sha256, r.file_id, r.as_document, r.width,
-                        r.height, r.size, r.created_at) for r in rows]
+        return [receipt_from_row(r) for r in rows]
+
+    async def receipts_elsewhere(self, claim_id: int,
+                                 sha256s: Collection[str]) -> list[tuple[str, Receipt]]:
+        """Receipts of other claims still claimed (pending or approved), with their numbers:
+        those with one of these files, and every one whose picture was hashed."""
+        rows = await self.session.execute(
+            select(ClaimRow.number, ClaimReceiptRow)
+            .join(ClaimRow, ClaimRow.id == ClaimReceiptRow.claim_id)
+            .where(ClaimRow.id != claim_id,
+                   ClaimRow.status.in_([str(s) for s in COMMITTED]),
+                   or_(ClaimReceiptRow.sha256.in_(list(sha256s)),
+                       ClaimReceiptRow.dhash.is_not(None)))
+            .order_by(ClaimReceiptRow.claim_id))
+        return [(number or "", receipt_from_row(row)) for number, row in rows]
 
     async def card_keys(self, claim_id: int) -> list[str]:
         """Keys of every approval card sent for the claim, oldest first."""

@@ -53,9 +53,10 @@ def _draft_values(claim: Claim) -> dict:
                 opportunity_id=claim.opportunity_id, report_id=claim.report_id)
 
 
-def _receipt(row: ClaimReceiptRow) -> Receipt:
+def receipt_from_row(row: ClaimReceiptRow) -> Receipt:
     return Receipt(row.id, row.claim_id, row.sha256, row.file_id, row.as_document, row.width,
-                   row.height, row.size, row.created_at)
+                   row.height, row.size, row.created_at,
+                   None if row.dhash is None else int(row.dhash, 16))
 
 
 class SqlClaimRepository:
@@ -132,7 +133,8 @@ class SqlClaimRepository:
             insert(ClaimReceiptRow).values(
                 claim_id=receipt.claim_id, sha256=receipt.sha256, file_id=receipt.file_id,
                 as_document=receipt.as_document, width=receipt.width, height=receipt.height,
-                size=receipt.size, created_at=receipt.created_at)
+                size=receipt.size, created_at=receipt.created_at,
+                dhash=None if receipt.dhash is None else f"{receipt.dhash:016x}")
             .returning(ClaimReceiptRow.id))
         return replace(receipt, id=new_id)
 
@@ -140,7 +142,7 @@ class SqlClaimRepository:
         rows = await self.session.scalars(
             select(ClaimReceiptRow).where(ClaimReceiptRow.claim_id == claim_id)
             .order_by(ClaimReceiptRow.id))
-        return [_receipt(row) for row in rows]
+        return [receipt_from_row(row) for row in rows]
 
     async def add_event(self, event: ClaimEvent) -> None:
         await self.session.execute(insert(ClaimEventRow).values(

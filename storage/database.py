@@ -197,6 +197,7 @@ class SqlUnitOfWork:
         self.projects = repos.SqlProjectRepository(session)
         self.customers = repos.SqlCustomerRepository(session)
         self.budgets = repos.SqlBudgetRepository(session)
+        self.record_changes = repos.SqlRecordChangeRepository(session)
         self.invites = repos.SqlInviteRepository(session)
         self.notifications = info.SqlNotificationRepository(session)
         self.groups = info.SqlTeamGroupRepository(session)

@@ -87,6 +87,32 @@ class SqlNotificationRepository:
             await self.session.flush()
         return _notification(row)
 
+    async def withdraw(self, key: str, payload: dict[str, Any] | None = None, *,
+                       quietly: bool = False) -> Notification | None:
+        """A notification no longer true: not sent if it still waits, else edited to `payload`.
+
+        `quietly`: only drop it while it waits; one already sent stays as it is.
+        """
+        row = await self.session.scalar(
+            select(NotificationRow).where(NotificationRow.key == key).with_for_update())
+        if row is None:
+            return None
+        never_sent = row.delivered_at is None
+        if quietly:
+            if never_sent and row.state == str(DeliveryState.PENDING):
+                row.state, row.last_error = str(DeliveryState.SKIPPED), "passed by a newer one"
+        elif payload is not None and row.payload != payload:
+            row.payload = payload
+            row.version += 1
+            if never_sent:
+                # One being sent right now is recorded as delivered with the older version,
+                # and so is edited to this one.
+                row.state, row.last_error = str(DeliveryState.SKIPPED), "no longer true"
+            elif row.state == str(DeliveryState.DELIVERED):
+                row.state = str(DeliveryState.PENDING)
+        await self.session.flush()
+        return _notification(row)
+
     async def claim_due(self, now: datetime, worker: str, lease_until: datetime,
                         limit: int, held_at: datetime | None = None) -> list[Notification]:
         """Take the oldest due notifications for this worker; others skip them.

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from core.domain.audit import OPPORTUNITY
 from core.domain.calendar import PhotoFact, parse_flags
 from core.domain.expenses import COMMITTED
 from core.domain.opportunity import (
@@ -69,6 +70,7 @@ from storage.tables import (
     OpportunityStageRow,
     PlanItemRow,
     PlanRow,
+    RecordChangeRow,
     VisitPhotoRow,
     WorkLogRow,
 )
@@ -200,8 +202,15 @@ def _claim_entry(row, _zone: tzinfo) -> TimelineEntry:
                           "currency": row["currency"]}, row["id"])
 
 
+def _change_entry(row, _zone: tzinfo) -> TimelineEntry:
+    return TimelineEntry(row["at"], "change", row["member_id"],
+                         {"field": row["category"], "from": row["text"], "to": row["note"]},
+                         row["id"])
+
+
 _ENTRIES = {"stage": _stage_entry, "note": _note_entry, "plan": _plan_entry,
-            "log": _log_entry, "check_in": _check_in_entry, "claim": _claim_entry}
+            "log": _log_entry, "check_in": _check_in_entry, "claim": _claim_entry,
+            "change": _change_entry}
 
 
 class SqlOpportunityTimeline:
@@ -240,9 +249,15 @@ class SqlOpportunityTimeline:
 
     @staticmethod
     def _history_parts(opportunity_id: int, limit: int) -> list[Select]:
-        """Stage changes and notes, newest first."""
-        stages, notes = OpportunityStageRow, OpportunityNoteRow
+        """Stage changes, edits of its fields and notes, newest first."""
+        stages, notes, edits = OpportunityStageRow, OpportunityNoteRow, RecordChangeRow
         return [
+            _card_part("change", outerjoin(edits, MemberRow, MemberRow.id == edits.changed_by),
+                       edits.subject_type == OPPORTUNITY, edits.subject_id == opportunity_id,
+                       order_by=(edits.at.desc(), edits.id.desc()), limit=limit,
+                       id=edits.id, at=edits.at, member_id=edits.changed_by,
+                       member_name=MemberRow.name, category=edits.field,
+                       text=edits.old_value, note=edits.new_value),
             _card_part("stage", outerjoin(stages, MemberRow, MemberRow.id == stages.changed_by),
                        stages.opportunity_id == opportunity_id,
                        order_by=(stages.at.desc(), stages.id.desc()), limit=limit,

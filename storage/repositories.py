@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.domain.audit import RecordChange
 from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.invite import Invite
 from core.domain.notification import QuietHours, parse_clock
@@ -24,6 +25,7 @@ from storage.tables import (
     OrganizationRow,
     ProjectMemberRow,
     ProjectRow,
+    RecordChangeRow,
 )
 from storage.value_lists import one_of
 
@@ -305,6 +307,24 @@ class SqlBudgetRepository(_Repository):
     async def update(self, budget: Budget) -> None:
         await self.session.execute(update(BudgetRow).where(BudgetRow.id == budget.id).values(
             amount=budget.amount, policy=str(budget.policy)))
+
+
+class SqlRecordChangeRepository(_Repository):
+    async def add(self, changes: list[RecordChange]) -> None:
+        if changes:
+            await self.session.execute(insert(RecordChangeRow), [
+                {"subject_type": c.subject_type, "subject_id": c.subject_id, "field": c.field,
+                 "old_value": c.old, "new_value": c.new, "changed_by": c.changed_by,
+                 "at": c.at} for c in changes])
+
+    async def of(self, subject_type: str, subject_ids: Collection[int],
+                 limit: int) -> list[RecordChange]:
+        rows = await self.session.scalars(
+            select(RecordChangeRow).where(RecordChangeRow.subject_type == subject_type,
+                                          RecordChangeRow.subject_id.in_(list(subject_ids)))
+            .order_by(RecordChangeRow.at.desc(), RecordChangeRow.id.desc()).limit(limit))
+        return [RecordChange(r.subject_type, r.subject_id, r.field, r.old_value, r.new_value,
+                             r.changed_by, r.at, r.id) for r in rows]
 
 
 def _invite(row: InviteRow) -> Invite:

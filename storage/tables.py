@@ -417,7 +417,10 @@ class ClaimReceiptRow(Base):
     claim_id: Mapped[int] = mapped_column(
         ForeignKey("expense_claims.id", ondelete="CASCADE"), index=True
     )
-    sha256: Mapped[str] = mapped_column(String(64))
+    # Looked up across the organisation: the same receipt filed on another claim.
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # 64-bit difference hash as 16 hex digits, as for visit photos (NULL: kept before it was).
+    dhash: Mapped[str | None] = mapped_column(String(16))
     file_id: Mapped[str | None] = mapped_column(String(255))
     as_document: Mapped[bool] = mapped_column(Boolean, default=False)
     width: Mapped[int] = mapped_column(Integer)
@@ -571,3 +574,22 @@ class InboundUpdateRow(Base):
     payload: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecordChangeRow(Base):
+    """The audit trail of budgets and opportunities: who changed which field, when, from, to."""
+
+    __tablename__ = "record_changes"
+    __table_args__ = (
+        Index("ix_record_changes_subject", "subject_type", "subject_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(16))  # budget, opportunity
+    subject_id: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(32))
+    # Values as text in a fixed form (amounts "1200.00", dates ISO); NULL: none before.
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -33,6 +33,7 @@ from telegram.ext import (
 
 from bot.context import CrmContext
 from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
+from bot.handlers.approvals import duplicate_warning
 from bot.handlers.claims import category_name, claim_line, money, say
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
@@ -481,6 +482,9 @@ def submitted_text(t: Translator, context: CrmContext, result) -> str:
         lines.append(t("It now waits for the approval of your manager."))
     if any(impact.overrun for impact in result.impacts):
         lines.append(t("⚠️ It takes a budget over its limit; the approvers will see that."))
+    if result.duplicates:
+        lines.append(duplicate_warning(result.duplicates, t) + " "
+                     + t("The approvers will see that too."))
     lines.append(t("Follow it with /claims."))
     return "\n".join(lines)
 

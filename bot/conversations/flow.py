@@ -15,6 +15,7 @@ from telegram.warnings import PTBUserWarning
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import all_translations
 from bot.keyboards import MAIN_MENU, MenuButton, counted_label_pattern
+from core.domain.days import Toward
 from core.domain.plans import parse_day
 
 # A rep interrupted by a customer comes back within the hour; after that the draft is gone.
@@ -73,11 +74,14 @@ def enter(context: Any, flow: str) -> None:
     context.chat_data[FLOW] = flow
 
 
-async def day_argument(context: Any) -> date | None:
-    """The day written after the command (/plan 12-03), or None; DomainError if unreadable."""
+async def day_argument(context: Any, toward: Toward) -> date | None:
+    """The day written after the command (/plan 12-03), or None; DomainError if unreadable.
+
+    A month and day alone is the next such day for a plan, the last one for a log.
+    """
     if not context.args:
         return None
-    return parse_day(" ".join(context.args), await context.services.work_logs.today())
+    return parse_day(" ".join(context.args), await context.services.work_logs.today(), toward)
 
 
 async def drop_draft(update: Update, context: Any, key: str, said: str) -> int:

@@ -30,6 +30,7 @@ from bot.i18n import Translator
 from bot.keyboards import LOG, date_from_data
 from bot.notices import day_label
 from bot.texts import refusal
+from core.domain.days import Toward
 from core.domain.errors import DomainError
 from core.domain.plans import PlanItem
 from core.domain.schedule import Execution, ItemOutcome, percent
@@ -167,7 +168,7 @@ async def _open(update: Update, context: CrmContext, day: date | None) -> int:
 async def start(update: Update, context: CrmContext) -> int:
     """/log [date] or the 📝 Log button: today's log, or an earlier day's (then marked late)."""
     try:
-        day = await day_argument(context)
+        day = await day_argument(context, Toward.PAST)
     except DomainError as error:
         await _refuse(update, context, error)
         return ConversationHandler.END
@@ -203,7 +204,7 @@ async def on_press(update: Update, context: CrmContext) -> int:
             return LOGGING
         if (match := _ON_DAY.fullmatch(data)) and (day := _day(match, 2)):
             kind = match[1]
-            log = await logs.open_day(user_id, day)
+            log = await (logs.finish(user_id, day) if kind == "f" else logs.open_day(user_id, day))
             await query.answer()
             if kind == "b":
                 return await _show(update, context, log)

@@ -39,6 +39,7 @@ from bot.i18n import Translator
 from bot.keyboards import PLAN, date_from_data, id_from_data
 from bot.notices import day_label
 from bot.texts import refusal
+from core.domain.days import Toward
 from core.domain.errors import DomainError
 from core.domain.plans import NewItem, PlanItem, check_item_count
 from core.domain.schedule import ItemOutcome
@@ -160,7 +161,7 @@ async def _refuse(update: Update, context: CrmContext, error: DomainError) -> No
 async def start(update: Update, context: CrmContext) -> int:
     """/plan [date] or the 🗓 Plan button: the plan for that day, default the next working day."""
     try:
-        day = await day_argument(context)
+        day = await day_argument(context, Toward.FUTURE)
     except DomainError as error:
         await _refuse(update, context, error)
         return ConversationHandler.END

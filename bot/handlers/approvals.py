@@ -122,6 +122,12 @@ def _step_outcome(payload: dict, t: Translator) -> str | None:
     return None
 
 
+def duplicate_warning(numbers: list[str], t: Translator) -> str:
+    """The claim's receipt is also on other claims: said to the claimant and every approver."""
+    return t("⚠️ Possible duplicate of {numbers}: the same receipt is on that claim.",
+             numbers=escape(", ".join(numbers)))
+
+
 def card_text(payload: dict, t: Translator) -> str:
     """An approval card in the reader's language, from its payload."""
     currency = payload["currency"]
@@ -143,6 +149,8 @@ def card_text(payload: dict, t: Translator) -> str:
     receipts = int(payload.get("receipts") or 0)
     lines.append(t.plural("📎 {n} receipt", "📎 {n} receipts", receipts) if receipts
                  else t("📎 no receipt"))
+    if payload.get("duplicates"):
+        lines.append(duplicate_warning(payload["duplicates"], t))
     for budget in payload.get("budgets") or []:
         lines.append("💰 " + budget_line(budget, currency, t))
         if Decimal(budget.get("over") or "0") > 0:
@@ -248,7 +256,11 @@ def _budget_alert(notification: Notification, t: Translator, audience: Audience)
     values = {"label": label, "percent": payload["percent"],
               "used": _money(payload["after"], currency),
               "limit": _money(payload["limit"], currency)}
-    if int(payload["threshold"]) >= 100:
+    if payload.get("withdrawn"):
+        text = t("↩️ <b>Budget alert withdrawn</b>: {label}\nNo longer at {threshold}%: now "
+                 "{used} of {limit} ({percent}%) is approved or waiting for approval.",
+                 threshold=payload["threshold"], **values)
+    elif int(payload["threshold"]) >= 100:
         text = t("🚨 <b>Budget used up</b>: {label}\n{used} of {limit} ({percent}%) is "
                  "approved or waiting for approval.", **values)
     else:
@@ -263,6 +275,9 @@ def _budget_alert_summary(notification: Notification, t: Translator) -> str:
     if (plain := _plain(notification, t)) is not None:
         return plain
     payload = notification.payload
+    if payload.get("withdrawn"):
+        return t("Budget {unit} back under {threshold}%", unit=payload["unit"],
+                 threshold=payload["threshold"])
     return t("Budget {unit} at {percent}%", unit=payload["unit"], percent=payload["percent"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 
 from telegram import Update
@@ -11,12 +12,14 @@ from bot.context import CrmContext
 from bot.fitting import split_lines
 from bot.handlers.approvals import refusal_text
 from bot.i18n import N_, Translator
-from core.budgets import BudgetLine, BudgetOverview
+from bot.timefmt import local_datetime
+from core.budgets import BudgetChange, BudgetLine, BudgetOverview
 from core.domain.budget import OverrunPolicy
 from core.domain.errors import DomainError
 from core.domain.money import format_amount
 
 BAR_CELLS = 10
+CHANGED_FIELDS = {"amount": N_("amount"), "policy": N_("policy")}
 POLICIES = {OverrunPolicy.WARN: N_("warn"), OverrunPolicy.BLOCK: N_("block"),
             OverrunPolicy.ESCALATE: N_("escalate")}
 SET_USAGE = N_("To set a budget: <code>/budget set UNIT CATEGORY PERIOD AMOUNT [POLICY]</code>\n"
@@ -33,9 +36,7 @@ def bar(percent: int) -> str:
 
 
 def line_text(line: BudgetLine, currency: str, t: Translator) -> str:
-    category = (line.category_name_zh if t.language == "zh_Hans" and line.category_name_zh
-                else line.category_name) or t("All categories")
-    label = " · ".join([category, line.unit, line.budget.period.label])
+    label = _label(line, t)
     text = (f"<b>{escape(label)}</b>\n{bar(line.percent)} {line.percent}%  "
             + t("{used} of {limit}", used=format_amount(line.used, currency),
                 limit=format_amount(line.budget.amount, currency))
@@ -45,15 +46,45 @@ def line_text(line: BudgetLine, currency: str, t: Translator) -> str:
     return text
 
 
-def overview_messages(overview: BudgetOverview, t: Translator) -> list[str]:
-    """The budgets, one block each, in as many messages as they need."""
+def _label(line: BudgetLine, t: Translator) -> str:
+    category = (line.category_name_zh if t.language == "zh_Hans" and line.category_name_zh
+                else line.category_name) or t("All categories")
+    return " · ".join([category, line.unit, line.budget.period.label])
+
+
+def _value(field: str, value: str | None, currency: str, t: Translator) -> str:
+    if value is None:
+        return "—"
+    if field == "amount":
+        return format_amount(Decimal(value), currency)
+    return t(POLICIES[OverrunPolicy(value)])
+
+
+def change_text(change: BudgetChange, currency: str, timezone: str, t: Translator) -> str:
+    """'2026-11-26 10:00 · Erin Zhao: Travel · East region · 2026-12: amount X → Y'."""
+    record = change.change
+    what = t(CHANGED_FIELDS[record.field])
+    old, new = (_value(record.field, v, currency, t) for v in (record.old, record.new))
+    head = f"{local_datetime(record.at, timezone)} · {escape(change.by or '—')}: "
+    if record.old is None:
+        return head + t("{budget}: {field} set to {new}", budget=escape(_label(change.line, t)),
+                        field=what, new=new)
+    return head + t("{budget}: {field} {old} → {new}", budget=escape(_label(change.line, t)),
+                    field=what, old=old, new=new)
+
+
+def overview_messages(overview: BudgetOverview, t: Translator, timezone: str) -> list[str]:
+    """The budgets, one block each, and their last changes, in as many messages as they need."""
     head = (t("💰 <b>Budgets</b> · {period}", period=overview.period.label) if overview.period
             else t("💰 <b>Budgets running now</b>"))
     if not overview.lines:
         return [head + "\n\n" + t("No budgets for your units in this period.")]
-    return split_lines([head + "\n" + t("used = approved + waiting for approval"),
-                        *(line_text(line, overview.currency, t) for line in overview.lines)],
-                       separator="\n\n")
+    blocks = [head + "\n" + t("used = approved + waiting for approval"),
+              *(line_text(line, overview.currency, t) for line in overview.lines)]
+    if overview.changes:
+        blocks.append(t("<b>Last changes</b>") + "\n" + "\n".join(
+            "• " + change_text(c, overview.currency, timezone, t) for c in overview.changes))
+    return split_lines(blocks, separator="\n\n")
 
 
 async def show_budget(update: Update, context: CrmContext) -> None:
@@ -71,7 +102,7 @@ async def show_budget(update: Update, context: CrmContext) -> None:
     except DomainError as error:
         await message.reply_html(escape(refusal_text(t, error)))
         return
-    for text in overview_messages(overview, t):
+    for text in overview_messages(overview, t, context.visitor.settings.timezone):
         await message.reply_html(text)
 
 

@@ -18,7 +18,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import CrmContext
 from bot.fitting import fit_lines
-from bot.handlers.approvals import budget_name
+from bot.handlers.approvals import budget_name, duplicate_warning
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
@@ -261,9 +261,13 @@ async def on_press(update: Update, context: CrmContext) -> None:
             return
         elif match := _SUBMIT_TRIP.fullmatch(data or ""):
             results = await service.submit_trip(user_id, int(match[1]), chat_id)
-            text = fit_lines([t.plural("🚀 {n} claim of the trip submitted:",
-                                       "🚀 {n} claims of the trip submitted:", len(results))]
-                             + [claim_line(t, service.config, r.claim) for r in results])
+            lines = [t.plural("🚀 {n} claim of the trip submitted:",
+                              "🚀 {n} claims of the trip submitted:", len(results))]
+            for result in results:
+                lines.append(claim_line(t, service.config, result.claim))
+                if result.duplicates:
+                    lines.append(duplicate_warning(result.duplicates, t))
+            text = fit_lines(lines)
             keyboard = None
         else:
             await query.answer(t("That button is no longer valid."), show_alert=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -207,6 +208,27 @@ def _claim_line(t: Translator, card: Card, detail: dict,
     return " · ".join(parts)
 
 
+EDITED_FIELDS = {"amount": N_("amount"), "expected_close": N_("expected close"),
+                 "title": N_("title")}
+
+
+def _change_line(t: Translator, card: Card, detail: dict) -> str:
+    """An edit of the deal: the field, from what to what (amounts only to money viewers)."""
+    field = str(detail["field"])
+    name = t(EDITED_FIELDS.get(field, field))
+    old, new = detail.get("from"), detail.get("to")
+    if field == "amount":
+        if not card.money_visible:
+            return "✏️ " + t("{field} changed", field=name)
+        old, new = (money(Decimal(v), card.opportunity.currency) if v else "—"
+                    for v in (old, new))
+    elif field == "expected_close":
+        old, new = (day_label(t, date.fromisoformat(v)) if v else "—" for v in (old, new))
+    else:
+        old, new = (f"“{escape(_short(v))}”" if v else "—" for v in (old, new))
+    return "✏️ " + t("{field}: {old} → {new}", field=name, old=old, new=new)
+
+
 def timeline_line(t: Translator, card: Card, entry: TimelineEntry,
                   expenses: ExpensesConfig | None = None) -> str:
     who = escape(card.names.get(entry.member_id, "—"))
@@ -225,6 +247,8 @@ def timeline_line(t: Translator, card: Card, entry: TimelineEntry,
         return head + _check_in_line(t, entry.detail)
     if entry.kind == "claim":
         return head + _claim_line(t, card, entry.detail, expenses)
+    if entry.kind == "change":
+        return head + _change_line(t, card, entry.detail)
     if entry.kind == "stage":
         detail = entry.detail
         if detail["from"] is None:

@@ -260,14 +260,17 @@ def _raw_buttons(entry: Entry) -> list[list[Mapping[str, Any]]]:
 
 
 def _button_flags(entry: Entry) -> dict[tuple[int, int], str]:
-    """Icons for reply-keyboard requests (📍 location, 📞 contact)."""
+    """Icons for reply-keyboard requests (📍 location, 📞 contact).
+
+    A label that already opens with the icon keeps it once: "📍 Check in", not "📍 📍 Check in".
+    """
     flags: dict[tuple[int, int], str] = {}
     for r, row in enumerate(_raw_buttons(entry)):
         for c, button in enumerate(row):
-            if button.get("request_location"):
-                flags[(r, c)] = "📍 "
-            elif button.get("request_contact"):
-                flags[(r, c)] = "📞 "
+            icon = ("📍 " if button.get("request_location")
+                    else "📞 " if button.get("request_contact") else "")
+            if icon and not str(button.get("text", "")).startswith(icon.strip()):
+                flags[(r, c)] = icon
     return flags
 
 

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 
+from core.domain.days import Toward, read_day
 from core.domain.errors import DomainError
-from core.domain.expenses import Claim, ClaimStatus, parse_amount, split_quick_entry
+from core.domain.expenses import (
+    Claim,
+    ClaimStatus,
+    guess_category,
+    parse_amount,
+    split_quick_entry,
+)
 from core.domain.org import Member, OrgTree, Role
 from core.domain.text import clean_text
 
@@ -30,8 +37,10 @@ class DraftStep(enum.StrEnum):
     SUMMARY = "summary"
 
 
-ORDER = (DraftStep.AMOUNT, DraftStep.CATEGORY, DraftStep.DATE, DraftStep.UNIT,
-         DraftStep.OPPORTUNITY, DraftStep.DESCRIPTION, DraftStep.RECEIPT)
+# What it was for comes right after the amount: its words usually name the category, which
+# is then not asked.
+ORDER = (DraftStep.AMOUNT, DraftStep.DESCRIPTION, DraftStep.CATEGORY, DraftStep.DATE,
+         DraftStep.UNIT, DraftStep.OPPORTUNITY, DraftStep.RECEIPT)
 REQUIRED = {DraftStep.AMOUNT: "amount", DraftStep.CATEGORY: "category",
             DraftStep.DATE: "date", DraftStep.UNIT: "unit"}
 
@@ -78,6 +87,15 @@ def next_step(claim: Claim, after: DraftStep | None, *, receipt_above: Decimal, 
     return DraftStep.SUMMARY
 
 
+def describe(claim: Claim, description: str | None,
+             keywords: dict[str, Sequence[str]]) -> Claim:
+    """The claim with what it was for, and the category its words suggest if none is chosen."""
+    if not description:
+        return claim
+    category = claim.category or guess_category(description, keywords)
+    return replace(claim, description=description, category=category)
+
+
 # Quick entry ------------------------------------------------------------------------------
 
 _SIGNS = {"¥", "￥", "元", "块", "rmb", "$", "€", "£"}
@@ -102,29 +120,16 @@ def read_entry(text: str, currency: str, maximum: Decimal) -> tuple[Decimal, str
     return parse_amount(head, currency, maximum), rest
 
 
-_PAST_WORDS = {"today": 0, "今天": 0, "yesterday": 1, "昨天": 1, "前天": 2}
-_SPENT_DAY = re.compile(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?")
-
-
 def parse_spent_on(text: str, today: date) -> date:
     """'2026-11-20', '11-20', '11/20', '11月20日', 'yesterday', '昨天' -> a date.
 
     Without a year: the latest such date up to today (money is spent in the past).
     DomainError('spent_on_format') otherwise.
     """
-    text = text.strip().lower()
-    if text in _PAST_WORDS:
-        return today - timedelta(days=_PAST_WORDS[text])
-    match = _SPENT_DAY.fullmatch(text)
-    if match is None:
+    day = read_day(text, today, Toward.PAST)
+    if day is None:
         raise DomainError("spent_on_format")
-    try:
-        if match[1]:
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        day = date(today.year, int(match[2]), int(match[3]))
-        return day if day <= today else date(today.year - 1, day.month, day.day)
-    except ValueError:
-        raise DomainError("spent_on_format") from None
+    return day
 
 
 # Trips ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import DomainError
 from core.domain.money import CENT
 from core.domain.org import Member, OrgTree, Role
+from core.domain.photo import same_photo
 from core.domain.text import clean_text
 
 
@@ -70,6 +71,7 @@ class Receipt:
     height: int
     size: int
     created_at: datetime
+    dhash: int | None = None  # the picture's difference hash (None: kept before it was)
 
 
 @dataclass(frozen=True)
@@ -382,3 +384,15 @@ def thresholds_reached(used: Decimal, limit: Decimal) -> list[int]:
     if limit <= 0:
         return list(ALERT_THRESHOLDS) if used > 0 else []
     return [p for p in ALERT_THRESHOLDS if used * 100 >= limit * p]
+
+
+def duplicate_claims(receipts: Iterable[Receipt],
+                     elsewhere: Iterable[tuple[str, Receipt]]) -> list[str]:
+    """The numbers of other claims that carry one of these receipts (the same file, or a
+    picture that looks like it), in the order given, each once."""
+    mine = list(receipts)
+    found: dict[str, None] = {}
+    for number, other in elsewhere:
+        if any(same_photo(r.sha256, r.dhash, other.sha256, other.dhash) for r in mine):
+            found[number] = None
+    return list(found)

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
+from core.domain.days import Toward
 from core.domain.errors import DomainError, NotAllowed
 from core.domain.expenses import parse_amount
 from core.domain.money import CENT, format_amount
@@ -245,8 +246,12 @@ def check_close_date(day: date, today: date, *, is_open: bool = True) -> date:
 
 
 def parse_close_date(text: str, today: date, *, is_open: bool = True) -> date:
-    """'2026-12-20', '12-20', '12月20日' -> a date checked by check_close_date."""
-    return check_close_date(parse_day(text, today), today, is_open=is_open)
+    """'2026-12-20', '12-20', '12月20日' -> a date checked by check_close_date.
+
+    Without a year, an open deal's date is the next such day, a closed deal's the last one.
+    """
+    toward = Toward.FUTURE if is_open else Toward.PAST
+    return check_close_date(parse_day(text, today, toward), today, is_open=is_open)
 
 
 def check_text(text: str, *, limit: int, empty: str, too_long: str) -> str:

@@ -19,9 +19,21 @@ def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
+def looks_alike(photo_hash: int, other: int, limit: int = REUSE_DISTANCE) -> bool:
+    """The same picture, even recompressed or slightly cropped."""
+    return hamming(photo_hash, other) <= limit
+
+
 def reused(photo_hash: int, earlier: Iterable[int], limit: int = REUSE_DISTANCE) -> bool:
     """Whether a photo looks like one already used in an earlier check-in."""
-    return any(hamming(photo_hash, other) <= limit for other in earlier)
+    return any(looks_alike(photo_hash, other, limit) for other in earlier)
+
+
+def same_photo(sha256: str, dhash: int | None, other_sha256: str,
+               other_dhash: int | None) -> bool:
+    """The same file, or (when both were hashed) a picture that looks like it."""
+    return sha256 == other_sha256 or (
+        dhash is not None and other_dhash is not None and looks_alike(dhash, other_dhash))
 
 
 @dataclass(frozen=True)

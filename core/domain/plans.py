@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.domain.checkin import UNVERIFIED, TrustFlag
+from core.domain.days import Toward, read_day
 from core.domain.errors import NotAllowed
 from core.domain.schedule import ItemOutcome, ItemResult, PlanRefused, check_plan_day
 
@@ -125,25 +126,12 @@ def item_result(item: PlanItem, visits: set[tuple[int, date, int]]) -> ItemResul
     return ItemResult(item.outcome, verified)
 
 
-_DAY_WORDS = {"today": 0, "今天": 0, "tomorrow": 1, "明天": 1, "后天": 2}
-_DAY = re.compile(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?")
+def parse_day(text: str, today: date, toward: Toward) -> date:
+    """A day typed for a plan (the next such date) or a log (the last one): see read_day.
 
-
-def parse_day(text: str, today: date) -> date:
-    """'2026-12-03', '12-03', '12/3', '12月3日', 'tomorrow' or '明天' -> a date.
-
-    Without a year: the next such date from today on. PlanRefused('day_format') otherwise.
+    PlanRefused('day_format') when it cannot be read.
     """
-    text = text.strip().lower()
-    if text in _DAY_WORDS:
-        return date.fromordinal(today.toordinal() + _DAY_WORDS[text])
-    match = _DAY.fullmatch(text)
-    if match is None:
+    day = read_day(text, today, toward)
+    if day is None:
         raise PlanRefused("day_format")
-    try:
-        if match[1]:
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        day = date(today.year, int(match[2]), int(match[3]))
-        return day if day >= today else date(today.year + 1, day.month, day.day)
-    except ValueError:
-        raise PlanRefused("day_format") from None
+    return day

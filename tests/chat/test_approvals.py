@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from bot.demo import Cast
+from bot.sandbox import BotApiStandIn
+from bot.stage import Stage
 from core.domain.expenses import ClaimStatus
-from storage.tables import ClaimEventRow
+from core.domain.notification import DeliveryState
+from storage.tables import ClaimEventRow, NotificationRow
 from tests.chat.conftest import texts
-from tests.service.test_approvals import claim_of, draft, submit
+from tests.service.test_approvals import ERIN, approvals, claim_of, draft, submit
 
 
 def answers(entries) -> list[str | None]:
@@ -107,3 +111,47 @@ async def test_details_show_the_route_and_history(stage, cast, org_database, clo
     assert "👉 1. Erin Zhao — asked now" in text
     assert "⏳ 2. Finance — waiting" in text
     assert "submitted · Carol Lin" in text
+
+
+async def outbox_drained(database) -> None:
+    """Wait until nothing is left to send."""
+    for _ in range(100):
+        async with database.uow(read_only=True) as uow:
+            pending = await uow.session.scalar(
+                select(func.count()).select_from(NotificationRow)
+                .where(NotificationRow.state == str(DeliveryState.PENDING)))
+        if not pending:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the outbox did not drain")
+
+
+def bot_said(standin, user) -> list[str]:
+    return [e.text or "" for e in standin.transcript(user.id)
+            if e.by_bot and e.kind in ("message", "edit")]
+
+
+async def test_a_claim_crossing_80_and_100_percent_sends_one_budget_alert(stage, cast,
+                                                                         org_database, clock):
+    await submit(org_database, clock, await draft(org_database, clock, "carol", "12000"))
+    stage.dispatcher.wake()
+    await outbox_drained(org_database)
+    alerts = [text for text in bot_said(stage.standin, cast.erin) if "Budget" in text]
+    assert alerts == ["🚨 Budget used up: Travel · East region · 2026-11\nCNY 12,000.00 of "
+                      "CNY 10,000.00 (120%) is approved or waiting for approval.\nSee /budget."]
+
+
+async def test_a_budget_alert_made_untrue_by_a_rejection_is_never_sent(org_database, config,
+                                                                       clock):
+    claim_id = await draft(org_database, clock, "carol", "12000")
+    await submit(org_database, clock, claim_id)
+    await approvals(org_database, clock).reject(ERIN, claim_id, version=2, reason="Too much",
+                                                chat_id=None)
+    async with BotApiStandIn() as standin:
+        cast = Cast(standin)
+        async with Stage(config, org_database, clock=clock, standin=standin):
+            told = await standin.next_bot_message(cast.carol.id)
+            assert told.text.endswith("Reason: Too much")
+            await outbox_drained(org_database)
+            erin = bot_said(standin, cast.erin)
+    assert erin and not [text for text in erin if "Budget" in text]

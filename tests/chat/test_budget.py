@@ -28,3 +28,17 @@ async def test_a_manager_sets_a_budget_and_a_rep_may_not(stage, cast, org_databa
     assert texts(entries)[0].startswith("I could not read that period.")
     entries = await stage.act(cast.erin.send("/budget set department:east"))
     assert texts(entries)[0].startswith("To set a budget: /budget set UNIT")
+
+
+async def test_budget_changes_are_shown_with_who_when_from_and_to(stage, cast, org_database):
+    await stage.act(cast.erin.send("/budget set department:east travel 2026-11 12000 block"))
+    await stage.act(cast.erin.send("/budget set department:east travel 2026-12 8000"))
+    entries = await stage.act(cast.erin.send("/budget"))
+    text = texts(entries)[0]
+    assert text.split("\n\nLast changes\n")[1].splitlines() == [
+        "• 2026-11-26 10:00 · Erin Zhao: Travel · East region · 2026-11: policy warn → block",
+        "• 2026-11-26 10:00 · Erin Zhao: Travel · East region · 2026-11: amount "
+        "CNY 10,000.00 → CNY 12,000.00"]
+    entries = await stage.act(cast.erin.send("/budget 2026-12"))
+    assert ("• 2026-11-26 10:00 · Erin Zhao: Travel · East region · 2026-12: amount set to "
+            "CNY 8,000.00") in texts(entries)[0]

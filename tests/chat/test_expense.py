@@ -74,21 +74,32 @@ async def test_menu_button_guided_claim_with_receipt_in_seven_actions(stage, cas
     entries = await stage.act(cast.carol.send("🧾 Expense"))
     assert "How much did you spend?" in said(entries)
     entries += await stage.act(cast.carol.send("350"))
-    assert "Which category?" in said(entries)
-    entries += await stage.act(cast.carol.press(last(stage, cast.carol), "Lodging"))
+    assert "What was it for?" in said(entries)
+    entries += await stage.act(cast.carol.send("hotel for the rollout"))
+    assert "Which category?" not in said(entries)  # "hotel" says it: Lodging
     entries += await stage.act(cast.carol.press(last(stage, cast.carol), "Today"))
     assert "Which budget is it charged to?" in said(entries)
     entries += await stage.act(cast.carol.press(last(stage, cast.carol),
                                                 "📁 Project: Harbor Logistics rollout"))
-    entries += await stage.act(cast.carol.send("hotel for the rollout"))
     entries += await stage.act(cast.carol.send_photo(jpeg(scene(2))))
     summary = last(stage, cast.carol).text
+    assert "Category: Lodging" in summary
     assert "Charged to: Harbor Logistics rollout" in summary
     assert "Approval: Erin Zhao" in summary
     entries += await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
-    assert actions(entries) == 8  # 7 with the description typed after the amount
+    assert actions(entries) == 7
     [row] = await claims(org_database)
-    assert row[:2] == ("pending", row[1]) and row[4] == "project"
+    assert row[0] == "pending" and row[2] == "lodging" and row[4] == "project"
+    assert row[5] == "hotel for the rollout"
+
+
+async def test_a_description_without_a_known_word_asks_the_category(stage, cast, org_database):
+    await stage.act(cast.carol.send("🧾 Expense"))
+    await stage.act(cast.carol.send("80"))
+    entries = await stage.act(cast.carol.send("samples for Pudong"))
+    assert "Which category?" in said(entries)
+    entries = await stage.act(cast.carol.press(last(stage, cast.carol), "Office supplies"))
+    assert "When was it spent?" in said(entries)
 
 
 async def test_every_amount_format_is_read(stage, cast, org_database):
@@ -97,7 +108,7 @@ async def test_every_amount_format_is_read(stage, cast, org_database):
         if "Continue it?" in last(stage, cast.carol).text:
             await stage.act(cast.carol.press(last(stage, cast.carol), "🆕 New claim"))
         entries = await stage.act(cast.carol.send(typed))
-        assert "Which category?" in said(entries), typed
+        assert "What was it for?" in said(entries), typed
     amounts = sorted(str(r[1]) for r in await claims(org_database))
     assert amounts == sorted(["120.00", "120.50", "1234.50", "88.00", "88.00", "88.00"])
 
@@ -117,7 +128,7 @@ async def test_bad_amounts_are_refused_and_asked_again(stage, cast, org_database
     assert "How much did you spend?" in said(entries)
     assert await count(org_database, ClaimRow) == 0
     entries = await stage.act(cast.carol.send("45"))
-    assert "Which category?" in said(entries)
+    assert "What was it for?" in said(entries)
 
 
 async def test_date_in_the_future_and_too_old_are_refused(stage, cast, org_database):
@@ -330,3 +341,27 @@ async def test_a_trip_is_submitted_all_or_nothing(stage, cast, org_database):
                                                "🚀 Submit “Hangzhou fair”"))
     assert "2 claims of the trip submitted" in said(entries)
     assert [r[0] for r in await claims(org_database)] == ["pending", "pending"]
+
+
+async def test_a_receipt_filed_again_is_shown_as_a_possible_duplicate(stage, cast,
+                                                                     org_database):
+    await stage.act(cast.carol.send("/expense 350 hotel near Harbor Logistics"))
+    await stage.act(cast.carol.send_photo(jpeg(scene(1))))
+    await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    first = (await claims(org_database))[0][6]
+    # The same receipt photographed again: another file, the same picture.
+    await stage.act(cast.carol.send("/expense 350 hotel near Harbor Logistics"))
+    entries = await stage.act(cast.carol.send_photo(jpeg(scene(1), quality=60)))
+    entries = await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    warning = f"⚠️ Possible duplicate of {first}: the same receipt is on that claim."
+    assert f"{warning} The approvers will see that too." in said(entries)
+    second = (await claims(org_database))[1][6]
+    stage.dispatcher.wake()
+    cards = [await stage.standin.next_bot_message(cast.erin.id) for _ in range(2)]
+    assert warning not in cards[0].text
+    assert second in cards[1].text and warning in cards[1].text
+    # A third claim with another receipt is no duplicate of either.
+    await stage.act(cast.carol.send("/expense 350 hotel near Harbor Logistics"))
+    await stage.act(cast.carol.send_photo(jpeg(scene(3))))
+    entries = await stage.act(cast.carol.press(last(stage, cast.carol), "✅ Submit"))
+    assert "Possible duplicate" not in said(entries)

@@ -15,7 +15,13 @@ from bot.i18n import Translator
 from core.config import PipelineConfig
 from core.domain.period import Period
 from core.opportunities import OpportunityService
-from storage.tables import CustomerRow, OpportunityRow, OpportunityStageRow
+from storage.tables import (
+    CustomerRow,
+    MemberRow,
+    OpportunityRow,
+    OpportunityStageRow,
+    RecordChangeRow,
+)
 from tests.chat.conftest import texts
 
 HARBOR = (31.2400, 121.4900)
@@ -220,6 +226,26 @@ async def test_amount_date_and_note_are_edited_by_reply(stage, cast, org_databas
     entries = await stage.act(cast.carol.send("Buyer wants a demo", reply_to=question))
     assert "Carol Lin: 📝 Buyer wants a demo" in texts(entries)[0]
     assert [row[2] for row in await stored(org_database)] == [Decimal("150000.50")]
+
+
+async def test_edits_of_amount_and_date_are_on_the_cards_timeline(stage, cast, org_database):
+    await create(stage, cast.carol)
+    await stage.act(cast.carol.press(last(stage, cast.carol), "💰 Amount"))
+    await stage.act(cast.carol.send("150000.50", reply_to=last(stage, cast.carol)))
+    await stage.act(cast.carol.press(last(stage, cast.carol), "📅 Date"))
+    entries = await stage.act(cast.carol.send("2027-01-15", reply_to=last(stage, cast.carol)))
+    card = texts(entries)[0]
+    assert ("Thu 26 Nov 10:00 · Carol Lin: ✏️ expected close: Sun 20 Dec → Fri 15 Jan"
+            in card)
+    assert ("Thu 26 Nov 10:00 · Carol Lin: ✏️ amount: CNY 120,000.00 → CNY 150,000.50"
+            in card)
+    async with org_database.uow(read_only=True) as uow:
+        rows = (await uow.session.execute(
+            select(RecordChangeRow.field, RecordChangeRow.old_value, RecordChangeRow.new_value,
+                   MemberRow.key).join(MemberRow, MemberRow.id == RecordChangeRow.changed_by)
+            .order_by(RecordChangeRow.id))).all()
+    assert [tuple(r) for r in rows] == [("amount", "120000.00", "150000.50", "carol"),
+                                        ("expected_close", "2026-12-20", "2027-01-15", "carol")]
 
 
 async def test_opps_lists_overdue_first_and_searches(stage, cast, org_database, clock):

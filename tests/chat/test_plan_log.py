@@ -11,6 +11,7 @@ from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
 from storage.tables import CheckInRow, CustomerRow, MemberRow, PlanItemRow, PlanRow, WorkLogRow
 from tests.chat.conftest import said, texts
+from tests.days import checked_in
 
 TODAY = date(2026, 11, 26)  # Thursday, 10:00 in Shanghai at the fixed clock
 FRIDAY = date(2026, 11, 27)
@@ -175,6 +176,28 @@ async def test_log_marks_items_notes_and_unplanned_work(stage, cast, org_databas
         ("Visit Harbor", None, "done", False), ("Call Pudong", None, "not_done", False)]
 
 
+async def test_a_log_of_check_ins_only_is_saved_and_the_manager_sees_it(stage, cast,
+                                                                           org_database):
+    await checked_in(org_database, "carol", datetime(2026, 11, 26, 1, 30, tzinfo=UTC),
+                     customer="harbor-logistics")
+    entries = await stage.act(cast.carol.send("/log"))
+    assert "No plan for this day." in said(entries)
+    entries = await stage.act(cast.carol.press(last(stage, cast.carol), "✔️ Finish"))
+    assert "Work log for Thu 26 Nov saved" in said(entries)
+    assert "Check-ins this day: 1" in said(entries)
+    assert await count(org_database, WorkLogRow) == 1
+    entries = await stage.act(cast.erin.send("/team"))
+    assert "❌ 1 ✅ · —  Carol Lin" in texts(entries)[0]
+
+
+async def test_finishing_a_log_twice_keeps_one_log(stage, cast, org_database):
+    await stage.act(cast.carol.send("/log"))
+    finish = last(stage, cast.carol)
+    await stage.act(cast.carol.press(finish, "✔️ Finish"))
+    await stage.act(cast.carol.press(finish, callback_data="log:f:20261126", forge=True))
+    assert await count(org_database, WorkLogRow) == 1
+
+
 async def test_a_moved_item_appears_in_the_target_days_plan(stage, cast, org_database):
     await today_plan(stage, cast.carol, ["Visit Harbor"])
     await stage.act(cast.carol.send("/log"))
@@ -203,6 +226,14 @@ async def test_a_log_for_another_persons_day_via_a_forged_button(stage, cast, or
 async def test_a_log_for_tomorrow_is_refused(stage, cast):
     entries = await stage.act(cast.carol.send("/log tomorrow"))
     assert texts(entries) == ["That day has not come yet: a log is for today or earlier."]
+
+
+async def test_a_log_for_a_month_and_day_opens_that_past_day(stage, cast, clock):
+    clock.advance(days=8)  # Friday 4 December
+    entries = await stage.act(cast.carol.send("/log 12-03"))
+    assert "Work log for Thu 3 Dec" in said(entries)
+    entries = await stage.act(cast.carol.send("/plan 12-03"))
+    assert texts(entries) == ["Plans can be written at most 90 days ahead."]
 
 
 async def test_amending_a_log_the_next_day_is_marked_late(stage, cast, org_database, clock):

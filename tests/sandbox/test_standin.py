@@ -554,3 +554,14 @@ async def test_render_transcript_is_readable(standin: BotApiStandIn, bot: telegr
     assert 'bot answered the press on #4 with alert: "Rejected"' in lines
     assert "bot edited #4: Claim 9 rejected" in lines
     assert 'bot deleted #2: "Share your location"' in lines
+
+
+async def test_a_location_button_labelled_with_its_icon_shows_it_once(
+        standin: BotApiStandIn, bot: telegram.Bot) -> None:
+    alice = standin.user(1001, "Alice")
+    await alice.send("/start")
+    await bot.send_message(alice.id, "Menu", reply_markup=ReplyKeyboardMarkup(
+        [[KeyboardButton("📍 Check in", request_location=True),
+          KeyboardButton("📞 Share phone", request_contact=True)]]))
+    lines = render_transcript(standin.transcript()).splitlines()
+    assert "    ⌨ [📍 Check in] [📞 Share phone]" in lines

@@ -274,7 +274,8 @@ async def test_approving_a_withdrawn_claim_changes_nothing(org, clock):
     async with org.uow() as uow:
         claim = await uow.approvals.claim(claim_id)
         carol = await uow.members.get(claim.member_id)
-        await withdraw(uow, claim, carol, now=clock.now(), chat_id=CAROL)
+        await withdraw(uow, claim, carol, now=clock.now(), chat_id=CAROL,
+                       config=CONFIG, settings=DEFAULTS)
         await uow.commit()
     card = (await notifications(org, NotificationKind.APPROVAL_REQUEST))[0]
     assert card.payload["state"] == "withdrawn"
@@ -296,11 +297,13 @@ async def test_withdrawing_an_approved_claim_is_refused(org, clock):
     async with org.uow() as uow:
         claim = await uow.approvals.claim(claim_id)
         carol = await uow.members.get(claim.member_id)
-        error = await refused(withdraw(uow, claim, carol, now=clock.now(), chat_id=CAROL))
+        error = await refused(withdraw(uow, claim, carol, now=clock.now(), chat_id=CAROL,
+                                       config=CONFIG, settings=DEFAULTS))
         assert error.code == "claim_decided"
         li = await uow.members.by_key("li")
-        assert (await refused(withdraw(uow, claim, li, now=clock.now(),
-                                       chat_id=LI))).code == "not_your_claim"
+        assert (await refused(withdraw(
+            uow, claim, li, now=clock.now(), chat_id=LI, config=CONFIG,
+            settings=DEFAULTS))).code == "not_your_claim"
     assert (await claim_of(org, claim_id))[0].status is ClaimStatus.APPROVED
 
 
@@ -352,6 +355,55 @@ async def test_budget_alerts_go_to_the_units_manager_once_per_threshold(org, clo
     alerts = await notifications(org, NotificationKind.BUDGET_ALERT)
     assert [(a.member_id, a.payload["threshold"]) for a in alerts] == [
         (await member_id(org, "erin"), 80), (await member_id(org, "erin"), 100)]
+
+
+async def budget_alerts(database) -> list[tuple[int, str, int, bool]]:
+    """(threshold, state, percent shown, withdrawn) of each budget alert, oldest first."""
+    return [(a.payload["threshold"], str(a.state), a.payload["percent"],
+             bool(a.payload.get("withdrawn")))
+            for a in await notifications(database, NotificationKind.BUDGET_ALERT)]
+
+
+async def test_crossing_80_and_100_percent_at_once_is_one_alert(org, clock):
+    east = await department_id(org, "east")
+    await add_budget(org, UnitKind.DEPARTMENT, east, "1000", OverrunPolicy.WARN)
+    await filed(org, clock, "carol", "1200")
+    assert await budget_alerts(org) == [(100, "pending", 120, False)]
+
+
+async def test_an_alert_waiting_to_be_sent_shows_the_usage_of_now(org, clock):
+    east = await department_id(org, "east")
+    await add_budget(org, UnitKind.DEPARTMENT, east, "1000", OverrunPolicy.WARN)
+    await filed(org, clock, "carol", "850")
+    await filed(org, clock, "li", "50")
+    assert await budget_alerts(org) == [(80, "pending", 90, False)]
+
+
+async def test_a_rejection_withdraws_an_alert_before_it_is_sent(org, clock):
+    east = await department_id(org, "east")
+    await add_budget(org, UnitKind.DEPARTMENT, east, "1000", OverrunPolicy.WARN)
+    claim_id = await filed(org, clock, "carol", "1200")
+    await approvals(org, clock).reject(ERIN, claim_id, version=2, reason="no", chat_id=ERIN)
+    assert await budget_alerts(org) == [(100, "skipped", 0, True)]
+
+
+async def test_a_withdrawal_edits_an_alert_already_sent_and_a_new_crossing_alerts_again(
+        org, clock):
+    east = await department_id(org, "east")
+    await add_budget(org, UnitKind.DEPARTMENT, east, "1000", OverrunPolicy.WARN)
+    claim_id = await filed(org, clock, "carol", "900")
+    async with org.uow() as uow:  # the dispatcher sent it
+        await uow.session.execute(update(NotificationRow).values(
+            state="delivered", delivered_at=clock.now(), sent_version=1, message_id=7))
+        await uow.commit()
+    async with org.uow() as uow:
+        claim = await uow.approvals.claim(claim_id)
+        await withdraw(uow, claim, await uow.members.get(claim.member_id), now=clock.now(),
+                       chat_id=CAROL, config=CONFIG, settings=DEFAULTS)
+        await uow.commit()
+    assert await budget_alerts(org) == [(80, "pending", 0, True)]  # edited in place
+    await filed(org, clock, "li", "850")
+    assert await budget_alerts(org) == [(80, "pending", 85, False)]
 
 
 async def test_usage_counts_approved_and_pending_not_drafts_or_rejected(org, clock):

@@ -9,6 +9,7 @@ import pytest
 from core.budgets import BudgetService
 from core.domain.budget import OverrunPolicy, UnitKind
 from core.domain.errors import DomainError
+from core.domain.notification import NotificationKind
 from tests.service.test_approvals import (
     CAROL,
     CONFIG,
@@ -20,6 +21,7 @@ from tests.service.test_approvals import (
     WALT,
     filed,
     import_org,
+    notifications,
 )
 
 
@@ -101,3 +103,13 @@ async def test_a_bad_period_to_look_at_is_refused(org, clock):
     with pytest.raises(DomainError) as error:
         await budgets(org, clock).overview(LI, "next month")
     assert error.value.code == "budget_period_format"
+
+
+async def test_raising_a_limit_withdraws_the_alert_it_made_untrue(org, clock):
+    await filed(org, clock, "carol", "9000")  # 90% of the east travel budget
+    alerts = await notifications(org, NotificationKind.BUDGET_ALERT)
+    assert [(a.payload["threshold"], a.payload["percent"]) for a in alerts] == [(80, 90)]
+    await budgets(org, clock).set(ERIN, "department:east", "travel", "2026-11", "20000")
+    [alert] = await notifications(org, NotificationKind.BUDGET_ALERT)
+    assert (alert.payload["withdrawn"], alert.payload["percent"], str(alert.state)) == (
+        True, 45, "skipped")

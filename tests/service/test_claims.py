@@ -54,6 +54,8 @@ async def test_guided_draft_is_written_step_by_step_and_survives_a_new_service(
         expenses, database, clock, tmp_path):
     renewal = await harbor_renewal(database, clock)
     view = await expenses.begin(CAROL, "1,234.5", quick=False)
+    assert view.step is DraftStep.DESCRIPTION
+    view = await expenses.skip(CAROL, view.claim.id, DraftStep.DESCRIPTION, guided=True)
     assert view.step is DraftStep.CATEGORY
     view = await expenses.set_category(CAROL, view.claim.id, "travel", guided=True)
     assert view.step is DraftStep.DATE
@@ -69,7 +71,7 @@ async def test_guided_draft_is_written_step_by_step_and_survives_a_new_service(
     with pytest.raises(DomainError, match="opportunity_not_offered"):
         await expenses.set_opportunity(CAROL, view.claim.id, renewal + 1)
     view = await expenses.set_opportunity(CAROL, view.claim.id, renewal, guided=True)
-    assert view.step is DraftStep.DESCRIPTION
+    assert view.step is DraftStep.RECEIPT
     # A new service on the same database (a restart) finds the draft where it was left.
     again = service(database, clock, tmp_path)
     draft = await again.latest_draft(CAROL)
@@ -122,6 +124,25 @@ async def test_receipt_is_stored_and_required_above_the_limit(expenses, database
     result = await expenses.submit(CAROL, view.claim.id, chat_id=2001)
     assert result.claim.status is ClaimStatus.PENDING
     assert result.claim.number == f"EXP-2026-{view.claim.id:06d}"
+
+
+async def filed_with_receipt(expenses, telegram_id: int, data: bytes):
+    view = await expenses.begin(telegram_id, "350 hotel", quick=True)
+    await expenses.add_receipt(telegram_id, view.claim.id, data, file_id=None,
+                               as_document=False)
+    return await expenses.submit(telegram_id, view.claim.id)
+
+
+async def test_a_receipt_on_anyones_claim_still_claimed_is_a_possible_duplicate(expenses):
+    carol = await filed_with_receipt(expenses, CAROL, jpeg(scene(1)))
+    assert carol.duplicates == []
+    li = await filed_with_receipt(expenses, LI, jpeg(scene(1), quality=70))
+    assert li.duplicates == [carol.claim.number]
+    await expenses.withdraw(CAROL, carol.claim.id)
+    sam = await filed_with_receipt(expenses, SAM, jpeg(scene(1)))
+    assert sam.duplicates == [li.claim.number]
+    other = await filed_with_receipt(expenses, CAROL, jpeg(scene(2)))
+    assert other.duplicates == []
 
 
 async def test_summary_shows_budget_impact_and_route(expenses, database):

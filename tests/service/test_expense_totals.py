@@ -127,7 +127,8 @@ async def decide(database, clock, claim_id: int, roll: float) -> None:
     else:
         async with database.uow() as uow:
             author = await uow.members.get(claim.member_id)
-            await withdraw(uow, claim, author, now=clock.now(), chat_id=None)
+            await withdraw(uow, claim, author, now=clock.now(), chat_id=None,
+                           config=ExpensesConfig(), settings=DEFAULTS)
             await uow.commit()
 
 

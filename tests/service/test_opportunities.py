@@ -190,7 +190,9 @@ async def test_amount_and_notes_are_edited_and_the_timeline_pages(service, datab
     assert card.names[card.timeline[0].member_id] == "Erin Zhao"
     assert len(card.timeline) == 10 and card.has_more
     second = await service.card(CAROL, opp.id, page=1)
-    assert [e.kind for e in second.timeline] == ["note", "note", "stage"]
+    assert [e.kind for e in second.timeline] == ["note", "note", "stage", "change"]
+    assert second.timeline[-1].detail == {"field": "amount", "from": "120000.00",
+                                          "to": "150000.50"}
     assert not second.has_more
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.domain.errors import NotAllowed
+from core.domain.notification import Notification, NotificationKind
 from core.domain.org import OrgSettings
 from core.domain.org_file import parse_org_file
 from core.domain.plans import MAX_ITEMS, NewItem
@@ -17,6 +18,7 @@ from core.domain.reminders import WorkCalendar
 from core.domain.schedule import Execution, ItemOutcome, PlanRefused
 from core.org import OrgService
 from core.plans import PlanService, WorkLogService
+from core.reminders import LOG_REMINDER, PLAN_REMINDER, reminder_key
 from storage.tables import CheckInRow, CustomerRow, MemberRow, PlanItemRow, PlanRow, WorkLogRow
 from tests.conftest import EXAMPLE_ORG
 
@@ -232,3 +234,33 @@ async def test_saving_an_empty_draft_stores_nothing(services, database):
     async with database.uow(read_only=True) as uow:
         assert await uow.session.scalar(select(func.count()).select_from(PlanRow)) == 0
         assert await uow.session.scalar(select(func.count()).select_from(PlanItemRow)) == 0
+
+
+async def waiting_reminder(database, clock, rule: str, member_key: str, day: date) -> str:
+    """A reminder held back by quiet hours: due later, not sent yet; its key."""
+    key = reminder_key(rule, await ids(database, MemberRow, member_key), day)
+    async with database.uow() as uow:
+        await uow.notifications.add(Notification(
+            id=None, key=key, kind=NotificationKind(rule), payload={"date": day.isoformat()},
+            member_id=await ids(database, MemberRow, member_key), group_id=None,
+            created_at=clock.now(), due_at=clock.now() + timedelta(hours=2)))
+        await uow.commit()
+    return key
+
+
+async def reminder_state(database, key: str) -> str:
+    async with database.uow(read_only=True) as uow:
+        return str((await uow.notifications.by_key(key)).state)
+
+
+async def test_a_reminder_still_waiting_is_not_sent_once_the_plan_or_log_is_written(
+        services, database, clock):
+    plans, logs = services
+    plan_reminder = await waiting_reminder(database, clock, PLAN_REMINDER, "carol", FRIDAY)
+    log_reminder = await waiting_reminder(database, clock, LOG_REMINDER, "carol", TODAY)
+    other = await waiting_reminder(database, clock, LOG_REMINDER, "li", TODAY)
+    await plans.save(CAROL, FRIDAY, [NewItem("Visit Harbor")])
+    assert await reminder_state(database, plan_reminder) == "skipped"
+    await logs.finish(CAROL, TODAY)
+    assert await reminder_state(database, log_reminder) == "skipped"
+    assert await reminder_state(database, other) == "pending"

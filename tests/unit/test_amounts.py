@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain.budget import UnitKind
-from core.domain.claim_drafts import DraftStep, next_step, parse_spent_on, read_entry
+from core.domain.claim_drafts import (
+    DraftStep,
+    describe,
+    next_step,
+    parse_spent_on,
+    read_entry,
+)
 from core.domain.errors import DomainError
 from core.domain.expenses import (
     Claim,
@@ -152,17 +158,28 @@ def draft(**fields) -> Claim:
 def test_guided_flow_asks_every_empty_step_in_order():
     claim = draft(amount=Decimal("50"))
     assert next_step(claim, DraftStep.AMOUNT, receipt_above=Decimal(200),
+                     guided=True) is DraftStep.DESCRIPTION
+    assert next_step(claim, DraftStep.DESCRIPTION, receipt_above=Decimal(200),
                      guided=True) is DraftStep.CATEGORY
     full = draft(amount=Decimal("50"), category="meals", spent_on=TODAY,
                  unit_kind=UnitKind.DEPARTMENT, unit_id=1)
     assert next_step(full, DraftStep.UNIT, receipt_above=Decimal(200),
-                     guided=True) is DraftStep.DESCRIPTION
+                     guided=True) is DraftStep.RECEIPT
     assert next_step(full, DraftStep.UNIT, receipt_above=Decimal(200), guided=True,
                      opportunities=True) is DraftStep.OPPORTUNITY
-    assert next_step(full, DraftStep.DESCRIPTION, receipt_above=Decimal(200),
+    assert next_step(full, DraftStep.OPPORTUNITY, receipt_above=Decimal(200),
                      guided=True) is DraftStep.RECEIPT
     assert next_step(full, DraftStep.RECEIPT, receipt_above=Decimal(200),
                      guided=True) is DraftStep.SUMMARY
+
+
+def test_the_words_of_a_description_choose_the_category_unless_one_is_chosen():
+    keywords = {"travel": ["taxi"], "lodging": ["hotel"]}
+    described = describe(draft(amount=Decimal("350")), "hotel near Harbor", keywords)
+    assert (described.description, described.category) == ("hotel near Harbor", "lodging")
+    chosen = describe(draft(category="travel"), "hotel near Harbor", keywords)
+    assert chosen.category == "travel"
+    assert describe(draft(), "samples", keywords).category is None
 
 
 def test_quick_entry_asks_only_what_is_missing():

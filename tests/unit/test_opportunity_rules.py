@@ -129,6 +129,11 @@ def test_close_dates_are_read_with_or_without_the_year():
     refused("day_format", parse_close_date, "soon", TODAY)
 
 
+def test_a_closed_deals_month_and_day_is_the_last_such_day():
+    assert parse_close_date("11-01", TODAY, is_open=False) == date(2026, 11, 1)
+    assert parse_close_date("12-20", TODAY, is_open=False) == date(2025, 12, 20)
+
+
 def test_notes_and_reasons_are_trimmed_and_bounded():
     assert check_note("  called the buyer ") == "called the buyer"
     refused("opp_note_empty", check_note, " ")

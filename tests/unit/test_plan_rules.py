@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.domain.days import Toward, read_day
 from core.domain.errors import NotAllowed
 from core.domain.plans import (
     PlanItem,
@@ -28,14 +29,36 @@ TODAY = date(2026, 11, 26)
     ("12月3日", date(2026, 12, 3)), ("tomorrow", date(2026, 11, 27)), ("明天", date(2026, 11, 27)),
     ("1-5", date(2027, 1, 5)), ("today", TODAY)])
 def test_days_people_type_are_read(text, day):
-    assert parse_day(text, TODAY) == day
+    assert parse_day(text, TODAY, Toward.FUTURE) == day
 
 
 @pytest.mark.parametrize("text", ["someday", "2026-02-30", "13-01", ""])
 def test_unreadable_days_are_refused(text):
     with pytest.raises(PlanRefused) as refused:
-        parse_day(text, TODAY)
+        parse_day(text, TODAY, Toward.FUTURE)
     assert refused.value.code == "day_format"
+
+
+DEC_4 = date(2026, 12, 4)
+
+
+@pytest.mark.parametrize(("text", "toward", "day"), [
+    ("12-03", Toward.PAST, date(2026, 12, 3)), ("12-03", Toward.FUTURE, date(2027, 12, 3)),
+    ("12-04", Toward.PAST, DEC_4), ("12-04", Toward.FUTURE, DEC_4),
+    ("12-05", Toward.PAST, date(2025, 12, 5)), ("12-05", Toward.FUTURE, date(2026, 12, 5)),
+    ("1-5", Toward.PAST, date(2026, 1, 5)), ("1-5", Toward.FUTURE, date(2027, 1, 5)),
+    ("2-29", Toward.PAST, date(2024, 2, 29)), ("2-29", Toward.FUTURE, date(2028, 2, 29)),
+    ("yesterday", Toward.FUTURE, date(2026, 12, 3)), ("昨天", Toward.PAST, date(2026, 12, 3)),
+    ("2026-12-03", Toward.FUTURE, date(2026, 12, 3))])
+def test_a_month_and_day_is_the_nearest_past_day_for_a_log_and_future_day_for_a_plan(
+        text, toward, day):
+    assert read_day(text, DEC_4, toward) == day
+
+
+@pytest.mark.parametrize("text", ["2-30", "13-01", "0-1", "2025-02-29"])
+def test_days_no_calendar_has_are_not_read(text):
+    assert read_day(text, DEC_4, Toward.PAST) is None
+    assert read_day(text, DEC_4, Toward.FUTURE) is None
 
 
 @pytest.mark.parametrize(("text", "clock"), [("9:30", "09:30"), ("09.30", "09:30"),

@@ -125,3 +125,22 @@ def test_digest_of_a_department_without_reps_says_so():
     assert text(digest(["plan", "log"], [])).splitlines()[2:] == [
         "No reps in this department yet.", "", "as of 09:05"]
     assert summary(digest(["plan", "log"], []), EN) == "Team digest: East & West, Fri 27 Nov"
+
+
+BUDGET = {"budget_id": 4, "category": "travel", "category_name": "Travel",
+          "category_name_zh": "差旅", "unit": "East region", "period": "2026-11",
+          "used": "6000.00", "after": "6000.00", "limit": "10000.00", "percent": 60,
+          "over": "0", "policy": "warn", "threshold": 80, "currency": "CNY"}
+
+
+def test_a_withdrawn_budget_alert_says_so_with_the_usage_of_now():
+    import bot.handlers.approvals  # noqa: F401  (registers the budget alert's renderer)
+
+    alert = notice(NotificationKind.BUDGET_ALERT, {**BUDGET, "withdrawn": True},
+                   due=shanghai(26, 10))
+    assert text(alert) == (
+        "↩️ <b>Budget alert withdrawn</b>: Travel · East region · 2026-11\n"
+        "No longer at 80%: now CNY 6,000.00 of CNY 10,000.00 (60%) is approved or waiting "
+        "for approval.\nSee /budget.")
+    assert summary(alert, EN) == "Budget East region back under 80%"
+    assert text(alert, ZH).startswith("↩️ <b>预算提醒已撤回</b>：差旅 · East region · 2026-11")
