@@ -24,9 +24,17 @@ def wake_dispatcher(application: Application) -> None:
         dispatcher.wake()
 
 
+async def _look(services: Services) -> dict[str, int]:
+    """Run what is due; move on claims waiting on someone the org file has since retired."""
+    ran = await services.reminders.run_due()
+    if handed_over := await services.approvals.pass_over_retired():
+        ran["claims of people who left"] = handed_over
+    return ran
+
+
 def _report(application: Application, ran: dict[str, int]) -> None:
     for name, created in ran.items():
-        log.info("rule %s ran: %d new notifications", name, created)
+        log.info("%s ran: %d new notifications", name, created)
     if any(ran.values()):
         wake_dispatcher(application)
 
@@ -34,7 +42,7 @@ def _report(application: Application, ran: dict[str, int]) -> None:
 async def run_due_rules(context: CrmContext) -> None:
     """The repeating job: run what is due (each rule in its own unit of work)."""
     try:
-        ran = await context.services.reminders.run_due()
+        ran = await _look(context.services)
     except Exception:
         # The next look tries again; nothing was half-written.
         log.exception("scheduled rules failed")
@@ -53,7 +61,7 @@ async def start_scheduler(application: Application) -> None:
     """At start: rules from config to the database, catch up what is due, then keep looking."""
     services: Services = application.bot_data["services"]
     await services.reminders.sync_rules()
-    _report(application, await services.reminders.run_due())
+    _report(application, await _look(services))
     if application.job_queue is None:
         log.warning("no job queue (install python-telegram-bot[job-queue]): rules will not run")
         return

@@ -797,23 +797,71 @@ class ApprovalService:
                                            now=now, settings=settings, suffix=":reminder",
                                            reminder=True)
             return 0
+        await uow.approvals.add_event(ClaimEvent(
+            None, claim.id, ClaimAction.ESCALATED, None, now, None,
+            {"step": step.position, "from": step.approver_id, "to": target,
+             "hours": int((now - step.reached_at).total_seconds() // 3600)}))
+        return await self._passed_to(uow, org, claim, step, target, "escalated", now, settings,
+                                     suffix=":escalated")
+
+    async def _passed_to(self, uow: UnitOfWork, org: OrgView, claim: Claim,
+                         step: ApprovalStep, target: int, state: str, now: datetime,
+                         settings: OrgSettings, *, suffix: str) -> int:
+        """The step now waits on `target`: the old cards say so, the new approver gets one."""
         steps = await uow.approvals.steps(claim.id)
         # The new approver decides this step: a later step of theirs would ask them twice.
         for later in steps:
             if later.position > step.position and later.approver_id == target \
                     and later.state is StepState.WAITING:
                 await uow.approvals.save_step(replace(later, state=StepState.CANCELLED))
-        await uow.approvals.add_event(ClaimEvent(
-            None, claim.id, ClaimAction.ESCALATED, None, now, None,
-            {"step": step.position, "from": step.approver_id, "to": target,
-             "hours": int((now - step.reached_at).total_seconds() // 3600)}))
-        await revise_cards(uow, claim.id, {"state": "escalated", "by": org.name(target),
+        await revise_cards(uow, claim.id, {"state": state, "by": org.name(target),
                                            "at": now.isoformat()}, positions={step.position})
         steps = await uow.approvals.steps(claim.id)
-        escalated = next(s for s in steps if s.id == step.id)
+        moved = next(s for s in steps if s.id == step.id)
         open_steps = [s for s in steps if s.state is not StepState.CANCELLED]
-        return await publish_cards(uow, org, self._config, claim, escalated, open_steps,
-                                   now=now, settings=settings, suffix=":escalated")
+        return await publish_cards(uow, org, self._config, claim, moved, open_steps,
+                                   now=now, settings=settings, suffix=suffix)
+
+    # People who left ------------------------------------------------------------------------
+
+    async def pass_over_retired(self, now: datetime | None = None) -> int:
+        """Claims waiting on someone who has left the company go to the manager who would be
+        asked now, at once and whether or not the SLA rule runs."""
+        now = now or self._clock.now()
+        created = 0
+        async with self._uows() as uow:
+            org = await load_org(uow)
+            steps = await uow.approvals.current_steps_of(org.retired) if org.retired else []
+            if not steps:
+                return 0
+            settings = await uow.organization.get() or self._defaults
+            for step in steps:
+                claim = await uow.approvals.claim(step.claim_id)
+                if claim is None or claim.status is not ClaimStatus.PENDING:
+                    continue
+                target = self._stand_in_for(org, claim, step,
+                                            await uow.approvals.steps(claim.id))
+                if target is None or not await uow.approvals.hand_over_step(
+                        step.id, step.approver_id, target):
+                    continue
+                await uow.approvals.add_event(ClaimEvent(
+                    None, claim.id, ClaimAction.HANDED_OVER, None, now, None,
+                    {"step": step.position, "from": step.approver_id, "to": target}))
+                created += await self._passed_to(uow, org, claim, step, target, "handed_over",
+                                                 now, settings, suffix=f":handed_over:{target}")
+            await uow.commit()
+        return created
+
+    @staticmethod
+    def _stand_in_for(org: OrgView, claim: Claim, step: ApprovalStep,
+                      steps: list[ApprovalStep]) -> int | None:
+        """The first active manager above the claimant who has not decided on it yet."""
+        claimant = org.members.get(claim.member_id)
+        if claimant is None:
+            return None
+        decided = {s.decided_by for s in steps if s.position < step.position}
+        chain = org.tree.manager_chain(claimant.department_id, retired=org.retired)
+        return next((m for m in chain if m != claim.member_id and m not in decided), None)
 
 
 def check_reason(text: str) -> str:

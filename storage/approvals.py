@@ -132,6 +132,24 @@ class SqlApprovalRepository:
             .values(state=str(StepState.CANCELLED)))
         return result.rowcount
 
+    async def current_steps_of(self, approver_ids: Collection[int]) -> list[ApprovalStep]:
+        """Steps waiting on a decision of one of these approvers now."""
+        rows = await self.session.scalars(
+            select(ApprovalStepRow)
+            .where(ApprovalStepRow.state == str(StepState.CURRENT),
+                   one_of(ApprovalStepRow.approver_id, approver_ids))
+            .order_by(ApprovalStepRow.reached_at, ApprovalStepRow.id))
+        return [_step(r) for r in rows]
+
+    async def hand_over_step(self, step_id: int, from_id: int, to_id: int) -> bool:
+        """Give a current step to another approver (its own has left)."""
+        result = await self.session.execute(
+            update(ApprovalStepRow)
+            .where(ApprovalStepRow.id == step_id, ApprovalStepRow.approver_id == from_id,
+                   ApprovalStepRow.state == str(StepState.CURRENT))
+            .values(approver_id=to_id))
+        return result.rowcount == 1
+
     async def overdue_steps(self, reached_before: datetime) -> list[ApprovalStep]:
         """Current steps that became current before the moment and still have an SLA
         action left (a reminder or an escalation)."""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,14 +11,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.tables import InboundUpdateRow
+from storage.value_lists import one_of
 
-# Well below SQLite's and asyncpg's limits on bound parameters per statement.
-CHUNK = 500
-
-
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
+# Rows per INSERT: four parameters each, well below SQLite's and asyncpg's limits.
+ROWS_PER_INSERT = 125
 
 
 class SqlInboundUpdates:
@@ -30,7 +25,8 @@ class SqlInboundUpdates:
         """Keep updates not seen before; returns the ids that are new."""
         insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
         new: set[int] = set()
-        for chunk in _chunks(updates, CHUNK // 4):
+        for start in range(0, len(updates), ROWS_PER_INSERT):
+            chunk = updates[start:start + ROWS_PER_INSERT]
             statement = (insert(InboundUpdateRow)
                          .values([{"update_id": i, "payload": p, "received_at": at}
                                   for i, p in chunk])
@@ -40,10 +36,9 @@ class SqlInboundUpdates:
         return new
 
     async def handled(self, update_ids: Sequence[int], at: datetime) -> None:
-        for chunk in _chunks(sorted(update_ids)):
-            await self.session.execute(
-                update(InboundUpdateRow).where(InboundUpdateRow.update_id.in_(chunk))
-                .values(handled_at=at))
+        await self.session.execute(
+            update(InboundUpdateRow).where(one_of(InboundUpdateRow.update_id, update_ids))
+            .values(handled_at=at))
 
     async def forget_handled(self, *, below: int | None = None,
                              handled_before: datetime | None = None) -> None:

@@ -56,7 +56,8 @@ STEP_MARKS = {StepState.WAITING: "⏳", StepState.CURRENT: "👉", StepState.APP
 EVENTS = {
     "created": N_("created"), "edited": N_("edited"), "submitted": N_("submitted"),
     "approved": N_("approved"), "rejected": N_("rejected"), "withdrawn": N_("withdrawn"),
-    "escalated": N_("escalated"), "reminded": N_("reminder sent"), "posted": N_("posted"),
+    "escalated": N_("escalated"), "handed_over": N_("passed on: the approver left"),
+    "reminded": N_("reminder sent"), "posted": N_("posted"),
 }
 
 
@@ -119,6 +120,8 @@ def _step_outcome(payload: dict, t: Translator) -> str | None:
         return t("↩️ Withdrawn by the claimant")
     if state == "escalated":
         return t("⏫ No decision in time: passed to {name}", name=by)
+    if state == "handed_over":
+        return t("↪️ The approver has left the company: passed to {name}", name=by)
     return None
 
 

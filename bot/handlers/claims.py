@@ -38,7 +38,9 @@ STATUS_NAMES = {ClaimStatus.DRAFT: N_("draft"), ClaimStatus.PENDING: N_("waiting
 ACTION_NAMES = {ClaimAction.CREATED: N_("created"), ClaimAction.EDITED: N_("edited"),
                 ClaimAction.SUBMITTED: N_("submitted"), ClaimAction.APPROVED: N_("approved"),
                 ClaimAction.REJECTED: N_("rejected"), ClaimAction.WITHDRAWN: N_("withdrew"),
-                ClaimAction.ESCALATED: N_("escalated"), ClaimAction.REMINDED: N_("reminded"),
+                ClaimAction.ESCALATED: N_("escalated"),
+                ClaimAction.HANDED_OVER: N_("passed on: the approver left"),
+                ClaimAction.REMINDED: N_("reminded"),
                 ClaimAction.POSTED: N_("posted to the ledger")}
 
 # What the claimant is told when the approval module refuses (numbers filled in here).

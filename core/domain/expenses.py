@@ -56,6 +56,7 @@ class ClaimAction(enum.StrEnum):
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
     ESCALATED = "escalated"
+    HANDED_OVER = "handed_over"  # its approver left the company
     REMINDED = "reminded"
     POSTED = "posted"
 

@@ -13,7 +13,7 @@ from core.domain.expenses import ClaimStatus
 from core.domain.notification import DeliveryState
 from storage.tables import ClaimEventRow, NotificationRow
 from tests.chat.conftest import texts
-from tests.service.test_approvals import ERIN, approvals, claim_of, draft, submit
+from tests.service.test_approvals import ERIN, approvals, claim_of, draft, retire, submit
 
 
 def answers(entries) -> list[str | None]:
@@ -51,6 +51,19 @@ async def test_the_manager_approves_in_one_tap_and_the_card_shows_it(stage, cast
     assert (claim.status, claim.version) == (ClaimStatus.PENDING, 3)
     carol = await stage.standin.next_bot_message(cast.carol.id)
     assert carol.text.startswith("👍 Erin Zhao approved your claim EXP-2026-")
+
+
+async def test_a_claim_waiting_on_a_manager_who_left_goes_to_the_next_one(
+        stage, cast, org_database, clock):
+    """The org file retires Erin while the bot runs; no SLA needed for her claims to move."""
+    claim_id, card = await filed_card(stage, cast, org_database, clock)
+    await retire(org_database, "erin")
+    await stage.look_for_due_rules()
+    dana = await stage.standin.next_bot_message(cast.dana.id)
+    assert dana.text.startswith(f"🧾 Approval request · EXP-2026-{claim_id:06d}")
+    assert "✅ Approve" in str(dana.buttons)
+    entries = await stage.act(cast.dana.press(dana, "✅ Approve"))
+    assert answers(entries) == ["✅ You approved it. Finance checks it next."]
 
 
 async def test_forged_and_repeated_presses_change_nothing_and_say_why(stage, cast,

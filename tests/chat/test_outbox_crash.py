@@ -7,12 +7,9 @@ limits scaled ten times (300 messages/s) on both sides so a thousand messages ta
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -24,16 +21,19 @@ from core.notifications import publish_many
 from core.ports import SystemClock
 from storage.database import Database
 from storage.tables import MemberRow, NotificationRow
-from tests.conftest import BACKENDS, ROOT, _truncate, sqlite_copy
+from tests.chat.running_bot import RunningBot
+from tests.conftest import BACKENDS, _truncate, sqlite_copy
 
 MEMBERS = 1_000
 FIRST_ID = 500_000
 SCALE = 10
 BATCH = 50
+OUTBOX = (f"[outbox]\nmessages_per_second = {30 * SCALE}\n"
+          f"private_per_second = {1 * SCALE}\ngroup_per_minute = {20 * SCALE}\n"
+          f"batch = {BATCH}\n")
 SETTINGS = OrgSettings("Crash Test Co.", "UTC", "EUR", "en")
 # How long `crmbot run` may take to start (imports, migrations check) on a busy machine.
 START_SECONDS = 10
-RULES = ("plan_reminder", "log_reminder", "morning_digest", "approval_sla", "follow_up")
 
 
 @pytest.fixture
@@ -72,41 +72,8 @@ async def fan_out(request, tmp_path) -> str:
     return url
 
 
-class Bot:
-    """`crmbot run` in a subprocess, its output in a log file."""
-
-    def __init__(self, tmp_path: Path, standin: BotApiStandIn, url: str) -> None:
-        self.config = tmp_path / "config.toml"
-        self.config.write_text(
-            f'[telegram]\nbase_url = "{standin.base_url}"\n'
-            f'base_file_url = "{standin.base_file_url}"\n'
-            f'[database]\nurl = "{url}"\n'
-            f"[outbox]\nmessages_per_second = {30 * SCALE}\n"
-            f"private_per_second = {1 * SCALE}\ngroup_per_minute = {20 * SCALE}\n"
-            f"batch = {BATCH}\n"
-            # The scheduler would catch up on today's reminders for the same thousand people.
-            + "".join(f"[reminders.{rule}]\nenabled = false\n" for rule in RULES),
-            encoding="utf-8")
-        self.log = tmp_path / "bot.log"
-        self.env = {**os.environ, "CRMBOT_TOKEN": standin.token}
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", "--config", str(self.config),
-                cwd=ROOT, env=self.env, stdout=log, stderr=log)
-
-    async def end(self, signum: int, timeout: float = 20) -> int:
-        assert self.process is not None
-        self.process.send_signal(signum)
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
-
-
-async def until_sent(standin: BotApiStandIn, count: int, bot: Bot, timeout: float = 30) -> None:
+async def until_sent(standin: BotApiStandIn, count: int, bot: RunningBot,
+                     timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while standin.stats.messages_sent < count:
         if bot.process is not None and bot.process.returncode is not None:
@@ -138,7 +105,11 @@ def per_member(standin: BotApiStandIn) -> Counter[int]:
 
 async def test_sigterm_mid_fan_out_then_restart_delivers_each_exactly_once(
         standin, fan_out, tmp_path):
-    bot = Bot(tmp_path, standin, fan_out)
+    async with RunningBot(tmp_path, standin, fan_out, OUTBOX) as bot:
+        await _sigterm_then_restart(bot, standin, fan_out)
+
+
+async def _sigterm_then_restart(bot: RunningBot, standin: BotApiStandIn, fan_out: str) -> None:
     await bot.start()
     await until_sent(standin, 300, bot)
     assert await bot.end(signal.SIGTERM) == 0, bot.output()
@@ -157,7 +128,11 @@ async def test_sigterm_mid_fan_out_then_restart_delivers_each_exactly_once(
 
 
 async def test_sigkill_mid_fan_out_then_restart_loses_none(standin, fan_out, tmp_path):
-    bot = Bot(tmp_path, standin, fan_out)
+    async with RunningBot(tmp_path, standin, fan_out, OUTBOX) as bot:
+        await _sigkill_then_restart(bot, standin, fan_out)
+
+
+async def _sigkill_then_restart(bot: RunningBot, standin: BotApiStandIn, fan_out: str) -> None:
     await bot.start()
     await until_sent(standin, 300, bot)
     await bot.end(signal.SIGKILL)

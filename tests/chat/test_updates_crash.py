@@ -9,11 +9,8 @@ by asking for the next ones) while its answer is still on the way when it is kil
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -23,45 +20,8 @@ from bot.stage import Stage
 from core.inbound import InboundService
 from storage.database import Database
 from storage.tables import ClaimRow, InboundUpdateRow
-from tests.conftest import ROOT, FixedClock
-
-RULES = ("plan_reminder", "log_reminder", "morning_digest", "approval_sla", "follow_up")
-
-
-class Bot:
-    """`crmbot run` in a subprocess, its output in a log file."""
-
-    def __init__(self, tmp_path: Path, standin: BotApiStandIn, url: str) -> None:
-        self.config = tmp_path / "config.toml"
-        self.config.write_text(
-            f'[telegram]\nbase_url = "{standin.base_url}"\n'
-            f'base_file_url = "{standin.base_file_url}"\n'
-            f'[database]\nurl = "{url}"\n'
-            # Scheduled rules would follow the machine's clock here.
-            + "".join(f"[reminders.{rule}]\nenabled = false\n" for rule in RULES),
-            encoding="utf-8")
-        self.log = tmp_path / "bot.log"
-        self.env = {**os.environ, "CRMBOT_TOKEN": standin.token}
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", "--config", str(self.config),
-                cwd=ROOT, env=self.env, stdout=log, stderr=log)
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(self.process.wait(), 10)
-
-    async def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), 20)
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
+from tests.chat.running_bot import RunningBot
+from tests.conftest import FixedClock
 
 
 async def count(url: str, query) -> int:
@@ -77,7 +37,7 @@ def claims_of(member_id: int):
     return select(func.count()).select_from(ClaimRow).where(ClaimRow.member_id == member_id)
 
 
-async def until(condition, timeout: float, what: str, bot: Bot) -> None:
+async def until(condition, timeout: float, what: str, bot: RunningBot) -> None:
     deadline = time.monotonic() + timeout
     while not await condition():
         if time.monotonic() > deadline:
@@ -92,24 +52,29 @@ async def test_a_message_received_before_a_kill_is_handled_after_the_restart(
         carol_id = (await uow.members.by_key("carol")).id
     async with BotApiStandIn() as standin:
         cast = Cast(standin)
-        bot = Bot(tmp_path, standin, url)
-        await bot.start()
-        await until(lambda: _polling(standin), 20, "the bot polls", bot)
-        standin.delay = 1.5  # every answer of the stand-in now takes a while
-        update = await cast.carol.send("/expense 120 taxi to Harbor Logistics")
-        await standin.wait_fetched(update, timeout=10)  # Telegram counts it as delivered
-        await bot.kill()
-        assert standin.bot_messages(cast.carol.id) == []
-        assert await count(url, claims_of(carol_id)) == 0
+        async with RunningBot(tmp_path, standin, url) as bot:
+            await _kill_and_restart(bot, standin, cast, url, carol_id)
 
-        standin.delay = 0
-        await bot.start()
-        answer = await standin.next_bot_message(cast.carol.id, timeout=20)
-        assert "120" in answer.text
-        await until(lambda: _all_handled(url), 10, "the update is crossed off", bot)
-        assert await bot.stop() == 0, bot.output()
-        assert len(standin.bot_messages(cast.carol.id)) == 1
-        assert await count(url, claims_of(carol_id)) == 1  # one draft, not two
+
+async def _kill_and_restart(bot: RunningBot, standin: BotApiStandIn, cast: Cast, url: str,
+                            carol_id: int) -> None:
+    await bot.start()
+    await until(lambda: _polling(standin), 20, "the bot polls", bot)
+    standin.delay = 1.5  # every answer of the stand-in now takes a while
+    update = await cast.carol.send("/expense 120 taxi to Harbor Logistics")
+    await standin.wait_fetched(update, timeout=10)  # Telegram counts it as delivered
+    await bot.end(signal.SIGKILL)
+    assert standin.bot_messages(cast.carol.id) == []
+    assert await count(url, claims_of(carol_id)) == 0
+
+    standin.delay = 0
+    await bot.start()
+    answer = await standin.next_bot_message(cast.carol.id, timeout=20)
+    assert "120" in answer.text
+    await until(lambda: _all_handled(url), 10, "the update is crossed off", bot)
+    assert await bot.end(signal.SIGTERM) == 0, bot.output()
+    assert len(standin.bot_messages(cast.carol.id)) == 1
+    assert await count(url, claims_of(carol_id)) == 1  # one draft, not two
 
 
 async def _polling(standin: BotApiStandIn) -> bool:

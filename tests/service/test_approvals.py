@@ -463,6 +463,33 @@ async def test_a_retired_manager_is_passed_over_and_gets_no_card(org, clock):
     assert decision.next_step.kind is StepKind.FINANCE
 
 
+async def test_a_claim_waiting_on_a_manager_who_leaves_moves_on_at_once(org, clock):
+    claim_id = await filed(org, clock, "carol", "120")
+    assert await route_of(org, claim_id) == [("manager", "erin"), ("finance", None)]
+    await retire(org, "erin")
+    service = approvals(org, clock)  # no SLA rule at all
+    clock.advance(minutes=1)
+    assert await service.pass_over_retired() == 1
+    assert await route_of(org, claim_id) == [("manager", "dana"), ("finance", None)]
+    assert [e[0] for e in await events(org, claim_id)][-1] == "handed_over"
+    cards = await notifications(org, NotificationKind.APPROVAL_REQUEST)
+    assert [c.member_id for c in cards][-1] == await member_id(org, "dana")
+    erin = await member_id(org, "erin")
+    erins = next(c for c in cards if c.member_id == erin)
+    assert erins.payload["state"] == "handed_over"
+    assert await service.pass_over_retired() == 0  # once
+    decision = await service.approve(DANA, claim_id, version=2, chat_id=DANA)
+    assert decision.next_step.kind is StepKind.FINANCE
+
+
+async def test_a_claim_left_with_nobody_above_waits_for_the_org_to_name_someone(org, clock):
+    claim_id = await filed(org, clock, "sam", "120")
+    await retire(org, "walt")
+    await retire(org, "dana")
+    assert await approvals(org, clock).pass_over_retired() == 0
+    assert await route_of(org, claim_id) == [("manager", "walt"), ("finance", None)]
+
+
 async def test_budget_alerts_pass_over_a_retired_manager(org, clock):
     await retire(org, "erin")
     east = await department_id(org, "east")
