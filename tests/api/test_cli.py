@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,15 +9,10 @@ from pathlib import Path
 
 import httpx
 
+from bot.stage import free_port
 from tests.api.conftest import AUDIT, CURSOR_SECRET, LEDGER, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def write_config(folder: Path, port: int, tokens: str) -> Path:

@@ -56,7 +56,7 @@ async def test_the_manager_approves_in_one_tap_and_the_card_shows_it(stage, cast
 async def test_a_claim_waiting_on_a_manager_who_left_goes_to_the_next_one(
         stage, cast, org_database, clock):
     """The org file retires Erin while the bot runs; no SLA needed for her claims to move."""
-    claim_id, card = await filed_card(stage, cast, org_database, clock)
+    claim_id, _erins = await filed_card(stage, cast, org_database, clock)
     await retire(org_database, "erin")
     await stage.look_for_due_rules()
     dana = await stage.standin.next_bot_message(cast.dana.id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.stage import free_port
 from tests.conftest import EXAMPLE_ORG, PG_URL
 
 CRMBOT = [sys.executable, "-m", "bot.cli"]
@@ -81,12 +81,6 @@ TOKENS = '[telegram]\ntoken = "123456:test-token"\n' \
          'cursor_secret = "a-server-secret-of-at-least-32-characters"\n'
 COMMANDS = {"run": ["run"], "db upgrade": ["db", "upgrade"], "api": ["api"],
             "org import": ["org", "import", str(EXAMPLE_ORG)]}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def refused_in_one_line(folder: Path, url: str, command: str) -> str:
