@@ -92,7 +92,8 @@ async def test_a_forged_press_in_the_middle_of_a_claim_is_answered(stage, cast, 
         assert stage.standin.callback_answer(update)["text"] == NO_LONGER_VALID, data
     assert await row_counts(org_database) == before
     entries = await stage.act(cast.carol.send("120"))  # the claim still waits for its amount
-    assert "Which category?" in "\n".join(e.text or "" for e in entries if e.by_bot)
+    assert "📝 Draft · CNY 120.00\n\nWhat was it for?" in "\n".join(
+        e.text or "" for e in entries if e.by_bot)
 
 
 async def ids(database, column) -> list[int]:

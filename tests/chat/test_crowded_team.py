@@ -34,7 +34,8 @@ def crowded_org() -> dict:
 @pytest.fixture
 def config(sqlite_database):
     url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    return parse_config({"database": {"url": url}, "org": crowded_org()["org"]}, env={})
+    return parse_config({"database": {"url": url}, "org": crowded_org()["org"],
+                         "reminders": {"check_seconds": 600}}, env={})
 
 
 @pytest.fixture
@@ -51,11 +52,6 @@ def last(stage, user):
 def within_limits(message) -> None:
     assert len(message.text) <= TEXT_LIMIT
     assert sum(len(row) for row in message.buttons) <= MAX_BUTTONS
-
-
-async def fire(stage, rule: str) -> None:
-    [job] = stage.application.job_queue.get_jobs_by_name(rule)
-    await job.run(stage.application)
 
 
 async def bind_east(stage, cast):
@@ -95,7 +91,7 @@ async def test_a_forged_page_far_out_shows_the_last_page(stage, cast):
 async def test_the_groups_reminder_naming_everyone_fits_one_message(stage, cast, clock):
     group = await bind_east(stage, cast)
     clock.moment = datetime(2026, 11, 26, 18, tzinfo=SHANGHAI).astimezone(UTC)
-    await fire(stage, "plan_reminder")
+    await stage.fire("plan_reminder")
     message = await stage.standin.next_bot_message(group.id)
     assert message.text.startswith("📝 No plan yet for tomorrow (Fri 27 Nov): Carol Lin, "
                                    f"{rep_name(1)}, {rep_name(2)}, ")
@@ -106,7 +102,7 @@ async def test_the_groups_reminder_naming_everyone_fits_one_message(stage, cast,
 async def test_the_digest_of_three_hundred_reps_keeps_its_totals(stage, cast, clock):
     group = await bind_east(stage, cast)
     clock.moment = datetime(2026, 11, 26, 9, tzinfo=SHANGHAI).astimezone(UTC)
-    await fire(stage, "morning_digest")
+    await stage.fire("morning_digest")
     digest = await stage.standin.next_bot_message(group.id)
     assert digest.text.startswith("📊 Team digest: East region\n")
     assert len(digest.text) <= TEXT_LIMIT

@@ -285,7 +285,7 @@ async def test_amount_with_the_currency_first_is_read_in_both_ways(stage, cast, 
     entries = await stage.act(cast.carol.send("/expense"))
     assert "How much did you spend?" in said(entries)
     entries = await stage.act(cast.carol.send("CNY 88"))
-    assert "Which category?" in said(entries)
+    assert "📝 Draft · CNY 88.00\n\nWhat was it for?" in said(entries)
     await stage.act(cast.carol.send("/cancel"))
     entries = await stage.act(cast.carol.send("/expense CNY 88 lunch"))
     assert "Please send a photo of the receipt" not in said(entries)

@@ -47,7 +47,7 @@ async def test_a_claim_waiting_for_its_amount_answers_and_still_waits(stage, cas
     entries = await stage.act(cast.carol.send_other(kind))
     assert texts(entries) == [VOICE if kind == "voice" else CANNOT_USE]
     entries = await stage.act(cast.carol.send("120"))
-    assert "Which category?" in said(entries)
+    assert "📝 Draft · CNY 120.00\n\nWhat was it for?" in said(entries)
 
 
 async def test_a_sticker_in_a_group_gets_no_answer(stage, cast):
