@@ -43,8 +43,8 @@ REFUSALS: dict[str, str] = {
     "plan_in_past": N_("That day is over: plans are for today or later."),
     "plan_too_far": N_("Plans can be written at most 90 days ahead."),
     "item_empty": N_("Please write what you will do, in a few words."),
-    "item_too_long": N_("That is too long: an item can have at most 1,000 characters. "
-                        "Please shorten it."),
+    # Said of plan items, log notes and unplanned entries alike.
+    "item_too_long": N_("That is too long: at most 1,000 characters fit. Please shorten it."),
     "time_format": N_("I could not read that time. Please send it like 9:30 or 14:00."),
     "day_format": N_("I could not read that date. Please send it like 2026-12-03 or 12-03."),
     "too_many_items": N_("A day's plan can have at most 30 items."),

@@ -74,7 +74,7 @@ async def test_plan_item_text_over_1000_characters_is_refused(stage, cast, org_d
     await stage.act(cast.carol.send("/plan"))
     entries = await stage.act(cast.carol.send("x" * 1001))
     assert texts(entries) == [
-        "That is too long: an item can have at most 1,000 characters. Please shorten it."]
+        "That is too long: at most 1,000 characters fit. Please shorten it."]
     entries = await stage.act(cast.carol.send("Visit Harbor"))
     assert "Which customer is it for?" in said(entries)
 
