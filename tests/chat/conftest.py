@@ -19,18 +19,31 @@ def example_org() -> dict:
 
 
 @pytest.fixture
-def config(sqlite_database):
-    url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    # The scheduler looks for due rules at start; afterwards a test runs them when it says
-    # so (stage.fire, stage.look_for_due_rules), not whenever ten minutes of its run pass.
-    return parse_config({"database": {"url": url}, "org": example_org()["org"],
-                         "reminders": {"check_seconds": 600}}, env={})
+def org_file() -> dict:
+    """The organisation the chat tests' bot is started with (a test file may bring its own)."""
+    return example_org()
 
 
 @pytest.fixture
-async def org_database(sqlite_database, config, clock):
+def config_sections() -> dict:
+    """Config sections a test file adds to the chat tests' own."""
+    return {}
+
+
+@pytest.fixture
+def config(sqlite_database, org_file, config_sections, tmp_path):
+    url = sqlite_database.engine.url.render_as_string(hide_password=False)
+    # The scheduler looks for due rules at start; afterwards a test runs them when it says
+    # so (stage.fire, stage.look_for_due_rules), not whenever ten minutes of its run pass.
+    return parse_config({"database": {"url": url}, "org": org_file["org"],
+                         "storage": {"photos_dir": str(tmp_path / "photos")},
+                         "reminders": {"check_seconds": 600}, **config_sections}, env={})
+
+
+@pytest.fixture
+async def org_database(sqlite_database, config, clock, org_file):
     await build_services(config, sqlite_database, clock).org.import_org(
-        parse_org_file(example_org()))
+        parse_org_file(org_file))
     return sqlite_database
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.config import parse_config
 from storage.tables import Base, ClaimRow, VisitPhotoRow
-from tests.chat.conftest import example_org
 from tests.service.test_photos import jpeg, scene
 
 NO_LONGER_VALID = "That button is no longer valid."
@@ -99,13 +97,6 @@ async def test_a_forged_press_in_the_middle_of_a_claim_is_answered(stage, cast, 
 async def ids(database, column) -> list[int]:
     async with database.uow(read_only=True) as uow:
         return list(await uow.session.scalars(select(column).order_by(column)))
-
-
-@pytest.fixture
-def config(sqlite_database, tmp_path):
-    url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    return parse_config({"database": {"url": url}, "org": example_org()["org"],
-                         "storage": {"photos_dir": str(tmp_path / "photos")}}, env={})
 
 
 async def test_pressing_someone_elses_draft_and_photo_buttons_is_refused(stage, cast,

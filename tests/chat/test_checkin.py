@@ -9,19 +9,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from bot.sandbox import render_transcript
-from core.config import parse_config
 from storage.tables import CheckInRow, VisitPhotoRow
-from tests.chat.conftest import example_org, said, texts
+from tests.chat.conftest import said, texts
 from tests.service.test_photos import huge_png, jpeg, scene
 
 HARBOR = (31.2400, 121.4900)
-
-
-@pytest.fixture
-def config(sqlite_database, tmp_path):
-    url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    return parse_config({"database": {"url": url}, "org": example_org()["org"],
-                         "storage": {"photos_dir": str(tmp_path / "photos")}}, env={})
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.config import parse_config
 from storage.tables import CheckInRow
-from tests.chat.conftest import example_org, said, texts
+from tests.chat.conftest import said, texts
 from tests.chat.test_checkin import check_in
 from tests.service.test_checkin_deals import NOWHERE, add_deal
 from tests.service.test_photos import jpeg, scene
@@ -22,11 +21,8 @@ def photo_required(request) -> bool:
 
 
 @pytest.fixture
-def config(sqlite_database, tmp_path, photo_required):
-    url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    return parse_config({"database": {"url": url}, "org": example_org()["org"],
-                         "checkin": {"photo_required": photo_required},
-                         "storage": {"photos_dir": str(tmp_path / "photos")}}, env={})
+def config_sections(photo_required) -> dict:
+    return {"checkin": {"photo_required": photo_required}}
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import build_services
 from bot.fitting import MAX_BUTTONS, TEXT_LIMIT
-from core.config import parse_config
-from core.domain.org_file import parse_org_file
 from tests.chat.conftest import example_org, texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -32,17 +29,8 @@ def crowded_org() -> dict:
 
 
 @pytest.fixture
-def config(sqlite_database):
-    url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    return parse_config({"database": {"url": url}, "org": crowded_org()["org"],
-                         "reminders": {"check_seconds": 600}}, env={})
-
-
-@pytest.fixture
-async def org_database(sqlite_database, config, clock):
-    await build_services(config, sqlite_database, clock).org.import_org(
-        parse_org_file(crowded_org()))
-    return sqlite_database
+def org_file() -> dict:
+    return crowded_org()
 
 
 def last(stage, user):

@@ -9,17 +9,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from bot.stage import Stage
-from core.config import parse_config
 from storage.tables import ClaimReceiptRow, ClaimRow
-from tests.chat.conftest import example_org, said, texts
+from tests.chat.conftest import said, texts
 from tests.service.test_photos import huge_png, jpeg, scene
-
-
-@pytest.fixture
-def config(sqlite_database, tmp_path):
-    url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    return parse_config({"database": {"url": url}, "org": example_org()["org"],
-                         "storage": {"photos_dir": str(tmp_path / "photos")}}, env={})
 
 
 @pytest.fixture(autouse=True)

@@ -10,19 +10,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from core.config import parse_config
 from storage.tables import ClaimRow, OpportunityRow, PlanItemRow
-from tests.chat.conftest import example_org, texts
+from tests.chat.conftest import texts
 
 NOT_FOUND = "I could not find that opportunity, or it is not one you can see."
 HARBOR = (31.2401, 121.4902)
-
-
-@pytest.fixture
-def config(sqlite_database, tmp_path):
-    url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    return parse_config({"database": {"url": url}, "org": example_org()["org"],
-                         "storage": {"photos_dir": str(tmp_path / "photos")}}, env={})
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from core.config import parse_config
 from storage.photos import PhotoStore
-from tests.chat.conftest import example_org, texts
+from tests.chat.conftest import texts
 from tests.days import checked_in, logged_day, notification_rows, planned_items, visit_photo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -21,13 +20,6 @@ NOT_IN_TEAM = "That person is not in your team, so I cannot show their schedule.
 
 def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-@pytest.fixture
-def config(sqlite_database, tmp_path):
-    url = sqlite_database.engine.url.render_as_string(hide_password=False)
-    return parse_config({"database": {"url": url}, "org": example_org()["org"],
-                         "storage": {"photos_dir": str(tmp_path / "photos")}}, env={})
 
 
 @pytest.fixture
