@@ -33,8 +33,6 @@ class UpdateJournal:
         self._repeats: set[int] = set()
         self._done: list[int] = []
         self._writer: asyncio.Task[None] | None = None
-        self.replayed = 0
-        self.dropped = 0
 
     async def received(self, payloads: list[dict[str, Any]], offset: int | None) -> None:
         """A polled batch, recorded before Telegram hears that it arrived."""
@@ -51,13 +49,9 @@ class UpdateJournal:
             return True
         if update_id in self._repeats:
             self._repeats.discard(update_id)
-            self.dropped += 1
             return False
         # Not polled: a webhook's update, recorded before the webhook answers.
-        new = await self.inbound.received([(update_id, update.to_dict())])
-        if update_id not in new:
-            self.dropped += 1
-        return update_id in new
+        return update_id in await self.inbound.received([(update_id, update.to_dict())])
 
     def handled(self, update_id: int) -> None:
         """Cross it off; the marks of updates finishing together share one transaction."""
@@ -87,7 +81,6 @@ class UpdateJournal:
             except Exception:
                 log.exception("update %s cannot be read back; crossed off", update_id)
                 self.handled(update_id)
-        self.replayed = len(updates)
         return updates
 
 
