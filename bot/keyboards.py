@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -106,6 +107,11 @@ def date_from_data(year: str, month: str, day: str) -> date | None:
         return date(int(year), int(month), int(day))
     except ValueError:
         return None
+
+
+async def answer_stale(query: CallbackQuery, t: Translator) -> None:
+    """A press of an old, forged or malformed button: say so, so the spinner stops too."""
+    await query.answer(t("That button is no longer valid."), show_alert=True)
 
 
 _ID = re.compile(r"[0-9]{1,12}")

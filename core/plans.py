@@ -104,7 +104,6 @@ class _Schedule:
     async def _today(self, uow: UnitOfWork) -> date:
         return self._clock.now().astimezone(await self._zone(uow)).date()
 
-
     @staticmethod
     async def _answered(uow: UnitOfWork, rule: str, member_id: int, day: date) -> None:
         """The member's reminder for the day, if it still waits (quiet hours), is no longer

@@ -38,7 +38,7 @@ from bot.handlers.claims import category_name, claim_line, money, say
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import EXPENSE, date_from_data, id_from_data
+from bot.keyboards import EXPENSE, answer_stale, date_from_data, id_from_data
 from bot.timefmt import local_datetime
 from core.domain.budget import UnitKind
 from core.domain.claim_drafts import DraftStep
@@ -388,7 +388,7 @@ async def on_press(update: Update, context: CrmContext) -> int:
         return ConversationHandler.END
     match = _PRESS.fullmatch(query.data or "")
     if match is None:
-        await query.answer(t("That button is no longer valid."), show_alert=True)
+        await answer_stale(query, t)
         return ConversationHandler.END
     kind, claim_id, value = match[1], int(match[2]), match[3] or ""
     service, user_id, chat_id = context.services.expenses, update.effective_user.id, \
@@ -426,7 +426,7 @@ async def on_press(update: Update, context: CrmContext) -> int:
             await context.bot.send_message(chat_id, say(t, error))
         return TAP
     if view is None:
-        await query.answer(t("That button is no longer valid."), show_alert=True)
+        await answer_stale(query, t)
         return TAP
     await query.answer()
     if kind in "kfa" and (context.chat_data.get(DRAFT) or {}).get("claim") != claim_id:

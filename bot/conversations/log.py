@@ -27,7 +27,7 @@ from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
-from bot.keyboards import LOG, date_from_data
+from bot.keyboards import LOG, answer_stale, date_from_data
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.days import Toward
@@ -219,7 +219,7 @@ async def on_press(update: Update, context: CrmContext) -> int:
     except DomainError as error:
         await _refuse(update, context, error)
         return LOGGING
-    await query.answer(t("That button is no longer valid."), show_alert=True)
+    await answer_stale(query, t)
     return LOGGING
 
 

@@ -36,7 +36,7 @@ from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
-from bot.keyboards import PLAN, date_from_data, id_from_data
+from bot.keyboards import PLAN, answer_stale, date_from_data, id_from_data
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.days import Toward
@@ -175,8 +175,7 @@ async def start_from_button(update: Update, context: CrmContext) -> int:
     match = _DAY.fullmatch(update.callback_query.data or "")
     day = date_from_data(*match.groups()) if match else None
     if day is None:
-        await update.callback_query.answer(context.t("That button is no longer valid."),
-                                           show_alert=True)
+        await answer_stale(update.callback_query, context.t)
         return ConversationHandler.END
     if (draft := _draft(context)) and draft["items"]:
         # Changing the day would silently drop typed items: the day buttons are gone by now.
@@ -194,7 +193,7 @@ async def start_visit(update: Update, context: CrmContext) -> int:
         return ConversationHandler.END
     match = _VISIT.fullmatch(query.data or "")
     if match is None:
-        await query.answer(t("That button is no longer valid."), show_alert=True)
+        await answer_stale(query, t)
         return ConversationHandler.END
     if (draft := _draft(context)) and draft["items"]:
         await query.answer(t("Save or cancel this plan first."), show_alert=True)
@@ -386,7 +385,7 @@ async def on_review_press(update: Update, context: CrmContext) -> int | None:
     except DomainError as error:
         await _refuse(update, context, error)
         return None  # refused: the draft stays at the question it was at
-    await query.answer(t("That button is no longer valid."), show_alert=True)
+    await answer_stale(query, t)
     return None
 
 

@@ -28,7 +28,7 @@ from bot.context import CrmContext
 from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.i18n import N_, Translator
-from bot.keyboards import AnswersQuestion
+from bot.keyboards import AnswersQuestion, answer_stale
 from bot.notices import KIND_TITLES, Audience, Rendered, renders, summarizes
 from bot.scheduler import wake_dispatcher
 from bot.subjects import SubjectView, shows
@@ -329,7 +329,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
         elif match := _DETAILS.fullmatch(data):
             await _details(update, context, int(match[1]))
         else:
-            await query.answer(t("That button is no longer valid."), show_alert=True)
+            await answer_stale(query, t)
     except DomainError as error:
         await query.answer(refusal_text(t, error), show_alert=True)
 

@@ -16,7 +16,7 @@ from bot.fitting import fit_caption, fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator, all_translations
-from bot.keyboards import CALENDAR, date_from_data
+from bot.keyboards import CALENDAR, answer_stale, date_from_data
 from bot.notices import MONTHS, WEEKDAYS, day_label
 from bot.texts import refusal
 from core.calendar import DayView, MonthView
@@ -220,7 +220,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
         elif (match := _PHOTOS.fullmatch(data)) and (day := date_from_data(*match.groups()[1:])):
             await _send_photos(update, context, int(match[1]), day)
         else:
-            await query.answer(t("That button is no longer valid."), show_alert=True)
+            await answer_stale(query, t)
     except DomainError as error:
         await query.answer(refusal(t, error), show_alert=True)
 

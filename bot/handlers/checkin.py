@@ -11,7 +11,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot.context import CrmContext
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.i18n import N_, Translator
-from bot.keyboards import private_chat_link
+from bot.keyboards import answer_stale, private_chat_link
 from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.checkins import CheckInResult, CheckOut, DealChoice, PhotoResult
@@ -298,7 +298,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
             await service.discard_waiting_photo(user_id, int(match[1]))
             text, keyboard = t("All right, I have put that photo aside."), None
         else:
-            await query.answer(t("That button is no longer valid."), show_alert=True)
+            await answer_stale(query, t)
             return
     except DomainError as error:
         await query.answer(say_refusal(t, error), show_alert=True)

@@ -22,6 +22,7 @@ from bot.handlers.approvals import budget_name, duplicate_warning
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
+from bot.keyboards import answer_stale
 from bot.texts import REFUSALS, refusal
 from bot.timefmt import local_datetime
 from core.config import ExpensesConfig
@@ -272,7 +273,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
             text = fit_lines(lines)
             keyboard = None
         else:
-            await query.answer(t("That button is no longer valid."), show_alert=True)
+            await answer_stale(query, t)
             return
     except TripRefused as error:
         await query.answer()

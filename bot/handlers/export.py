@@ -13,6 +13,7 @@ from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.handlers.stats import PERIOD_DATA, PERIOD_LABELS, STATUS_LABELS, money
 from bot.i18n import Translator
+from bot.keyboards import answer_stale
 from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expense_stats import StatusFilter
@@ -105,7 +106,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
         except PeriodError:
             period = None
         if period is None:
-            await query.answer(t("That button is no longer valid."), show_alert=True)
+            await answer_stale(query, t)
             return
         await _send(update, context, period, StatusFilter(match[2]), FORMATS[match[3]])
     except DomainError as error:

@@ -9,7 +9,7 @@ from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHa
 
 from bot.commands import private_only_names
 from bot.context import CrmContext
-from bot.keyboards import private_chat_link
+from bot.keyboards import answer_stale, private_chat_link
 
 
 def _command_name(update: Update) -> str:
@@ -68,8 +68,7 @@ async def edited_message(update: Update, context: CrmContext) -> None:
 async def stale_button(update: Update, context: CrmContext) -> None:
     """A press no handler took (old, forged or malformed data): answer it, so that the
     button's spinner stops and the person knows nothing happened."""
-    await update.callback_query.answer(context.t("That button is no longer valid."),
-                                       show_alert=True)
+    await answer_stale(update.callback_query, context.t)
 
 
 UNREADABLE = (filters.Sticker.ALL | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE

@@ -13,6 +13,7 @@ from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
 from bot.context import CrmContext
 from bot.handlers.inbox import edit_or_send
+from bot.keyboards import answer_stale
 from bot.texts import refusal
 from core.domain.errors import DomainError
 
@@ -70,7 +71,7 @@ async def choose_department(update: Update, context: CrmContext) -> None:
     query, t, chat = update.callback_query, context.t, update.effective_chat
     match = _CHOICE.fullmatch(query.data or "")
     if match is None or chat is None or chat.type == ChatType.PRIVATE:
-        await query.answer(t("That button is no longer valid."), show_alert=True)
+        await answer_stale(query, t)
         return
     if int(match[2]) != update.effective_user.id:
         await query.answer(t("Only the person who sent /bindgroup can choose here."),

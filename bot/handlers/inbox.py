@@ -17,7 +17,7 @@ from bot.context import CrmContext
 from bot.fitting import fit_text, shorten
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.i18n import Translator
-from bot.keyboards import INBOX, counted_label_pattern
+from bot.keyboards import INBOX, answer_stale, counted_label_pattern
 from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
@@ -96,7 +96,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
     elif match := _OPEN.fullmatch(data):
         await _open(update, context, int(match[1]), int(match[2]))
     else:
-        await query.answer(t("That button is no longer valid."), show_alert=True)
+        await answer_stale(query, t)
 
 
 async def _turn_to(update: Update, context: CrmContext, number: int) -> None:

@@ -27,7 +27,7 @@ from bot.handlers.claims import STATUS_ICONS, STATUS_NAMES, category_name
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import AnswersQuestion
+from bot.keyboards import AnswersQuestion, answer_stale
 from bot.notices import day_label
 from bot.texts import refusal
 from core.config import ExpensesConfig
@@ -403,7 +403,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
         elif match := _PHOTOS.fullmatch(data):
             await send_photos(update, context, int(match[1]))
         else:
-            await query.answer(t("That button is no longer valid."), show_alert=True)
+            await answer_stale(query, t)
     except DomainError as error:
         await query.answer(say(t, error), show_alert=True)
 

@@ -12,6 +12,7 @@ from bot.context import CrmContext
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator, all_translations
+from bot.keyboards import answer_stale
 from bot.texts import REFUSALS, refusal
 from core.domain.errors import DomainError
 from core.domain.org import Member
@@ -97,7 +98,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
                                            reply_markup=_answer_here())
             return
         else:
-            await query.answer(t("That button is no longer valid."), show_alert=True)
+            await answer_stale(query, t)
             return
     except DomainError as error:
         await query.answer(refusal(t, error), show_alert=True)

@@ -16,6 +16,7 @@ from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
+from bot.keyboards import answer_stale
 from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expense_stats import BudgetLine, Line, StatusFilter, head
@@ -202,7 +203,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
     except PeriodError:
         period = None
     if period is None:
-        await query.answer(t("That button is no longer valid."), show_alert=True)
+        await answer_stale(query, t)
         return
     try:
         await _show(update, context, period, StatusFilter(match[2]))

@@ -15,7 +15,7 @@ from bot.handlers.calendar import day_keyboard, day_text, month_data
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator, all_translations
-from bot.keyboards import TEAM, AnswersQuestion, date_from_data
+from bot.keyboards import TEAM, AnswersQuestion, answer_stale, date_from_data
 from bot.notices import day_label
 from bot.texts import refusal
 from core.calendar import TeamToday
@@ -116,7 +116,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
         elif (match := _SET.fullmatch(data)) and (day := date_from_data(*match.groups()[1:4])):
             await _rate(update, context, int(match[1]), day, int(match[5]))
         else:
-            await query.answer(t("That button is no longer valid."), show_alert=True)
+            await answer_stale(query, t)
     except DomainError as error:
         await query.answer(refusal(t, error), show_alert=True)
 
