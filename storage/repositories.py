@@ -321,7 +321,7 @@ class SqlRecordChangeRepository(_Repository):
                  limit: int) -> list[RecordChange]:
         rows = await self.session.scalars(
             select(RecordChangeRow).where(RecordChangeRow.subject_type == subject_type,
-                                          RecordChangeRow.subject_id.in_(list(subject_ids)))
+                                          one_of(RecordChangeRow.subject_id, subject_ids))
             .order_by(RecordChangeRow.at.desc(), RecordChangeRow.id.desc()).limit(limit))
         return [RecordChange(r.subject_type, r.subject_id, r.field, r.old_value, r.new_value,
                              r.changed_by, r.at, r.id) for r in rows]
