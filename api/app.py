@@ -86,7 +86,10 @@ def requires(scope: str):
 
     async def client(request: Request, credentials: Annotated[
             HTTPAuthorizationCredentials | None, Security(_bearer)]) -> Client:
-        return await _authorize(request, scope)
+        # _AuthFirst has found the client before the request was read; ask again only
+        # where a route is served without it.
+        found = getattr(request.state, "client", None)
+        return found if found is not None else await _authorize(request, scope)
 
     client.scope = scope  # type: ignore[attr-defined]
     return client
@@ -135,7 +138,7 @@ class _AuthFirst(APIRoute):
 
         async def authorized_first(request: Request) -> Response:
             for scope in scopes:
-                await _authorize(request, scope)
+                request.state.client = await _authorize(request, scope)
             if has_body:
                 await _readable_body(request)
             return await handle(request)
