@@ -20,9 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import schemas
 from api.auth import POST, READ, Client, Tokens
 from api.cursor import CursorCodec, CursorError
+from bootstrap import build_services
 from core.config import Config
 from core.domain.errors import DomainError, NotFound
-from core.domain.finance import (
+from core.domain.expenses.finance import (
     LedgerClaim,
     LedgerClaimRecord,
     LedgerRow,
@@ -30,10 +31,9 @@ from core.domain.finance import (
     amount_text,
     utc_moment,
 )
-from core.finance import FinanceService, PostingRequest
+from core.expenses.finance import FinanceService, PostingRequest
 from core.ports import Clock, PhotoFiles, SystemClock
 from storage.database import Database
-from storage.photos import PhotoStore
 
 PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -409,8 +409,8 @@ def create_app(config: Config, database: Database, *, clock: Clock | None = None
     app.state.clock = clock
     app.state.tokens = Tokens(config.api.tokens, cursor_secret)
     app.state.page_size = config.api.page_size
-    app.state.finance = FinanceService(database.uow, clock,
-                                       photos or PhotoStore(config.storage.photos_dir))
+    app.state.finance = (FinanceService(database.uow, clock, photos) if photos else
+                         build_services(config, database, clock).finance)
     app.router.route_class = _AuthFirst
     app.add_middleware(_BodyLimit)
     _routes(app)

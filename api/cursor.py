@@ -9,7 +9,7 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
-from core.domain.finance import Position
+from core.domain.expenses.finance import Position
 
 # A client that polls at least daily never meets this; one that comes back later starts
 # again from its own records of what it posted.

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.domain.errors import DomainError
-from core.domain.finance import LEDGER_REF_MAX, LEDGER_REF_PATTERN, check_ledger_ref
+from core.domain.expenses.finance import LEDGER_REF_MAX, LEDGER_REF_PATTERN, check_ledger_ref
 
 # [0-9], not \d: Python's \d also matches other scripts' digits, ECMA-262's does not.
 AMOUNT_PATTERN = r"^[0-9]+\.[0-9]{2}$"

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from core.config import parse_config
-from core.domain.expenses import claim_number
+from core.domain.expenses.claims import claim_number
 from storage.database import Database, create_engine
 from storage.migrate import upgrade
 from storage.tables import ClaimReceiptRow, ClaimRow, DepartmentRow, MemberRow, ProjectRow

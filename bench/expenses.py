@@ -35,11 +35,11 @@ from zoneinfo import ZoneInfo
 
 from bench.scratch import run_outside_transaction, scratch_schema
 from core.config import ExpensesConfig
-from core.domain.expense_stats import StatusFilter
-from core.domain.org import OrgSettings
+from core.domain.expenses.stats import StatusFilter
+from core.domain.org.model import OrgSettings
 from core.domain.period import Period
-from core.expense_export import ExportFormat
-from core.expense_stats import ExpenseStatsService
+from core.expenses.export import ExportFormat
+from core.expenses.stats import ExpenseStatsService
 from storage.database import Database
 from storage.expense_totals import rebuild
 from storage.migrate import upgrade

@@ -25,11 +25,12 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from bot.app import build_application, org_defaults
+from bootstrap import org_defaults
+from bot.app import build_application
 from bot.stage import free_port
 from core.config import Config, parse_config
-from core.domain.notification import NewNotification, NotificationKind
-from core.notifications import publish_many
+from core.domain.inbox.notifications import NewNotification, NotificationKind
+from core.inbox.notifications import publish_many
 from core.ports import SystemClock
 from storage.database import Database
 from storage.migrate import upgrade

@@ -36,9 +36,9 @@ from pathlib import Path
 from bench.expenses import _sqlite_value
 from bench.scratch import run_outside_transaction, scratch_schema
 from core.config import PipelineConfig
-from core.domain.org import OrgSettings
+from core.domain.org.model import OrgSettings
 from core.domain.period import Period
-from core.opportunities import OpportunityService
+from core.opportunities.pipeline import OpportunityService
 from storage.database import Database
 from storage.migrate import upgrade
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
+from bootstrap import build_services
 from bot.commands import everyone_commands
-from bot.context import CrmContext, Services
+from bot.context import CrmContext
 from bot.conversations import expense, opportunity, plan
 from bot.conversations import log as work_log
 from bot.handlers import (
@@ -37,32 +37,14 @@ from bot.handlers import (
 from bot.handlers import help as help_
 from bot.i18n import LANGUAGES, TELEGRAM_CODES, Translator
 from bot.inbound import JournaledPolling, JournaledQueue, UpdateJournal
-from bot.outbox import Dispatcher, worker_name
+from bot.outbox import Dispatcher
 from bot.pacing import Pacer
 from bot.scheduler import start_scheduler
 from bot.transport import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
-from core.approvals import ApprovalService
-from core.budgets import BudgetService
-from core.calendar import CalendarService, TeamService
-from core.checkins import CheckInService
 from core.config import Config
-from core.domain.checkin import CheckInRules
-from core.domain.org import OrgSettings
-from core.expense_stats import ExpenseStatsService
-from core.expenses import ExpenseService
-from core.goals import GoalService
-from core.inbound import InboundService
-from core.notifications import GroupService, InboxService, OutboxService
-from core.opportunities import OpportunityService
-from core.org import OrgService
-from core.plans import PlanService, WorkLogService
 from core.ports import Clock, SystemClock
-from core.reminders import ReminderService, work_calendar
-from core.sites_cache import CustomerSitesCache
-from core.visitors import VisitorCache
 from storage.database import Database
-from storage.photos import PhotoStore
 
 log = logging.getLogger("crmbot")
 
@@ -70,58 +52,6 @@ log = logging.getLogger("crmbot")
 GATE_GROUP = -10
 GUARD_GROUP = -5
 FEATURE_GROUP = 0
-
-
-def org_defaults(config: Config) -> OrgSettings:
-    org = config.org
-    return OrgSettings(org.name, org.timezone, org.currency, org.default_language)
-
-
-def build_services(config: Config, database: Database, clock: Clock,
-                   worker: str | None = None) -> Services:
-    defaults = org_defaults(config)
-    worker = worker or worker_name()
-    org = OrgService(database.uow, clock, defaults, invite_ttl=config.telegram.invite_ttl)
-    approvals = ApprovalService(database.uow, clock, defaults, config.expenses,
-                                config.reminders.approval_sla,
-                                PhotoStore(config.storage.photos_dir))
-    goal_service = GoalService(database.uow, clock, defaults, config.pipeline,
-                               work_calendar(config.calendar))
-    return Services(
-        org=org,
-        visitors=VisitorCache(org, database.uow, database.changes),
-        inbox=InboxService(database.uow, clock),
-        outbox=OutboxService(database.uow, clock, defaults, worker=worker,
-                             lease=timedelta(seconds=config.outbox.lease_seconds)),
-        groups=GroupService(database.uow, clock, defaults),
-        reminders=ReminderService(database.uow, clock, defaults, config.reminders,
-                                  work_calendar(config.calendar), sla=approvals.run_sla,
-                                  follow_up=goal_service.run_daily),
-        plans=PlanService(database.uow, clock, defaults, work_calendar(config.calendar)),
-        work_logs=WorkLogService(database.uow, clock, defaults, work_calendar(config.calendar)),
-        check_ins=CheckInService(
-            database.uow, clock, CheckInRules(
-                max_age=timedelta(seconds=config.checkin.max_age_seconds),
-                max_accuracy_m=config.checkin.max_accuracy_m,
-                photo_required=config.checkin.photo_required),
-            PhotoStore(config.storage.photos_dir),
-            sites=CustomerSitesCache(database.uow, database.changes), timezone=defaults.timezone,
-            photo_window=timedelta(seconds=config.checkin.photo_window_seconds)),
-        calendar=CalendarService(database.uow, clock, defaults,
-                                 PhotoStore(config.storage.photos_dir)),
-        team=TeamService(database.uow, clock, defaults),
-        expenses=ExpenseService(database.uow, clock, defaults, config.expenses,
-                                PhotoStore(config.storage.photos_dir)),
-        approvals=approvals,
-        budgets=BudgetService(database.uow, clock, defaults, config.expenses),
-        expense_stats=ExpenseStatsService(database.uow, clock, defaults, config.expenses,
-                                          config.pipeline),
-        opportunities=OpportunityService(database.uow, clock, defaults, config.pipeline,
-                                         PhotoStore(config.storage.photos_dir)),
-        goals=goal_service,
-        inbound=InboundService(database.uow, clock),
-        clock=clock,
-    )
 
 
 def build_application(config: Config, *, database: Database | None = None,

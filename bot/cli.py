@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 from core.config import Config, ConfigError, load_config
-from core.domain.org_file import OrgFileError, parse_org_file
+from core.domain.org.org_file import OrgFileError, parse_org_file
 
 EXIT_USAGE = 2
 
@@ -118,7 +118,7 @@ def read_org_file(path: Path) -> dict:
 
 
 async def import_org_file(config: Config, path: Path):
-    from bot.app import build_services
+    from bootstrap import build_services
     from core.ports import SystemClock
     from storage.database import Database
 
@@ -149,7 +149,7 @@ class UsageError(Exception):
 
 async def _with_services(config: Config, use):
     """Bring the schema up to date, then call `use(services)` with the wall clock."""
-    from bot.app import build_services
+    from bootstrap import build_services
     from core.ports import SystemClock
     from storage.database import Database
 
@@ -166,7 +166,7 @@ def _local(moment, zone) -> str:
 
 
 async def list_jobs(services) -> list[str]:
-    from core.reminders import APPROVAL_SLA, RULE_NAMES, SLA_INTERVAL, WAITING_FOR, next_run
+    from core.inbox.reminders import APPROVAL_SLA, RULE_NAMES, SLA_INTERVAL, WAITING_FOR, next_run
 
     order = {name: index for index, name in enumerate(RULE_NAMES)}
     rules = sorted(await services.reminders.sync_rules(),
@@ -198,7 +198,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 
 async def run_job(services, name: str) -> str:
-    from core.reminders import APPROVAL_SLA
+    from core.inbox.reminders import APPROVAL_SLA
 
     rules = {r.name: r for r in await services.reminders.sync_rules()}
     if not rules[name].enabled:
@@ -218,7 +218,7 @@ async def run_job(services, name: str) -> str:
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
-    from core.reminders import RULE_NAMES, WAITING_FOR
+    from core.inbox.reminders import RULE_NAMES, WAITING_FOR
 
     if args.rule not in RULE_NAMES:
         raise UsageError(f'jobs run: unknown rule "{args.rule}" '
@@ -257,9 +257,9 @@ async def export_claims(services, period, status, form, output: Path):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.domain.expense_stats import StatusFilter
+    from core.domain.expenses.stats import StatusFilter
     from core.domain.period import Period, PeriodError
-    from core.expense_export import ExportFormat
+    from core.expenses.export import ExportFormat
 
     try:
         period = Period.parse(args.period)

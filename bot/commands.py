@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.i18n import N_
-from core.domain.org import Role
+from core.domain.org.model import Role
 
 
 @dataclass(frozen=True)

@@ -2,53 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bootstrap import Services
 from bot.i18n import Translator
-from core.approvals import ApprovalService
-from core.budgets import BudgetService
-from core.calendar import CalendarService, TeamService
-from core.checkins import CheckInService
-from core.domain.language import pick_language
-from core.domain.org import Member
-from core.expense_stats import ExpenseStatsService
-from core.expenses import ExpenseService
-from core.goals import GoalService
-from core.inbound import InboundService
-from core.notifications import GroupService, InboxService, OutboxService
-from core.opportunities import OpportunityService
-from core.org import OrgService, Visitor
-from core.plans import PlanService, WorkLogService
-from core.ports import Clock
-from core.reminders import ReminderService
-from core.visitors import VisitorCache
-
-
-@dataclass(frozen=True)
-class Services:
-    """What handlers may call: core's use cases, wired in the composition root."""
-
-    org: OrgService
-    visitors: VisitorCache
-    inbox: InboxService
-    outbox: OutboxService
-    groups: GroupService
-    reminders: ReminderService
-    plans: PlanService
-    work_logs: WorkLogService
-    check_ins: CheckInService
-    calendar: CalendarService
-    team: TeamService
-    expenses: ExpenseService
-    approvals: ApprovalService
-    budgets: BudgetService
-    expense_stats: ExpenseStatsService
-    opportunities: OpportunityService
-    goals: GoalService
-    inbound: InboundService
-    clock: Clock
+from core.domain.org.language import pick_language
+from core.domain.org.model import Member
+from core.org.membership import Visitor
 
 
 class CrmContext(CallbackContext[ExtBot, dict, dict, dict]):

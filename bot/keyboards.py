@@ -17,7 +17,7 @@ from telegram import (
 from telegram.ext import filters
 
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, all_translations
-from core.domain.org import Role
+from core.domain.org.model import Role
 
 
 @dataclass(frozen=True)

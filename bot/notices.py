@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.fitting import fit_lines, fit_text
 from bot.i18n import N_, Translator
-from core.domain.notification import Notification, NotificationKind
+from core.domain.inbox.notifications import Notification, NotificationKind
 
 Rendered = tuple[str, InlineKeyboardMarkup | None]
 

@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,8 +25,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.i18n import Translator
 from bot.notices import render
 from bot.pacing import Bulk, Postponed, retry_after_seconds
-from core.domain.notification import retry_delay
-from core.notifications import Delivery, OutboxService
+from core.domain.inbox.notifications import retry_delay
+from core.inbox.notifications import Delivery, OutboxService
 
 log = logging.getLogger("crmbot.outbox")
 
@@ -42,12 +41,8 @@ NOT_MODIFIED = "message is not modified"
 EDIT_TARGET_GONE = ("message to edit not found", "message can't be edited")
 
 
-# The dispatchers running in this process, by worker name ("host:pid:tag").
+# The dispatchers running in this process, by worker name (bootstrap.worker_name).
 _LIVE: set[str] = set()
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def abandoned_here(worker: str) -> bool:

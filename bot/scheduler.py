@@ -10,7 +10,8 @@ import logging
 
 from telegram.ext import Application
 
-from bot.context import CrmContext, Services
+from bootstrap import Services
+from bot.context import CrmContext
 
 log = logging.getLogger("crmbot.scheduler")
 

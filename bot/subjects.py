@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton
 
-from core.domain.notification import Notification
+from core.domain.inbox.notifications import Notification
 
 if TYPE_CHECKING:
     from bot.context import CrmContext

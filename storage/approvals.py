@@ -13,8 +13,8 @@ from decimal import Decimal
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain.budget import UnitKind
-from core.domain.expenses import (
+from core.domain.expenses.budgets import UnitKind
+from core.domain.expenses.claims import (
     COMMITTED,
     ApprovalStep,
     Claim,
@@ -25,7 +25,7 @@ from core.domain.expenses import (
     StepKind,
     StepState,
 )
-from core.domain.notification import NotificationKind
+from core.domain.inbox.notifications import NotificationKind
 from storage import expense_totals
 from storage.claims import claim_from_row, receipt_from_row
 from storage.tables import (

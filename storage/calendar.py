@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain.calendar import (
+from core.domain.schedule.calendar import (
     CheckInFact,
     LogEntryFact,
     LogFact,

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain.checkin import BoundingBox, CheckIn, OpenDeal, flags_text, parse_flags
-from core.domain.org import Customer
-from core.domain.photo import Exif, VisitPhoto
+from core.domain.org.model import Customer
+from core.domain.schedule.checkins import BoundingBox, CheckIn, OpenDeal, flags_text, parse_flags
+from core.domain.schedule.photos import Exif, VisitPhoto
 from storage.repositories import _customer
 from storage.tables import CheckInRow, CustomerRow, MemberRow, OpportunityRow, VisitPhotoRow
 from storage.value_lists import one_of

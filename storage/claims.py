@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import Select, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain.budget import UnitKind
-from core.domain.claim_drafts import ExpenseReport
-from core.domain.expenses import Claim, ClaimAction, ClaimEvent, ClaimStatus, Receipt
+from core.domain.expenses.budgets import UnitKind
+from core.domain.expenses.claims import Claim, ClaimAction, ClaimEvent, ClaimStatus, Receipt
+from core.domain.expenses.drafts import ExpenseReport
 from storage.tables import (
     ApprovalStepRow,
     ClaimEventRow,

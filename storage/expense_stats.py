@@ -10,14 +10,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from core.domain.budget import Budget, UnitKind
-from core.domain.expense_stats import (
-    ClaimScope,
-    Dimension,
-    ExportRow,
-    GroupSum,
-    opportunity_label,
-)
+from core.domain.expenses.budgets import Budget, UnitKind
+from core.domain.expenses.stats import ClaimScope, Dimension, ExportRow, GroupSum, opportunity_label
 from storage import expense_totals
 from storage.tables import (
     ClaimRow,

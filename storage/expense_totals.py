@@ -41,10 +41,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from core.domain.budget import Budget
-from core.domain.expense_stats import ClaimScope, Dimension, GroupSum
-from core.domain.expenses import COMMITTED, ClaimStatus
-from core.domain.opportunity import StageChange, stage_spans
+from core.domain.expenses.budgets import Budget
+from core.domain.expenses.claims import COMMITTED, ClaimStatus
+from core.domain.expenses.stats import ClaimScope, Dimension, GroupSum
+from core.domain.opportunities.pipeline import StageChange, stage_spans
 from storage.tables import ClaimRow, ExpenseTotalRow, OpportunityStageRow
 from storage.value_lists import one_of
 

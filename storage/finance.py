@@ -25,8 +25,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
-from core.domain.expenses import ClaimStatus
-from core.domain.finance import (
+from core.domain.expenses.claims import ClaimStatus
+from core.domain.expenses.finance import (
     HistoryLine,
     LedgerClaim,
     LedgerClaimRecord,

@@ -13,10 +13,10 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain.budget import UnitKind
-from core.domain.expenses import ClaimStatus
-from core.domain.goals import Goal, Metric, doubtful
-from core.domain.opportunity import Opportunity
+from core.domain.expenses.budgets import UnitKind
+from core.domain.expenses.claims import ClaimStatus
+from core.domain.opportunities.goals import Goal, Metric, doubtful
+from core.domain.opportunities.pipeline import Opportunity
 from core.domain.period import Period
 from storage.tables import (
     CheckInRow,

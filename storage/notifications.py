@@ -10,8 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from core.domain.notification import DeliveryState, Notification, NotificationKind
-from core.domain.reminders import ReminderRule, TeamGroup
+from core.domain.inbox.notifications import DeliveryState, Notification, NotificationKind
+from core.domain.inbox.reminders import ReminderRule, TeamGroup
 from storage.tables import NotificationRow, ReminderRuleRow, TeamGroupRow
 
 _COLUMNS = ("key", "kind", "member_id", "group_id", "payload", "subject_type", "subject_id",

@@ -41,9 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.domain.audit import OPPORTUNITY
-from core.domain.calendar import PhotoFact, parse_flags
-from core.domain.expenses import COMMITTED
-from core.domain.opportunity import (
+from core.domain.expenses.claims import COMMITTED
+from core.domain.opportunities.pipeline import (
     CardFacts,
     ClaimTotal,
     Note,
@@ -58,6 +57,7 @@ from core.domain.opportunity import (
     stage_on,
     weighted_from_cent_percent,
 )
+from core.domain.schedule.calendar import PhotoFact, parse_flags
 from storage import expense_totals
 from storage.tables import (
     CheckInRow,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
-from core.domain.photo import Exif
+from core.domain.schedule.photos import Exif
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # what the Bot API lets a bot download
 THUMBNAIL_PX = 320

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain.plans import LogEntry, NewItem, PlanItem, Visit, parse_flags
-from core.domain.schedule import ItemOutcome
+from core.domain.schedule.execution import ItemOutcome
+from core.domain.schedule.plans import LogEntry, NewItem, PlanItem, Visit, parse_flags
 from storage.tables import (
     CheckInRow,
     CustomerRow,

@@ -10,10 +10,10 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain.audit import RecordChange
-from core.domain.budget import Budget, OverrunPolicy, UnitKind
-from core.domain.invite import Invite
-from core.domain.notification import QuietHours, parse_clock
-from core.domain.org import Customer, Department, Member, OrgSettings, Project, Role
+from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
+from core.domain.inbox.notifications import QuietHours, parse_clock
+from core.domain.org.invite import Invite
+from core.domain.org.model import Customer, Department, Member, OrgSettings, Project, Role
 from core.domain.period import Period
 from storage.tables import (
     BudgetRow,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select, update
 
-from core.domain.expenses import ClaimStatus
+from core.domain.expenses.claims import ClaimStatus
 from storage.database import Database
 from storage.tables import (
     ClaimRow,

@@ -40,11 +40,11 @@ from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
 from bot.keyboards import EXPENSE, answer_stale, date_from_data, id_from_data
 from bot.timefmt import local_datetime
-from core.domain.budget import UnitKind
-from core.domain.claim_drafts import DraftStep
 from core.domain.errors import DomainError
-from core.domain.expenses import AMOUNT_EXAMPLE, StepKind
-from core.expenses import ClaimSummary, DraftView
+from core.domain.expenses.budgets import UnitKind
+from core.domain.expenses.claims import AMOUNT_EXAMPLE, StepKind
+from core.domain.expenses.drafts import DraftStep
+from core.expenses.claims import ClaimSummary, DraftView
 
 # States: what typed text is the answer to (buttons work in every state).
 AMOUNT, DATE, DESCRIPTION, TAP = range(4)

@@ -32,9 +32,9 @@ from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.days import Toward
 from core.domain.errors import DomainError
-from core.domain.plans import PlanItem
-from core.domain.schedule import Execution, ItemOutcome, percent
-from core.plans import DayLog
+from core.domain.schedule.execution import Execution, ItemOutcome, percent
+from core.domain.schedule.plans import PlanItem
+from core.schedule.plans import DayLog
 
 # States
 LOGGING, UNPLANNED = range(2)

@@ -41,7 +41,7 @@ from bot.i18n import Translator
 from bot.notices import day_label
 from core.domain.errors import DomainError
 from core.domain.money import format_amount
-from core.opportunities import NewCustomer, NewOpportunity
+from core.opportunities.pipeline import NewCustomer, NewOpportunity
 
 # States
 CUSTOMER, NEW_NAME, SITE, TITLE, AMOUNT, CLOSE, STAGE = range(7)

@@ -41,9 +41,9 @@ from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.days import Toward
 from core.domain.errors import DomainError
-from core.domain.plans import NewItem, PlanItem, check_item_count
-from core.domain.schedule import ItemOutcome
-from core.plans import PlanDay, check_text, check_time
+from core.domain.schedule.execution import ItemOutcome
+from core.domain.schedule.plans import NewItem, PlanItem, check_item_count
+from core.schedule.plans import PlanDay, check_text, check_time
 
 # States
 ITEM, CUSTOMER, TIME, EDIT = range(4)

@@ -33,11 +33,11 @@ from bot.notices import KIND_TITLES, Audience, Rendered, renders, summarizes
 from bot.scheduler import wake_dispatcher
 from bot.subjects import SubjectView, shows
 from bot.texts import REFUSALS, refusal
-from core.approvals import REASON_MAX, WARN_ESCALATED, ClaimView, Decision
 from core.domain.errors import DomainError
-from core.domain.expenses import StepKind, StepState, parse_claim_number
+from core.domain.expenses.claims import StepKind, StepState, parse_claim_number
+from core.domain.inbox.notifications import Notification, NotificationKind
 from core.domain.money import format_amount
-from core.domain.notification import Notification, NotificationKind
+from core.expenses.approvals import REASON_MAX, WARN_ESCALATED, ClaimView, Decision
 
 _APPROVE = re.compile(r"apv:a:(\d{1,12}):(\d{1,9})")
 _REJECT = re.compile(r"apv:r:(\d{1,12}):(\d{1,9})")

@@ -13,10 +13,10 @@ from bot.fitting import split_lines
 from bot.handlers.approvals import refusal_text
 from bot.i18n import N_, Translator
 from bot.timefmt import local_datetime
-from core.budgets import BudgetChange, BudgetLine, BudgetOverview
-from core.domain.budget import OverrunPolicy
 from core.domain.errors import DomainError
+from core.domain.expenses.budgets import OverrunPolicy
 from core.domain.money import format_amount
+from core.expenses.budgets import BudgetChange, BudgetLine, BudgetOverview
 
 BAR_CELLS = 10
 CHANGED_FIELDS = {"amount": N_("amount"), "policy": N_("policy")}

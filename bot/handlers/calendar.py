@@ -19,11 +19,11 @@ from bot.i18n import N_, Translator, all_translations
 from bot.keyboards import CALENDAR, answer_stale, date_from_data
 from bot.notices import MONTHS, WEEKDAYS, day_label
 from bot.texts import refusal
-from core.calendar import DayView, MonthView
-from core.domain.calendar import DayMarks, Month
-from core.domain.checkin import TrustFlag
 from core.domain.errors import DomainError
-from core.domain.schedule import percent
+from core.domain.schedule.calendar import DayMarks, Month
+from core.domain.schedule.checkins import TrustFlag
+from core.domain.schedule.execution import percent
+from core.schedule.calendar import DayView, MonthView
 
 # Callback data (all untrusted; the services re-check who may see whom on every press):
 #   cal:m:<member>:<YYYYMM>    a month        cal:d:<member>:<YYYYMMDD>   a day

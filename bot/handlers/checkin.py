@@ -14,9 +14,9 @@ from bot.i18n import N_, Translator
 from bot.keyboards import answer_stale, private_chat_link
 from bot.texts import refusal
 from bot.timefmt import local_datetime
-from core.checkins import CheckInResult, CheckOut, DealChoice, PhotoResult
-from core.domain.checkin import CheckIn, SharedLocation, TrustFlag
 from core.domain.errors import DomainError
+from core.domain.schedule.checkins import CheckIn, SharedLocation, TrustFlag
+from core.schedule.checkins import CheckInResult, CheckOut, DealChoice, PhotoResult
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the most a bot may download through the Bot API
 

@@ -27,9 +27,9 @@ from bot.texts import REFUSALS, refusal
 from bot.timefmt import local_datetime
 from core.config import ExpensesConfig
 from core.domain.errors import DomainError
-from core.domain.expenses import Claim, ClaimAction, ClaimStatus, parse_claim_reference
+from core.domain.expenses.claims import Claim, ClaimAction, ClaimStatus, parse_claim_reference
 from core.domain.money import CENT
-from core.expenses import ClaimDetail, ClaimPage, TripRefused, TripView
+from core.expenses.claims import ClaimDetail, ClaimPage, TripRefused, TripView
 
 STATUS_ICONS = {ClaimStatus.DRAFT: "📝", ClaimStatus.PENDING: "⏳", ClaimStatus.APPROVED: "✅",
                 ClaimStatus.REJECTED: "❌", ClaimStatus.WITHDRAWN: "↩️"}

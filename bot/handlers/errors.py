@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.context import CrmContext
-from core.domain.language import from_telegram
+from core.domain.org.language import from_telegram
 
 log = logging.getLogger("crmbot.errors")
 

@@ -16,9 +16,9 @@ from bot.i18n import Translator
 from bot.keyboards import answer_stale
 from bot.texts import refusal
 from core.domain.errors import DomainError
-from core.domain.expense_stats import StatusFilter
+from core.domain.expenses.stats import StatusFilter
 from core.domain.period import Period, PeriodError
-from core.expense_export import ExportFormat
+from core.expenses.export import ExportFormat
 
 # Callback data (untrusted: the service re-checks who may see what on every press):
 #   xpt:<period>:<status>:<x|c>   send the file     xpt:k:<status>:<x|c>   change the choice

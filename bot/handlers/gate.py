@@ -8,7 +8,7 @@ from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from bot.context import CrmContext
 from bot.i18n import Translator
-from core.org import Visitor
+from core.org.membership import Visitor
 
 
 def refusal_for(t: Translator, visitor: Visitor) -> str:

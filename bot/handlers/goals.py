@@ -18,10 +18,10 @@ from bot.notices import Audience, Rendered, day_label, renders, summarizes
 from bot.scheduler import wake_dispatcher
 from bot.texts import refusal
 from core.domain.errors import DomainError
-from core.domain.goals import Metric, Progress, bar, per_day
+from core.domain.inbox.notifications import Notification, NotificationKind
 from core.domain.money import format_amount
-from core.domain.notification import Notification, NotificationKind
-from core.goals import GoalLine, GoalsView
+from core.domain.opportunities.goals import Metric, Progress, bar, per_day
+from core.opportunities.goals import GoalLine, GoalsView
 
 METRICS = {Metric.VISITS: N_("Visits"), Metric.NEW: N_("New opportunities"),
            Metric.WON: N_("Won amount"), Metric.RATIO: N_("Expenses to won")}

@@ -21,7 +21,7 @@ from bot.keyboards import INBOX, answer_stale, counted_label_pattern
 from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
-from core.domain.notification import Notification, Page
+from core.domain.inbox.notifications import Notification, Page
 
 # Callback data: "inbox:p:<page>" shows a page, "inbox:o:<id>:<page>" opens one (and
 # remembers the page for the way back). Both are untrusted; the service re-checks.

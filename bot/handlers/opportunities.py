@@ -31,13 +31,19 @@ from bot.keyboards import AnswersQuestion, answer_stale
 from bot.notices import day_label
 from bot.texts import refusal
 from core.config import ExpensesConfig
-from core.domain.checkin import TrustFlag
 from core.domain.errors import DomainError
-from core.domain.expenses import ClaimStatus
+from core.domain.expenses.claims import ClaimStatus
 from core.domain.money import format_amount
-from core.domain.opportunity import MAX_NOTE, MAX_REASON, Opportunity, Pipeline, TimelineEntry
+from core.domain.opportunities.pipeline import (
+    MAX_NOTE,
+    MAX_REASON,
+    Opportunity,
+    Pipeline,
+    TimelineEntry,
+)
 from core.domain.period import Period, PeriodError
-from core.opportunities import ZERO, Card, OpportunityList, PipelineView
+from core.domain.schedule.checkins import TrustFlag
+from core.opportunities.pipeline import ZERO, Card, OpportunityList, PipelineView
 
 # Callback data (untrusted: the service re-reads the deal and re-checks the presser's rights
 # and the deal's stage on every press; ids and stage keys are matched strictly here):

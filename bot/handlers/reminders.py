@@ -15,8 +15,8 @@ from bot.i18n import N_, Translator, all_translations
 from bot.keyboards import answer_stale
 from bot.texts import REFUSALS, refusal
 from core.domain.errors import DomainError
-from core.domain.org import Member
-from core.notifications import quiet_hours_text
+from core.domain.org.model import Member
+from core.inbox.notifications import quiet_hours_text
 
 # Offered as buttons; any other window is typed. Keep the data short: rem:q:22:00-08:00.
 PRESETS = ("22:00-08:00", "21:00-07:00")

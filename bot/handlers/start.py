@@ -12,7 +12,7 @@ from bot.handlers.gate import refusal_for
 from bot.keyboards import main_menu
 from bot.texts import refusal
 from core.domain.errors import DomainError
-from core.org import TelegramPerson
+from core.org.membership import TelegramPerson
 
 
 def person(update: Update) -> TelegramPerson:

@@ -19,10 +19,10 @@ from bot.i18n import N_, Translator
 from bot.keyboards import answer_stale
 from bot.texts import refusal
 from core.domain.errors import DomainError
-from core.domain.expense_stats import BudgetLine, Line, StatusFilter, head
+from core.domain.expenses.stats import BudgetLine, Line, StatusFilter, head
 from core.domain.money import format_amount
 from core.domain.period import Period, PeriodError
-from core.expense_stats import ExpenseStatsView
+from core.expenses.stats import ExpenseStatsView
 
 # Callback data (untrusted: the service re-checks who may see what on every press):
 #   sta:<period>:<status>   period 2026-11 / 2026-Q4 / 2026, status c a p r (StatusFilter)

@@ -18,10 +18,10 @@ from bot.i18n import Translator, all_translations
 from bot.keyboards import TEAM, AnswersQuestion, answer_stale, date_from_data
 from bot.notices import day_label
 from bot.texts import refusal
-from core.calendar import TeamToday
-from core.domain.calendar import MAX_RATING, MIN_RATING, Month
 from core.domain.errors import DomainError
-from core.domain.schedule import percent
+from core.domain.schedule.calendar import MAX_RATING, MIN_RATING, Month
+from core.domain.schedule.execution import percent
+from core.schedule.calendar import TeamToday
 
 # Callback data (untrusted: the service re-checks the presser's subtree on every press):
 #   team:l[:<page>]                 the list          team:r:<member>:<YYYYMMDD>  rate buttons

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert
 
-from core.domain.expenses import claim_number
+from core.domain.expenses.claims import claim_number
 from storage.tables import (
     ClaimEventRow,
     ClaimReceiptRow,

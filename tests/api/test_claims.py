@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from api.app import PAGE_JSON
 from api.cursor import cursor_key
-from core.domain.finance import SETTLE, amount_text, utc_moment
+from core.domain.expenses.finance import SETTLE, amount_text, utc_moment
 from storage.photos import PhotoStore
 from storage.tables import MemberRow
 from tests.api.conftest import AUDIT, CURSOR_SECRET, LEDGER, signed_cursor

@@ -12,7 +12,7 @@ import pytest
 from api.cursor import CURSOR_TTL, MAX_CLAIM_ID, CursorCodec, CursorError, cursor_key
 from api.schemas import PostingIn
 from core.domain.errors import DomainError
-from core.domain.finance import Position, PostingState, check_ledger_ref, existing_posting
+from core.domain.expenses.finance import Position, PostingState, check_ledger_ref, existing_posting
 from tests.api.conftest import CURSOR_SECRET, LEDGER, signed_cursor
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

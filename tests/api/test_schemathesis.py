@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.formats import unregister_string_format
 
 from api.app import create_app
 from api.cursor import MAX_CLAIM_ID, CursorCodec, cursor_key
-from core.domain.finance import Position
+from core.domain.expenses.finance import Position
 from storage.database import Database
 from tests.api.conftest import CURSOR_SECRET, LEDGER, api_config
 from tests.api.seed import FIRST_DECISION, add_claims, claim_row, seed_org

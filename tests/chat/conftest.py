@@ -6,11 +6,11 @@ import tomllib
 
 import pytest
 
-from bot.app import build_services
+from bootstrap import build_services
 from bot.demo import Cast
 from bot.stage import Stage
 from core.config import parse_config
-from core.domain.org_file import parse_org_file
+from core.domain.org.org_file import parse_org_file
 from tests.conftest import EXAMPLE_ORG
 
 

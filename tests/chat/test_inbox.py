@@ -12,8 +12,8 @@ from bot import subjects
 from bot.i18n import Translator
 from bot.notices import render, summary
 from bot.subjects import SubjectView
-from core.domain.notification import NewNotification, Notification, NotificationKind
-from core.notifications import publish
+from core.domain.inbox.notifications import NewNotification, Notification, NotificationKind
+from core.inbox.notifications import publish
 from tests.chat.conftest import texts
 
 INBOX_EMPTY = ("📥 Inbox\n\nNothing here yet. Approval requests, reminders and alerts will "

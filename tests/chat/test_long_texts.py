@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from bot.fitting import TEXT_LIMIT, visible_length
-from core.opportunities import NewOpportunity
+from core.opportunities.pipeline import NewOpportunity
 from storage.tables import CustomerRow, MemberRow, PlanItemRow, PlanRow
 from tests.chat.conftest import texts
 from tests.days import logged_day, planned_items

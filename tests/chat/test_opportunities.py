@@ -14,7 +14,7 @@ from bot.handlers.opportunities import funnel_steps
 from bot.i18n import Translator
 from core.config import PipelineConfig
 from core.domain.period import Period
-from core.opportunities import OpportunityService
+from core.opportunities.pipeline import OpportunityService
 from storage.tables import (
     CustomerRow,
     MemberRow,

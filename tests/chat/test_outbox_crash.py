@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot.sandbox import BotApiStandIn, Limits
-from core.domain.notification import NewNotification, NotificationKind
-from core.domain.org import Department, OrgSettings
-from core.notifications import publish_many
+from core.domain.inbox.notifications import NewNotification, NotificationKind
+from core.domain.org.model import Department, OrgSettings
+from core.inbox.notifications import publish_many
 from core.ports import SystemClock
 from storage.database import Database
 from storage.tables import MemberRow, NotificationRow

@@ -6,7 +6,7 @@ from datetime import time
 
 import pytest
 
-from core.domain.notification import QuietHours
+from core.domain.inbox.notifications import QuietHours
 from tests.chat.conftest import texts
 
 ASK = "Send your quiet hours as start-end on a 24-hour clock, for example 22:00-07:30."

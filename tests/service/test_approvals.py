@@ -13,17 +13,17 @@ from sqlalchemy import select, update
 from bot.handlers.approvals import card_text, refusal_text
 from bot.handlers.claims import detail_screen, say
 from bot.i18n import Translator
-from core.approvals import ApprovalService, route_and_submit, withdraw
 from core.config import ApprovalSlaConfig, DelegationConfig, ExpensesConfig
-from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import DomainError
-from core.domain.expenses import ClaimAction, ClaimStatus, StepKind, StepState
-from core.domain.notification import Notification, NotificationKind
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
+from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
+from core.domain.expenses.claims import ClaimAction, ClaimStatus, StepKind, StepState
+from core.domain.inbox.notifications import Notification, NotificationKind
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
-from core.expenses import ExpenseService
-from core.org import OrgService
+from core.expenses.approvals import ApprovalService, route_and_submit, withdraw
+from core.expenses.claims import ExpenseService
+from core.org.membership import OrgService
 from storage.photos import PhotoStore
 from storage.tables import (
     ClaimEventRow,
@@ -571,8 +571,8 @@ async def test_only_those_who_may_see_the_claim_read_its_details(org, clock):
 
 async def test_the_approval_sla_rule_runs_through_the_reminder_rules(org, clock):
     from core.config import RemindersConfig
-    from core.domain.reminders import WorkCalendar
-    from core.reminders import ReminderService
+    from core.domain.inbox.reminders import WorkCalendar
+    from core.inbox.reminders import ReminderService
 
     await filed(org, clock, "carol", "120")
     service = approvals(org, clock)

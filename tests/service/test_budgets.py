@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from core.budgets import BudgetService
-from core.domain.budget import OverrunPolicy, UnitKind
 from core.domain.errors import DomainError
-from core.domain.notification import NotificationKind
+from core.domain.expenses.budgets import OverrunPolicy, UnitKind
+from core.domain.inbox.notifications import NotificationKind
+from core.expenses.budgets import BudgetService
 from tests.service.test_approvals import (
     CAROL,
     CONFIG,

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from core.calendar import CalendarService, TeamService
-from core.domain.calendar import Month
 from core.domain.errors import DomainError, NotAllowed, NotFound
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
-from core.org import OrgService
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
+from core.domain.schedule.calendar import Month
+from core.org.membership import OrgService
+from core.schedule.calendar import CalendarService, TeamService
 from storage.photos import PhotoStore
 from tests.conftest import EXAMPLE_ORG
 from tests.days import checked_in, logged_day, notification_rows, planned_items, visit_photo

@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_services
-from core.calendar import CalendarService, TeamService
-from core.checkins import CheckInService
+from bootstrap import build_services
 from core.config import parse_config
-from core.domain.checkin import CheckIn, CheckInRules, TrustFlag
 from core.domain.errors import DomainError
-from core.domain.org import Customer
-from core.domain.org_file import parse_org_file
-from core.sites_cache import CustomerSitesCache
+from core.domain.org.model import Customer
+from core.domain.org.org_file import parse_org_file
+from core.domain.schedule.checkins import CheckIn, CheckInRules, TrustFlag
+from core.schedule.calendar import CalendarService, TeamService
+from core.schedule.checkins import CheckInService
+from core.schedule.sites import CustomerSitesCache
 from storage.photos import PhotoStore
 from storage.tables import CustomerRow, MemberRow, OpportunityRow
 from tests.conftest import EXAMPLE_ORG

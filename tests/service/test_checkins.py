@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from bot.app import build_services
-from core.checkins import CheckInService
+from bootstrap import build_services
 from core.config import parse_config
-from core.domain.checkin import CheckInRules, SharedLocation, TrustFlag
 from core.domain.errors import DomainError, NotAllowed
-from core.domain.org import Customer
-from core.domain.org_file import parse_org_file
-from core.sites_cache import CustomerSitesCache
+from core.domain.org.model import Customer
+from core.domain.org.org_file import parse_org_file
+from core.domain.schedule.checkins import CheckInRules, SharedLocation, TrustFlag
+from core.schedule.checkins import CheckInService
+from core.schedule.sites import CustomerSitesCache
 from storage.database import Database
 from storage.photos import PhotoStore
 from storage.tables import CheckInRow

@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import select, update
 
 from core.config import ExpensesConfig, PipelineConfig
-from core.domain.budget import UnitKind
-from core.domain.claim_drafts import DraftStep
 from core.domain.errors import DomainError
-from core.domain.expenses import ClaimStatus
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
-from core.expenses import ExpenseService, TripRefused
-from core.opportunities import NewOpportunity, OpportunityService
-from core.org import OrgService
+from core.domain.expenses.budgets import UnitKind
+from core.domain.expenses.claims import ClaimStatus
+from core.domain.expenses.drafts import DraftStep
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
+from core.expenses.claims import ExpenseService, TripRefused
+from core.opportunities.pipeline import NewOpportunity, OpportunityService
+from core.org.membership import OrgService
 from storage.photos import PhotoStore
 from storage.tables import ClaimEventRow, ClaimRow
 from tests.conftest import EXAMPLE_ORG

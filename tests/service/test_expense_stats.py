@@ -15,14 +15,14 @@ import pytest
 from bot.handlers.stats import money, sections, stats_chart, stats_text
 from bot.i18n import Translator
 from core.config import ExpensesConfig
-from core.domain.budget import Budget, OverrunPolicy, UnitKind
 from core.domain.errors import NotAllowed
-from core.domain.expense_stats import ClaimScope, Dimension, StatusFilter
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
+from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
+from core.domain.expenses.stats import ClaimScope, Dimension, StatusFilter
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
-from core.expense_stats import ExpenseStatsService
-from core.org import OrgService
+from core.expenses.stats import ExpenseStatsService
+from core.org.membership import OrgService
 from storage.expense_totals import recount
 from storage.tables import ClaimRow, OpportunityRow, OpportunityStageRow
 from tests.conftest import EXAMPLE_ORG

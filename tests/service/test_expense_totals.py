@@ -15,15 +15,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select, update
 
-from core.approvals import route_and_submit, withdraw
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.errors import DomainError
-from core.domain.expense_stats import ClaimScope, Dimension, StatusFilter
-from core.domain.expenses import ClaimStatus, StepState
-from core.domain.org_file import parse_org_file
+from core.domain.expenses.claims import ClaimStatus, StepState
+from core.domain.expenses.stats import ClaimScope, Dimension, StatusFilter
+from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
-from core.opportunities import OpportunityService
-from core.org import OrgService
+from core.expenses.approvals import route_and_submit, withdraw
+from core.opportunities.pipeline import OpportunityService
+from core.org.membership import OrgService
 from storage.database import Database
 from storage.expense_totals import recount
 from storage.migrate import upgrade

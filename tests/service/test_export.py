@@ -14,8 +14,8 @@ import pytest
 from openpyxl import load_workbook
 
 from core.domain.errors import DomainError, NotAllowed
-from core.domain.expense_stats import StatusFilter
-from core.expense_export import ExportFormat
+from core.domain.expenses.stats import StatusFilter
+from core.expenses.export import ExportFormat
 from tests.conftest import EXAMPLE_ORG
 from tests.service.test_expense_stats import (
     CAROL,

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from core.domain.errors import DomainError, NotFound
-from core.domain.finance import SETTLE
-from core.finance import FinanceService, PostingRequest
+from core.domain.expenses.finance import SETTLE
+from core.expenses.finance import FinanceService, PostingRequest
 from storage.tables import ClaimEventRow, ClaimRow
 from tests.api.seed import (
     FIRST_DECISION,

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from core.config import PipelineConfig, RemindersConfig
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
-from core.domain.reminders import WorkCalendar
-from core.goals import GoalService
-from core.org import OrgService
-from core.reminders import ReminderService
+from core.domain.inbox.reminders import WorkCalendar
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
+from core.inbox.reminders import ReminderService
+from core.opportunities.goals import GoalService
+from core.org.membership import OrgService
 from storage.tables import MemberRow, NotificationRow
 from tests.conftest import EXAMPLE_ORG
 from tests.goal_facts import move, opportunity

@@ -13,14 +13,14 @@ from sqlalchemy import func, select, update
 
 from core.config import PipelineConfig
 from core.domain.errors import DomainError
-from core.domain.expenses import ClaimStatus
-from core.domain.goals import Metric
-from core.domain.org import OrgSettings
-from core.domain.org_file import OrgFileError, parse_org_file
-from core.domain.reminders import WorkCalendar
-from core.goals import GoalService
-from core.notifications import GroupService
-from core.org import OrgService
+from core.domain.expenses.claims import ClaimStatus
+from core.domain.inbox.reminders import WorkCalendar
+from core.domain.opportunities.goals import Metric
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import OrgFileError, parse_org_file
+from core.inbox.notifications import GroupService
+from core.opportunities.goals import GoalService
+from core.org.membership import OrgService
 from storage.tables import GoalRow, MemberRow, NotificationRow
 from tests.conftest import EXAMPLE_ORG
 from tests.days import checked_in

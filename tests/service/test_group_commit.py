@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from core.group_commit import GroupCommit
+from storage.group_commit import GroupCommit
 from storage.tables import DepartmentRow
 
 

@@ -9,17 +9,17 @@ from datetime import UTC, datetime, time
 import pytest
 
 from core.domain.errors import DomainError, NotAllowed, NotFound
-from core.domain.notification import (
+from core.domain.inbox.notifications import (
     DeliveryState,
     NewNotification,
     Notification,
     NotificationKind,
     QuietHours,
 )
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
-from core.notifications import GroupService, InboxService, parse_quiet_hours, publish
-from core.org import OrgService
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
+from core.inbox.notifications import GroupService, InboxService, parse_quiet_hours, publish
+from core.org.membership import OrgService
 from tests.conftest import EXAMPLE_ORG
 
 DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import insert, select
 
 from core.config import PipelineConfig
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
-from core.domain.reminders import WorkCalendar
-from core.goals import GoalService
-from core.org import OrgService
+from core.domain.inbox.reminders import WorkCalendar
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
+from core.opportunities.goals import GoalService
+from core.org.membership import OrgService
 from storage.tables import DepartmentRow, MemberRoleRow, MemberRow
 from tests.conftest import EXAMPLE_ORG
 

@@ -13,17 +13,17 @@ from sqlalchemy import select
 
 from core.config import PipelineConfig
 from core.domain.errors import DomainError, NotAllowed, NotFound
-from core.domain.opportunity import StageChange
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
+from core.domain.opportunities.pipeline import StageChange
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
-from core.opportunities import (
+from core.opportunities.pipeline import (
     NewCustomer,
     NewOpportunity,
     OpportunityService,
     open_opportunities,
 )
-from core.org import OrgService
+from core.org.membership import OrgService
 from storage.tables import CustomerRow, OpportunityRow, OpportunityStageRow
 from tests.conftest import EXAMPLE_ORG
 

@@ -14,23 +14,23 @@ from sqlalchemy import select, update
 
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.errors import DomainError, NotFound
-from core.domain.opportunity import (
+from core.domain.inbox.reminders import WorkCalendar
+from core.domain.opportunities.pipeline import (
     ClaimTotal,
     OpportunityScope,
     average_days,
     days_per_stage,
 )
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
-from core.domain.plans import NewItem
-from core.domain.reminders import WorkCalendar
-from core.domain.schedule import ItemOutcome
-from core.expense_stats import ExpenseStatsService
-from core.expenses import ExpenseService
-from core.opportunities import NewOpportunity, OpportunityService
-from core.org import OrgService
-from core.plans import PlanService, WorkLogService
+from core.domain.schedule.execution import ItemOutcome
+from core.domain.schedule.plans import NewItem
+from core.expenses.claims import ExpenseService
+from core.expenses.stats import ExpenseStatsService
+from core.opportunities.pipeline import NewOpportunity, OpportunityService
+from core.org.membership import OrgService
+from core.schedule.plans import PlanService, WorkLogService
 from storage.photos import PhotoStore
 from storage.tables import (
     CheckInRow,

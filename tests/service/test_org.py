@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core.domain.budget import OverrunPolicy, UnitKind
 from core.domain.errors import NotAllowed
-from core.domain.invite import InviteRefused
-from core.domain.org import OrgSettings, OrgTree, Role
-from core.domain.org_file import OrgFileError, parse_org_file
-from core.org import AlreadyMember, OrgService, TelegramPerson
+from core.domain.expenses.budgets import OverrunPolicy, UnitKind
+from core.domain.org.invite import InviteRefused
+from core.domain.org.model import OrgSettings, OrgTree, Role
+from core.domain.org.org_file import OrgFileError, parse_org_file
+from core.org.membership import AlreadyMember, OrgService, TelegramPerson
 from storage import tables
 from tests.conftest import EXAMPLE_ORG
 

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.outbox import abandoned_here
-from core.domain.notification import NewNotification, NotificationKind
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
-from core.notifications import GroupService, OutboxService, publish, publish_many
-from core.org import OrgService
+from core.domain.inbox.notifications import NewNotification, NotificationKind
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
+from core.inbox.notifications import GroupService, OutboxService, publish, publish_many
+from core.org.membership import OrgService
 from storage.tables import NotificationRow
 from tests.conftest import EXAMPLE_ORG, FixedClock
 

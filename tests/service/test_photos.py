@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from PIL import ExifTags, Image, ImageDraw, ImageFile
 
-from core.domain.photo import hamming, reused
+from core.domain.schedule.photos import hamming, reused
 from storage.photos import LARGEST_SIDE_PX, MAX_PHOTO_BYTES, PhotoError, PhotoStore
 
 

@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from core.domain.errors import NotAllowed
-from core.domain.notification import Notification, NotificationKind
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
-from core.domain.plans import MAX_ITEMS, NewItem
-from core.domain.reminders import WorkCalendar
-from core.domain.schedule import Execution, ItemOutcome, PlanRefused
-from core.org import OrgService
-from core.plans import PlanService, WorkLogService
-from core.reminders import LOG_REMINDER, PLAN_REMINDER, reminder_key
+from core.domain.inbox.notifications import Notification, NotificationKind
+from core.domain.inbox.reminders import WorkCalendar
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
+from core.domain.schedule.execution import Execution, ItemOutcome, PlanRefused
+from core.domain.schedule.plans import MAX_ITEMS, NewItem
+from core.inbox.reminders import LOG_REMINDER, PLAN_REMINDER, reminder_key
+from core.org.membership import OrgService
+from core.schedule.plans import PlanService, WorkLogService
 from storage.tables import CheckInRow, CustomerRow, MemberRow, PlanItemRow, PlanRow, WorkLogRow
 from tests.conftest import EXAMPLE_ORG
 

@@ -11,12 +11,12 @@ import pytest
 
 from core.config import CalendarConfig, RemindersConfig, RuleConfig
 from core.domain.errors import NotFound
-from core.domain.notification import DeliveryState, QuietHours
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
-from core.notifications import GroupService
-from core.org import OrgService
-from core.reminders import ReminderService, RuleNotReady, UnknownRule, work_calendar
+from core.domain.inbox.notifications import DeliveryState, QuietHours
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
+from core.inbox.notifications import GroupService
+from core.inbox.reminders import ReminderService, RuleNotReady, UnknownRule, work_calendar
+from core.org.membership import OrgService
 from storage.database import Database
 from tests.conftest import EXAMPLE_ORG
 from tests.days import notification_rows, plan, work_log

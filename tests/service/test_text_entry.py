@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from core.config import ExpensesConfig, PipelineConfig
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
-from core.domain.plans import NewItem
-from core.domain.reminders import WorkCalendar
-from core.expenses import ExpenseService
-from core.opportunities import NewOpportunity, OpportunityService
-from core.org import OrgService
-from core.plans import PlanService, WorkLogService
+from core.domain.inbox.reminders import WorkCalendar
+from core.domain.org.model import OrgSettings
+from core.domain.org.org_file import parse_org_file
+from core.domain.schedule.plans import NewItem
+from core.expenses.claims import ExpenseService
+from core.opportunities.pipeline import NewOpportunity, OpportunityService
+from core.org.membership import OrgService
+from core.schedule.plans import PlanService, WorkLogService
 from storage.photos import PhotoStore
 from storage.tables import (
     ClaimRow,

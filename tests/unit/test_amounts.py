@@ -9,16 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.domain.budget import UnitKind
-from core.domain.claim_drafts import (
-    DraftStep,
-    describe,
-    next_step,
-    parse_spent_on,
-    read_entry,
-)
 from core.domain.errors import DomainError
-from core.domain.expenses import (
+from core.domain.expenses.budgets import UnitKind
+from core.domain.expenses.claims import (
     Claim,
     check_spent_on,
     claim_number,
@@ -28,6 +21,7 @@ from core.domain.expenses import (
     parse_claim_reference,
     split_quick_entry,
 )
+from core.domain.expenses.drafts import DraftStep, describe, next_step, parse_spent_on, read_entry
 
 MAX = Decimal("100000")
 TODAY = date(2026, 11, 26)

@@ -5,20 +5,18 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from core.domain.budget import Budget, OverrunPolicy, UnitKind
-from core.domain.expenses import (
-    ApprovalStep,
+from core.domain.expenses.approvals import RouteStep, approval_route, may_decide
+from core.domain.expenses.budgets import (
+    Budget,
     BudgetImpact,
-    RouteStep,
-    StepKind,
-    StepState,
-    approval_route,
+    OverrunPolicy,
+    UnitKind,
     budgets_for,
-    may_decide,
     overrun_policy,
     thresholds_reached,
 )
-from core.domain.org import Department, Member, OrgTree, Role
+from core.domain.expenses.claims import ApprovalStep, StepKind, StepState
+from core.domain.org.model import Department, Member, OrgTree, Role
 from core.domain.period import Period
 
 TREE = OrgTree.of([Department(1, "sales", "Sales", None, 10),

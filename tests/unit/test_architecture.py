@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bot", "core", "storage", "api")
+PACKAGES = ("bootstrap", "bot", "core", "storage", "api")
 
 
 def python_files(folder: str) -> list[Path]:

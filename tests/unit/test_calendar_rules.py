@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from core.domain.calendar import Month, RatingRefused, check_rating, clamp_month, week_of
-from core.domain.org import Department, Member, OrgTree, Role
-from core.domain.permissions import can_rate_log
+from core.domain.org.model import Department, Member, OrgTree, Role
+from core.domain.org.permissions import can_rate_log
+from core.domain.schedule.calendar import Month, RatingRefused, check_rating, clamp_month, week_of
 
 TODAY = date(2026, 11, 26)
 

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.domain.checkin import (
+from core.domain.geo import CoordinateError, haversine_m
+from core.domain.org.model import Customer
+from core.domain.schedule.checkins import (
     BoundingBox,
     CheckInRules,
     LocationRefused,
@@ -21,8 +23,6 @@ from core.domain.checkin import (
     sole_deals,
     with_photo,
 )
-from core.domain.geo import CoordinateError, haversine_m
-from core.domain.org import Customer
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 RULES = CheckInRules()

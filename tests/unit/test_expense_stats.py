@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from core.domain.budget import Budget, UnitKind
-from core.domain.expense_stats import (
+from core.domain.expenses.budgets import Budget, UnitKind
+from core.domain.expenses.claims import ClaimStatus
+from core.domain.expenses.stats import (
     BudgetLine,
     ClaimScope,
     Line,
@@ -19,7 +20,6 @@ from core.domain.expense_stats import (
     ranked,
     total,
 )
-from core.domain.expenses import ClaimStatus
 from core.domain.period import Period
 
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from core.domain.budget import UnitKind
 from core.domain.errors import DomainError
-from core.domain.goals import (
+from core.domain.expenses.budgets import UnitKind
+from core.domain.inbox.reminders import WorkCalendar
+from core.domain.opportunities.goals import (
     Goal,
     Metric,
     Progress,
@@ -27,7 +28,6 @@ from core.domain.goals import (
     working_days_left,
 )
 from core.domain.period import Period
-from core.domain.reminders import WorkCalendar
 
 TODAY = date(2026, 11, 26)  # a Thursday
 NOVEMBER = Period.parse("2026-11")

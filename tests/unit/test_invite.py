@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.domain.invite import Invite, InviteRefused, looks_like_token, new_token, token_digest
-from core.domain.org import Role
+from core.domain.org.invite import Invite, InviteRefused, looks_like_token, new_token, token_digest
+from core.domain.org.model import Role
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 WEEK = timedelta(days=7)

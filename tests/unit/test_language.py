@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.domain.language import from_telegram, pick_language
+from core.domain.org.language import from_telegram, pick_language
 
 
 @pytest.mark.parametrize(("code", "language"), [

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core.config import PipelineConfig, parse_config
 from core.domain.errors import DomainError, NotAllowed
-from core.domain.opportunity import (
+from core.domain.opportunities.pipeline import (
     Opportunity,
     Pipeline,
     Stage,
@@ -39,7 +39,7 @@ from core.domain.opportunity import (
     weighted_from_cent_percent,
     win_rate,
 )
-from core.domain.org import Department, Member, OrgTree, Role
+from core.domain.org.model import Department, Member, OrgTree, Role
 
 PIPELINE = Pipeline(tuple(Stage(s.key, s.name, s.name_zh, s.probability, s.outcome)
                           for s in PipelineConfig().stages))

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.domain.budget import OverrunPolicy, UnitKind
+from core.domain.expenses.budgets import OverrunPolicy, UnitKind
 from core.domain.money import MAX_AMOUNT
-from core.domain.org import Role
-from core.domain.org_file import OrgFileError, parse_org_file
+from core.domain.org.model import Role
+from core.domain.org.org_file import OrgFileError, parse_org_file
 
 EXAMPLE_ORG = Path(__file__).resolve().parents[2] / "examples" / "org.toml"
 quick = settings(database=None, deadline=None)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.domain.org import CycleError, Department, Member, OrgTree, Role
-from core.domain.permissions import (
+from core.domain.org.model import CycleError, Department, Member, OrgTree, Role
+from core.domain.org.permissions import (
     can_act_on_department,
     can_invite,
     can_manage_org,

@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 
-from bot.outbox import _LIVE, abandoned_here, worker_name
+from bootstrap import worker_name
+from bot.outbox import _LIVE, abandoned_here
 
 HOST = socket.gethostname()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.domain.expenses import Receipt, duplicate_claims
-from core.domain.photo import Exif, exif_agrees, hamming, reused
+from core.domain.expenses.claims import Receipt, duplicate_claims
+from core.domain.schedule.photos import Exif, exif_agrees, hamming, reused
 
 AT = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 

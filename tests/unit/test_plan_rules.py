@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from core.domain.days import Toward, read_day
 from core.domain.errors import NotAllowed
-from core.domain.plans import (
+from core.domain.schedule.execution import ItemOutcome, PlanRefused, plan_vs_log
+from core.domain.schedule.plans import (
     PlanItem,
     Visit,
     check_editable,
@@ -19,7 +20,6 @@ from core.domain.plans import (
     parse_flags,
     parse_time,
 )
-from core.domain.schedule import ItemOutcome, PlanRefused, plan_vs_log
 
 TODAY = date(2026, 11, 26)
 

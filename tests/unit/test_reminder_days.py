@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.config import CalendarConfig, RemindersConfig
-from core.domain.reminders import ReminderRule, WorkCalendar
-from core.reminders import configured_rules, next_run, previous_working_day, work_calendar
+from core.domain.inbox.reminders import ReminderRule, WorkCalendar
+from core.inbox.reminders import configured_rules, next_run, previous_working_day, work_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")

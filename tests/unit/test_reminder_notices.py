@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator
 from bot.notices import day_label, render, summary
-from core.domain.notification import Notification, NotificationKind
+from core.domain.inbox.notifications import Notification, NotificationKind
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EN, ZH = Translator("en"), Translator("zh_Hans")

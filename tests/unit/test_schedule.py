@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.domain.schedule import (
+from core.domain.schedule.execution import (
     MAX_ITEM_TEXT,
     NOTHING_PLANNED,
     ItemOutcome,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.domain.checkin import BoundingBox
-from core.domain.org import Customer
-from core.sites_cache import SiteIndex
+from core.domain.org.model import Customer
+from core.domain.schedule.checkins import BoundingBox
+from core.schedule.sites import SiteIndex
 
 
 def inside_box(box: BoundingBox, customer: Customer) -> bool:

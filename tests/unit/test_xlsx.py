@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from core.xlsx import XlsxWriter
+from core.expenses.xlsx import XlsxWriter
 
 
 def written(build) -> object:

@@ -1,0 +1,1 @@
+"""The expenses module: claims, approvals, budgets, statistics, export and the finance interface."""

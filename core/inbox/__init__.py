@@ -1,0 +1,2 @@
+"""The information center: notifications, the inbox and outbox, team groups, reminders and
+digests."""

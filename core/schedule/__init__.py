@@ -1,0 +1,1 @@
+"""The schedule module: plans, work logs, check-ins, the calendar and the team's day."""
