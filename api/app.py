@@ -21,7 +21,7 @@ from api import schemas
 from api.auth import POST, READ, Client, Tokens
 from api.cursor import CursorCodec, CursorError
 from bootstrap import build_services
-from core.config import Config
+from bootstrap.config import Config
 from core.domain.errors import DomainError, NotFound
 from core.domain.expenses.finance import (
     LedgerClaim,

@@ -28,7 +28,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from core.config import parse_config
+from bootstrap.config import parse_config
 from core.domain.expenses.claims import claim_number
 from storage.database import Database, create_engine
 from storage.migrate import upgrade

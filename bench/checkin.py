@@ -28,9 +28,9 @@ from sqlalchemy import insert, select
 from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
+from bootstrap.config import Config, parse_config
 from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
-from core.config import Config, parse_config
 from core.domain.schedule.checkins import offers
 from core.schedule.checkins import candidates
 from core.schedule.sites import CustomerSitesCache
@@ -73,7 +73,7 @@ async def seed(database: Database, reps: int, customers: int) -> list[dict]:
         if reps:
             await session.execute(insert(MemberRow), [
                 {"key": f"rep{i}", "name": f"Rep {i}", "department_id": department,
-                 "telegram_id": FIRST_ID + i, "language": "en", "active": True}
+                 "account_id": FIRST_ID + i, "language": "en", "active": True}
                 for i in range(reps)])
             ids = list(await session.scalars(select(MemberRow.id)))
             await session.execute(insert(MemberRoleRow), [{"member_id": i, "role": "rep"}

@@ -26,9 +26,9 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from bootstrap import org_defaults
+from bootstrap.config import Config, parse_config
 from bot.app import build_application
 from bot.stage import free_port
-from core.config import Config, parse_config
 from core.domain.inbox.notifications import NewNotification, NotificationKind
 from core.inbox.notifications import publish_many
 from core.ports import SystemClock
@@ -93,7 +93,7 @@ async def generate_org(database: Database, members: int) -> None:
             key="field", name="Field sales").returning(DepartmentRow.id))).scalar_one()
         await session.execute(insert(MemberRow), [
             {"key": f"rep{i}", "name": f"Rep {i}", "department_id": department,
-             "telegram_id": FIRST_ID + i, "language": "en", "active": True}
+             "account_id": FIRST_ID + i, "language": "en", "active": True}
             for i in range(members)])
         ids = list(await session.scalars(select(MemberRow.id)))
         await session.execute(insert(MemberRoleRow), [{"member_id": i, "role": "rep"}

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core.config import Config
+from bootstrap.config import Config
 from core.domain.org.model import OrgSettings
 from core.domain.schedule.checkins import CheckInRules
 from core.expenses.approvals import ApprovalService

@@ -8,6 +8,7 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScope
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bootstrap import build_services
+from bootstrap.config import Config
 from bot.commands import everyone_commands
 from bot.context import CrmContext
 from bot.conversations import expense, opportunity, plan
@@ -42,7 +43,6 @@ from bot.pacing import Pacer
 from bot.scheduler import start_scheduler
 from bot.transport import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
-from core.config import Config
 from core.ports import Clock, SystemClock
 from storage.database import Database
 

@@ -9,8 +9,10 @@ import sys
 import tomllib
 from pathlib import Path
 
-from core.config import Config, ConfigError, load_config
-from core.domain.org.org_file import OrgFileError, parse_org_file
+from bootstrap.config import Config, load_config
+from bot.org_file import parse_org_file
+from core.config import ConfigError
+from core.domain.org.org_file import OrgFileError
 
 EXIT_USAGE = 2
 

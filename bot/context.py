@@ -33,9 +33,9 @@ class CrmContext(CallbackContext[ExtBot, dict, dict, dict]):
     def speak(self, language: str) -> None:
         self._translator = Translator(language)
 
-    def choose_language(self, visitor: Visitor, telegram_code: str | None) -> None:
+    def choose_language(self, visitor: Visitor, app_language: str | None) -> None:
         member_language = visitor.member.language if visitor.member else None
-        self.speak(pick_language(member_language, telegram_code,
+        self.speak(pick_language(member_language, app_language,
                                  visitor.settings.default_language))
 
     @property

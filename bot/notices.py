@@ -143,8 +143,10 @@ def _sent_on(notification: Notification, audience: Audience) -> date:
 
 def _mention(person: dict) -> str:
     name = escape(person["name"])
-    if person.get("telegram_id"):
-        return f'<a href="tg://user?id={int(person["telegram_id"])}">{name}</a>'
+    # Messages queued before the payload said "account_id" name the same account "telegram_id".
+    account = person.get("account_id") or person.get("telegram_id")
+    if account:
+        return f'<a href="tg://user?id={int(account)}">{name}</a>'
     return name
 
 

@@ -9,12 +9,12 @@ from typing import Literal, Self
 from telegram import Update
 from telegram.ext import Application
 
+from bootstrap.config import Config
 from bot.app import build_application
 from bot.outbox import Dispatcher
 from bot.sandbox import BotApiStandIn
 from bot.scheduler import RULES_JOB, run_rule_now
 from bot.updates import PerChatUpdateProcessor
-from core.config import Config
 from core.ports import Clock
 from storage.database import Database
 

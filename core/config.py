@@ -1,10 +1,10 @@
-"""Configuration: a TOML file read with tomllib into validated pydantic models."""
+"""Configuration of the modules: the sections of the TOML file that core's use cases read.
+
+The file as a whole (these sections and the front ends') is read in bootstrap/config.py."""
 
 from __future__ import annotations
 
-import os
-import tomllib
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -15,13 +15,10 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
 
-CONFIG_ENV = "CRMBOT_CONFIG"
-TOKEN_ENV = "CRMBOT_TOKEN"
 CURSOR_SECRET_ENV = "CRMBOT_API_CURSOR_SECRET"
 LANGUAGES = ("en", "zh_Hans")
 
@@ -30,59 +27,11 @@ class ConfigError(Exception):
     """A configuration value is missing or wrong; the message names the key."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class WebhookConfig(_Section):
-    listen: str = "127.0.0.1"
-    port: int = Field(default=8443, ge=1, le=65535)
-    url: str = ""
-    secret_token: SecretStr | None = None
-    path: str = "telegram"
-
-    @field_validator("secret_token")
-    @classmethod
-    def _secret_charset(cls, value: SecretStr | None) -> SecretStr | None:
-        # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - only.
-        if value is not None:
-            raw = value.get_secret_value()
-            if not (1 <= len(raw) <= 256) or not all(c.isalnum() or c in "_-" for c in raw):
-                raise ValueError("must be 1-256 characters of letters, digits, _ and -")
-        return value
-
-
-class TelegramConfig(_Section):
-    token: SecretStr | None = None
-    mode: Literal["polling", "webhook"] = "polling"
-    base_url: str = "https://api.telegram.org/bot"
-    base_file_url: str = "https://api.telegram.org/file/bot"
-    webhook: WebhookConfig = WebhookConfig()
-    concurrent_updates: int = Field(default=32, ge=1, le=1024)
-    invite_ttl_days: int = Field(default=7, ge=1, le=365)
-
-    @field_validator("base_url", "base_file_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
-
-    @field_validator("token")
-    @classmethod
-    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            bot_id, _, secret = value.get_secret_value().partition(":")
-            if not bot_id.isdigit() or not secret:
-                raise ValueError("must look like 123456789:ABC... (the token from @BotFather)")
-        return value
-
-    @property
-    def invite_ttl(self) -> timedelta:
-        return timedelta(days=self.invite_ttl_days)
-
-
-class DatabaseConfig(_Section):
+class DatabaseConfig(Section):
     url: str = "sqlite+aiosqlite:///data/crm.db"
     echo: bool = False
 
@@ -94,11 +43,11 @@ class DatabaseConfig(_Section):
         return value
 
 
-class StorageConfig(_Section):
+class StorageConfig(Section):
     photos_dir: Path = Path("data/photos")
 
 
-class OrgConfig(_Section):
+class OrgConfig(Section):
     name: str = "My sales team"
     timezone: str = "UTC"
     currency: str = "CNY"
@@ -123,7 +72,7 @@ class OrgConfig(_Section):
         return value
 
 
-class RuleConfig(_Section):
+class RuleConfig(Section):
     """One scheduled rule: on or off, and the local time it runs at."""
 
     enabled: bool = True
@@ -139,7 +88,7 @@ class RuleConfig(_Section):
         return f"{int(hours):02d}:{minutes}"
 
 
-class ApprovalSlaConfig(_Section):
+class ApprovalSlaConfig(Section):
     enabled: bool = True
     remind_after_hours: int = Field(default=24, ge=1, le=24 * 30)
     escalate_after_hours: int = Field(default=48, ge=1, le=24 * 60)
@@ -151,7 +100,7 @@ class FollowUpConfig(RuleConfig):
     idle_days: int = Field(default=14, ge=1, le=365)
 
 
-class RemindersConfig(_Section):
+class RemindersConfig(Section):
     # A rule missed while no bot ran is caught up only this long after its time.
     catch_up_minutes: int = Field(default=120, ge=0, le=24 * 60)
     # How often the scheduler looks for due rules (the team's clock decides what is due).
@@ -163,7 +112,7 @@ class RemindersConfig(_Section):
     follow_up: FollowUpConfig = FollowUpConfig()
 
 
-class CalendarConfig(_Section):
+class CalendarConfig(Section):
     """Working days: ISO weekdays (1 = Monday), minus holidays, plus make-up working days."""
 
     working_days: list[int] = [1, 2, 3, 4, 5]
@@ -178,8 +127,8 @@ class CalendarConfig(_Section):
         return sorted(set(value))
 
 
-class OutboxConfig(_Section):
-    """Telegram's limits the dispatcher keeps to, and how much it takes at a time."""
+class OutboxConfig(Section):
+    """The messenger's sending limits the dispatcher keeps to, and how much it takes at a time."""
 
     messages_per_second: float = Field(default=30, gt=0, le=1000)
     private_per_second: float = Field(default=1, gt=0, le=100)
@@ -188,7 +137,7 @@ class OutboxConfig(_Section):
     lease_seconds: int = Field(default=60, ge=5, le=3600)
 
 
-class CheckInConfig(_Section):
+class CheckInConfig(Section):
     """When a shared location counts as a trusted check-in."""
 
     max_age_seconds: int = Field(default=120, ge=10, le=3600)
@@ -198,7 +147,7 @@ class CheckInConfig(_Section):
     photo_window_seconds: int = Field(default=60, ge=0, le=3600)
 
 
-class CategoryConfig(_Section):
+class CategoryConfig(Section):
     """An expense category: its key, its name in each language, words that suggest it."""
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
@@ -225,7 +174,7 @@ DEFAULT_CATEGORIES = [
 ]
 
 
-class DelegationConfig(_Section):
+class DelegationConfig(Section):
     """While `member` is away, `delegate` decides the approvals waiting for them."""
 
     member: str
@@ -233,7 +182,7 @@ class DelegationConfig(_Section):
     until: date | None = None
 
 
-class ExpensesConfig(_Section):
+class ExpensesConfig(Section):
     """Claims: categories, limits, and who approves what."""
 
     categories: list[CategoryConfig] = DEFAULT_CATEGORIES
@@ -267,7 +216,7 @@ class ExpensesConfig(_Section):
         return sorted(value)
 
 
-class StageConfig(_Section):
+class StageConfig(Section):
     """A stage of the sales pipeline: its key, its name in each language, its probability."""
 
     # Short: buttons carry two stage keys in their 64 bytes of callback data.
@@ -290,7 +239,7 @@ DEFAULT_STAGES = [
 ]
 
 
-class PipelineConfig(_Section):
+class PipelineConfig(Section):
     """Opportunities: the stages in order, and the largest believable amount."""
 
     stages: list[StageConfig] = DEFAULT_STAGES
@@ -312,7 +261,7 @@ class PipelineConfig(_Section):
         return value
 
 
-class ApiTokenConfig(_Section):
+class ApiTokenConfig(Section):
     """A bearer token of the finance API and what it may do."""
 
     name: str
@@ -327,7 +276,7 @@ class ApiTokenConfig(_Section):
         return value
 
 
-class ApiConfig(_Section):
+class ApiConfig(Section):
     """The HTTP API for the finance system (`crmbot api`)."""
 
     listen: str = "127.0.0.1"
@@ -376,73 +325,3 @@ class ApiConfig(_Section):
         if not self.tokens:
             raise ConfigError("api.tokens: none configured, so every call would be refused")
         self.require_cursor_secret()
-
-
-class Config(_Section):
-    telegram: TelegramConfig = TelegramConfig()
-    database: DatabaseConfig = DatabaseConfig()
-    storage: StorageConfig = StorageConfig()
-    org: OrgConfig = OrgConfig()
-    reminders: RemindersConfig = RemindersConfig()
-    calendar: CalendarConfig = CalendarConfig()
-    outbox: OutboxConfig = OutboxConfig()
-    checkin: CheckInConfig = CheckInConfig()
-    expenses: ExpensesConfig = ExpensesConfig()
-    api: ApiConfig = ApiConfig()
-    pipeline: PipelineConfig = PipelineConfig()
-
-    def require_token(self) -> str:
-        """The bot token, or ConfigError when none is configured."""
-        if self.telegram.token is None:
-            raise ConfigError(
-                f"telegram.token: missing (set it in the config file or in {TOKEN_ENV})"
-            )
-        return self.telegram.token.get_secret_value()
-
-
-def _first_error(error: ValidationError) -> str:
-    detail = error.errors()[0]
-    # A quoted TOML key may hold any character; keep the message on one line.
-    key = ".".join(part if isinstance(part, str) and part.isprintable() else repr(part)
-                   for part in detail["loc"])
-    message = detail["msg"].removeprefix("Value error, ")
-    if detail["type"] == "extra_forbidden":
-        message = "unknown key"
-    return f"{key}: {message}" if key else message
-
-
-def parse_config(data: dict, *, env: dict[str, str] | None = None) -> Config:
-    """Validate a config mapping; the secrets may come from the environment."""
-    env = os.environ if env is None else env
-    telegram = data.get("telegram") or {}
-    if env.get(TOKEN_ENV) and isinstance(telegram, dict):
-        # Not a table: left alone, so validation names telegram instead of crashing here.
-        data = {**data, "telegram": {**telegram, "token": env[TOKEN_ENV]}}
-    api = data.get("api") or {}
-    if env.get(CURSOR_SECRET_ENV) and isinstance(api, dict):
-        data = {**data, "api": {**api, "cursor_secret": env[CURSOR_SECRET_ENV]}}
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(_first_error(error)) from None
-    if config.telegram.mode == "webhook" and not config.telegram.webhook.url:
-        raise ConfigError('telegram.webhook.url: required when telegram.mode is "webhook"')
-    return config
-
-
-def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = None) -> Config:
-    """Read the config from `path`, else $CRMBOT_CONFIG, else ./config.toml."""
-    env = os.environ if env is None else env
-    chosen = Path(path or env.get(CONFIG_ENV) or "config.toml")
-    try:
-        with chosen.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{chosen}: config file not found") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{chosen}: not valid TOML ({error})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{chosen}: not valid TOML (the file must be UTF-8 text)") from None
-    except OSError as error:
-        raise ConfigError(f"{chosen}: cannot read the config file ({error.strerror})") from None
-    return parse_config(data, env=env)

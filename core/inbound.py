@@ -1,6 +1,6 @@
 """Updates from the messenger are kept from the moment they arrive until they are handled.
 
-The front end records a batch before it tells the messenger it has them (for Telegram's
+The front end records a batch before it tells the messenger it has them (for the messenger's
 polling: before the next getUpdates moves the offset; for a webhook: before answering 200),
 and marks each one handled when its handler has finished. A process killed in between
 finds the rest at its next start and handles them then; an update delivered twice is
@@ -15,7 +15,7 @@ from datetime import timedelta
 from core.ports import Clock, UnitOfWorkFactory
 
 # A webhook's updates are never acknowledged by offset: handled ones are kept this long to
-# recognise a delivery Telegram repeats, then forgotten (ids may start again elsewhere).
+# recognise a delivery the messenger repeats, then forgotten (ids may start again elsewhere).
 KEEP_HANDLED = timedelta(days=1)
 
 

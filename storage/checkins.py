@@ -60,8 +60,8 @@ class SqlCheckInRepository:
         if not accounts:
             return {}
         return dict((await self.session.execute(
-            select(MemberRow.telegram_id, MemberRow.id)
-            .where(one_of(MemberRow.telegram_id, accounts), MemberRow.active.is_(True)))).all())
+            select(MemberRow.account_id, MemberRow.id)
+            .where(one_of(MemberRow.account_id, accounts), MemberRow.active.is_(True)))).all())
 
     async def add_many(self, check_ins: Sequence[CheckIn]) -> list[CheckIn]:
         """Record the check-ins, in order, each with its new id."""

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain.audit import RecordChange
@@ -109,20 +110,22 @@ def _member_values(member: Member) -> dict:
     quiet = member.quiet_hours
     return dict(
         key=member.key, name=member.name, department_id=member.department_id,
-        telegram_id=member.telegram_id, username=member.username, language=member.language,
+        account_id=member.account_id, username=member.username, language=member.language,
         active=member.active, joined_at=member.joined_at,
         unreachable_since=member.unreachable_since, reminders_paused=member.reminders_paused,
         quiet_start=quiet.start.strftime("%H:%M") if quiet else None,
         quiet_end=quiet.end.strftime("%H:%M") if quiet else None)
 
 
-_MEMBER_COLUMNS = tuple(MemberRow.__table__.c)
+# Labelled by attribute: a column may keep an older name (members.telegram_id).
+_MEMBER_COLUMNS = tuple(prop.columns[0].label(prop.key)
+                       for prop in sa_inspect(MemberRow).column_attrs)
 
 
 def _member_row(r, roles: frozenset[Role]) -> Member:
     """A Member from a MemberRow or a row of _MEMBER_COLUMNS."""
     return Member(id=r.id, key=r.key, name=r.name, department_id=r.department_id,
-                  roles=roles, telegram_id=r.telegram_id,
+                  roles=roles, account_id=r.account_id,
                   username=r.username, language=r.language, active=r.active,
                   joined_at=r.joined_at, unreachable_since=r.unreachable_since,
                   reminders_paused=r.reminders_paused, quiet_hours=_quiet(r))
@@ -164,13 +167,13 @@ class SqlMemberRepository(_Repository):
     async def by_key(self, key: str) -> Member | None:
         return await self._one(MemberRow.key == key)
 
-    async def by_telegram_id(self, telegram_id: int) -> Member | None:
-        return await self._one(MemberRow.telegram_id == telegram_id)
+    async def by_account_id(self, account_id: int) -> Member | None:
+        return await self._one(MemberRow.account_id == account_id)
 
     async def unclaimed_by_username(self, username: str) -> Member | None:
         return await self._one(
             func.lower(MemberRow.username) == username.lower().lstrip("@"),
-            MemberRow.telegram_id.is_(None), MemberRow.active.is_(True),
+            MemberRow.account_id.is_(None), MemberRow.active.is_(True),
         )
 
     async def all(self) -> list[Member]:

@@ -65,7 +65,8 @@ class MemberRow(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
-    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # The member's messenger account; the column keeps its first name.
+    account_id: Mapped[int | None] = mapped_column("telegram_id", BigInteger, unique=True)
     username: Mapped[str | None] = mapped_column(String(64), index=True)
     language: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -289,7 +289,7 @@ async def claim_actions(context: CrmContext, notification: Notification) -> Subj
     """From the inbox: Approve / Reject while the claim waits for the reader; else its state."""
     t = context.t
     try:
-        view = await context.services.approvals.view(context.member.telegram_id,
+        view = await context.services.approvals.view(context.member.account_id,
                                                      notification.subject_id)
     except DomainError as error:
         return SubjectView(status=escape(refusal(t, error)))

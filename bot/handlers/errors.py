@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.context import CrmContext
-from core.domain.org.language import from_telegram
+from core.domain.org.language import from_app_language
 
 log = logging.getLogger("crmbot.errors")
 
@@ -39,6 +39,6 @@ async def _speak_their_language(update: Update, context: CrmContext) -> None:
     try:
         visitor = await context.services.org.identify(user.id)
     except Exception:  # the failure may be the database itself
-        context.speak(from_telegram(user.language_code) or "en")
+        context.speak(from_app_language(user.language_code) or "en")
     else:
         context.choose_language(visitor, user.language_code)

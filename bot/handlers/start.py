@@ -12,12 +12,12 @@ from bot.handlers.gate import refusal_for
 from bot.keyboards import main_menu
 from bot.texts import refusal
 from core.domain.errors import DomainError
-from core.org.membership import TelegramPerson
+from core.org.membership import MessengerUser
 
 
-def person(update: Update) -> TelegramPerson:
+def person(update: Update) -> MessengerUser:
     user = update.effective_user
-    return TelegramPerson(user.id, user.first_name, user.last_name, user.username,
+    return MessengerUser(user.id, user.first_name, user.last_name, user.username,
                           user.language_code)
 
 

@@ -541,20 +541,20 @@ class ApprovalService:
 
     # Deciding -----------------------------------------------------------------------------
 
-    async def approve(self, telegram_id: int, claim_id: int, *, version: int,
+    async def approve(self, account_id: int, claim_id: int, *, version: int,
                       chat_id: int | None) -> Decision:
-        return await self._decide(telegram_id, claim_id, version=version, chat_id=chat_id,
+        return await self._decide(account_id, claim_id, version=version, chat_id=chat_id,
                                   action=ClaimAction.APPROVED, reason=None)
 
-    async def reject(self, telegram_id: int, claim_id: int, *, version: int, reason: str,
+    async def reject(self, account_id: int, claim_id: int, *, version: int, reason: str,
                      chat_id: int | None) -> Decision:
-        return await self._decide(telegram_id, claim_id, version=version, chat_id=chat_id,
+        return await self._decide(account_id, claim_id, version=version, chat_id=chat_id,
                                   action=ClaimAction.REJECTED, reason=check_reason(reason))
 
-    async def check_reject(self, telegram_id: int, claim_id: int, *, version: int) -> Claim:
+    async def check_reject(self, account_id: int, claim_id: int, *, version: int) -> Claim:
         """Before asking for a reason: may this person reject this claim at this version?"""
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             org = await load_org(uow)
             settings = await uow.organization.get() or self._defaults
             claim, _steps, _step = await self._decidable(
@@ -593,11 +593,11 @@ class ApprovalService:
             raise NotAllowed("not_your_approval")
         raise DomainError("claim_changed")
 
-    async def _decide(self, telegram_id: int, claim_id: int, *, version: int,
+    async def _decide(self, account_id: int, claim_id: int, *, version: int,
                       chat_id: int | None, action: ClaimAction, reason: str | None) -> Decision:
         now = self._clock.now()
         async with self._uows() as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             org = await load_org(uow)
             settings = await uow.organization.get() or self._defaults
             claim, steps, step = await self._decidable(uow, org, actor, claim_id, version,
@@ -677,10 +677,10 @@ class ApprovalService:
 
     # Reading ------------------------------------------------------------------------------
 
-    async def view(self, telegram_id: int, claim_id: int) -> ClaimView:
+    async def view(self, account_id: int, claim_id: int) -> ClaimView:
         """The claim's card, route, receipts and history for those who may see it."""
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             org = await load_org(uow)
             settings = await uow.organization.get() or self._defaults
             today = _local_day(self._clock.now(), settings)
@@ -715,11 +715,11 @@ class ApprovalService:
                 await uow.approvals.receipts(claim_id), await uow.approvals.events(claim_id),
                 can, {m.id: m.name for m in org.members.values()})
 
-    async def receipt_images(self, telegram_id: int,
+    async def receipt_images(self, account_id: int,
                              claim_id: int) -> list[tuple[Receipt, bytes | None]]:
         """The claim's receipts for someone who may see it: the kept file, or None when
-        the store has lost it (the Telegram file id may still show it)."""
-        receipts = (await self.view(telegram_id, claim_id)).receipts
+        the store has lost it (the messenger's file id may still show it)."""
+        receipts = (await self.view(account_id, claim_id)).receipts
         images = []
         for receipt in receipts:
             try:
@@ -729,16 +729,16 @@ class ApprovalService:
             images.append((receipt, data))
         return images
 
-    async def waiting(self, telegram_id: int) -> list[ClaimView]:
+    async def waiting(self, account_id: int) -> list[ClaimView]:
         """Claims waiting for this person's decision now."""
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             org = await load_org(uow)
             settings = await uow.organization.get() or self._defaults
             ids = {actor.id} | delegators_of(org, self._config, actor,
                                              _local_day(self._clock.now(), settings))
             steps = await uow.approvals.waiting_for(ids, actor.has(Role.FINANCE))
-        return [await self.view(telegram_id, s.claim_id) for s in steps]
+        return [await self.view(account_id, s.claim_id) for s in steps]
 
     # The SLA rule -------------------------------------------------------------------------
 

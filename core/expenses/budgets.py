@@ -120,11 +120,11 @@ class BudgetService:
         self._defaults = defaults
         self._config = config
 
-    async def overview(self, telegram_id: int, period: str | None = None) -> BudgetOverview:
+    async def overview(self, account_id: int, period: str | None = None) -> BudgetOverview:
         """The budgets of my units running now (or in `period`), with their usage."""
         asked = parse_period(period) if period else None
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             settings = await uow.organization.get() or self._defaults
             today = self._clock.now().astimezone(ZoneInfo(settings.timezone)).date()
             org = await load_org(uow)
@@ -145,12 +145,12 @@ class BudgetService:
                        for c in await uow.record_changes.of(BUDGET, shown, LAST_CHANGES)]
             return BudgetOverview(lines, settings.currency, today, asked, changes)
 
-    async def set(self, telegram_id: int, unit: str, category: str | None, period: str,
+    async def set(self, account_id: int, unit: str, category: str | None, period: str,
                   amount: str, policy: str | None = None) -> BudgetLine:
         """Create or change a budget of a unit ("department:east", "project:harbor-rollout",
         "member:carol") for a category (None/"all": every category) and period."""
         async with self._uows() as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             settings = await uow.organization.get() or self._defaults
             org = await load_org(uow)
             kind, unit_id = await self._unit(uow, unit)

@@ -200,21 +200,21 @@ class ExpenseService:
 
     # Writing a draft -------------------------------------------------------------------------
 
-    async def latest_draft(self, telegram_id: int) -> Claim | None:
+    async def latest_draft(self, account_id: int) -> Claim | None:
         """The draft the member worked on last, offered to continue."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             return await uow.claims.latest_draft(member.id)
 
-    async def opportunity_label(self, telegram_id: int, opportunity_id: int) -> str:
+    async def opportunity_label(self, account_id: int, opportunity_id: int) -> str:
         """"customer · title" of an open deal the member works, to file a claim for it from
         its card; NotFound (or opp_closed) otherwise."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             deal = await workable_opportunity(uow, member, opportunity_id)
         return f"{deal.customer_name} · {deal.title}"
 
-    async def begin(self, telegram_id: int, text: str, *, quick: bool,
+    async def begin(self, account_id: int, text: str, *, quick: bool,
                     chat_id: int | None = None,
                     opportunity_id: int | None = None) -> DraftView:
         """A new draft from the amount typed, with what was written after it as the
@@ -222,7 +222,7 @@ class ExpenseService:
         member's department, so only what is missing is asked. A claim filed from an
         opportunity's card starts linked to it (checked again here)."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             if opportunity_id is not None:
                 await workable_opportunity(uow, member, opportunity_id)
             settings = await self._settings(uow)
@@ -240,18 +240,18 @@ class ExpenseService:
             await uow.commit()
         return view
 
-    async def resume(self, telegram_id: int, claim_id: int,
+    async def resume(self, account_id: int, claim_id: int,
                      step: DraftStep | None = None) -> DraftView:
         """A draft where it was left (the first thing still missing), or at `step`."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             claim = await self._own_draft(uow, member, claim_id)
             return await self._view(uow, member, claim, None, False, step)
 
-    async def _change(self, telegram_id: int, claim_id: int, field: str, step: DraftStep,
+    async def _change(self, account_id: int, claim_id: int, field: str, step: DraftStep,
                       guided: bool, chat_id: int | None, change) -> DraftView:
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             claim = await self._own_draft(uow, member, claim_id)
             changed = await change(uow, member, claim)
             saved = await self._save(uow, member, claim, changed, field, chat_id)
@@ -259,27 +259,27 @@ class ExpenseService:
             await uow.commit()
         return view
 
-    async def set_amount(self, telegram_id: int, claim_id: int, text: str, *,
+    async def set_amount(self, account_id: int, claim_id: int, text: str, *,
                          guided: bool = False, chat_id: int | None = None) -> DraftView:
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
             settings = await self._settings(uow)
             amount, rest = read_entry(text, settings.currency, self.config.max_amount)
             return describe(replace(claim, amount=amount), check_description(rest),
                             self._keywords)
-        return await self._change(telegram_id, claim_id, "amount", DraftStep.AMOUNT, guided,
+        return await self._change(account_id, claim_id, "amount", DraftStep.AMOUNT, guided,
                                   chat_id, change)
 
-    async def set_category(self, telegram_id: int, claim_id: int, key: str, *,
+    async def set_category(self, account_id: int, claim_id: int, key: str, *,
                            guided: bool = False, chat_id: int | None = None) -> DraftView:
         if key not in {c.key for c in self.config.categories}:
             raise DomainError("category_unknown")
 
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
             return replace(claim, category=key)
-        return await self._change(telegram_id, claim_id, "category", DraftStep.CATEGORY,
+        return await self._change(account_id, claim_id, "category", DraftStep.CATEGORY,
                                   guided, chat_id, change)
 
-    async def set_date(self, telegram_id: int, claim_id: int, day: date | str, *,
+    async def set_date(self, account_id: int, claim_id: int, day: date | str, *,
                        guided: bool = False, chat_id: int | None = None) -> DraftView:
         """A day from a button, or typed ('11-20', 'yesterday'); not in the future, not
         older than the configured window."""
@@ -288,10 +288,10 @@ class ExpenseService:
             spent = parse_spent_on(day, today) if isinstance(day, str) else day
             return replace(claim, spent_on=check_spent_on(spent, today,
                                                           self.config.max_age_days))
-        return await self._change(telegram_id, claim_id, "date", DraftStep.DATE, guided,
+        return await self._change(account_id, claim_id, "date", DraftStep.DATE, guided,
                                   chat_id, change)
 
-    async def set_unit(self, telegram_id: int, claim_id: int, kind: UnitKind, unit_id: int, *,
+    async def set_unit(self, account_id: int, claim_id: int, kind: UnitKind, unit_id: int, *,
                        guided: bool = False, chat_id: int | None = None) -> DraftView:
         """One of the units offered to this member, nothing else."""
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
@@ -299,10 +299,10 @@ class ExpenseService:
                                        for u in await self._units(uow, member)}:
                 raise DomainError("unit_not_offered")
             return replace(claim, unit_kind=kind, unit_id=unit_id)
-        return await self._change(telegram_id, claim_id, "unit", DraftStep.UNIT, guided,
+        return await self._change(account_id, claim_id, "unit", DraftStep.UNIT, guided,
                                   chat_id, change)
 
-    async def set_opportunity(self, telegram_id: int, claim_id: int,
+    async def set_opportunity(self, account_id: int, claim_id: int,
                               opportunity_id: int | None, *, guided: bool = False,
                               chat_id: int | None = None) -> DraftView:
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
@@ -310,28 +310,28 @@ class ExpenseService:
                     i for i, _ in await offered_opportunities(uow, member)}:
                 raise DomainError("opportunity_not_offered")
             return replace(claim, opportunity_id=opportunity_id)
-        return await self._change(telegram_id, claim_id, "opportunity", DraftStep.OPPORTUNITY,
+        return await self._change(account_id, claim_id, "opportunity", DraftStep.OPPORTUNITY,
                                   guided, chat_id, change)
 
-    async def set_description(self, telegram_id: int, claim_id: int, text: str, *,
+    async def set_description(self, account_id: int, claim_id: int, text: str, *,
                               guided: bool = False, chat_id: int | None = None) -> DraftView:
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
             return describe(claim, check_description(text), self._keywords)
-        return await self._change(telegram_id, claim_id, "description", DraftStep.DESCRIPTION,
+        return await self._change(account_id, claim_id, "description", DraftStep.DESCRIPTION,
                                   guided, chat_id, change)
 
-    async def skip(self, telegram_id: int, claim_id: int, step: DraftStep, *,
+    async def skip(self, account_id: int, claim_id: int, step: DraftStep, *,
                    guided: bool = False) -> DraftView:
         """Go past an optional step (opportunity, description, receipt) leaving it empty."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             claim = await self._own_draft(uow, member, claim_id)
             if step is DraftStep.RECEIPT and receipt_missing(
                     claim, self.config.receipt_required_above):
                 raise DomainError("receipt_missing", above=self.config.receipt_required_above)
             return await self._view(uow, member, claim, step, guided)
 
-    async def add_receipt(self, telegram_id: int, claim_id: int, data: bytes, *,
+    async def add_receipt(self, account_id: int, claim_id: int, data: bytes, *,
                           file_id: str | None, as_document: bool,
                           guided: bool = False) -> DraftView:
         """Keep a receipt photo (checked, hashed, thumbnailed) and attach it to the draft."""
@@ -341,7 +341,7 @@ class ExpenseService:
         except ValueError as error:
             raise DomainError(getattr(error, "code", "corrupt_image")) from None
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             claim = await self._own_draft(uow, member, claim_id)
             now = self._clock.now()
             added = await uow.claims.add_receipt(Receipt(
@@ -356,10 +356,10 @@ class ExpenseService:
             await uow.commit()
         return view
 
-    async def discard(self, telegram_id: int, claim_id: int) -> None:
+    async def discard(self, account_id: int, claim_id: int) -> None:
         """Delete a draft (with its receipts); submitted claims are never deleted."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             claim = await self._own_draft(uow, member, claim_id)
             if not await uow.claims.delete_draft(claim.id):
                 raise DomainError("claim_changed")
@@ -367,9 +367,9 @@ class ExpenseService:
 
     # Summary and submitting --------------------------------------------------------------
 
-    async def summary(self, telegram_id: int, claim_id: int) -> ClaimSummary:
+    async def summary(self, account_id: int, claim_id: int) -> ClaimSummary:
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             claim = await self._own_draft(uow, member, claim_id)
             impacts, route = [], []
             if not claim.missing():
@@ -397,11 +397,11 @@ class ExpenseService:
             uow, claim, member, settings=await self._settings(uow), config=self.config,
             now=self._clock.now(), chat_id=chat_id)
 
-    async def submit(self, telegram_id: int, claim_id: int,
+    async def submit(self, account_id: int, claim_id: int,
                      chat_id: int | None = None) -> approvals.SubmitResult:
         """Submit a draft; a refusal keeps the draft as it was."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             claim = await self._own_draft(uow, member, claim_id)
             result = await self._submit(uow, member, claim, chat_id)
             await uow.commit()
@@ -409,20 +409,20 @@ class ExpenseService:
 
     # The author's claims --------------------------------------------------------------------
 
-    async def my_claims(self, telegram_id: int, page: int = 0) -> ClaimPage:
+    async def my_claims(self, account_id: int, page: int = 0) -> ClaimPage:
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             total = await uow.claims.count_mine(member.id)
             pages = max(1, -(-total // PAGE_SIZE))
             page = min(max(page, 0), pages - 1)
             return ClaimPage(await uow.claims.mine(member.id, page * PAGE_SIZE, PAGE_SIZE),
                              page, pages)
 
-    async def withdraw(self, telegram_id: int, claim_id: int,
+    async def withdraw(self, account_id: int, claim_id: int,
                        chat_id: int | None = None) -> Claim:
         """Take back my pending claim (an approved or rejected one stays as decided)."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             claim = await uow.claims.get(claim_id)
             if claim is None or claim.member_id != member.id:
                 raise NotFound("claim_not_found")
@@ -432,12 +432,12 @@ class ExpenseService:
             await uow.commit()
         return withdrawn
 
-    async def show(self, telegram_id: int, claim: int | ClaimReference) -> ClaimDetail:
+    async def show(self, account_id: int, claim: int | ClaimReference) -> ClaimDetail:
         """A claim with its history, for those who may see it; 'not found' for anyone else,
         so that nobody learns which numbers exist (nor a number of another year)."""
         reference = claim if isinstance(claim, ClaimReference) else ClaimReference(claim)
         async with self._uows(read_only=True) as uow:
-            viewer = await active_member(uow, telegram_id)
+            viewer = await active_member(uow, account_id)
             claim = await uow.claims.get(reference.claim_id)
             if claim is not None and not reference.names(claim):
                 claim = None
@@ -456,9 +456,9 @@ class ExpenseService:
 
     # Trips ---------------------------------------------------------------------------------
 
-    async def create_trip(self, telegram_id: int, title: str) -> ExpenseReport:
+    async def create_trip(self, account_id: int, title: str) -> ExpenseReport:
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             trip = await uow.claims.add_report(ExpenseReport(
                 None, member.id, check_trip_title(title), self._clock.now()))
             await uow.commit()
@@ -472,17 +472,17 @@ class ExpenseService:
             raise DomainError("trip_submitted")
         return trip
 
-    async def trips(self, telegram_id: int) -> list[TripView]:
+    async def trips(self, account_id: int) -> list[TripView]:
         """My open trips with their claims."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             return [TripView(trip, await uow.claims.in_report(trip.id))
                     for trip in await uow.claims.open_reports(member.id)]
 
-    async def add_to_trip(self, telegram_id: int, claim_id: int, report_id: int,
+    async def add_to_trip(self, account_id: int, claim_id: int, report_id: int,
                           chat_id: int | None = None) -> ExpenseReport:
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             claim = await self._own_draft(uow, member, claim_id)
             trip = await self._own_trip(uow, member, report_id)
             await self._save(uow, member, claim, replace(claim, report_id=trip.id), "trip",
@@ -490,11 +490,11 @@ class ExpenseService:
             await uow.commit()
         return trip
 
-    async def submit_trip(self, telegram_id: int, report_id: int,
+    async def submit_trip(self, account_id: int, report_id: int,
                           chat_id: int | None = None) -> list[approvals.SubmitResult]:
         """Submit every draft of the trip in one unit of work: all of them or none."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             trip = await self._own_trip(uow, member, report_id)
             drafts = [c for c in await uow.claims.in_report(trip.id)
                       if c.status is ClaimStatus.DRAFT]

@@ -85,26 +85,26 @@ class ExpenseStatsService:
         self._config = config
         self._stages = (pipeline or PipelineConfig()).stages
 
-    async def periods(self, telegram_id: int) -> dict[str, Period]:
+    async def periods(self, account_id: int) -> dict[str, Period]:
         """The periods the buttons offer (this month ... this year, on the team's calendar);
         refused to anyone who may not see statistics."""
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             await _scope_of(uow, actor)
             return period_choices(await self._today(uow))
 
-    async def stats(self, telegram_id: int, period: Period | None = None,
+    async def stats(self, account_id: int, period: Period | None = None,
                     status: StatusFilter = StatusFilter.COMMITTED, *,
                     language: str = "en") -> ExpenseStatsView:
         """Totals of the claims the person may see: managers their subtree, finance all."""
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             departments = await _scope_of(uow, actor)
             period = period or period_choices(await self._today(uow))["this_month"]
             return await self._view(uow, ClaimScope(period, status.statuses, departments),
                                     status, language)
 
-    async def export(self, telegram_id: int | None, period: Period, status: StatusFilter,
+    async def export(self, account_id: int | None, period: Period, status: StatusFilter,
                      form: ExportFormat, target: BinaryIO, *, language: str = "en",
                      limit: int | None = None,
                      progress: Callable[[int, int], None] | None = None) -> ExportResult:
@@ -113,8 +113,8 @@ class ExpenseStatsService:
         more than `limit` claims are refused before anything is written."""
         async with self._uows(read_only=True) as uow:
             departments = None
-            if telegram_id is not None:
-                departments = await _scope_of(uow, await active_member(uow, telegram_id))
+            if account_id is not None:
+                departments = await _scope_of(uow, await active_member(uow, account_id))
             scope = ClaimScope(period, status.statuses, departments)
             # The breakdown sheets of an XLSX; a CSV holds the raw rows only.
             view = (await self._view(uow, scope, status, language)

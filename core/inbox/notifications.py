@@ -59,7 +59,7 @@ async def publish(uow: UnitOfWork, new: NewNotification, *, now: datetime,
     """Record a notification inside the caller's unit of work; None if its key exists.
 
     Reminders wait out the member's quiet hours and are not created while they paused
-    them; anything for a member Telegram refuses to reach goes straight to their inbox.
+    them; anything for a member the messenger refuses to reach goes straight to their inbox.
     """
     due = new.due_at or now
     state = DeliveryState.PENDING
@@ -73,7 +73,7 @@ async def publish(uow: UnitOfWork, new: NewNotification, *, now: datetime,
             if member.quiet_hours is not None:
                 zone = ZoneInfo(settings.timezone)
                 due = member.quiet_hours.next_end(due.astimezone(zone)).astimezone(due.tzinfo)
-        if not member.reachable or member.telegram_id is None:
+        if not member.reachable or member.account_id is None:
             state = DeliveryState.SKIPPED
     else:
         group = await uow.groups.get(new.group_id)
@@ -111,7 +111,7 @@ async def publish_many(uow: UnitOfWork, news: list[NewNotification], *, now: dat
                             now.astimezone(zone).time().replace(tzinfo=None)):
                         continue
                     due = member.quiet_hours.next_end(due.astimezone(zone)).astimezone(due.tzinfo)
-            if not member.reachable or member.telegram_id is None:
+            if not member.reachable or member.account_id is None:
                 state = DeliveryState.SKIPPED
         elif new.group_id not in groups:
             continue
@@ -129,10 +129,10 @@ class InboxService:
         self._uows = uows
         self._clock = clock
 
-    async def page(self, telegram_id: int, number: int = 0,
+    async def page(self, account_id: int, number: int = 0,
                    size: int = INBOX_PAGE_SIZE) -> Page:
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             now = self._clock.now()
             total, unread = await uow.notifications.inbox_counts(member.id, now)
             pages = max(1, -(-total // size))
@@ -140,17 +140,17 @@ class InboxService:
             items = await uow.notifications.inbox(member.id, number * size, size, now)
             return Page(items, number, pages, total, unread)
 
-    async def unread(self, telegram_id: int) -> int:
+    async def unread(self, account_id: int) -> int:
         async with self._uows(read_only=True) as uow:
-            member = await uow.members.by_telegram_id(telegram_id)
+            member = await uow.members.by_account_id(account_id)
             if member is None:
                 return 0
             return (await uow.notifications.inbox_counts(member.id, self._clock.now()))[1]
 
-    async def open(self, telegram_id: int, notification_id: int) -> Notification:
+    async def open(self, account_id: int, notification_id: int) -> Notification:
         """Show one notification to its recipient and mark it read; others get NotFound."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             notification = await uow.notifications.get(notification_id)
             if notification is None or notification.member_id != member.id:
                 raise NotFound("notification_not_found")
@@ -174,13 +174,13 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Telegram refused for good: who should hear about it."""
+    """The messenger refused for good: who should hear about it."""
 
     notified: int  # notifications published about it
 
 
 class OutboxService:
-    """Claims due notifications for a dispatcher and records what Telegram answered."""
+    """Claims due notifications for a dispatcher and records what the messenger answered."""
 
     def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings,
                  *, worker: str, lease: timedelta = timedelta(seconds=60),
@@ -217,12 +217,12 @@ class OutboxService:
         if notification.member_id is not None:
             member = members.get(notification.member_id)
             if member is None or not member.active or not member.reachable or \
-                    member.telegram_id is None:
+                    member.account_id is None:
                 await uow.notifications.give_up(notification.id, self.worker,
                                                 state=DeliveryState.SKIPPED,
                                                 error="recipient cannot be reached")
                 return None
-            return Delivery(notification, member.telegram_id,
+            return Delivery(notification, member.account_id,
                             member.language or settings.default_language, settings.timezone,
                             member.name)
         group = await uow.groups.get(notification.group_id)
@@ -387,13 +387,13 @@ class GroupService:
         self._clock = clock
         self._defaults = defaults
 
-    async def bind(self, telegram_id: int, chat_id: int, title: str, *, bot_is_member: bool,
+    async def bind(self, account_id: int, chat_id: int, title: str, *, bot_is_member: bool,
                    department_id: int | None = None) -> Binding:
         """Bind a group to a department the speaker manages (asking which, if several)."""
         if not bot_is_member:
             raise NotAllowed("bot_not_in_group")
         async with self._uows() as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             tree = OrgTree.of(await uow.departments.all())
             heads = [d for d in tree.departments.values() if d.manager_id == actor.id]
             if not heads and actor.has(Role.MANAGER):
@@ -417,9 +417,9 @@ class GroupService:
             await uow.commit()
             return Binding(group, [], tree.departments[department_id].name)
 
-    async def unbind(self, telegram_id: int, chat_id: int) -> TeamGroup:
+    async def unbind(self, account_id: int, chat_id: int) -> TeamGroup:
         async with self._uows() as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             group = await uow.groups.by_chat(chat_id)
             if group is None or not group.active:
                 raise NotFound("group_not_bound")

@@ -100,8 +100,8 @@ def digest_key(group_id: int, day: date) -> str:
 
 
 def _people(members: Iterable[Member]) -> list[dict[str, Any]]:
-    """Who a group message names: the name always, the Telegram id to mention them by."""
-    return [{"name": m.name, "telegram_id": m.telegram_id}
+    """Who a group message names: the name always, the messenger account to mention them by."""
+    return [{"name": m.name, "account_id": m.account_id}
             for m in sorted(members, key=lambda m: m.name)]
 
 

@@ -129,12 +129,12 @@ class GoalService:
 
     # Setting a target ----------------------------------------------------------------------
 
-    async def set(self, telegram_id: int, unit: str, metric: str, period: str,
+    async def set(self, account_id: int, unit: str, metric: str, period: str,
                   target: str) -> SetGoal:
         """`/goals set member:carol visits 2026-12 20`: create or change the target."""
         now = self._clock.now()
         async with self._uows() as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             org = await self._org(uow)
             kind, key = parse_unit(unit)
             read_metric = parse_metric(metric)
@@ -168,12 +168,12 @@ class GoalService:
 
     # Progress ------------------------------------------------------------------------------
 
-    async def view(self, telegram_id: int, period: str | None = None) -> GoalsView:
+    async def view(self, account_id: int, period: str | None = None) -> GoalsView:
         """My goals and, for managers, their team's, in the current periods (or the one
         named); congratulates, once, whatever is found reached."""
         now = self._clock.now()
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             org = await self._org(uow)
             today = now.astimezone(org.zone).date()
             periods = [_period(period)] if period else current_periods(today)

@@ -282,10 +282,10 @@ class OpportunityService:
             raise DomainError("opp_customer_name_too_long", limit=MAX_CUSTOMER_NAME)
         return name
 
-    async def customers(self, telegram_id: int, search: str | None = None) -> list[Customer]:
+    async def customers(self, account_id: int, search: str | None = None) -> list[Customer]:
         """Customers to pick: those of the member's open deals first, or those matching."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             everyone = sorted(await uow.customers.all(), key=lambda c: c.name.casefold())
             if search is not None:
                 needle = search.strip().casefold()
@@ -295,11 +295,11 @@ class OpportunityService:
             mine = {o.customer_id for o in await uow.opportunities.open_for(member.id)}
             return sorted(everyone, key=lambda c: c.id not in mine)[:CUSTOMER_CHOICES]
 
-    async def recent_location(self, telegram_id: int) -> NewCustomer | None:
+    async def recent_location(self, account_id: int) -> NewCustomer | None:
         """Where the member last shared their location (within the hour): a new customer's
         site. The name is filled in by the caller."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             shared = await uow.check_ins.latest(member.id, self._clock.now() - SITE_WINDOW)
         return None if shared is None else NewCustomer("", shared.lat, shared.lon)
 
@@ -316,11 +316,11 @@ class OpportunityService:
 
     # Creating.
 
-    async def create(self, telegram_id: int, new: NewOpportunity) -> Opportunity:
+    async def create(self, account_id: int, new: NewOpportunity) -> Opportunity:
         """Store the deal (and its new customer) in one go; a duplicate open deal at the
         customer is refused with its id, so the person can open it instead."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             settings = await self._settings(uow)
             today, _ = await self._today(uow)
             stage = self.pipeline.get(new.stage) if new.stage else self.pipeline.first
@@ -368,14 +368,14 @@ class OpportunityService:
             set(departments) == set(tree.departments) and bool(departments))
         return OpportunityScope(member.id, None if everyone else frozenset(departments)), tree
 
-    async def listed(self, telegram_id: int, *, stage: str | None = None,
+    async def listed(self, account_id: int, *, stage: str | None = None,
                    search: str | None = None, page: int = 0) -> OpportunityList:
         """Mine (a manager: their subtree's too), overdue open ones first, then by date."""
         if stage is not None:
             self.pipeline.get(stage)
         search = clean_text(search or "").strip()[:50] or None
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             scope, _ = await self._scope(uow, member)
             today, _ = await self._today(uow)
             stages = None if stage is None else [stage]
@@ -404,9 +404,9 @@ class OpportunityService:
             raise NotFound("opp_not_found")
         return opportunity, owner, tree
 
-    async def card(self, telegram_id: int, opportunity_id: int, page: int = 0) -> Card:
+    async def card(self, account_id: int, opportunity_id: int, page: int = 0) -> Card:
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             return await self._card(uow, member, opportunity_id, page)
 
     async def _card(self, uow: UnitOfWork, member: Member, opportunity_id: int,
@@ -430,11 +430,11 @@ class OpportunityService:
                     may_reopen(member, owner, tree), today, zone, self.pipeline,
                     facts.claim_totals, money, facts.photos)
 
-    async def photos(self, telegram_id: int, opportunity_id: int) -> list[ShownPhoto]:
+    async def photos(self, account_id: int, opportunity_id: int) -> list[ShownPhoto]:
         """The newest photos of the deal's check-ins, watermarked as the calendar shows them:
         who took it, when (in the team's zone) and where."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             opportunity, _, _ = await self._visible(uow, member, opportunity_id)
             _, zone = await self._today(uow)
             facts = await uow.opportunities.photos(opportunity, ALBUM_PHOTOS)
@@ -444,9 +444,9 @@ class OpportunityService:
 
     # Working the deal.
 
-    async def _workable(self, uow: UnitOfWork, telegram_id: int, opportunity_id: int
+    async def _workable(self, uow: UnitOfWork, account_id: int, opportunity_id: int
                         ) -> tuple[Member, Opportunity, Member, OrgTree]:
-        member = await active_member(uow, telegram_id)
+        member = await active_member(uow, account_id)
         opportunity, owner, tree = await self._visible(uow, member, opportunity_id)
         if not can_change(member, owner, tree):
             raise NotAllowed("opp_read_only")
@@ -463,14 +463,14 @@ class OpportunityService:
             OPPORTUNITY, before.id, _audited(before), _audited(after), by=by.id,
             at=self._clock.now()))
 
-    async def move(self, telegram_id: int, opportunity_id: int, to_stage: str, *,
+    async def move(self, account_id: int, opportunity_id: int, to_stage: str, *,
                    from_stage: str | None = None, reason: str | None = None) -> Card:
         """Move the deal to another stage (lost needs a reason), keeping the history.
 
         `from_stage` is the stage the person saw: if the deal moved since, nothing changes.
         """
         async with self._uows() as uow:
-            member, opportunity, owner, tree = await self._workable(uow, telegram_id,
+            member, opportunity, owner, tree = await self._workable(uow, account_id,
                                                                     opportunity_id)
             if from_stage is not None and from_stage != opportunity.stage:
                 raise DomainError("opp_changed")
@@ -494,9 +494,9 @@ class OpportunityService:
             await uow.commit()
             return card
 
-    async def edit_amount(self, telegram_id: int, opportunity_id: int, text: str) -> Card:
+    async def edit_amount(self, account_id: int, opportunity_id: int, text: str) -> Card:
         async with self._uows() as uow:
-            member, opportunity, _, _ = await self._workable(uow, telegram_id, opportunity_id)
+            member, opportunity, _, _ = await self._workable(uow, account_id, opportunity_id)
             amount = check_amount(text, opportunity.currency, self.max_amount)
             await self._save(uow, opportunity, replace(opportunity, amount=amount,
                                                        updated_at=self._clock.now()), member)
@@ -504,9 +504,9 @@ class OpportunityService:
             await uow.commit()
             return card
 
-    async def edit_close_date(self, telegram_id: int, opportunity_id: int, text: str) -> Card:
+    async def edit_close_date(self, account_id: int, opportunity_id: int, text: str) -> Card:
         async with self._uows() as uow:
-            member, opportunity, _, _ = await self._workable(uow, telegram_id, opportunity_id)
+            member, opportunity, _, _ = await self._workable(uow, account_id, opportunity_id)
             today, _ = await self._today(uow)
             day = parse_close_date(text, today,
                                    is_open=self.pipeline.is_open(opportunity.stage))
@@ -516,9 +516,9 @@ class OpportunityService:
             await uow.commit()
             return card
 
-    async def add_note(self, telegram_id: int, opportunity_id: int, text: str) -> Card:
+    async def add_note(self, account_id: int, opportunity_id: int, text: str) -> Card:
         async with self._uows() as uow:
-            member, opportunity, _, _ = await self._workable(uow, telegram_id, opportunity_id)
+            member, opportunity, _, _ = await self._workable(uow, account_id, opportunity_id)
             now = self._clock.now()
             await uow.opportunities.add_note(Note(opportunity.id, member.id, check_note(text),
                                                   now))
@@ -529,11 +529,11 @@ class OpportunityService:
 
     # The pipeline.
 
-    async def stats(self, telegram_id: int, period: Period | None = None) -> PipelineView:
+    async def stats(self, account_id: int, period: Period | None = None) -> PipelineView:
         """Open deals by stage, and the deals won and lost in `period` (default: this
         quarter); a manager's view adds one line per person."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             scope, tree = await self._scope(uow, member)
             settings = await self._settings(uow)
             zone = ZoneInfo(settings.timezone)

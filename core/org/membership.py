@@ -39,10 +39,10 @@ from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
-class TelegramPerson:
-    """What Telegram tells about whoever is speaking."""
+class MessengerUser:
+    """What the messenger tells about whoever is speaking."""
 
-    telegram_id: int
+    account_id: int
     first_name: str
     last_name: str | None = None
     username: str | None = None
@@ -120,20 +120,20 @@ class OrgService:
         async with self._uows(read_only=True) as uow:
             return await self._settings(uow)
 
-    async def identify(self, telegram_id: int) -> Visitor:
-        """The member behind a Telegram account, if any, with the org's settings."""
+    async def identify(self, account_id: int) -> Visitor:
+        """The member behind a messenger account, if any, with the org's settings."""
         async with self._uows(read_only=True) as uow:
-            member = await uow.members.by_telegram_id(telegram_id)
+            member = await uow.members.by_account_id(account_id)
             return Visitor(member, await self._settings(uow))
 
-    async def start(self, person: TelegramPerson) -> Visitor:
-        """/start: a listed username is claimed by its Telegram account on first contact."""
+    async def start(self, person: MessengerUser) -> Visitor:
+        """/start: a listed username is claimed by its messenger account on first contact."""
         async with self._uows() as uow:
-            member = await uow.members.by_telegram_id(person.telegram_id)
+            member = await uow.members.by_account_id(person.account_id)
             if member is None and person.username:
                 listed = await uow.members.unclaimed_by_username(person.username)
                 if listed is not None:
-                    member = replace(listed, telegram_id=person.telegram_id,
+                    member = replace(listed, account_id=person.account_id,
                                      joined_at=listed.joined_at or self._clock.now())
                     await uow.members.update(member)
             elif member is not None and (member.username != person.username
@@ -144,18 +144,18 @@ class OrgService:
             await uow.commit()
             return Visitor(member, await self._settings(uow))
 
-    async def roles(self, telegram_id: int) -> frozenset[Role]:
+    async def roles(self, account_id: int) -> frozenset[Role]:
         """The roles a member acts with (heading a department makes a manager)."""
         async with self._uows(read_only=True) as uow:
-            member = await uow.members.by_telegram_id(telegram_id)
+            member = await uow.members.by_account_id(account_id)
             if member is None or not member.active:
                 return frozenset()
             return effective_roles(member, OrgTree.of(await uow.departments.all()))
 
-    async def create_invite(self, telegram_id: int) -> IssuedInvite:
+    async def create_invite(self, account_id: int) -> IssuedInvite:
         """A one-time link into the inviter's department."""
         async with self._uows() as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             departments = await uow.departments.all()
             if not can_invite(actor, OrgTree.of(departments)):
                 raise NotAllowed("invite_not_allowed")
@@ -167,11 +167,11 @@ class OrgService:
             name = next(d.name for d in departments if d.id == actor.department_id)
             return IssuedInvite(token, name, invite.expires_at)
 
-    async def join(self, token: str, person: TelegramPerson) -> Joined:
+    async def join(self, token: str, person: MessengerUser) -> Joined:
         """/start <token>: register the person into the invite's department, once."""
         now = self._clock.now()
         async with self._uows() as uow:
-            if await uow.members.by_telegram_id(person.telegram_id) is not None:
+            if await uow.members.by_account_id(person.account_id) is not None:
                 raise AlreadyMember()
             invite = await uow.invites.by_digest(token_digest(token)) if looks_like_token(
                 token) else None
@@ -179,41 +179,41 @@ class OrgService:
                 raise InviteRefused("invite_unknown")
             invite.check_usable(now)
             member = await uow.members.add(Member(
-                id=None, key=f"tg{person.telegram_id}", name=person.full_name or str(
-                    person.telegram_id), department_id=invite.department_id, roles=invite.roles,
-                telegram_id=person.telegram_id, username=person.username, joined_at=now))
+                id=None, key=f"tg{person.account_id}", name=person.full_name or str(
+                    person.account_id), department_id=invite.department_id, roles=invite.roles,
+                account_id=person.account_id, username=person.username, joined_at=now))
             if not await uow.invites.mark_used(invite.id, member.id, now):
                 raise InviteRefused("invite_used")
             departments = {d.id: d for d in await uow.departments.all()}
             await uow.commit()
             return Joined(member, departments[invite.department_id].name)
 
-    async def _change_member(self, telegram_id: int, **changes: object) -> Member:
+    async def _change_member(self, account_id: int, **changes: object) -> Member:
         """Change the speaker's own settings, if they are an active member."""
         async with self._uows() as uow:
-            member = replace(await active_member(uow, telegram_id), **changes)
+            member = replace(await active_member(uow, account_id), **changes)
             await uow.members.update(member)
             await uow.commit()
             return member
 
-    async def set_language(self, telegram_id: int, language: str) -> Member:
+    async def set_language(self, account_id: int, language: str) -> Member:
         if language not in LANGUAGES:
             raise DomainError("unknown_language")
-        return await self._change_member(telegram_id, language=language)
+        return await self._change_member(account_id, language=language)
 
-    async def reminder_settings(self, telegram_id: int) -> Member:
+    async def reminder_settings(self, account_id: int) -> Member:
         """The speaker as stored: whether reminders are paused, and their quiet hours."""
         async with self._uows(read_only=True) as uow:
-            return await active_member(uow, telegram_id)
+            return await active_member(uow, account_id)
 
-    async def pause_reminders(self, telegram_id: int, paused: bool) -> Member:
+    async def pause_reminders(self, account_id: int, paused: bool) -> Member:
         """Pause or resume plan, log and follow-up reminders (requests still arrive)."""
-        return await self._change_member(telegram_id, reminders_paused=paused)
+        return await self._change_member(account_id, reminders_paused=paused)
 
-    async def set_quiet_hours(self, telegram_id: int, window: str | None) -> Member:
+    async def set_quiet_hours(self, account_id: int, window: str | None) -> Member:
         """Quiet hours from text like '22:00-07:30' (checked here), or None to turn them off."""
         quiet = None if window is None else parse_quiet_hours(window)
-        return await self._change_member(telegram_id, quiet_hours=quiet)
+        return await self._change_member(account_id, quiet_hours=quiet)
 
     async def import_org(self, document: OrgDocument) -> ImportReport:
         """Create or update everything in the document, all or nothing."""
@@ -235,8 +235,11 @@ class _OrgImport:
     departments_before: dict[str, Department] = field(default_factory=dict)
     listed: dict[str, MemberEntry] = field(default_factory=dict)
     usernames: dict[str, list[str]] = field(default_factory=dict)
+    # The org file's name for a member's messenger account id.
+    id_field: str = "account_id"
 
     async def apply(self, document: OrgDocument) -> ImportReport:
+        self.id_field = document.accounts.id_field
         await self._org(document)
         self.departments = {d.key: d for d in await self.uow.departments.all()}
         self.departments_before = dict(self.departments)
@@ -340,16 +343,16 @@ class _OrgImport:
                 await self.uow.members.update(released)
                 self.members[holder.key] = released
             else:
-                raise OrgFileError(f"{where}.{field_name}",
-                                   f"already belongs to members[{holder.key}]")
+                named = self.id_field if field_name == "account_id" else field_name
+                raise OrgFileError(f"{where}.{named}", f"already belongs to members[{holder.key}]")
         fields = dict(key=entry.key, name=entry.name, department_id=department_id,
                       roles=entry.roles, username=entry.username, language=entry.language,
                       active=entry.active)
         if before is None:
             after = await self.uow.members.add(Member(
-                id=None, telegram_id=entry.telegram_id, **fields))
+                id=None, account_id=entry.account_id, **fields))
         else:
-            after = replace(before, telegram_id=entry.telegram_id or before.telegram_id, **fields)
+            after = replace(before, account_id=entry.account_id or before.account_id, **fields)
             if after != before:
                 await self.uow.members.update(after)
         self.members.pop(before.key if before else entry.key, None)
@@ -361,12 +364,12 @@ class _OrgImport:
         return member.active if listed is None else listed.active
 
     async def _account_holders(self, entry: MemberEntry) -> list[tuple[str, Member]]:
-        """Other entries holding the Telegram account the entry names, by field."""
+        """Other entries holding the messenger account the entry names, by Member field."""
         holders: list[tuple[str, Member]] = []
-        if entry.telegram_id is not None:
-            holder = await self.uow.members.by_telegram_id(entry.telegram_id)
+        if entry.account_id is not None:
+            holder = await self.uow.members.by_account_id(entry.account_id)
             if holder is not None and holder.key != entry.key:
-                holders.append(("telegram_id", holder))
+                holders.append(("account_id", holder))
         if entry.username is not None:
             for key in self.usernames.get(entry.username.casefold(), ()):
                 holder = self.members.get(key)

@@ -34,14 +34,14 @@ class VisitorCache:
             self._load, lambda: (changes.version("members"), changes.version("organization")),
             refresh_seconds=refresh_seconds, monotonic=monotonic)
 
-    async def identify(self, telegram_id: int) -> Visitor:
-        visitor = (await self._directory.get()).get(telegram_id)
-        return visitor if visitor is not None else await self._org.identify(telegram_id)
+    async def identify(self, account_id: int) -> Visitor:
+        visitor = (await self._directory.get()).get(account_id)
+        return visitor if visitor is not None else await self._org.identify(account_id)
 
     async def _load(self) -> dict[int, Visitor]:
-        """Every active member with a Telegram account, by that account."""
+        """Every active member with a messenger account, by that account."""
         settings = await self._org.settings()
         async with self._uows(read_only=True) as uow:
             members = await uow.members.all()
-        return {m.telegram_id: Visitor(m, settings) for m in members
-                if m.active and m.telegram_id is not None}
+        return {m.account_id: Visitor(m, settings) for m in members
+                if m.active and m.account_id is not None}

@@ -169,10 +169,10 @@ class CalendarService(_Reader):
         super().__init__(uows, clock, defaults)
         self._photos = photos
 
-    async def month(self, telegram_id: int, month: Month | None = None, *,
+    async def month(self, account_id: int, month: Month | None = None, *,
                     member_id: int | None = None) -> MonthView:
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             tree = OrgTree.of(await uow.departments.all())
             member = await self._subject(uow, actor, member_id, tree)
             zone, _ = await self._zone(uow)
@@ -193,20 +193,20 @@ class CalendarService(_Reader):
             return MonthView(member, member.id == actor.id, shown, today, days, clamped,
                              shown > low, shown < high)
 
-    async def day(self, telegram_id: int, day: date, *,
+    async def day(self, account_id: int, day: date, *,
                   member_id: int | None = None) -> DayView:
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             tree = OrgTree.of(await uow.departments.all())
             member = await self._subject(uow, actor, member_id, tree)
             zone, zone_name = await self._zone(uow)
             return await _day_view(uow, actor, member, day, zone, zone_name, tree)
 
-    async def photos(self, telegram_id: int, member_id: int | None,
+    async def photos(self, account_id: int, member_id: int | None,
                      day: date) -> list[ShownPhoto]:
         """The day's visit photos, each watermarked with who, when (team's zone) and where."""
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             tree = OrgTree.of(await uow.departments.all())
             member = await self._subject(uow, actor, member_id, tree)
             zone, _ = await self._zone(uow)
@@ -233,9 +233,9 @@ async def _day_view(uow: UnitOfWork, actor: Member, member: Member, day: date,
 class TeamService(_Reader):
     """The manager's view of everyone below them, and rating their days."""
 
-    async def today(self, telegram_id: int) -> TeamToday:
+    async def today(self, account_id: int) -> TeamToday:
         async with self._uows(read_only=True) as uow:
-            actor = await active_member(uow, telegram_id)
+            actor = await active_member(uow, account_id)
             tree = OrgTree.of(await uow.departments.all())
             departments = visible_departments(actor, tree)
             if not departments:
@@ -264,12 +264,12 @@ class TeamService(_Reader):
             rows.sort(key=lambda r: not r.flagged)  # stable: flagged first, then by name
             return TeamToday(today, rows)
 
-    async def rate(self, telegram_id: int, member_id: int, day: date, rating: int,
+    async def rate(self, account_id: int, member_id: int, day: date, rating: int,
                    comment: str | None = None) -> Rated:
         """Rate a day's log 1-5 (again: the newer rating counts); the rep is notified."""
         now = self._clock.now()
         async with self._uows() as uow:
-            actor, member, log = await self._rateable(uow, telegram_id, member_id, day)
+            actor, member, log = await self._rateable(uow, account_id, member_id, day)
             comment = check_rating(rating, comment)
             await uow.calendar.rate(log.id, rating, comment, actor.id, now)
             settings = await uow.organization.get() or self._defaults
@@ -280,10 +280,10 @@ class TeamService(_Reader):
             await uow.commit()
             return Rated(member, day, rating, comment)
 
-    async def comment(self, telegram_id: int, member_id: int, day: date, text: str) -> Rated:
+    async def comment(self, account_id: int, member_id: int, day: date, text: str) -> Rated:
         """Add the comment to the rating just given; the rep's notice is edited to show it."""
         async with self._uows() as uow:
-            actor, member, log = await self._rateable(uow, telegram_id, member_id, day)
+            actor, member, log = await self._rateable(uow, account_id, member_id, day)
             if log.rating is None or log.rated_at is None:
                 raise NotFound("no_rating_to_comment")
             comment = check_rating(log.rating, text)
@@ -299,9 +299,9 @@ class TeamService(_Reader):
             await uow.commit()
             return Rated(member, day, log.rating, comment)
 
-    async def _rateable(self, uow: UnitOfWork, telegram_id: int, member_id: int,
+    async def _rateable(self, uow: UnitOfWork, account_id: int, member_id: int,
                         day: date) -> tuple[Member, Member, LogFact]:
-        actor = await active_member(uow, telegram_id)
+        actor = await active_member(uow, account_id)
         tree = OrgTree.of(await uow.departments.all())
         member = await self._subject(uow, actor, member_id, tree)
         if not can_rate_log(actor, member, tree):

@@ -103,7 +103,7 @@ class CheckInService:
 
     # Checking in and out
 
-    async def check_in(self, telegram_id: int, location: SharedLocation, *,
+    async def check_in(self, account_id: int, location: SharedLocation, *,
                        chat_id: int | None = None, message_id: int | None = None
                        ) -> CheckInResult:
         """Record a visit with its trust flags; a forwarded location is refused, unstored."""
@@ -130,7 +130,7 @@ class CheckInService:
             distance = closest.distance_m if closest else None
         # Membership (an active member) is checked inside the transaction that writes: a
         # stranger's check-in, or one of a member just deactivated, writes nothing.
-        recorded = await self._writes.submit((telegram_id, CheckIn(
+        recorded = await self._writes.submit((account_id, CheckIn(
             None, 0, now, location.sent_at, location.lat, location.lon,
             location.horizontal_accuracy, location.live_period,
             customer.id if customer else None, distance, frozenset(flags),
@@ -158,13 +158,13 @@ class CheckInService:
                                        sites[d.customer_id].lon))
                 for d in deals if d.customer_id in sites]
 
-    async def choose_customer(self, telegram_id: int, check_in_id: int,
+    async def choose_customer(self, account_id: int, check_in_id: int,
                               customer_id: int) -> CheckInResult:
         """Assign one of the customers offered; re-checked, since buttons can be forged."""
         now = self._clock.now()
         sites = await self._sites.index()
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             record = await _own_open(uow, member, check_in_id, now)
             around = candidates(sites, record.lat, record.lon)
             offered = {m.customer.id: m for m in offers(record.lat, record.lon, around)}
@@ -180,14 +180,14 @@ class CheckInService:
         return CheckInResult(record, match.customer, [], None, self._rules.photo_required,
                              deal.title if deal else None)
 
-    async def choose_deal(self, telegram_id: int, check_in_id: int,
+    async def choose_deal(self, account_id: int, check_in_id: int,
                           opportunity_id: int) -> CheckInResult:
         """Assign a check-in at no customer's site to one of the rep's open deals, and so
         to its customer. Re-checked, since buttons can be forged: the rep's own check-in,
         still without a customer, and the rep's own deal, still open. It stays flagged
         outside_geofence; the distance to that customer is kept."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             record = await uow.check_ins.get(check_in_id)
             if record is None or record.member_id != member.id:
                 raise NotFound("check_in_not_found")
@@ -210,12 +210,12 @@ class CheckInService:
         return CheckInResult(record, customer, [], None, self._rules.photo_required,
                              deal.title)
 
-    async def leave_unassigned(self, telegram_id: int, check_in_id: int) -> CheckInResult:
+    async def leave_unassigned(self, account_id: int, check_in_id: int) -> CheckInResult:
         """"Leave unassigned": the check-in stays at no customer, with the nearest one's
         distance; only its owner's, only while it has no customer."""
         sites = await self._sites.index()
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             record = await uow.check_ins.get(check_in_id)
         if record is None or record.member_id != member.id:
             raise NotFound("check_in_not_found")
@@ -225,7 +225,7 @@ class CheckInService:
             BoundingBox.around(record.lat, record.lon, NEAREST_SEARCH_M)))
         return CheckInResult(record, None, [], closest, self._rules.photo_required)
 
-    async def live_update(self, telegram_id: int, chat_id: int, message_id: int,
+    async def live_update(self, account_id: int, chat_id: int, message_id: int,
                           location: SharedLocation) -> CheckIn | None:
         """A moving live location: the visit lasts while it updates. None if none is open."""
         now = self._clock.now()
@@ -234,7 +234,7 @@ class CheckInService:
         except CoordinateError:
             return None  # a client sending numbers that are on no map is not moving
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             record = await uow.check_ins.by_message(chat_id, message_id)
             if record is None or record.member_id != member.id or not record.is_open(now):
                 return None
@@ -243,11 +243,11 @@ class CheckInService:
             await uow.commit()
         return record
 
-    async def check_out(self, telegram_id: int) -> CheckOut:
+    async def check_out(self, account_id: int) -> CheckOut:
         """Close the open visit and say how long it lasted."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             record = await uow.check_ins.latest(member.id, now - timedelta(days=1))
             if record is None or not record.is_open(now):
                 raise DomainError("nothing_to_check_out")
@@ -259,7 +259,7 @@ class CheckInService:
 
     # Photos
 
-    async def attach_photo(self, telegram_id: int, data: bytes, *, file_id: str | None,
+    async def attach_photo(self, account_id: int, data: bytes, *, file_id: str | None,
                            as_document: bool, sent_at: datetime,
                            captioned: bool = False) -> PhotoResult:
         """Keep a visit photo and attach it to the open check-in (or to the one just made,
@@ -267,7 +267,7 @@ class CheckInService:
         saved = await self._save(data)
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await uow.check_ins.latest(member.id, await self._start_of_day(uow, now))
             target = None
             if today is not None and (
@@ -284,11 +284,11 @@ class CheckInService:
             await uow.commit()
         return result
 
-    async def attach_waiting_photo(self, telegram_id: int, photo_id: int) -> PhotoResult:
+    async def attach_waiting_photo(self, account_id: int, photo_id: int) -> PhotoResult:
         """"Attach to my last check-in": only the sender's own photo, only today's check-in."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             photo = await uow.photos.get(photo_id)
             if photo is None or photo.member_id != member.id:
                 raise NotFound("photo_not_found")
@@ -301,10 +301,10 @@ class CheckInService:
             await uow.commit()
         return result
 
-    async def discard_waiting_photo(self, telegram_id: int, photo_id: int) -> None:
+    async def discard_waiting_photo(self, account_id: int, photo_id: int) -> None:
         """"Cancel": forget a photo that was attached to nothing; only the sender's own."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             photo = await uow.photos.get(photo_id)
             if photo is None or photo.member_id != member.id:
                 raise NotFound("photo_not_found")

@@ -128,19 +128,19 @@ class _Schedule:
 class PlanService(_Schedule):
     """Writing a day's plan, and editing or deleting its items until the day is over."""
 
-    async def open_day(self, telegram_id: int, day: date | None = None) -> PlanDay:
+    async def open_day(self, account_id: int, day: date | None = None) -> PlanDay:
         """The plan for `day` (default: the next working day), refused for past or far days."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await self._today(uow)
             day = day or self.calendar.next_working_day(today)
             check_plan_day(day, today)
             return PlanDay(day, await uow.plans.items(member.id, day), today)
 
-    async def customers(self, telegram_id: int, search: str | None = None) -> list[Customer]:
+    async def customers(self, account_id: int, search: str | None = None) -> list[Customer]:
         """Customers to link: those the rep planned lately first, or those matching `search`."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             everyone = sorted(await uow.customers.all(), key=lambda c: c.name.casefold())
             if search is not None:
                 needle = search.strip().casefold()
@@ -157,22 +157,22 @@ class PlanService(_Schedule):
         async with self._uows(read_only=True) as uow:
             return next((c for c in await uow.customers.all() if c.id == customer_id), None)
 
-    async def opportunities(self, telegram_id: int) -> list[Opportunity]:
+    async def opportunities(self, account_id: int) -> list[Opportunity]:
         """The rep's open opportunities, closing soonest first, offered next to customers."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             return (await uow.opportunities.open_for(member.id))[:CUSTOMER_CHOICES]
 
-    async def opportunity(self, telegram_id: int, opportunity_id: int) -> Opportunity:
+    async def opportunity(self, account_id: int, opportunity_id: int) -> Opportunity:
         """An open deal the speaker works, to plan an item for (NotFound for any other)."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             return await workable_opportunity(uow, member, opportunity_id)
 
-    async def save(self, telegram_id: int, day: date, items: list[NewItem]) -> PlanDay:
+    async def save(self, account_id: int, day: date, items: list[NewItem]) -> PlanDay:
         """Add the drafted items to the day's plan, all or nothing."""
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await self._today(uow)
             check_plan_day(day, today)
             existing = await uow.plans.items(member.id, day)
@@ -194,9 +194,9 @@ class PlanService(_Schedule):
             await uow.commit()
             return PlanDay(day, await uow.plans.items(member.id, day), today)
 
-    async def edit_item(self, telegram_id: int, item_id: int, text: str) -> PlanDay:
+    async def edit_item(self, account_id: int, item_id: int, text: str) -> PlanDay:
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await self._today(uow)
             item = await self._own_item(uow, member, item_id)
             check_editable(item, member.id, today)
@@ -204,9 +204,9 @@ class PlanService(_Schedule):
             await uow.commit()
             return PlanDay(item.day, await uow.plans.items(member.id, item.day), today)
 
-    async def delete_item(self, telegram_id: int, item_id: int) -> PlanDay:
+    async def delete_item(self, account_id: int, item_id: int) -> PlanDay:
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await self._today(uow)
             item = await self._own_item(uow, member, item_id)
             check_editable(item, member.id, today)
@@ -229,28 +229,28 @@ class WorkLogService(_Schedule):
             logged=await uow.work_logs.exists(member.id, day),
             late=await uow.work_logs.amended_late(member.id, day), today=today)
 
-    async def open_day(self, telegram_id: int, day: date | None = None) -> DayLog:
+    async def open_day(self, account_id: int, day: date | None = None) -> DayLog:
         """The log for `day` (default: today); days still to come are refused."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await self._today(uow)
             day = day or today
             check_log_day(day, today)
             return await self._day_log(uow, member, day, today)
 
-    async def item_day(self, telegram_id: int, item_id: int) -> DayLog:
+    async def item_day(self, account_id: int, item_id: int) -> DayLog:
         """The log of the day of one of the speaker's own items."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             item = await self._own_item(uow, member, item_id)
             return await self._day_log(uow, member, item.day, await self._today(uow))
 
-    async def mark(self, telegram_id: int, item_id: int, outcome: ItemOutcome,
+    async def mark(self, account_id: int, item_id: int, outcome: ItemOutcome,
                    moved_to: date | None = None) -> DayLog:
         """Done, not done, or moved to a later day (where it is added to that day's plan)."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await self._today(uow)
             item = await self._own_item(uow, member, item_id)
             check_log_day(item.day, today)
@@ -280,11 +280,11 @@ class WorkLogService(_Schedule):
             await uow.commit()
             return await self._day_log(uow, member, item.day, today)
 
-    async def note(self, telegram_id: int, item_id: int, text: str) -> DayLog:
+    async def note(self, account_id: int, item_id: int, text: str) -> DayLog:
         """A note on a plan item's outcome."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await self._today(uow)
             item = await self._own_item(uow, member, item_id)
             check_log_day(item.day, today)
@@ -296,11 +296,11 @@ class WorkLogService(_Schedule):
             await uow.commit()
             return await self._day_log(uow, member, item.day, today)
 
-    async def add_unplanned(self, telegram_id: int, day: date, text: str) -> DayLog:
+    async def add_unplanned(self, account_id: int, day: date, text: str) -> DayLog:
         """Work done that was not in the plan."""
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await self._today(uow)
             check_log_day(day, today)
             late = today > day
@@ -310,7 +310,7 @@ class WorkLogService(_Schedule):
             await uow.commit()
             return await self._day_log(uow, member, day, today)
 
-    async def finish(self, telegram_id: int, day: date) -> DayLog:
+    async def finish(self, account_id: int, day: date) -> DayLog:
         """The rep is done logging the day: the log is kept even with nothing marked or added.
 
         A day of check-ins only, or with nothing planned, is still a day logged: the manager's
@@ -318,7 +318,7 @@ class WorkLogService(_Schedule):
         """
         now = self._clock.now()
         async with self._uows() as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             today = await self._today(uow)
             check_log_day(day, today)
             if not await uow.work_logs.exists(member.id, day):
@@ -346,17 +346,17 @@ class WorkLogService(_Schedule):
                 [item_result(item, proven)])
         return result
 
-    async def my_execution(self, telegram_id: int, first_day: date,
+    async def my_execution(self, account_id: int, first_day: date,
                            last_day: date) -> Execution:
         """The speaker's own plan vs log over a week or a month."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             return (await self._execution(uow, [member.id], first_day, last_day))[member.id]
 
-    async def my_week(self, telegram_id: int, day: date) -> Execution:
+    async def my_week(self, account_id: int, day: date) -> Execution:
         """The speaker's plan vs log over the week of `day`, up to today (plans ahead wait)."""
         async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, telegram_id)
+            member = await active_member(uow, account_id)
             first, last = week_of(day)
             last = min(last, await self._today(uow))
             return (await self._execution(uow, [member.id], first, last))[member.id]

@@ -46,7 +46,7 @@ class CheckInRepository(Protocol):
         ...
 
     async def active_members(self, accounts: Collection[int]) -> dict[int, int]:
-        """Telegram account -> member id, for those of `accounts` that are active members."""
+        """Messenger account -> member id, for those of `accounts` that are active members."""
         ...
 
     async def add_many(self, check_ins: Sequence[CheckIn]) -> list[CheckIn]:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from core.config import parse_config
+from bootstrap.config import parse_config
 from tests.api.seed import seed_org
 
 LEDGER = "ledger-token-0123456789abcdef"  # claims:read and claims:post

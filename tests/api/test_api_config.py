@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import ConfigError, parse_config
+from bootstrap.config import parse_config
+from core.config import ConfigError
 from tests.api.conftest import AUDIT, CURSOR_SECRET, LEDGER
 
 

@@ -7,10 +7,10 @@ import tomllib
 import pytest
 
 from bootstrap import build_services
+from bootstrap.config import parse_config
 from bot.demo import Cast
+from bot.org_file import parse_org_file
 from bot.stage import Stage
-from core.config import parse_config
-from core.domain.org.org_file import parse_org_file
 from tests.conftest import EXAMPLE_ORG
 
 

@@ -63,7 +63,7 @@ async def test_stranger_pressing_a_forged_button_changes_nothing(stage, cast, or
     answer = [e for e in entries if e.kind == "callback_answer"]
     assert answer and "only for members" in answer[-1].text
     async with org_database.uow(read_only=True) as uow:
-        assert (await uow.members.by_telegram_id(cast.carol.id)).language == "en"
+        assert (await uow.members.by_account_id(cast.carol.id)).language == "en"
 
 
 async def test_help_lists_only_the_commands_a_rep_may_use(stage, cast):
@@ -84,7 +84,7 @@ async def test_invite_link_registers_the_new_member(stage, cast, org_database):
     assert "Welcome to the team, Nora Quinn! You have joined East region." in texts(joined)
     assert reply_keyboard(joined) == REP_MENU
     async with org_database.uow(read_only=True) as uow:
-        nora = await uow.members.by_telegram_id(cast.nora.id)
+        nora = await uow.members.by_account_id(cast.nora.id)
         east = await uow.departments.by_key("east")
     assert nora.department_id == east.id and nora.username == "nora_q"
 
@@ -133,7 +133,7 @@ async def test_switching_language_changes_every_later_answer(stage, cast, org_da
     help_text = said(await stage.act(cast.carol.send("❓ 帮助")))
     assert help_text.startswith("我可以帮你做这些：")
     async with org_database.uow(read_only=True) as uow:
-        assert (await uow.members.by_telegram_id(cast.carol.id)).language == "zh_Hans"
+        assert (await uow.members.by_account_id(cast.carol.id)).language == "zh_Hans"
 
 
 async def test_forged_language_button_changes_nothing(stage, cast, org_database):
@@ -143,7 +143,7 @@ async def test_forged_language_button_changes_nothing(stage, cast, org_database)
     answers = [e for e in entries if e.kind == "callback_answer"]
     assert answers[-1].text == "That language is not available."
     async with org_database.uow(read_only=True) as uow:
-        assert (await uow.members.by_telegram_id(cast.carol.id)).language == "en"
+        assert (await uow.members.by_account_id(cast.carol.id)).language == "en"
 
 
 async def test_chinese_member_is_answered_in_chinese(stage, cast):

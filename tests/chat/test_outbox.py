@@ -50,10 +50,10 @@ async def add_members(stage: Stage, database, count: int) -> list[int]:
         east = await uow.departments.by_key("east")
         ids = []
         for i in range(count):
-            telegram_id = FIRST_MEMBER_ID + i
-            stage.standin.user(telegram_id, f"Rep {i}")
+            account_id = FIRST_MEMBER_ID + i
+            stage.standin.user(account_id, f"Rep {i}")
             member = await uow.members.add(Member(None, f"rep{i}", f"Rep {i}", east.id,
-                                                  telegram_id=telegram_id))
+                                                  account_id=account_id))
             ids.append(member.id)
         await uow.commit()
     return ids

@@ -60,7 +60,7 @@ async def fan_out(request, tmp_path) -> str:
             # Plain SQL for the people: a thousand one by one would take seconds.
             await uow.session.execute(insert(MemberRow), [
                 {"key": f"rep{i}", "name": f"Rep {i}", "department_id": field.id,
-                 "telegram_id": FIRST_ID + i, "active": True} for i in range(MEMBERS)])
+                 "account_id": FIRST_ID + i, "active": True} for i in range(MEMBERS)])
             members = await uow.members.all()
             await publish_many(uow, [
                 NewNotification(key=f"price-list:{m.id}", kind=NotificationKind.SYSTEM,

@@ -13,13 +13,13 @@ from sqlalchemy import select, update
 from bot.handlers.approvals import card_text, refusal_text
 from bot.handlers.claims import detail_screen, say
 from bot.i18n import Translator
+from bot.org_file import parse_org_file
 from core.config import ApprovalSlaConfig, DelegationConfig, ExpensesConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
 from core.domain.expenses.claims import ClaimAction, ClaimStatus, StepKind, StepState
 from core.domain.inbox.notifications import Notification, NotificationKind
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
 from core.expenses.approvals import ApprovalService, route_and_submit, withdraw
 from core.expenses.claims import ExpenseService
@@ -80,7 +80,7 @@ async def submit(database, clock, claim_id: int, config: ExpensesConfig = CONFIG
         claim = await uow.approvals.claim(claim_id)
         claimant = await uow.members.get(claim.member_id)
         result = await route_and_submit(uow, claim, claimant, settings=DEFAULTS, config=config,
-                                        now=clock.now(), chat_id=claimant.telegram_id)
+                                        now=clock.now(), chat_id=claimant.account_id)
         await uow.commit()
         return result
 

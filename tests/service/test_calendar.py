@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
+from bot.org_file import parse_org_file
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.domain.schedule.calendar import Month
 from core.org.membership import OrgService
 from core.schedule.calendar import CalendarService, TeamService

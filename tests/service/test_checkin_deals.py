@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from bootstrap import build_services
-from core.config import parse_config
+from bootstrap.config import parse_config
+from bot.org_file import parse_org_file
 from core.domain.errors import DomainError
 from core.domain.org.model import Customer
-from core.domain.org.org_file import parse_org_file
 from core.domain.schedule.checkins import CheckIn, CheckInRules, TrustFlag
 from core.schedule.calendar import CalendarService, TeamService
 from core.schedule.checkins import CheckInService
@@ -51,12 +51,12 @@ def service(org, clock, tmp_path) -> CheckInService:
     return checkins(org, clock, tmp_path)
 
 
-async def add_deal(database, clock, telegram_id: int, customer: str, title: str, *,
+async def add_deal(database, clock, account_id: int, customer: str, title: str, *,
                    closes: date = date(2026, 12, 20), closed: bool = False) -> int:
     """An opportunity as the pipeline stores it (its own use cases are tested elsewhere)."""
     async with database.uow() as uow:
         owner = await uow.session.scalar(select(MemberRow).where(
-            MemberRow.telegram_id == telegram_id))
+            MemberRow.account_id == account_id))
         customer_id = await uow.session.scalar(select(CustomerRow.id).where(
             CustomerRow.key == customer))
         row = OpportunityRow(

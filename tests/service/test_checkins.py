@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from bootstrap import build_services
-from core.config import parse_config
+from bootstrap.config import parse_config
+from bot.org_file import parse_org_file
 from core.domain.errors import DomainError, NotAllowed
 from core.domain.org.model import Customer
-from core.domain.org.org_file import parse_org_file
 from core.domain.schedule.checkins import CheckInRules, SharedLocation, TrustFlag
 from core.schedule.checkins import CheckInService
 from core.schedule.sites import CustomerSitesCache
@@ -159,7 +159,7 @@ async def test_live_location_updates_extend_the_visit(service, clock):
 async def test_check_ins_are_counted_per_local_day(service, clock, org):
     await service.check_in(CAROL, here(clock))
     async with org.uow(read_only=True) as uow:
-        carol = await uow.members.by_telegram_id(CAROL)
+        carol = await uow.members.by_account_id(CAROL)
         day = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
         assert await uow.schedule.check_ins([carol.id], day, "Asia/Shanghai") == {carol.id: 1}
         assert await uow.schedule.check_ins([carol.id], day - timedelta(days=1),
@@ -258,9 +258,9 @@ async def test_file_over_20_mb_is_refused(service, clock):
 # What is remembered between check-ins: the gate's visitors, the customers' sites
 
 
-async def set_active(database, telegram_id: int, active: bool) -> None:
+async def set_active(database, account_id: int, active: bool) -> None:
     async with database.uow() as uow:
-        member = await uow.members.by_telegram_id(telegram_id)
+        member = await uow.members.by_account_id(account_id)
         await uow.members.update(replace(member, active=active))
         await uow.commit()
 
@@ -350,8 +350,8 @@ async def test_check_ins_arriving_together_are_each_recorded_for_their_own_membe
     carol, li, stranger, li_again = results
     assert isinstance(stranger, NotAllowed)
     async with org.uow(read_only=True) as uow:
-        carol_member = await uow.members.by_telegram_id(CAROL)
-        li_member = await uow.members.by_telegram_id(LI)
+        carol_member = await uow.members.by_account_id(CAROL)
+        li_member = await uow.members.by_account_id(LI)
         assert carol.check_in.member_id == carol_member.id
         assert li.check_in.member_id == li_again.check_in.member_id == li_member.id
         # Li's two check-ins went in one batch: the later one ends the earlier.

@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
+from bot.org_file import parse_org_file
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import UnitKind
 from core.domain.expenses.claims import ClaimStatus
 from core.domain.expenses.drafts import DraftStep
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.expenses.claims import ExpenseService, TripRefused
 from core.opportunities.pipeline import NewOpportunity, OpportunityService
 from core.org.membership import OrgService
@@ -126,11 +126,11 @@ async def test_receipt_is_stored_and_required_above_the_limit(expenses, database
     assert result.claim.number == f"EXP-2026-{view.claim.id:06d}"
 
 
-async def filed_with_receipt(expenses, telegram_id: int, data: bytes):
-    view = await expenses.begin(telegram_id, "350 hotel", quick=True)
-    await expenses.add_receipt(telegram_id, view.claim.id, data, file_id=None,
+async def filed_with_receipt(expenses, account_id: int, data: bytes):
+    view = await expenses.begin(account_id, "350 hotel", quick=True)
+    await expenses.add_receipt(account_id, view.claim.id, data, file_id=None,
                                as_document=False)
-    return await expenses.submit(telegram_id, view.claim.id)
+    return await expenses.submit(account_id, view.claim.id)
 
 
 async def test_a_receipt_on_anyones_claim_still_claimed_is_a_possible_duplicate(expenses):

@@ -14,12 +14,12 @@ import pytest
 
 from bot.handlers.stats import money, sections, stats_chart, stats_text
 from bot.i18n import Translator
+from bot.org_file import parse_org_file
 from core.config import ExpensesConfig
 from core.domain.errors import NotAllowed
 from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
 from core.domain.expenses.stats import ClaimScope, Dimension, StatusFilter
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
 from core.expenses.stats import ExpenseStatsService
 from core.org.membership import OrgService

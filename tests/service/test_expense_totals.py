@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select, update
 
+from bot.org_file import parse_org_file
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.claims import ClaimStatus, StepState
 from core.domain.expenses.stats import ClaimScope, Dimension, StatusFilter
-from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
 from core.expenses.approvals import route_and_submit, withdraw
 from core.opportunities.pipeline import OpportunityService
@@ -119,10 +119,10 @@ async def decide(database, clock, claim_id: int, roll: float) -> None:
         return
     service = approvals(database, clock, NO_FINANCE_STEP)
     if roll < 0.6:
-        await service.approve(approver.telegram_id, claim_id, version=claim.version,
+        await service.approve(approver.account_id, claim_id, version=claim.version,
                               chat_id=None)
     elif roll < 0.8:
-        await service.reject(approver.telegram_id, claim_id, version=claim.version,
+        await service.reject(approver.account_id, claim_id, version=claim.version,
                              reason="not ours", chat_id=None)
     else:
         async with database.uow() as uow:
@@ -213,7 +213,7 @@ async def test_totals_follow_submissions_decisions_and_stage_moves(org, clock):
             await submit(org, clock, claim_id)
         for claim_id in claims[: len(claims) // 2]:
             await decide(org, clock, claim_id, rng.random())
-        await opportunities.move(owner[deal].telegram_id, deal, stage,
+        await opportunities.move(owner[deal].account_id, deal, stage,
                                  reason="price" if stage == "lost" else None)
         for claim_id in claims[len(claims) // 2:]:
             await decide(org, clock, claim_id, rng.random())

@@ -34,9 +34,9 @@ from tests.service.test_expense_stats import (
 )
 
 
-async def xlsx(database, clock, telegram_id, status=StatusFilter.COMMITTED, **options):
+async def xlsx(database, clock, account_id, status=StatusFilter.COMMITTED, **options):
     target = io.BytesIO()
-    result = await service(database, clock).export(telegram_id, NOV, status, ExportFormat.XLSX,
+    result = await service(database, clock).export(account_id, NOV, status, ExportFormat.XLSX,
                                                    target, **options)
     target.seek(0)
     return result, load_workbook(target)

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot.org_file import parse_org_file
 from core.config import PipelineConfig, RemindersConfig
 from core.domain.inbox.reminders import WorkCalendar
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.inbox.reminders import ReminderService
 from core.opportunities.goals import GoalService
 from core.org.membership import OrgService

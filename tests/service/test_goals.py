@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.org_file import parse_org_file
 from core.config import PipelineConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.claims import ClaimStatus
 from core.domain.inbox.reminders import WorkCalendar
 from core.domain.opportunities.goals import Metric
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import OrgFileError, parse_org_file
+from core.domain.org.org_file import OrgFileError
 from core.inbox.notifications import GroupService
 from core.opportunities.goals import GoalService
 from core.org.membership import OrgService

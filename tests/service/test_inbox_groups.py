@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
+from bot.org_file import parse_org_file
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.inbox.notifications import (
     DeliveryState,
@@ -17,7 +18,6 @@ from core.domain.inbox.notifications import (
     QuietHours,
 )
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.inbox.notifications import GroupService, InboxService, parse_quiet_hours, publish
 from core.org.membership import OrgService
 from tests.conftest import EXAMPLE_ORG
@@ -267,7 +267,7 @@ async def test_settings_of_someone_who_is_not_a_member_are_refused(org):
 async def test_reminder_held_by_quiet_hours_is_not_in_the_inbox_yet(org, inbox, database,
                                                                      clock):
     async with database.uow() as uow:
-        carol = await uow.members.by_telegram_id(CAROL)
+        carol = await uow.members.by_account_id(CAROL)
         await uow.members.update(replace(carol, quiet_hours=QuietHours(time(0, 0),
                                                                        time(23, 59))))
         await publish(uow, NewNotification("held", NotificationKind.PLAN_REMINDER, {},

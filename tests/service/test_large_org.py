@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select
 
+from bot.org_file import parse_org_file
 from core.config import PipelineConfig
 from core.domain.inbox.reminders import WorkCalendar
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.opportunities.goals import GoalService
 from core.org.membership import OrgService
 from storage.tables import DepartmentRow, MemberRoleRow, MemberRow
@@ -38,7 +38,7 @@ async def large_org(database, clock) -> OrgService:
         ids = range(first + 1, first + 1 + EXTRA)
         await uow.session.execute(insert(MemberRow), [
             {"id": i, "key": f"rep-{i}", "name": f"Rep {i}", "department_id": east,
-             "telegram_id": 9_000_000 + i, "active": True, "reminders_paused": False}
+             "account_id": 9_000_000 + i, "active": True, "reminders_paused": False}
             for i in ids])
         await uow.session.execute(insert(MemberRoleRow),
                                   [{"member_id": i, "role": "rep"} for i in ids])

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot.org_file import parse_org_file
 from core.config import PipelineConfig
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.opportunities.pipeline import StageChange
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
 from core.opportunities.pipeline import (
     NewCustomer,
@@ -45,10 +45,10 @@ async def customer_id(database, key: str) -> int:
         return await uow.session.scalar(select(CustomerRow.id).where(CustomerRow.key == key))
 
 
-async def create(service, database, telegram_id=CAROL, title="Cold-chain fleet",
+async def create(service, database, account_id=CAROL, title="Cold-chain fleet",
                  amount="120000", customer="harbor-logistics", close=date(2026, 12, 20),
                  **more):
-    return await service.create(telegram_id, NewOpportunity(
+    return await service.create(account_id, NewOpportunity(
         title=title, amount=Decimal(amount), expected_close=close,
         customer_id=await customer_id(database, customer), **more))
 
@@ -115,7 +115,7 @@ async def test_a_title_over_200_characters_is_refused(service, database):
 async def test_a_duplicate_open_opportunity_is_refused_with_the_existing_one(service, database):
     first = await create(service, database)
     error = await refused("opportunity_duplicate",
-                          create(service, database, telegram_id=LI, title=" cold-chain  FLEET"))
+                          create(service, database, account_id=LI, title=" cold-chain  FLEET"))
     assert error.params == {"existing_id": first.id}
     # Another customer, or once the first is closed, the same title is fine.
     await create(service, database, customer="xihu-textiles")
@@ -164,10 +164,10 @@ async def test_only_a_manager_above_the_owner_or_an_admin_may_reopen(service, da
 
 async def test_another_departments_opportunity_is_not_found(service, database):
     opp = await create(service, database)
-    for telegram_id in (WALT, SAM, LI):
-        await refused("opp_not_found", service.card(telegram_id, opp.id))
-        await refused("opp_not_found", service.move(telegram_id, opp.id, "qualified"))
-        await refused("opp_not_found", service.add_note(telegram_id, opp.id, "hi"))
+    for account_id in (WALT, SAM, LI):
+        await refused("opp_not_found", service.card(account_id, opp.id))
+        await refused("opp_not_found", service.move(account_id, opp.id, "qualified"))
+        await refused("opp_not_found", service.add_note(account_id, opp.id, "hi"))
     await refused("opp_not_found", service.card(CAROL, opp.id + 1000))
     assert (await service.card(DANA, opp.id)).may_change  # the manager above East
     # Finance sees the deal and its money, but does not work it.
@@ -200,9 +200,9 @@ async def test_lists_show_mine_or_my_subtree_overdue_first_and_search(service, d
     late = await create(service, database, title="Forklifts", close=date(2026, 11, 28))
     soon = await create(service, database, title="Scanners", close=date(2026, 12, 5),
                         customer="pudong-medical")
-    later = await create(service, database, telegram_id=LI, title="Cold rooms",
+    later = await create(service, database, account_id=LI, title="Cold rooms",
                          close=date(2027, 1, 10), customer="xihu-textiles")
-    west = await create(service, database, telegram_id=SAM, title="Frozen dumplings",
+    west = await create(service, database, account_id=SAM, title="Frozen dumplings",
                         close=date(2026, 12, 1), customer="chengdu-foods")
     clock.advance(days=4)  # the forklifts are overdue now
     mine = await service.listed(CAROL)
@@ -219,14 +219,14 @@ async def test_lists_show_mine_or_my_subtree_overdue_first_and_search(service, d
     assert [o.id for o in (await service.listed(ERIN, stage="qualified")).items] == [soon.id]
     await refused("opp_stage_unknown", service.listed(ERIN, stage="dreaming"))
     async with database.uow(read_only=True) as uow:
-        member = await uow.members.by_telegram_id(CAROL)
+        member = await uow.members.by_account_id(CAROL)
         assert [o.id for o in await open_opportunities(uow, member.id)] == [late.id, soon.id]
 
 
 async def test_the_pipeline_sums_by_stage_with_win_rate_and_days(service, database, clock):
     deals = [await create(service, database, title=f"Deal {n}", amount=amount)
              for n, amount in enumerate(["100", "200.50", "300", "400"])]
-    west = await create(service, database, telegram_id=SAM, title="West", amount="999")
+    west = await create(service, database, account_id=SAM, title="West", amount="999")
     clock.advance(days=2)
     await service.move(CAROL, deals[0].id, "proposal")
     await service.move(CAROL, deals[1].id, "won")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from bot.org_file import parse_org_file
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.errors import DomainError, NotFound
 from core.domain.inbox.reminders import WorkCalendar
@@ -22,7 +23,6 @@ from core.domain.opportunities.pipeline import (
     days_per_stage,
 )
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.domain.period import Period
 from core.domain.schedule.execution import ItemOutcome
 from core.domain.schedule.plans import NewItem
@@ -164,10 +164,10 @@ async def a_week(service, database, clock) -> tuple[int, dict[str, int]]:
     return opp.id, made
 
 
-async def every_page(service, telegram_id: int, opp_id: int) -> list:
+async def every_page(service, account_id: int, opp_id: int) -> list:
     entries, page = [], 0
     while True:
-        card = await service.card(telegram_id, opp_id, page)
+        card = await service.card(account_id, opp_id, page)
         assert card.page == page
         entries += card.timeline
         if not card.has_more:
@@ -235,9 +235,9 @@ async def test_photos_come_watermarked_with_who_when_and_where(service, org, clo
 
 async def test_another_departments_card_or_album_shows_nothing(service, org, clock):
     opp_id, _ = await a_week(service, org, clock)
-    for telegram_id in (WALT, SAM, LI):
-        for call in (service.card(telegram_id, opp_id), service.card(telegram_id, opp_id, 1),
-                     service.photos(telegram_id, opp_id)):
+    for account_id in (WALT, SAM, LI):
+        for call in (service.card(account_id, opp_id), service.card(account_id, opp_id, 1),
+                     service.photos(account_id, opp_id)):
             with pytest.raises(NotFound) as caught:
                 await call
             assert caught.value.code == "opp_not_found"
@@ -275,11 +275,11 @@ async def test_pages_hold_every_entry_once_in_order_even_at_the_same_moment(serv
 async def test_plan_items_link_only_to_deals_the_planner_works(service, org, clock):
     opp = await create(service, org, clock, utc(23, 1))
     plans = PlanService(org.uow, clock, DEFAULTS, WorkCalendar())
-    for telegram_id in (WALT, SAM, LI):
+    for account_id in (WALT, SAM, LI):
         with pytest.raises(NotFound):
-            await plans.opportunity(telegram_id, opp.id)
+            await plans.opportunity(account_id, opp.id)
         with pytest.raises(NotFound):
-            await plans.save(telegram_id, date(2026, 11, 24),
+            await plans.save(account_id, date(2026, 11, 24),
                              [NewItem("Visit Harbor", None, None, opp.id)])
     async with org.uow(read_only=True) as uow:
         assert not (await uow.session.scalars(select(PlanItemRow))).all()
@@ -299,9 +299,9 @@ async def test_a_claim_filed_from_the_card_starts_linked_to_it(service, org, clo
     assert view.claim.opportunity_id == opp.id
     by_manager = await expenses.begin(ERIN, "40 taxi", quick=True, opportunity_id=opp.id)
     assert by_manager.claim.opportunity_id == opp.id
-    for telegram_id in (WALT, SAM, FIONA):
+    for account_id in (WALT, SAM, FIONA):
         with pytest.raises(NotFound):
-            await expenses.begin(telegram_id, "12 taxi", quick=True, opportunity_id=opp.id)
+            await expenses.begin(account_id, "12 taxi", quick=True, opportunity_id=opp.id)
     async with org.uow(read_only=True) as uow:
         assert len((await uow.session.scalars(select(ClaimRow))).all()) == 2
 

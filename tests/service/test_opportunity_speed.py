@@ -32,10 +32,10 @@ def counted(database) -> list[str]:
 async def test_a_card_page_is_read_in_six_statements(service, org, clock):  # noqa: F811
     opp_id, _ = await a_week(service, org, clock)
     statements = counted(org)
-    for telegram_id in (ERIN, FIONA):
+    for account_id in (ERIN, FIONA):
         for page in (0, 1):
             statements.clear()
-            card = await service.card(telegram_id, opp_id, page)
+            card = await service.card(account_id, opp_id, page)
             assert card.timeline
             assert len(statements) == CARD_STATEMENTS
     assert card.money_visible and card.claim_totals and card.photos == 2

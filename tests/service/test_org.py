@@ -10,12 +10,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from bot.org_file import parse_org_file
 from core.domain.errors import NotAllowed
 from core.domain.expenses.budgets import OverrunPolicy, UnitKind
 from core.domain.org.invite import InviteRefused
 from core.domain.org.model import OrgSettings, OrgTree, Role
-from core.domain.org.org_file import OrgFileError, parse_org_file
-from core.org.membership import AlreadyMember, OrgService, TelegramPerson
+from core.domain.org.org_file import OrgFileError
+from core.org.membership import AlreadyMember, MessengerUser, OrgService
 from storage import tables
 from tests.conftest import EXAMPLE_ORG
 
@@ -56,7 +57,7 @@ async def test_example_org_imports_everything(org, database):
         budget = await uow.budgets.find(UnitKind.MEMBER, carol.id, "meals", "2026-11")
         project = await uow.projects.by_key("harbor-rollout")
     assert settings == OrgSettings("Harbor Trading Co.", "Asia/Shanghai", "CNY", "en")
-    assert carol.telegram_id == 2001 and carol.department_id == east.id
+    assert carol.account_id == 2001 and carol.department_id == east.id
     assert carol.roles == frozenset({Role.REP})
     assert east.manager_id == erin.id
     assert budget.amount == Decimal("1500.00") and budget.policy is OverrunPolicy.BLOCK
@@ -179,7 +180,7 @@ async def test_a_retired_entry_lets_go_of_its_account(org, database):
     assert (await org.identify(2001)).member.key == "carol-new"
     async with database.uow(read_only=True) as uow:
         retired = await uow.members.by_key("carol")
-    assert retired.telegram_id is None and not retired.active
+    assert retired.account_id is None and not retired.active
 
 
 async def test_a_deep_chain_of_departments_listed_children_first_imports(org, database):
@@ -226,7 +227,7 @@ async def invited(org: OrgService, inviter: int = 1002) -> str:
     return (await org.create_invite(inviter)).token
 
 
-NEWCOMER = TelegramPerson(5005, "Nora", "Quinn", "nora_q", "en")
+NEWCOMER = MessengerUser(5005, "Nora", "Quinn", "nora_q", "en")
 
 
 async def test_invite_registers_into_inviters_department(org, database, clock):
@@ -257,16 +258,16 @@ async def test_used_expired_and_forged_tokens_are_refused(org, database, clock):
     await org.join(token, NEWCOMER)
     members_before = await snapshot(database)
     with pytest.raises(InviteRefused) as used:
-        await org.join(token, TelegramPerson(6006, "Otto"))
+        await org.join(token, MessengerUser(6006, "Otto"))
     assert used.value.code == "invite_used"
     old = await invited(org)
     clock.advance(days=7, seconds=1)
     with pytest.raises(InviteRefused) as expired:
-        await org.join(old, TelegramPerson(6006, "Otto"))
+        await org.join(old, MessengerUser(6006, "Otto"))
     assert expired.value.code == "invite_expired"
     for forged in ("x" * 32, "short", "../../etc", token[:-1] + ("A" if token[-1] != "A" else "B")):
         with pytest.raises(InviteRefused) as unknown:
-            await org.join(forged, TelegramPerson(6006, "Otto"))
+            await org.join(forged, MessengerUser(6006, "Otto"))
         assert unknown.value.code == "invite_unknown"
     after = await snapshot(database)
     assert after["members"] == members_before["members"]
@@ -276,14 +277,14 @@ async def test_used_expired_and_forged_tokens_are_refused(org, database, clock):
 async def test_member_cannot_join_again(org):
     await org.import_org(parse_org_file(example()))
     with pytest.raises(AlreadyMember):
-        await org.join(await invited(org), TelegramPerson(2001, "Carol"))
+        await org.join(await invited(org), MessengerUser(2001, "Carol"))
 
 
 async def test_two_people_racing_for_one_invite_get_one_membership(org, database):
     await org.import_org(parse_org_file(example()))
     token = await invited(org)
     results = await asyncio.gather(
-        org.join(token, TelegramPerson(7001, "A")), org.join(token, TelegramPerson(7002, "B")),
+        org.join(token, MessengerUser(7001, "A")), org.join(token, MessengerUser(7002, "B")),
         return_exceptions=True)
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert all(isinstance(r, InviteRefused) for r in results if isinstance(r, Exception))
@@ -293,11 +294,11 @@ async def test_two_people_racing_for_one_invite_get_one_membership(org, database
 
 async def test_listed_username_is_claimed_on_start(org):
     await org.import_org(parse_org_file(example()))
-    visitor = await org.start(TelegramPerson(4242, "Mei", username="Wang_Mei"))
+    visitor = await org.start(MessengerUser(4242, "Mei", username="Wang_Mei"))
     assert visitor.is_member and visitor.member.key == "mei"
     assert (await org.identify(4242)).member.key == "mei"
     # A second account with the same username later finds the entry taken.
-    assert not (await org.start(TelegramPerson(4343, "Imposter", username="wang_mei"))).is_member
+    assert not (await org.start(MessengerUser(4343, "Imposter", username="wang_mei"))).is_member
 
 
 async def test_roles_include_heading_a_department(org):

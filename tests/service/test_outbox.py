@@ -12,10 +12,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+from bot.org_file import parse_org_file
 from bot.outbox import abandoned_here
 from core.domain.inbox.notifications import NewNotification, NotificationKind
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.inbox.notifications import GroupService, OutboxService, publish, publish_many
 from core.org.membership import OrgService
 from storage.tables import NotificationRow

@@ -9,11 +9,11 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import func, select
 
+from bot.org_file import parse_org_file
 from core.domain.errors import NotAllowed
 from core.domain.inbox.notifications import Notification, NotificationKind
 from core.domain.inbox.reminders import WorkCalendar
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.domain.schedule.execution import Execution, ItemOutcome, PlanRefused
 from core.domain.schedule.plans import MAX_ITEMS, NewItem
 from core.inbox.reminders import LOG_REMINDER, PLAN_REMINDER, reminder_key

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.org_file import parse_org_file
 from core.config import CalendarConfig, RemindersConfig, RuleConfig
 from core.domain.errors import NotFound
 from core.domain.inbox.notifications import DeliveryState, QuietHours
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.inbox.notifications import GroupService
 from core.inbox.reminders import ReminderService, RuleNotReady, UnknownRule, work_calendar
 from core.org.membership import OrgService
@@ -175,7 +175,7 @@ async def test_rep_without_a_log_today_gets_one_log_reminder(org, ids, clock):
 async def test_the_team_group_gets_one_copy_naming_who_has_no_plan(org, ids, clock):
     group_id = await bind_east(org, clock)
     await plan(org, "carol", date(2026, 11, 27))
-    await change_member(org, "li", telegram_id=None)
+    await change_member(org, "li", account_id=None)
     service = reminders(org, clock)
     await service.run("plan_reminder", shanghai(26, 18))
     await service.run("plan_reminder", shanghai(26, 18, 1))
@@ -183,7 +183,7 @@ async def test_the_team_group_gets_one_copy_naming_who_has_no_plan(org, ids, clo
     assert [c.key for c in copies] == [f"plan_reminder:group:{group_id}:2026-11-27"]
     assert copies[0].payload == {"date": "2026-11-27", "today": "2026-11-26",
                                  "department": "East region",
-                                 "people": [{"name": "李伟", "telegram_id": None}]}
+                                 "people": [{"name": "李伟", "account_id": None}]}
 
 
 async def test_the_group_does_not_name_someone_who_paused_reminders(org, clock):

@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from bot.org_file import parse_org_file
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.inbox.reminders import WorkCalendar
 from core.domain.org.model import OrgSettings
-from core.domain.org.org_file import parse_org_file
 from core.domain.schedule.plans import NewItem
 from core.expenses.claims import ExpenseService
 from core.opportunities.pipeline import NewOpportunity, OpportunityService

@@ -65,6 +65,15 @@ def test_core_knows_nothing_of_telegram_or_the_database():
     assert not bad, "\n".join(bad)
 
 
+def test_core_speaks_of_a_messenger_never_of_telegram():
+    # A second messenger's front end is a package beside bot/: core names no messenger.
+    mentions = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+                for path in python_files("core")
+                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                if "telegram" in line.lower()]
+    assert not mentions, "\n".join(mentions)
+
+
 def test_the_api_is_a_front_end_beside_the_bot():
     bad = offending_imports("api", lambda name: top(name) not in {"bot", "telegram"})
     assert not bad, "\n".join(bad)

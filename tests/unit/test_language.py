@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.domain.org.language import from_telegram, pick_language
+from core.domain.org.language import from_app_language, pick_language
 
 
 @pytest.mark.parametrize(("code", "language"), [
@@ -23,7 +23,7 @@ from core.domain.org.language import from_telegram, pick_language
     (None, None),
 ])
 def test_telegram_language_codes_map_to_spoken_languages(code, language):
-    assert from_telegram(code) == language
+    assert from_app_language(code) == language
 
 
 def test_the_member_s_own_setting_wins():

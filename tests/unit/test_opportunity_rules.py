@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.config import PipelineConfig, parse_config
+from bootstrap.config import parse_config
+from core.config import PipelineConfig
 from core.domain.errors import DomainError, NotAllowed
 from core.domain.opportunities.pipeline import (
     Opportunity,

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.org_file import parse_org_file
 from core.domain.expenses.budgets import OverrunPolicy, UnitKind
 from core.domain.money import MAX_AMOUNT
 from core.domain.org.model import Role
-from core.domain.org.org_file import OrgFileError, parse_org_file
+from core.domain.org.org_file import OrgFileError
 
 EXAMPLE_ORG = Path(__file__).resolve().parents[2] / "examples" / "org.toml"
 quick = settings(database=None, deadline=None)
@@ -87,7 +88,7 @@ def test_the_example_members_keep_roles_language_and_identity():
     assert members["fiona"].roles == {Role.FINANCE}
     assert members["li"].language == "zh_Hans"
     assert members["sam"].language is None
-    assert members["mei"].telegram_id is None and members["mei"].username == "wang_mei"
+    assert members["mei"].account_id is None and members["mei"].username == "wang_mei"
     assert all(m.active for m in members.values())
 
 
@@ -157,7 +158,7 @@ def test_the_largest_telegram_user_id_is_accepted():
     data = example()
     entry(data, "members", "carol")["telegram_id"] = 2**52 - 1
     members = {m.key: m for m in parse_org_file(data).members}
-    assert members["carol"].telegram_id == 2**52 - 1
+    assert members["carol"].account_id == 2**52 - 1
 
 
 def test_a_retired_entry_may_name_the_account_it_hands_over():
@@ -166,7 +167,7 @@ def test_a_retired_entry_may_name_the_account_it_hands_over():
     data["members"].append({"key": "carol-new", "name": "Carol Lin", "telegram_id": 2001,
                             "username": "carol_lin", "department": "east"})
     members = {m.key: m for m in parse_org_file(data).members}
-    assert members["carol-new"].telegram_id == members["carol"].telegram_id == 2001
+    assert members["carol-new"].account_id == members["carol"].account_id == 2001
 
 
 @pytest.mark.parametrize("written", ["carol_lin", "@Carol_Lin", "CAROL_LIN"])

@@ -27,8 +27,8 @@ REMINDER_KINDS = frozenset({NotificationKind.PLAN_REMINDER, NotificationKind.LOG
 
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"  # waiting to be sent (or to be edited: version > sent_version)
-    DELIVERED = "delivered"  # Telegram accepted it
-    FAILED = "failed"  # Telegram refused it for good (the chat is gone)
+    DELIVERED = "delivered"  # the messenger accepted it
+    FAILED = "failed"  # the messenger refused it for good (the chat is gone)
     SKIPPED = "skipped"  # not sent: the recipient cannot be reached
 
 

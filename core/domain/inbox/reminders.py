@@ -12,7 +12,7 @@ from core.domain.inbox.notifications import parse_clock
 
 @dataclass(frozen=True)
 class TeamGroup:
-    """A Telegram group bound to a department."""
+    """A group chat bound to a department."""
 
     id: int | None
     chat_id: int

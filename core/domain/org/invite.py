@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from core.domain.errors import DomainError
 from core.domain.org.model import Role
 
-# Telegram's deep-link payload allows 1-64 characters of A-Z, a-z, 0-9, _ and -.
+# A deep link's payload allows 1-64 characters of A-Z, a-z, 0-9, _ and -.
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -22,7 +22,7 @@ class InviteRefused(DomainError):
 
 
 def new_token() -> str:
-    """A random token that fits a Telegram deep link."""
+    """A random token that fits a deep link into the messenger."""
     return secrets.token_urlsafe(24)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from core.domain.org.model import LANGUAGES
 
 
-def from_telegram(language_code: str | None) -> str | None:
-    """Map Telegram's IETF tag (en-US, zh-hans, zh-CN...) to a supported language."""
+def from_app_language(language_code: str | None) -> str | None:
+    """Map the messenger app's IETF tag (en-US, zh-hans, zh-CN...) to a supported language."""
     if not language_code:
         return None
     tag = language_code.lower().replace("_", "-")
@@ -18,8 +18,8 @@ def from_telegram(language_code: str | None) -> str | None:
     return None
 
 
-def pick_language(member_language: str | None, telegram_code: str | None, org_default: str) -> str:
-    """The member's own setting wins, then their Telegram app, then the org default."""
+def pick_language(member_language: str | None, app_language: str | None, org_default: str) -> str:
+    """The member's own setting wins, then their messenger app's, then the org default."""
     if member_language in LANGUAGES:
         return member_language
-    return from_telegram(telegram_code) or org_default
+    return from_app_language(app_language) or org_default

@@ -44,7 +44,7 @@ class Member:
     name: str
     department_id: int
     roles: frozenset[Role] = frozenset({Role.REP})
-    telegram_id: int | None = None
+    account_id: int | None = None
     username: str | None = None
     language: str | None = None
     active: bool = True
@@ -55,7 +55,7 @@ class Member:
 
     @property
     def reachable(self) -> bool:
-        """Telegram accepted the last message to them (or none was refused yet)."""
+        """The messenger accepted the last message to them (or none was refused yet)."""
         return self.unreachable_since is None
 
     def has(self, role: Role) -> bool:

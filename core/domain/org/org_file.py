@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.domain.errors import DomainError
@@ -12,20 +13,29 @@ from core.domain.expenses.budgets import OverrunPolicy, UnitKind
 from core.domain.geo import CoordinateError, check_point
 from core.domain.money import AmountError, to_amount
 from core.domain.opportunities.goals import Metric, check_target, parse_metric, parse_unit
-from core.domain.org.language import from_telegram
+from core.domain.org.language import from_app_language
 from core.domain.org.model import Role
 from core.domain.period import Period, PeriodError
 from core.domain.text import clean_text
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{4,31}$")
-# Telegram promises user ids of at most 52 significant bits.
-MAX_TELEGRAM_ID = 2**52 - 1
 SECTIONS = ("org", "departments", "members", "projects", "customers", "budgets", "goals")
 
 
+@dataclass(frozen=True)
+class AccountFormat:
+    """How the messenger's accounts are written in a member's entry: the id's field and its
+    largest value, and what a username looks like. The front end for a messenger gives it."""
+
+    messenger: str
+    id_field: str
+    max_id: int
+    username: re.Pattern[str]
+    username_rule: str
+
+
 class OrgFileError(ValueError):
-    """One bad value, named by its entry and field, e.g. members[carol].telegram_id."""
+    """One bad value, named by its entry and field, e.g. members[carol].department."""
 
     def __init__(self, where: str, problem: str) -> None:
         self.where, self.problem = where, problem
@@ -54,7 +64,7 @@ class MemberEntry:
     name: str
     department: str
     roles: frozenset[Role]
-    telegram_id: int | None
+    account_id: int | None
     username: str | None
     language: str | None
     active: bool
@@ -103,6 +113,7 @@ class GoalEntry:
 @dataclass(frozen=True)
 class OrgDocument:
     org: OrgHeader
+    accounts: AccountFormat
     departments: tuple[DepartmentEntry, ...] = ()
     members: tuple[MemberEntry, ...] = ()
     projects: tuple[ProjectEntry, ...] = ()
@@ -192,7 +203,7 @@ def _language(entry: _Entry, field: str) -> str | None:
     value = entry.text(field, required=False, limit=16)
     if value is None:
         return None
-    language = from_telegram(value)
+    language = from_app_language(value)
     if language is None:
         raise entry.fail(field, 'must be "en" or "zh_Hans"')
     return language
@@ -218,17 +229,19 @@ def _department(entry: _Entry) -> DepartmentEntry:
                            entry.key("manager", required=False))
 
 
-def _member(entry: _Entry) -> MemberEntry:
-    telegram_id = entry.integer("telegram_id", required=False)
-    if telegram_id is not None and telegram_id <= 0:
-        raise entry.fail("telegram_id", "must be a positive number (a user, not a group)")
-    if telegram_id is not None and telegram_id > MAX_TELEGRAM_ID:
-        raise entry.fail("telegram_id", "too large for a Telegram user id")
+def _member(entry: _Entry, accounts: AccountFormat) -> MemberEntry:
+    id_field = accounts.id_field
+    account_id = entry.integer(id_field, required=False)
+    if account_id is not None and account_id <= 0:
+        raise entry.fail(id_field, "must be a positive number (a user, not a group)")
+    if account_id is not None and account_id > accounts.max_id:
+        raise entry.fail(id_field, f"too large for a {accounts.messenger} user id")
     username = entry.text("username", required=False, limit=33)
-    if username is not None and not _USERNAME.match(username):
-        raise entry.fail("username", "not a Telegram username (5-32 letters, digits or _)")
-    if telegram_id is None and username is None:
-        raise entry.fail("telegram_id", "missing (give telegram_id or username)")
+    if username is not None and not accounts.username.match(username):
+        raise entry.fail("username",
+                         f"not a {accounts.messenger} username ({accounts.username_rule})")
+    if account_id is None and username is None:
+        raise entry.fail(id_field, f"missing (give {id_field} or username)")
     raw_roles = entry.data.get("roles", ["rep"])
     if not isinstance(raw_roles, list) or not raw_roles:
         raise entry.fail("roles", "must be a non-empty list")
@@ -237,7 +250,7 @@ def _member(entry: _Entry) -> MemberEntry:
     except ValueError:
         raise entry.fail("roles", "use rep, manager, finance or admin") from None
     return MemberEntry(entry.key(), entry.text("name"), entry.key("department"), roles,
-                       telegram_id, username.lstrip("@") if username else None,
+                       account_id, username.lstrip("@") if username else None,
                        _language(entry, "language"), entry.flag("active", True))
 
 
@@ -314,8 +327,8 @@ def _goal(entry: _Entry) -> GoalEntry:
 
 _READERS = {
     "departments": ({"key", "name", "parent", "manager"}, _department),
-    "members": ({"key", "name", "telegram_id", "username", "department", "roles", "language",
-                 "active"}, _member),
+    "members": ({"key", "name", "username", "department", "roles", "language", "active"},
+                _member),
     "projects": ({"key", "name", "department", "members", "active"}, _project),
     "customers": ({"key", "name", "address", "lat", "lon", "radius_m"}, _customer),
     "budgets": ({"unit", "category", "period", "amount", "policy"}, _budget),
@@ -323,7 +336,7 @@ _READERS = {
 }
 
 
-def parse_org_file(data: dict) -> OrgDocument:
+def parse_org_file(data: dict, accounts: AccountFormat) -> OrgDocument:
     """Check every entry of a parsed TOML org file; the first problem raises OrgFileError."""
     for section in data:
         if section not in SECTIONS:
@@ -333,11 +346,13 @@ def parse_org_file(data: dict) -> OrgDocument:
         raw = data.get(section, [])
         if not isinstance(raw, list):
             raise OrgFileError(section, f"write it as [[{section}]] tables")
+        if section == "members":
+            fields, read = fields | {accounts.id_field}, partial(_member, accounts=accounts)
         entries = tuple(read(_Entry(section, i, item, fields)) for i, item in enumerate(raw))
         _no_repeats(section, entries)
         parsed[section] = entries
-    _no_repeated_accounts(parsed["members"])
-    return OrgDocument(org=_header(data.get("org")), **parsed)
+    _no_repeated_accounts(parsed["members"], accounts)
+    return OrgDocument(org=_header(data.get("org")), accounts=accounts, **parsed)
 
 
 def _no_repeats(section: str, entries: tuple) -> None:
@@ -351,14 +366,14 @@ def _no_repeats(section: str, entries: tuple) -> None:
         seen.add(identity)
 
 
-def _no_repeated_accounts(members: tuple[MemberEntry, ...]) -> None:
-    """One Telegram account, by id or by username, belongs to one active entry (a retired
+def _no_repeated_accounts(members: tuple[MemberEntry, ...], accounts: AccountFormat) -> None:
+    """One messenger account, by id or by username, belongs to one active entry (a retired
     entry may still name the account it hands over)."""
     owners: dict[tuple[str, object], str] = {}
     for member in members:
         if not member.active:
             continue
-        for field, account in (("telegram_id", member.telegram_id),
+        for field, account in ((accounts.id_field, member.account_id),
                                ("username", member.username and member.username.casefold())):
             if account is None:
                 continue

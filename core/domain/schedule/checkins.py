@@ -44,7 +44,7 @@ class CheckInRules:
 
 @dataclass(frozen=True)
 class SharedLocation:
-    """A location message as Telegram delivered it."""
+    """A location message as the messenger delivered it."""
 
     lat: float
     lon: float
