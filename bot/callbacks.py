@@ -265,7 +265,7 @@ class Callback:
     @classmethod
     def read(cls, data: object) -> Self | None:
         """This kind's press the data stands for; None when it is not one."""
-        if not isinstance(data, str) or len(data.encode()) > MAX_BYTES:
+        if not _fits(data):
             return None
         if not cls.codecs:
             return cls() if data == cls.prefix else None
@@ -291,6 +291,14 @@ class Callback:
         if press is None:
             raise Invalid(f"{update.callback_query.data!r} is no {cls.__name__}")
         return press
+
+
+def _fits(data: object) -> bool:
+    """Text Telegram could carry as a button's data (a lone surrogate is no UTF-8)."""
+    try:
+        return isinstance(data, str) and len(data.encode()) <= MAX_BYTES
+    except UnicodeEncodeError:
+        return False
 
 
 KINDS: list[type[Callback]] = []
