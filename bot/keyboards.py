@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import (
     CallbackQuery,
@@ -115,8 +117,8 @@ class ButtonHandler(CallbackQueryHandler):
     it reaches the catch-all that answers stale buttons.
     """
 
-    def __init__(self, kinds: type[Callback] | tuple[type[Callback], ...], callback,
-                 **kwargs) -> None:
+    def __init__(self, kinds: type[Callback] | tuple[type[Callback], ...],
+                 callback: Callable[[Update, Any], Awaitable[Any]], **kwargs: Any) -> None:
         kinds = kinds if isinstance(kinds, tuple) else (kinds,)
         super().__init__(callback, pattern=any_of(*kinds), **kwargs)
         self.kinds = kinds

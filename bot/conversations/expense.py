@@ -421,6 +421,7 @@ async def _step(update: Update, context: CrmContext, claim_id: int, step: Step, 
 
 
 async def chose_category(update: Update, context: CrmContext) -> int:
+    """A category button."""
     press = ClaimCategory.of(update)
     return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
                        service.set_category(user, press.claim_id, press.category,
@@ -428,6 +429,7 @@ async def chose_category(update: Update, context: CrmContext) -> int:
 
 
 async def chose_date(update: Update, context: CrmContext) -> int:
+    """Today or Yesterday."""
     press = ClaimDate.of(update)
     return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
                        service.set_date(user, press.claim_id, press.day, guided=guided,
@@ -435,6 +437,7 @@ async def chose_date(update: Update, context: CrmContext) -> int:
 
 
 async def chose_unit(update: Update, context: CrmContext) -> int:
+    """The budget the claim is charged to."""
     press = ClaimUnit.of(update)
     return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
                        service.set_unit(user, press.claim_id, press.unit.kind,
@@ -442,6 +445,7 @@ async def chose_unit(update: Update, context: CrmContext) -> int:
 
 
 async def chose_opportunity(update: Update, context: CrmContext) -> int:
+    """An opportunity of mine, or none."""
     press = ClaimOpportunity.of(update)
     if press.opportunity_id is None:
         return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
@@ -453,12 +457,14 @@ async def chose_opportunity(update: Update, context: CrmContext) -> int:
 
 
 async def skip_description(update: Update, context: CrmContext) -> int:
+    """⏭ Skip the description."""
     claim_id = SkipDescription.of(update).claim_id
     return await _step(update, context, claim_id, lambda service, user, chat, guided:
                        service.skip(user, claim_id, DraftStep.DESCRIPTION, guided=guided))
 
 
 async def skip_receipt(update: Update, context: CrmContext) -> int:
+    """⏭ No receipt."""
     claim_id = SkipReceipt.of(update).claim_id
     return await _step(update, context, claim_id, lambda service, user, chat, guided:
                        service.skip(user, claim_id, DraftStep.RECEIPT, guided=guided))

@@ -180,17 +180,25 @@ async def start(update: Update, context: CrmContext) -> int:
     return await _open(update, context, day)
 
 
-async def start_from_button(update: Update, context: CrmContext) -> int:
-    """A reminder's or a day picker's button: the plan for the day it names."""
+async def _start_on(update: Update, context: CrmContext, day: date) -> int:
     if await pressed_outside_private_chat(update, context, "plan"):
         return ConversationHandler.END
-    press = PlanForDay.read(update.callback_query.data) or PlanReminder.of(update)
     if (draft := _draft(context)) and draft["items"]:
         # Changing the day would silently drop typed items: the day buttons are gone by now.
         await update.callback_query.answer(context.t("Save or cancel this plan first."),
                                            show_alert=True)
         return ITEM
-    return await _open(update, context, press.day)
+    return await _open(update, context, day)
+
+
+async def start_on_day(update: Update, context: CrmContext) -> int:
+    """A day picker's button: the plan for that day."""
+    return await _start_on(update, context, PlanForDay.of(update).day)
+
+
+async def start_from_reminder(update: Update, context: CrmContext) -> int:
+    """🗓 Write the plan, on a reminder: the plan for the day it names."""
+    return await _start_on(update, context, PlanReminder.of(update).day)
 
 
 async def start_visit(update: Update, context: CrmContext) -> int:
@@ -469,7 +477,8 @@ def conversation(application: Application) -> ConversationHandler:
         entry_points=[
             CommandHandler("plan", start, filters=filters.ChatType.PRIVATE),
             MessageHandler(menu_button(PLAN), start),
-            ButtonHandler((PlanForDay, PlanReminder), start_from_button),
+            ButtonHandler(PlanForDay, start_on_day),
+            ButtonHandler(PlanReminder, start_from_reminder),
             ButtonHandler(PlanVisit, start_visit),
         ],
         states={

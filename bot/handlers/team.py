@@ -88,14 +88,22 @@ def rating_keyboard(member_id: int, day: date, t: Translator) -> InlineKeyboardM
     return InlineKeyboardMarkup([scores, [back]])
 
 
-@private_press("team")
-async def show_page(update: Update, context: CrmContext) -> None:
-    """A page of the team's list (« Team, under a calendar: the first)."""
-    press = TeamPage.read(update.callback_query.data)
+async def _show_page(update: Update, context: CrmContext, page: int) -> None:
     today = await context.services.team.today(update.effective_user.id)
     await update.callback_query.answer()
-    await edit_or_send(update, context, *team_screen(today, context.t,
-                                                     press.page if press else 0))
+    await edit_or_send(update, context, *team_screen(today, context.t, page))
+
+
+@private_press("team")
+async def back_to_list(update: Update, context: CrmContext) -> None:
+    """« Team, under someone's calendar: the list's first page."""
+    await _show_page(update, context, 0)
+
+
+@private_press("team")
+async def show_page(update: Update, context: CrmContext) -> None:
+    """Another page of the team's list."""
+    await _show_page(update, context, TeamPage.of(update).page)
 
 
 @private_press("team")
@@ -159,7 +167,8 @@ def handlers() -> list:
                        show_team),
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
                        & AnswersQuestion(COMMENT_MARK), typed_comment),
-        ButtonHandler((TeamList, TeamPage), show_page),
+        ButtonHandler(TeamList, back_to_list),
+        ButtonHandler(TeamPage, show_page),
         ButtonHandler(AskRating, ask_rating),
         ButtonHandler(RateLog, rate),
     ]
