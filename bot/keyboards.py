@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from typing import Any
 
 from telegram import (
     CallbackQuery,
@@ -13,9 +14,11 @@ from telegram import (
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
+    Update,
 )
-from telegram.ext import filters
+from telegram.ext import CallbackQueryHandler, filters
 
+from bot.callbacks import Callback, ChooseLanguage, any_of
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, all_translations
 from core.domain.org.model import Role
 
@@ -77,7 +80,7 @@ def counted_label_pattern(button: MenuButton) -> str:
 def language_picker(current: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(("✓ " if code == current else "") + LANGUAGE_NAMES[code],
-                             callback_data=f"lang:{code}")
+                             callback_data=ChooseLanguage(code).encode())
         for code in LANGUAGES
     ]])
 
@@ -101,23 +104,26 @@ class AnswersQuestion(filters.MessageFilter):
                     and (replied.text or "").startswith(self.mark))
 
 
-def date_from_data(year: str, month: str, day: str) -> date | None:
-    """A date written in callback data; None when it is not a real date (forged or stale)."""
-    try:
-        return date(int(year), int(month), int(day))
-    except ValueError:
-        return None
-
-
 async def answer_stale(query: CallbackQuery, t: Translator) -> None:
     """A press of an old, forged or malformed button: say so, so the spinner stops too."""
     await query.answer(t("That button is no longer valid."), show_alert=True)
 
 
-_ID = re.compile(r"[0-9]{1,12}")
+class ButtonHandler(CallbackQueryHandler):
+    """Presses of one kind of button (or of any of several), by its decoded data.
 
+    The callback gets the press from the kind: `press = ApproveClaim.of(update)`. A press
+    with empty data is refused here (PTB would hand it to any handler with a pattern), so
+    it reaches the catch-all that answers stale buttons.
+    """
 
-def id_from_data(text: str) -> int | None:
-    """An id written in callback data; None when it is not one (forged: a word, a number no
-    id can be, a digit int() does not read)."""
-    return int(text) if _ID.fullmatch(text) else None
+    def __init__(self, kinds: type[Callback] | tuple[type[Callback], ...],
+                 callback: Callable[[Update, Any], Awaitable[Any]], **kwargs: Any) -> None:
+        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+        super().__init__(callback, pattern=any_of(*kinds), **kwargs)
+        self.kinds = kinds
+
+    def check_update(self, update: object) -> bool | object | None:
+        if isinstance(update, Update) and update.callback_query and not update.callback_query.data:
+            return None
+        return super().check_update(update)

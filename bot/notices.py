@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import OpenLog, PlanReminder
 from bot.fitting import fit_lines, fit_text
 from bot.i18n import N_, Translator
 from core.domain.inbox.notifications import Notification, NotificationKind
@@ -186,7 +187,7 @@ def _plan_reminder(notification: Notification, t: Translator, audience: Audience
     return ("📝 <b>" + head + "</b>\n" + t(
         "Please write down which customers you will visit and whom you will call, "
         "before you finish today.")), InlineKeyboardMarkup([[InlineKeyboardButton(
-            t("🗓 Write the plan"), callback_data=f"plan:new:{day.isoformat()}")]])
+            t("🗓 Write the plan"), callback_data=PlanReminder(day).encode())]])
 
 
 @summarizes(NotificationKind.PLAN_REMINDER)
@@ -211,7 +212,7 @@ def _log_reminder(notification: Notification, t: Translator, audience: Audience)
     return ("🗒 <b>" + head + "</b>\n" + t(
         "Please note what you did: the visits and calls, and what came of them.")), (
         InlineKeyboardMarkup([[InlineKeyboardButton(
-            t("📝 Write the log"), callback_data=f"log:open:{day.isoformat()}")]]))
+            t("📝 Write the log"), callback_data=OpenLog(day).encode())]]))
 
 
 @summarizes(NotificationKind.LOG_REMINDER)

@@ -6,15 +6,13 @@ every button carries the claim it acts on, so buttons of an old message still wo
 the service re-checks them. `/expense 120.50 taxi to Harbor` is quick entry: today, my
 department, the category its words suggest; only what is missing is asked.
 
-Callback data: "exp:<kind>:<claim>[:<value>]" with kind c category, d date, u unit,
-o opportunity, n no description, r no receipt, s submit, v save draft, e edit, f edit one
-field, x discard, k continue, a add to trip; "exp:new" starts another claim, "exp:new:<id>"
-(🧾 File an expense, on an opportunity's card) one linked to that opportunity.
+"🆕 New claim" starts another claim; "🧾 File an expense", on an opportunity's card, one
+linked to that opportunity.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from html import escape
 
@@ -23,7 +21,6 @@ from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
@@ -31,6 +28,24 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import (
+    AddToTrip,
+    BudgetUnit,
+    ClaimCategory,
+    ClaimDate,
+    ClaimOpportunity,
+    ClaimUnit,
+    ContinueDraft,
+    DiscardDraft,
+    EditDraft,
+    EditDraftField,
+    NewClaim,
+    NewClaimFor,
+    SaveDraft,
+    SkipDescription,
+    SkipReceipt,
+    SubmitClaim,
+)
 from bot.context import CrmContext
 from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
 from bot.handlers.approvals import duplicate_warning
@@ -38,13 +53,13 @@ from bot.handlers.claims import category_name, claim_line, money, say
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import EXPENSE, answer_stale, date_from_data, id_from_data
+from bot.keyboards import EXPENSE, ButtonHandler
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import UnitKind
 from core.domain.expenses.claims import AMOUNT_EXAMPLE, StepKind
 from core.domain.expenses.drafts import DraftStep
-from core.expenses.claims import ClaimSummary, DraftView
+from core.expenses.claims import ClaimSummary, DraftView, ExpenseService
 
 # States: what typed text is the answer to (buttons work in every state).
 AMOUNT, DATE, DESCRIPTION, TAP = range(4)
@@ -56,16 +71,9 @@ RECEIPT_FOR = "expense_receipt"  # chat_data: the draft a photo sent now is a re
 RECEIPT_GROUP = -1
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the most a bot may download through the Bot API
 
-_PRESS = re.compile(r"exp:([cduonrsvefxka]):(\d{1,12})(?::([a-z0-9_-]{1,32}))?")
-_UNIT = re.compile(r"([dpm])(\d{1,12})")
-_UNIT_KINDS = {"d": UnitKind.DEPARTMENT, "p": UnitKind.PROJECT, "m": UnitKind.MEMBER}
-_UNIT_LETTERS = {kind: letter for letter, kind in _UNIT_KINDS.items()}
-_FIELDS = {"amount": DraftStep.AMOUNT, "category": DraftStep.CATEGORY, "date": DraftStep.DATE,
-           "unit": DraftStep.UNIT, "description": DraftStep.DESCRIPTION,
-           "receipt": DraftStep.RECEIPT}
-FIELD_LABELS = {"amount": N_("Amount"), "category": N_("Category"), "date": N_("Date"),
-                "unit": N_("Charged to"), "description": N_("Description"),
-                "receipt": N_("➕ Receipt")}
+FIELD_LABELS = {DraftStep.AMOUNT: N_("Amount"), DraftStep.CATEGORY: N_("Category"),
+                DraftStep.DATE: N_("Date"), DraftStep.UNIT: N_("Charged to"),
+                DraftStep.DESCRIPTION: N_("Description"), DraftStep.RECEIPT: N_("➕ Receipt")}
 
 
 def _state(context: CrmContext) -> dict:
@@ -98,33 +106,36 @@ def question(t: Translator, context: CrmContext,
         return head + amount_question(t, claim.currency), None, AMOUNT
     if step is DraftStep.CATEGORY:
         buttons = [InlineKeyboardButton(category_name(t, config, c.key),
-                                        callback_data=f"exp:c:{cid}:{c.key}")
+                                        callback_data=ClaimCategory(cid, c.key).encode())
                    for c in config.categories]
         return head + t("Which category?"), InlineKeyboardMarkup(_row(buttons, 2)), TAP
     if step is DraftStep.DATE:
         today, yesterday = view.today, view.today - timedelta(days=1)
-        buttons = [InlineKeyboardButton(t("Today"), callback_data=f"exp:d:{cid}:{today:%Y%m%d}"),
+        buttons = [InlineKeyboardButton(t("Today"), callback_data=ClaimDate(cid, today).encode()),
                    InlineKeyboardButton(t("Yesterday"),
-                                        callback_data=f"exp:d:{cid}:{yesterday:%Y%m%d}")]
+                                        callback_data=ClaimDate(cid, yesterday).encode())]
         return (head + t("When was it spent? Tap a day or type the date, like 11-20."),
                 InlineKeyboardMarkup([buttons]), DATE)
     if step is DraftStep.UNIT:
         buttons = [InlineKeyboardButton(
             _unit_label(t, u.kind, u.name),
-            callback_data=f"exp:u:{cid}:{_UNIT_LETTERS[u.kind]}{u.unit_id}") for u in view.units]
+            callback_data=ClaimUnit(cid, BudgetUnit(u.kind, u.unit_id)).encode())
+            for u in view.units]
         return head + t("Which budget is it charged to?"), InlineKeyboardMarkup(
             _row(buttons, 1)), TAP
     if step is DraftStep.OPPORTUNITY:
-        buttons = [InlineKeyboardButton(name[:40], callback_data=f"exp:o:{cid}:{oid}")
+        buttons = [InlineKeyboardButton(name[:40],
+                                        callback_data=ClaimOpportunity(cid, oid).encode())
                    for oid, name in view.opportunities[:8]]
-        buttons.append(InlineKeyboardButton(t("⏭ No opportunity"), callback_data=f"exp:o:{cid}:-"))
+        buttons.append(InlineKeyboardButton(t("⏭ No opportunity"),
+                                            callback_data=ClaimOpportunity(cid, None).encode()))
         return head + t("Which opportunity was it for?"), InlineKeyboardMarkup(
             _row(buttons, 1)), TAP
     if step is DraftStep.DESCRIPTION:
         return (head + t("What was it for? A few words, for example “taxi to Harbor "
                          "Logistics”."),
-                InlineKeyboardMarkup([[InlineKeyboardButton(t("⏭ Skip"),
-                                                            callback_data=f"exp:n:{cid}")]]),
+                InlineKeyboardMarkup([[InlineKeyboardButton(
+                    t("⏭ Skip"), callback_data=SkipDescription(cid).encode())]]),
                 DESCRIPTION)
     if step is DraftStep.RECEIPT:
         if view.receipt_required:
@@ -132,7 +143,7 @@ def question(t: Translator, context: CrmContext,
                              "one.", limit=money(config.receipt_required_above)), None, TAP)
         return (head + t("📷 Send a photo of the receipt, if you have one."),
                 InlineKeyboardMarkup([[InlineKeyboardButton(
-                    t("⏭ No receipt"), callback_data=f"exp:r:{cid}")]]), TAP)
+                    t("⏭ No receipt"), callback_data=SkipReceipt(cid).encode())]]), TAP)
     raise ValueError(step)
 
 
@@ -184,21 +195,23 @@ def summary_screen(t: Translator, context: CrmContext,
         lines += ["", t("📷 A receipt is still needed: send a photo of it.")]
     else:
         lines += ["", t("You can still send more receipt photos.")]
-    rows = [[InlineKeyboardButton(t("✅ Submit"), callback_data=f"exp:s:{cid}"),
-             InlineKeyboardButton(t("💾 Save draft"), callback_data=f"exp:v:{cid}")],
-            [InlineKeyboardButton(t("✏️ Edit"), callback_data=f"exp:e:{cid}"),
-             InlineKeyboardButton(t("🗑 Discard"), callback_data=f"exp:x:{cid}")]]
+    rows = [[InlineKeyboardButton(t("✅ Submit"), callback_data=SubmitClaim(cid).encode()),
+             InlineKeyboardButton(t("💾 Save draft"), callback_data=SaveDraft(cid).encode())],
+            [InlineKeyboardButton(t("✏️ Edit"), callback_data=EditDraft(cid).encode()),
+             InlineKeyboardButton(t("🗑 Discard"), callback_data=DiscardDraft(cid).encode())]]
     rows += [[InlineKeyboardButton(t("🧳 Add to “{title}”", title=trip.title[:30]),
-                                   callback_data=f"exp:a:{cid}:{trip.id}")]
+                                   callback_data=AddToTrip(cid, trip.id).encode())]
              for trip in summary.trips[:3]]
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
 def edit_screen(t: Translator, claim_id: int) -> tuple[str, InlineKeyboardMarkup]:
-    buttons = [InlineKeyboardButton(t(label), callback_data=f"exp:f:{claim_id}:{field}")
-               for field, label in FIELD_LABELS.items()]
+    buttons = [InlineKeyboardButton(t(label),
+                                    callback_data=EditDraftField(claim_id, step).encode())
+               for step, label in FIELD_LABELS.items()]
     rows = _row(buttons, 3)
-    rows.append([InlineKeyboardButton(t("◀ Back"), callback_data=f"exp:f:{claim_id}:summary")])
+    rows.append([InlineKeyboardButton(
+        t("◀ Back"), callback_data=EditDraftField(claim_id, DraftStep.SUMMARY).encode())])
     return t("What would you like to change?"), InlineKeyboardMarkup(rows)
 
 
@@ -274,9 +287,10 @@ async def start(update: Update, context: CrmContext) -> int:
         lines = [t("You have a draft from {date}:", date=since),
                  claim_line(t, service.config, draft), "", t("Continue it?")]
         keyboard = InlineKeyboardMarkup([
-            [InlineKeyboardButton(t("▶️ Continue"), callback_data=f"exp:k:{draft.id}"),
-             InlineKeyboardButton(t("🆕 New claim"), callback_data="exp:new")],
-            [InlineKeyboardButton(t("🗑 Discard the draft"), callback_data=f"exp:x:{draft.id}")]])
+            [InlineKeyboardButton(t("▶️ Continue"), callback_data=ContinueDraft(draft.id).encode()),
+             InlineKeyboardButton(t("🆕 New claim"), callback_data=NewClaim().encode())],
+            [InlineKeyboardButton(t("🗑 Discard the draft"),
+                                  callback_data=DiscardDraft(draft.id).encode())]])
         await update.effective_message.reply_html("\n".join(lines), reply_markup=keyboard)
         return TAP
     context.chat_data[DRAFT] = {"claim": None, "guided": True}
@@ -302,7 +316,7 @@ async def claim_for_opportunity(update: Update, context: CrmContext) -> int:
     query, t = update.callback_query, context.t
     if await pressed_outside_private_chat(update, context, "expense"):
         return ConversationHandler.END
-    opportunity_id = int(query.data.rpartition(":")[2])
+    opportunity_id = NewClaimFor.of(update).opportunity_id
     try:
         label = await context.services.expenses.opportunity_label(update.effective_user.id,
                                                                   opportunity_id)
@@ -381,91 +395,173 @@ async def tap_please(update: Update, context: CrmContext) -> int:
     return TAP
 
 
-async def on_press(update: Update, context: CrmContext) -> int:
-    """Every button of a draft: it names the claim; the service checks it is my draft."""
-    query, t = update.callback_query, context.t
+# Presses of a draft's buttons: each names the claim; the service checks it is my draft.
+
+Step = Callable[[ExpenseService, int, int, bool], Awaitable[DraftView]]
+
+
+async def _step(update: Update, context: CrmContext, claim_id: int, step: Step, *,
+                adopt: bool = False) -> int:
+    """Apply a press (step(service, user_id, chat_id, guided)) and ask what comes next;
+    `adopt` makes the pressed claim the one typed answers go to."""
     if await pressed_outside_private_chat(update, context, "expense"):
         return ConversationHandler.END
-    match = _PRESS.fullmatch(query.data or "")
-    if match is None:
-        await answer_stale(query, t)
-        return ConversationHandler.END
-    kind, claim_id, value = match[1], int(match[2]), match[3] or ""
-    service, user_id, chat_id = context.services.expenses, update.effective_user.id, \
-        update.effective_chat.id
     guided = _guided(context, claim_id)
     enter(context, "expense")
     try:
-        if kind == "s":
-            result = await service.submit(user_id, claim_id, chat_id)
-            await query.answer(t("Submitted."))
-            await edit_or_send(update, context, submitted_text(t, context, result), None)
-            return _end(context)
-        if kind == "v":
-            # Every step is stored as it is made: "saving" is checking it is my draft.
-            await service.resume(user_id, claim_id)
-            await query.answer(t("Saved."))
-            await edit_or_send(update, context, t(
-                "💾 Saved as a draft. Send /expense or /claims to continue it."), None)
-            return _end(context)
-        if kind == "x":
-            await service.discard(user_id, claim_id)
-            await query.answer()
-            await edit_or_send(update, context, t("🗑 Draft discarded."), None)
-            return _end(context)
-        if kind == "e":
-            await service.resume(user_id, claim_id)  # only my own draft
-            await query.answer()
-            context.chat_data[DRAFT] = {"claim": claim_id, "guided": False}
-            await edit_or_send(update, context, *edit_screen(t, claim_id))
-            return TAP
-        view = await _apply(context, kind, claim_id, value, guided, user_id, chat_id)
+        view = await step(context.services.expenses, update.effective_user.id,
+                          update.effective_chat.id, guided)
     except DomainError as error:
         await _refuse(update, context, error)
-        if kind == "s":
-            await context.bot.send_message(chat_id, say(t, error))
         return TAP
-    if view is None:
-        await answer_stale(query, t)
-        return TAP
-    await query.answer()
-    if kind in "kfa" and (context.chat_data.get(DRAFT) or {}).get("claim") != claim_id:
+    await update.callback_query.answer()
+    if adopt and (context.chat_data.get(DRAFT) or {}).get("claim") != claim_id:
         context.chat_data[DRAFT] = {"claim": claim_id, "guided": False}
     return await ask(update, context, view)
 
 
-async def _apply(context: CrmContext, kind: str, claim_id: int, value: str, guided: bool,
-                 user_id: int, chat_id: int) -> DraftView | None:
-    """The service call a press stands for; None for data no button of ours carries."""
-    service = context.services.expenses
-    if kind == "c" and value:
-        return await service.set_category(user_id, claim_id, value, guided=guided,
-                                          chat_id=chat_id)
-    if (kind == "d" and re.fullmatch(r"\d{8}", value)
-            and (day := date_from_data(value[:4], value[4:6], value[6:]))):
-        return await service.set_date(user_id, claim_id, day, guided=guided, chat_id=chat_id)
-    if kind == "u" and (unit := _UNIT.fullmatch(value)):
-        return await service.set_unit(user_id, claim_id, _UNIT_KINDS[unit[1]], int(unit[2]),
-                                      guided=guided, chat_id=chat_id)
-    if kind == "o" and value == "-":
-        return await service.skip(user_id, claim_id, DraftStep.OPPORTUNITY, guided=guided)
-    if kind == "o" and (opportunity_id := id_from_data(value)) is not None:
-        return await service.set_opportunity(user_id, claim_id, opportunity_id, guided=guided,
-                                             chat_id=chat_id)
-    if kind == "n":
-        return await service.skip(user_id, claim_id, DraftStep.DESCRIPTION, guided=guided)
-    if kind == "r":
-        return await service.skip(user_id, claim_id, DraftStep.RECEIPT, guided=guided)
-    if kind == "k":
-        return await service.resume(user_id, claim_id)
-    if kind == "f" and value == "summary":
-        return await service.resume(user_id, claim_id, DraftStep.SUMMARY)
-    if kind == "f" and value in _FIELDS:
-        return await service.resume(user_id, claim_id, _FIELDS[value])
-    if kind == "a" and (trip_id := id_from_data(value)) is not None:
-        await service.add_to_trip(user_id, claim_id, trip_id, chat_id)
-        return await service.resume(user_id, claim_id, DraftStep.SUMMARY)
-    return None
+async def chose_category(update: Update, context: CrmContext) -> int:
+    """A category button."""
+    press = ClaimCategory.of(update)
+    return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
+                       service.set_category(user, press.claim_id, press.category,
+                                            guided=guided, chat_id=chat))
+
+
+async def chose_date(update: Update, context: CrmContext) -> int:
+    """Today or Yesterday."""
+    press = ClaimDate.of(update)
+    return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
+                       service.set_date(user, press.claim_id, press.day, guided=guided,
+                                        chat_id=chat))
+
+
+async def chose_unit(update: Update, context: CrmContext) -> int:
+    """The budget the claim is charged to."""
+    press = ClaimUnit.of(update)
+    return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
+                       service.set_unit(user, press.claim_id, press.unit.kind,
+                                        press.unit.unit_id, guided=guided, chat_id=chat))
+
+
+async def chose_opportunity(update: Update, context: CrmContext) -> int:
+    """An opportunity of mine, or none."""
+    press = ClaimOpportunity.of(update)
+    if press.opportunity_id is None:
+        return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
+                           service.skip(user, press.claim_id, DraftStep.OPPORTUNITY,
+                                        guided=guided))
+    return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
+                       service.set_opportunity(user, press.claim_id, press.opportunity_id,
+                                               guided=guided, chat_id=chat))
+
+
+async def skip_description(update: Update, context: CrmContext) -> int:
+    """⏭ Skip the description."""
+    claim_id = SkipDescription.of(update).claim_id
+    return await _step(update, context, claim_id, lambda service, user, chat, guided:
+                       service.skip(user, claim_id, DraftStep.DESCRIPTION, guided=guided))
+
+
+async def skip_receipt(update: Update, context: CrmContext) -> int:
+    """⏭ No receipt."""
+    claim_id = SkipReceipt.of(update).claim_id
+    return await _step(update, context, claim_id, lambda service, user, chat, guided:
+                       service.skip(user, claim_id, DraftStep.RECEIPT, guided=guided))
+
+
+async def continue_draft(update: Update, context: CrmContext) -> int:
+    """▶️ Continue: the draft's next question."""
+    claim_id = ContinueDraft.of(update).claim_id
+    return await _step(update, context, claim_id, lambda service, user, chat, guided:
+                       service.resume(user, claim_id), adopt=True)
+
+
+async def edit_field(update: Update, context: CrmContext) -> int:
+    """One field to change, or back to the summary."""
+    press = EditDraftField.of(update)
+    return await _step(update, context, press.claim_id, lambda service, user, chat, guided:
+                       service.resume(user, press.claim_id, press.step), adopt=True)
+
+
+async def add_to_trip(update: Update, context: CrmContext) -> int:
+    """🧳 Add to a trip, then the summary again."""
+    press = AddToTrip.of(update)
+
+    async def step(service: ExpenseService, user: int, chat: int, guided: bool) -> DraftView:
+        await service.add_to_trip(user, press.claim_id, press.trip_id, chat)
+        return await service.resume(user, press.claim_id, DraftStep.SUMMARY)
+
+    return await _step(update, context, press.claim_id, step, adopt=True)
+
+
+async def submit(update: Update, context: CrmContext) -> int:
+    """✅ Submit: the claim goes to its first approver."""
+    query, t, claim_id = update.callback_query, context.t, SubmitClaim.of(update).claim_id
+    if await pressed_outside_private_chat(update, context, "expense"):
+        return ConversationHandler.END
+    enter(context, "expense")
+    chat_id = update.effective_chat.id
+    try:
+        result = await context.services.expenses.submit(update.effective_user.id, claim_id,
+                                                        chat_id)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        await context.bot.send_message(chat_id, say(t, error))
+        return TAP
+    await query.answer(t("Submitted."))
+    await edit_or_send(update, context, submitted_text(t, context, result), None)
+    return _end(context)
+
+
+async def save_draft(update: Update, context: CrmContext) -> int:
+    """💾 Save draft: every step is stored as it is made, so this checks it is my draft."""
+    query, t, claim_id = update.callback_query, context.t, SaveDraft.of(update).claim_id
+    if await pressed_outside_private_chat(update, context, "expense"):
+        return ConversationHandler.END
+    enter(context, "expense")
+    try:
+        await context.services.expenses.resume(update.effective_user.id, claim_id)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return TAP
+    await query.answer(t("Saved."))
+    await edit_or_send(update, context, t(
+        "💾 Saved as a draft. Send /expense or /claims to continue it."), None)
+    return _end(context)
+
+
+async def discard(update: Update, context: CrmContext) -> int:
+    """🗑 Discard the draft."""
+    query, t, claim_id = update.callback_query, context.t, DiscardDraft.of(update).claim_id
+    if await pressed_outside_private_chat(update, context, "expense"):
+        return ConversationHandler.END
+    enter(context, "expense")
+    try:
+        await context.services.expenses.discard(update.effective_user.id, claim_id)
+    except DomainError as error:
+        await _refuse(update, context, error)
+        return TAP
+    await query.answer()
+    await edit_or_send(update, context, t("🗑 Draft discarded."), None)
+    return _end(context)
+
+
+async def edit(update: Update, context: CrmContext) -> int:
+    """✏️ Edit: which field to change."""
+    query, t, claim_id = update.callback_query, context.t, EditDraft.of(update).claim_id
+    if await pressed_outside_private_chat(update, context, "expense"):
+        return ConversationHandler.END
+    enter(context, "expense")
+    try:
+        await context.services.expenses.resume(update.effective_user.id, claim_id)
+    except DomainError as error:  # only my own draft
+        await _refuse(update, context, error)
+        return TAP
+    await query.answer()
+    context.chat_data[DRAFT] = {"claim": claim_id, "guided": False}
+    await edit_or_send(update, context, *edit_screen(t, claim_id))
+    return TAP
 
 
 def submitted_text(t: Translator, context: CrmContext, result) -> str:
@@ -549,9 +645,21 @@ def conversation(application: Application) -> ConversationHandler:
         entry_points=[
             CommandHandler("expense", start, filters=filters.ChatType.PRIVATE),
             MessageHandler(menu_button(EXPENSE), start),
-            CallbackQueryHandler(new_claim, pattern=r"^exp:new$"),
-            CallbackQueryHandler(claim_for_opportunity, pattern=r"^exp:new:\d{1,12}$"),
-            CallbackQueryHandler(on_press, pattern=r"^exp:[cduonrsvefxka]:"),
+            ButtonHandler(NewClaim, new_claim),
+            ButtonHandler(NewClaimFor, claim_for_opportunity),
+            ButtonHandler(ClaimCategory, chose_category),
+            ButtonHandler(ClaimDate, chose_date),
+            ButtonHandler(ClaimUnit, chose_unit),
+            ButtonHandler(ClaimOpportunity, chose_opportunity),
+            ButtonHandler(SkipDescription, skip_description),
+            ButtonHandler(SkipReceipt, skip_receipt),
+            ButtonHandler(SubmitClaim, submit),
+            ButtonHandler(SaveDraft, save_draft),
+            ButtonHandler(EditDraft, edit),
+            ButtonHandler(EditDraftField, edit_field),
+            ButtonHandler(DiscardDraft, discard),
+            ButtonHandler(ContinueDraft, continue_draft),
+            ButtonHandler(AddToTrip, add_to_trip),
         ],
         states={
             AMOUNT: [MessageHandler(typed(), got_amount)],

@@ -7,27 +7,35 @@ work) need the conversation's state. Amending a past day's log is allowed and ma
 
 from __future__ import annotations
 
-import re
+from collections.abc import Awaitable, Callable
 from datetime import date
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
     filters,
 )
 
+from bot.callbacks import (
+    AddUnplanned,
+    AskMoveDay,
+    BackToLog,
+    FinishLog,
+    MarkItem,
+    MoveItem,
+    OpenLog,
+)
 from bot.context import CrmContext
 from bot.conversations.flow import ScheduleConversation, day_argument, enter, menu_button, typed
 from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
-from bot.keyboards import LOG, answer_stale, date_from_data
+from bot.keyboards import LOG, ButtonHandler
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.days import Toward
@@ -44,16 +52,6 @@ DAY = "log_day"
 MOVE_CHOICES = 4
 MARKS = {ItemOutcome.OPEN: "⬜", ItemOutcome.DONE: "✅", ItemOutcome.NOT_DONE: "❌",
          ItemOutcome.MOVED: "➡️"}
-_DAY = r"(\d{4})(\d{2})(\d{2})"
-_MARK = re.compile(r"log:o:(\d{1,12}):([dn])")
-_MOVE = re.compile(rf"log:m:(\d{{1,12}}):{_DAY}")
-_ASK_MOVE = re.compile(r"log:mv:(\d{1,12})")
-_ON_DAY = re.compile(rf"log:([abf]):{_DAY}")
-_OPEN = re.compile(r"log:open:(\d{4})-(\d{2})-(\d{2})")
-
-
-def _day(match: re.Match, first: int) -> date | None:
-    return date_from_data(match[first], match[first + 1], match[first + 2])
 
 
 def rates(t: Translator, execution: Execution) -> str:
@@ -117,21 +115,23 @@ def log_screen(t: Translator, log: DayLog) -> tuple[str, InlineKeyboardMarkup]:
         if item.outcome is ItemOutcome.MOVED:
             continue
         rows.append([
-            InlineKeyboardButton(f"✅ {number}", callback_data=f"log:o:{item.id}:d"),
-            InlineKeyboardButton(f"❌ {number}", callback_data=f"log:o:{item.id}:n"),
-            InlineKeyboardButton(f"➡️ {number}", callback_data=f"log:mv:{item.id}")])
+            InlineKeyboardButton(f"✅ {number}",
+                                 callback_data=MarkItem(item.id, ItemOutcome.DONE).encode()),
+            InlineKeyboardButton(f"❌ {number}",
+                                 callback_data=MarkItem(item.id, ItemOutcome.NOT_DONE).encode()),
+            InlineKeyboardButton(f"➡️ {number}", callback_data=AskMoveDay(item.id).encode())])
     rows.append([
-        InlineKeyboardButton(t("➕ Unplanned work"), callback_data=f"log:a:{log.day:%Y%m%d}"),
-        InlineKeyboardButton(t("✔️ Finish"), callback_data=f"log:f:{log.day:%Y%m%d}")])
+        InlineKeyboardButton(t("➕ Unplanned work"), callback_data=AddUnplanned(log.day).encode()),
+        InlineKeyboardButton(t("✔️ Finish"), callback_data=FinishLog(log.day).encode())])
     return text, InlineKeyboardMarkup(rows)
 
 
 def move_screen(t: Translator, item: PlanItem,
                 days: list[date]) -> tuple[str, InlineKeyboardMarkup]:
-    buttons = [InlineKeyboardButton(day_label(t, d), callback_data=f"log:m:{item.id}:{d:%Y%m%d}")
+    buttons = [InlineKeyboardButton(day_label(t, d), callback_data=MoveItem(item.id, d).encode())
                for d in days]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([InlineKeyboardButton(t("↩️ Back"), callback_data=f"log:b:{item.day:%Y%m%d}")])
+    rows.append([InlineKeyboardButton(t("↩️ Back"), callback_data=BackToLog(item.day).encode())])
     return t("Move “{item}” to which day?", item=escape(item.text)), InlineKeyboardMarkup(rows)
 
 
@@ -175,52 +175,110 @@ async def start(update: Update, context: CrmContext) -> int:
     return await _open(update, context, day)
 
 
-async def on_press(update: Update, context: CrmContext) -> int:
-    """Mark, move, add or finish; the data is untrusted, the service checks whose item it is."""
-    query, t, logs = update.callback_query, context.t, context.services.work_logs
+async def _press(update: Update, context: CrmContext,
+                 act: Callable[[], Awaitable[int]]) -> int:
+    """A button of the log: refused in a group; the data is untrusted, the service checks
+    whose item or day it is, and a refusal keeps the log where it was."""
     if await pressed_outside_private_chat(update, context, "log"):
         return ConversationHandler.END
-    data, user_id = query.data or "", update.effective_user.id
     enter(context, "log")
     try:
-        if (match := _OPEN.fullmatch(data)) and (day := _day(match, 1)):
-            return await _open(update, context, day)
-        if match := _MARK.fullmatch(data):
-            outcome = ItemOutcome.DONE if match[2] == "d" else ItemOutcome.NOT_DONE
-            log = await logs.mark(user_id, int(match[1]), outcome)
-            context.chat_data[NOTE_FOR] = int(match[1])
-            await query.answer(t("Done ✅") if outcome is ItemOutcome.DONE else t("Not done ❌"))
-            return await _show(update, context, log)
-        if (match := _MOVE.fullmatch(data)) and (target := _day(match, 2)):
-            log = await logs.mark(user_id, int(match[1]), ItemOutcome.MOVED, target)
-            context.chat_data[NOTE_FOR] = int(match[1])
-            await query.answer(t("Moved to {day}", day=day_label(t, target)))
-            return await _show(update, context, log)
-        if match := _ASK_MOVE.fullmatch(data):
-            log, item = await _item(context, user_id, int(match[1]))
-            await query.answer()
-            text, keyboard = move_screen(t, item, _move_days(context, max(item.day, log.today)))
-            await edit_or_send(update, context, text, keyboard)
-            return LOGGING
-        if (match := _ON_DAY.fullmatch(data)) and (day := _day(match, 2)):
-            kind = match[1]
-            log = await (logs.finish(user_id, day) if kind == "f" else logs.open_day(user_id, day))
-            await query.answer()
-            if kind == "b":
-                return await _show(update, context, log)
-            if kind == "a":
-                context.chat_data[DAY] = day.isoformat()
-                await context.bot.send_message(update.effective_chat.id, t(
-                    "What else did you do? Send it in a few words."))
-                return UNPLANNED
-            context.chat_data.pop(NOTE_FOR, None)
-            await edit_or_send(update, context, await _summary(context, user_id, log), None)
-            return ConversationHandler.END
+        return await act()
     except DomainError as error:
         await _refuse(update, context, error)
         return LOGGING
-    await answer_stale(query, t)
-    return LOGGING
+
+
+async def open_from_reminder(update: Update, context: CrmContext) -> int:
+    """📝 Write the log, on a reminder: that day's log."""
+    day = OpenLog.of(update).day
+    return await _press(update, context, lambda: _open(update, context, day))
+
+
+async def mark(update: Update, context: CrmContext) -> int:
+    """✅ done or ❌ not done; a note typed next is for this item."""
+    press, t = MarkItem.of(update), context.t
+
+    async def act() -> int:
+        log = await context.services.work_logs.mark(update.effective_user.id, press.item_id,
+                                                    press.outcome)
+        context.chat_data[NOTE_FOR] = press.item_id
+        await update.callback_query.answer(t("Done ✅") if press.outcome is ItemOutcome.DONE
+                                           else t("Not done ❌"))
+        return await _show(update, context, log)
+
+    return await _press(update, context, act)
+
+
+async def move(update: Update, context: CrmContext) -> int:
+    """The day an item moves to."""
+    press, t = MoveItem.of(update), context.t
+
+    async def act() -> int:
+        log = await context.services.work_logs.mark(update.effective_user.id, press.item_id,
+                                                    ItemOutcome.MOVED, press.day)
+        context.chat_data[NOTE_FOR] = press.item_id
+        await update.callback_query.answer(t("Moved to {day}", day=day_label(t, press.day)))
+        return await _show(update, context, log)
+
+    return await _press(update, context, act)
+
+
+async def ask_move_day(update: Update, context: CrmContext) -> int:
+    """➡️: the next working days to move the item to."""
+    item_id = AskMoveDay.of(update).item_id
+
+    async def act() -> int:
+        log, item = await _item(context, update.effective_user.id, item_id)
+        await update.callback_query.answer()
+        text, keyboard = move_screen(context.t, item,
+                                     _move_days(context, max(item.day, log.today)))
+        await edit_or_send(update, context, text, keyboard)
+        return LOGGING
+
+    return await _press(update, context, act)
+
+
+async def back(update: Update, context: CrmContext) -> int:
+    """↩️ Back from the move buttons to the day's log."""
+    day = BackToLog.of(update).day
+
+    async def act() -> int:
+        log = await context.services.work_logs.open_day(update.effective_user.id, day)
+        await update.callback_query.answer()
+        return await _show(update, context, log)
+
+    return await _press(update, context, act)
+
+
+async def add_unplanned(update: Update, context: CrmContext) -> int:
+    """➕ Unplanned work: typed next."""
+    day = AddUnplanned.of(update).day
+
+    async def act() -> int:
+        await context.services.work_logs.open_day(update.effective_user.id, day)
+        await update.callback_query.answer()
+        context.chat_data[DAY] = day.isoformat()
+        await context.bot.send_message(update.effective_chat.id, context.t(
+            "What else did you do? Send it in a few words."))
+        return UNPLANNED
+
+    return await _press(update, context, act)
+
+
+async def finish(update: Update, context: CrmContext) -> int:
+    """✔️ Finish: the day's log with this week's rates."""
+    day = FinishLog.of(update).day
+
+    async def act() -> int:
+        user_id = update.effective_user.id
+        log = await context.services.work_logs.finish(user_id, day)
+        await update.callback_query.answer()
+        context.chat_data.pop(NOTE_FOR, None)
+        await edit_or_send(update, context, await _summary(context, user_id, log), None)
+        return ConversationHandler.END
+
+    return await _press(update, context, act)
 
 
 async def _item(context: CrmContext, user_id: int, item_id: int) -> tuple[DayLog, PlanItem]:
@@ -284,17 +342,20 @@ async def cancel(update: Update, context: CrmContext) -> int:
 
 
 def conversation(application: Application) -> ConversationHandler:
-    press = CallbackQueryHandler(on_press, pattern=r"^log:")
+    presses = [ButtonHandler(OpenLog, open_from_reminder), ButtonHandler(MarkItem, mark),
+               ButtonHandler(MoveItem, move), ButtonHandler(AskMoveDay, ask_move_day),
+               ButtonHandler(BackToLog, back), ButtonHandler(AddUnplanned, add_unplanned),
+               ButtonHandler(FinishLog, finish)]
     return ScheduleConversation(
         "log",
         entry_points=[
             CommandHandler("log", start, filters=filters.ChatType.PRIVATE),
             MessageHandler(menu_button(LOG), start),
-            press,
+            *presses,
         ],
         states={
-            LOGGING: [MessageHandler(typed(), typed_note), press],
-            UNPLANNED: [MessageHandler(typed(), typed_unplanned), press],
+            LOGGING: [MessageHandler(typed(), typed_note), *presses],
+            UNPLANNED: [MessageHandler(typed(), typed_unplanned), *presses],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
     ).bind(application)

@@ -10,7 +10,6 @@ customer is caught right after the title, with a button to the existing opportun
 from __future__ import annotations
 
 import calendar
-import re
 from datetime import date
 from decimal import Decimal
 from html import escape
@@ -18,7 +17,6 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     TypeHandler,
@@ -26,6 +24,14 @@ from telegram.ext import (
 )
 from telegram.ext import MessageHandler as OnMessage
 
+from bot.callbacks import (
+    OpenOpportunity,
+    OppCancel,
+    OppCloseDate,
+    OppCustomer,
+    OppStage,
+    OppUseLocation,
+)
 from bot.context import CrmContext
 from bot.conversations.flow import (
     ScheduleConversation,
@@ -38,6 +44,7 @@ from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.handlers.opportunities import card_keyboard, card_text, say
 from bot.i18n import Translator
+from bot.keyboards import ButtonHandler
 from bot.notices import day_label
 from core.domain.errors import DomainError
 from core.domain.money import format_amount
@@ -47,12 +54,8 @@ from core.opportunities.pipeline import NewCustomer, NewOpportunity
 CUSTOMER, NEW_NAME, SITE, TITLE, AMOUNT, CLOSE, STAGE = range(7)
 
 DRAFT = "opp_draft"
-# Callback data of the draft (untrusted; the service checks everything again at the end):
-#   opp:c:<customer id>|new   opp:site   opp:w:<YYYYMMDD>   opp:k:<stage>   opp:x
-_DAY = re.compile(r"opp:w:(\d{4})(\d{2})(\d{2})")
-_STAGE = re.compile(r"opp:k:([a-z][a-z0-9_]{0,15})")
-_CUSTOMER = re.compile(r"opp:c:(\d{1,12}|new)")
-DRAFT_PATTERN = r"^opp:(c|w|k):|^opp:(site|x)$"
+# The draft's buttons (untrusted; the service checks everything again at the end).
+DRAFT_BUTTONS = (OppCustomer, OppUseLocation, OppCloseDate, OppStage, OppCancel)
 
 
 def _draft(context: CrmContext) -> dict | None:
@@ -75,13 +78,15 @@ async def _refuse(update: Update, context: CrmContext, error: DomainError) -> No
 
 
 def _cancel_row(t: Translator) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(t("✖ Cancel"), callback_data="opp:x")]
+    return [InlineKeyboardButton(t("✖ Cancel"), callback_data=OppCancel().encode())]
 
 
 def customer_keyboard(t: Translator, customers) -> InlineKeyboardMarkup:
-    buttons = [InlineKeyboardButton(c.name, callback_data=f"opp:c:{c.id}") for c in customers]
+    buttons = [InlineKeyboardButton(c.name, callback_data=OppCustomer(c.id).encode())
+               for c in customers]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([InlineKeyboardButton(t("➕ New customer"), callback_data="opp:c:new")])
+    rows.append([InlineKeyboardButton(t("➕ New customer"),
+                                      callback_data=OppCustomer(None).encode())])
     rows.append(_cancel_row(t))
     return InlineKeyboardMarkup(rows)
 
@@ -119,15 +124,13 @@ async def chose_customer(update: Update, context: CrmContext) -> int:
     query, t, draft = update.callback_query, context.t, _draft(context)
     if draft is None:
         return await stale(update, context)
-    match = _CUSTOMER.fullmatch(query.data or "")
-    if match is None:
-        return await stale(update, context)
+    customer_id = OppCustomer.of(update).customer_id
     await query.answer()
-    if match[1] == "new":
+    if customer_id is None:
         await edit_or_send(update, context, t("What is the new customer's name?"),
                            InlineKeyboardMarkup([_cancel_row(t)]))
         return NEW_NAME
-    customer = await context.services.opportunities.customer(int(match[1]))
+    customer = await context.services.opportunities.customer(customer_id)
     if customer is None:
         await context.bot.send_message(update.effective_chat.id,
                                        t("I could not find that customer."))
@@ -156,7 +159,8 @@ async def new_name(update: Update, context: CrmContext) -> int:
         t("Where is {name}? Share your location at their site with 📍 Check in, then tap "
           "“Use my location”.", name=escape(name)),
         reply_markup=InlineKeyboardMarkup([
-            [InlineKeyboardButton(t("📍 Use my location"), callback_data="opp:site")],
+            [InlineKeyboardButton(t("📍 Use my location"),
+                                  callback_data=OppUseLocation().encode())],
             _cancel_row(t)]))
     return SITE
 
@@ -209,7 +213,8 @@ async def _duplicate(update: Update, context: CrmContext, error: DomainError) ->
     existing = int(error.params["existing_id"])
     await _reply(update, context, say(t, error) + "\n" + t("Nothing new was created."),
                  InlineKeyboardMarkup([[InlineKeyboardButton(
-                     t("Open the existing opportunity"), callback_data=f"opp:v:{existing}:0")]]))
+                     t("Open the existing opportunity"),
+                     callback_data=OpenOpportunity(existing).encode())]]))
     return ConversationHandler.END
 
 
@@ -233,7 +238,7 @@ async def got_amount(update: Update, context: CrmContext) -> int:
     await update.effective_message.reply_text(
         t("When do you expect it to close? Tap a month end or type a date like 2026-12-20."),
         reply_markup=InlineKeyboardMarkup([
-            [InlineKeyboardButton(day_label(t, end), callback_data=f"opp:w:{end:%Y%m%d}")
+            [InlineKeyboardButton(day_label(t, end), callback_data=OppCloseDate(end).encode())
              for end in ends], _cancel_row(t)]))
     return CLOSE
 
@@ -248,7 +253,8 @@ async def _close_chosen(update: Update, context: CrmContext, text: str) -> int:
     draft["close"] = day.isoformat()
     pipeline = context.services.opportunities.pipeline
     buttons = [InlineKeyboardButton(f"{s.label(t.language)} · {s.probability}%",
-                                    callback_data=f"opp:k:{s.key}") for s in pipeline.open_stages]
+                                    callback_data=OppStage(s.key).encode())
+               for s in pipeline.open_stages]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)] + [_cancel_row(t)]
     await _reply(update, context, t("At which stage is it? The probability follows the stage."),
                  InlineKeyboardMarkup(rows))
@@ -260,18 +266,18 @@ async def typed_close(update: Update, context: CrmContext) -> int:
 
 
 async def chose_close(update: Update, context: CrmContext) -> int:
-    match = _DAY.fullmatch(update.callback_query.data or "")
-    if _draft(context) is None or match is None:
+    day = OppCloseDate.of(update).day
+    if _draft(context) is None:
         return await stale(update, context)
     await update.callback_query.answer()
-    return await _close_chosen(update, context, "-".join(match.groups()))
+    return await _close_chosen(update, context, day.isoformat())
 
 
 async def chose_stage(update: Update, context: CrmContext) -> int:
     """The stage: store the opportunity (and a new customer) and show its card."""
     query, t, draft = update.callback_query, context.t, _draft(context)
-    match = _STAGE.fullmatch(query.data or "")
-    if draft is None or match is None or "close" not in draft:
+    stage = OppStage.of(update).stage
+    if draft is None or "close" not in draft:
         return await stale(update, context)
     new_customer = None
     if "new_name" in draft:
@@ -282,7 +288,7 @@ async def chose_stage(update: Update, context: CrmContext) -> int:
                 title=draft["title"], amount=Decimal(draft["amount"]),
                 expected_close=date.fromisoformat(draft["close"]),
                 customer_id=draft.get("customer_id"), new_customer=new_customer,
-                stage=match[1]))
+                stage=stage))
     except DomainError as error:
         if error.code == "opportunity_duplicate":
             await query.answer()
@@ -319,19 +325,19 @@ def conversation(application: Application) -> ConversationHandler:
         "opp",
         entry_points=[CommandHandler("opp", start, filters=filters.ChatType.PRIVATE)],
         states={
-            CUSTOMER: [CallbackQueryHandler(chose_customer, pattern=r"^opp:c:"),
+            CUSTOMER: [ButtonHandler(OppCustomer, chose_customer),
                        OnMessage(typed(), search_customer)],
             NEW_NAME: [OnMessage(typed(), new_name)],
-            SITE: [CallbackQueryHandler(use_location, pattern=r"^opp:site$")],
+            SITE: [ButtonHandler(OppUseLocation, use_location)],
             TITLE: [OnMessage(typed(), got_title)],
             AMOUNT: [OnMessage(typed(), got_amount)],
-            CLOSE: [CallbackQueryHandler(chose_close, pattern=r"^opp:w:"),
+            CLOSE: [ButtonHandler(OppCloseDate, chose_close),
                     OnMessage(typed(), typed_close)],
-            STAGE: [CallbackQueryHandler(chose_stage, pattern=r"^opp:k:")],
+            STAGE: [ButtonHandler(OppStage, chose_stage)],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
         fallbacks=[CommandHandler("cancel", cancel),
-                   CallbackQueryHandler(cancel, pattern=r"^opp:x$")],
+                   ButtonHandler(OppCancel, cancel)],
     ).bind(application)
 
 
@@ -342,4 +348,4 @@ async def _outside(update: Update, context: CrmContext) -> None:
 
 def handlers(application: Application) -> list:
     """The conversation, then the buttons of drafts that are gone."""
-    return [conversation(application), CallbackQueryHandler(_outside, pattern=DRAFT_PATTERN)]
+    return [conversation(application), ButtonHandler(DRAFT_BUTTONS, _outside)]

@@ -7,14 +7,13 @@ edited or deleted at once, each press checked again by the service.
 
 from __future__ import annotations
 
-import re
-from datetime import date
+from collections.abc import Awaitable, Callable
+from datetime import date, time
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
@@ -22,6 +21,19 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import (
+    CancelPlan,
+    DeletePlanItem,
+    DropNewItem,
+    EditPlanItem,
+    PlanCustomer,
+    PlanForDay,
+    PlanOpportunity,
+    PlanReminder,
+    PlanTime,
+    PlanVisit,
+    SavePlan,
+)
 from bot.context import CrmContext
 from bot.conversations.flow import (
     ScheduleConversation,
@@ -36,7 +48,7 @@ from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
-from bot.keyboards import PLAN, answer_stale, date_from_data, id_from_data
+from bot.keyboards import PLAN, ButtonHandler, answer_stale
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.days import Toward
@@ -49,11 +61,8 @@ from core.schedule.plans import PlanDay, check_text, check_time
 ITEM, CUSTOMER, TIME, EDIT = range(4)
 
 DRAFT = "plan_draft"
-TIMES = (("09:00", "10:00", "11:00"), ("14:00", "15:00", "16:00"))
+TIMES = tuple(tuple(time(hour) for hour in hours) for hours in ((9, 10, 11), (14, 15, 16)))
 DAYS_OFFERED = 3  # today and the next working days, as buttons
-_DAY = re.compile(r"plan:(?:d|new):(\d{4})-?(\d{2})-?(\d{2})")
-_VISIT = re.compile(r"plan:v:(\d{1,12})")  # 🗓 Plan a visit, on an opportunity's card
-_OPPORTUNITY = re.compile(r"plan:o:(\d{1,12})")
 
 
 def _draft(context: CrmContext) -> dict | None:
@@ -104,17 +113,20 @@ def review_screen(t: Translator, plan: PlanDay, draft: dict,
     if not new and len(offered_days) > 1:
         rows.append([InlineKeyboardButton(
             ("✓ " if day == plan.day else "") + day_label(t, day),
-            callback_data=f"plan:d:{day:%Y%m%d}") for day in offered_days])
+            callback_data=PlanForDay(day).encode()) for day in offered_days])
     for number, item in enumerate(plan.items, start=1):
         if plan.editable and item.outcome is ItemOutcome.OPEN:
-            rows.append([InlineKeyboardButton(f"✏️ {number}", callback_data=f"plan:e:{item.id}"),
-                         InlineKeyboardButton(f"🗑 {number}", callback_data=f"plan:r:{item.id}")])
+            rows.append([
+                InlineKeyboardButton(f"✏️ {number}", callback_data=EditPlanItem(item.id).encode()),
+                InlineKeyboardButton(f"🗑 {number}",
+                                     callback_data=DeletePlanItem(item.id).encode())])
     drop = [InlineKeyboardButton(t("🗑 {n} (new)", n=len(plan.items) + index + 1),
-                                 callback_data=f"plan:u:{index}") for index in range(len(new))]
+                                 callback_data=DropNewItem(index).encode())
+            for index in range(len(new))]
     rows += [drop[i:i + 3] for i in range(0, len(drop), 3)]
-    last = [InlineKeyboardButton(t("✖ Cancel"), callback_data="plan:x")]
+    last = [InlineKeyboardButton(t("✖ Cancel"), callback_data=CancelPlan().encode())]
     if new:
-        last.insert(0, InlineKeyboardButton(t("✅ Save plan"), callback_data="plan:s"))
+        last.insert(0, InlineKeyboardButton(t("✅ Save plan"), callback_data=SavePlan().encode()))
     rows.append(last)
     return fit_lines(lines, footer=footer), InlineKeyboardMarkup(rows)
 
@@ -168,14 +180,8 @@ async def start(update: Update, context: CrmContext) -> int:
     return await _open(update, context, day)
 
 
-async def start_from_button(update: Update, context: CrmContext) -> int:
-    """A reminder's or a day picker's button: the plan for the day it names."""
+async def _start_on(update: Update, context: CrmContext, day: date) -> int:
     if await pressed_outside_private_chat(update, context, "plan"):
-        return ConversationHandler.END
-    match = _DAY.fullmatch(update.callback_query.data or "")
-    day = date_from_data(*match.groups()) if match else None
-    if day is None:
-        await answer_stale(update.callback_query, context.t)
         return ConversationHandler.END
     if (draft := _draft(context)) and draft["items"]:
         # Changing the day would silently drop typed items: the day buttons are gone by now.
@@ -185,22 +191,29 @@ async def start_from_button(update: Update, context: CrmContext) -> int:
     return await _open(update, context, day)
 
 
+async def start_on_day(update: Update, context: CrmContext) -> int:
+    """A day picker's button: the plan for that day."""
+    return await _start_on(update, context, PlanForDay.of(update).day)
+
+
+async def start_from_reminder(update: Update, context: CrmContext) -> int:
+    """🗓 Write the plan, on a reminder: the plan for the day it names."""
+    return await _start_on(update, context, PlanReminder.of(update).day)
+
+
 async def start_visit(update: Update, context: CrmContext) -> int:
     """🗓 Plan a visit, on an opportunity's card: the next working day's plan with "Visit
     <customer>" drafted, linked to the deal and its customer, sent below the card."""
     query, t = update.callback_query, context.t
     if await pressed_outside_private_chat(update, context, "plan"):
         return ConversationHandler.END
-    match = _VISIT.fullmatch(query.data or "")
-    if match is None:
-        await answer_stale(query, t)
-        return ConversationHandler.END
+    opportunity_id = PlanVisit.of(update).opportunity_id
     if (draft := _draft(context)) and draft["items"]:
         await query.answer(t("Save or cancel this plan first."), show_alert=True)
         return ITEM
     plans, user_id = context.services.plans, update.effective_user.id
     try:
-        deal = await plans.opportunity(user_id, int(match[1]))
+        deal = await plans.opportunity(user_id, opportunity_id)
         plan = await plans.open_day(user_id)
     except DomainError as error:
         await _refuse(update, context, error)
@@ -243,11 +256,13 @@ async def got_item(update: Update, context: CrmContext) -> int:
 def customer_keyboard(t: Translator, customers, deals=()) -> InlineKeyboardMarkup:
     """Customers two a row; then my open opportunities (the item is linked to the deal and
     its customer); then none."""
-    buttons = [InlineKeyboardButton(c.name, callback_data=f"plan:c:{c.id}") for c in customers]
+    buttons = [InlineKeyboardButton(c.name, callback_data=PlanCustomer(c.id).encode())
+               for c in customers]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     rows += [[InlineKeyboardButton(f"💼 {d.title[:30]} — {d.customer_name[:20]}",
-                                   callback_data=f"plan:o:{d.id}")] for d in deals]
-    rows.append([InlineKeyboardButton(t("⏭ No customer"), callback_data="plan:c:-")])
+                                   callback_data=PlanOpportunity(d.id).encode())] for d in deals]
+    rows.append([InlineKeyboardButton(t("⏭ No customer"),
+                                      callback_data=PlanCustomer(None).encode())])
     return InlineKeyboardMarkup(rows)
 
 
@@ -269,11 +284,9 @@ async def chose_customer(update: Update, context: CrmContext) -> int:
     query, t, draft = update.callback_query, context.t, _draft(context)
     if draft is None or "pending" not in draft:
         return await stale(update, context)
-    choice = (query.data or "").removeprefix("plan:c:")
-    if choice != "-":
-        customer_id = id_from_data(choice)
-        customer = (await context.services.plans.customer(customer_id)
-                    if customer_id is not None else None)
+    customer_id = PlanCustomer.of(update).customer_id
+    if customer_id is not None:
+        customer = await context.services.plans.customer(customer_id)
         if customer is None:
             await query.answer(t("I could not find that customer."), show_alert=True)
             return CUSTOMER
@@ -287,11 +300,9 @@ async def chose_opportunity(update: Update, context: CrmContext) -> int:
     query, draft = update.callback_query, _draft(context)
     if draft is None or "pending" not in draft:
         return await stale(update, context)
-    match = _OPPORTUNITY.fullmatch(query.data or "")
     try:
-        if match is None:
-            raise DomainError("opp_not_found")
-        deal = await context.services.plans.opportunity(update.effective_user.id, int(match[1]))
+        deal = await context.services.plans.opportunity(update.effective_user.id,
+                                                        PlanOpportunity.of(update).opportunity_id)
     except DomainError as error:
         await _refuse(update, context, error)
         return CUSTOMER
@@ -303,9 +314,9 @@ async def chose_opportunity(update: Update, context: CrmContext) -> int:
 
 async def _ask_time(update: Update, context: CrmContext) -> int:
     t = context.t
-    rows = [[InlineKeyboardButton(at, callback_data=f"plan:t:{at.replace(':', '')}")
+    rows = [[InlineKeyboardButton(f"{at:%H:%M}", callback_data=PlanTime(at).encode())
              for at in row] for row in TIMES]
-    rows.append([InlineKeyboardButton(t("⏭ No set time"), callback_data="plan:t:-")])
+    rows.append([InlineKeyboardButton(t("⏭ No set time"), callback_data=PlanTime(None).encode())])
     await edit_or_send(update, context, t("At what time? Tap one, or type it like 9:30."),
                        InlineKeyboardMarkup(rows))
     return TIME
@@ -327,9 +338,9 @@ async def chose_time(update: Update, context: CrmContext) -> int:
     draft = _draft(context)
     if draft is None or "pending" not in draft:
         return await stale(update, context)
-    choice = (update.callback_query.data or "").removeprefix("plan:t:")
+    chosen = PlanTime.of(update).at
     try:
-        at = None if choice == "-" else check_time(f"{choice[:2]}:{choice[2:]}")
+        at = None if chosen is None else check_time(f"{chosen:%H:%M}")
     except DomainError as error:
         await _refuse(update, context, error)
         return TIME
@@ -347,46 +358,80 @@ async def typed_time(update: Update, context: CrmContext) -> int:
     return await _add_pending(update, context, at)
 
 
-async def on_review_press(update: Update, context: CrmContext) -> int | None:
-    """Save, drop a new item, edit or delete a stored one."""
-    query, t, draft = update.callback_query, context.t, _draft(context)
+async def _review_press(update: Update, context: CrmContext,
+                        act: Callable[[dict], Awaitable[int | None]]) -> int | None:
+    """A button under the plan's review: refused in a group, closed without a draft; a
+    refusal keeps the draft at the question it was at."""
     if await pressed_outside_private_chat(update, context, "plan"):
         return ConversationHandler.END
+    draft = _draft(context)
     if draft is None:
         return await stale(update, context)
-    data, user_id = query.data or "", update.effective_user.id
-    plans = context.services.plans
     try:
-        if data == "plan:s":
-            plan = await plans.save(user_id, date.fromisoformat(draft["day"]), [
-                NewItem(i["text"], i.get("customer_id"), i.get("at"), i.get("opportunity_id"))
-                for i in draft["items"]])
-            await query.answer(t("Saved."))
-            context.chat_data.pop(DRAFT, None)
-            await edit_or_send(update, context, saved_screen(t, plan), None)
-            return ConversationHandler.END
-        kind, _, value = data.removeprefix("plan:").partition(":")
-        number = id_from_data(value)
-        if kind == "u" and number is not None and number < len(draft["items"]):
-            draft["items"].pop(number)
-            await query.answer()
-            plan = await plans.open_day(user_id, date.fromisoformat(draft["day"]))
-            return await _show(update, context, plan)
-        if kind == "r" and number is not None:
-            plan = await plans.delete_item(user_id, number)
-            await query.answer(t("Deleted."))
-            return await _show(update, context, plan)
-        if kind == "e" and number is not None:
-            draft["edit"] = number
-            await query.answer()
-            await context.bot.send_message(update.effective_chat.id,
-                                           t("Send the new text for this item."))
-            return EDIT
+        return await act(draft)
     except DomainError as error:
         await _refuse(update, context, error)
-        return None  # refused: the draft stays at the question it was at
-    await answer_stale(query, t)
-    return None
+        return None
+
+
+async def save(update: Update, context: CrmContext) -> int | None:
+    """✅ Save plan: the new items are stored in one go."""
+    query, t = update.callback_query, context.t
+
+    async def act(draft: dict) -> int:
+        plan = await context.services.plans.save(
+            update.effective_user.id, date.fromisoformat(draft["day"]), [
+                NewItem(i["text"], i.get("customer_id"), i.get("at"), i.get("opportunity_id"))
+                for i in draft["items"]])
+        await query.answer(t("Saved."))
+        context.chat_data.pop(DRAFT, None)
+        await edit_or_send(update, context, saved_screen(t, plan), None)
+        return ConversationHandler.END
+
+    return await _review_press(update, context, act)
+
+
+async def drop_new_item(update: Update, context: CrmContext) -> int | None:
+    """🗑 on a new item: it leaves the draft."""
+    index = DropNewItem.of(update).index
+
+    async def act(draft: dict) -> int | None:
+        if index >= len(draft["items"]):
+            await answer_stale(update.callback_query, context.t)
+            return None
+        draft["items"].pop(index)
+        await update.callback_query.answer()
+        plan = await context.services.plans.open_day(update.effective_user.id,
+                                                     date.fromisoformat(draft["day"]))
+        return await _show(update, context, plan)
+
+    return await _review_press(update, context, act)
+
+
+async def delete_item(update: Update, context: CrmContext) -> int | None:
+    """🗑 on a stored item: deleted at once."""
+    item_id = DeletePlanItem.of(update).item_id
+
+    async def act(draft: dict) -> int:
+        plan = await context.services.plans.delete_item(update.effective_user.id, item_id)
+        await update.callback_query.answer(context.t("Deleted."))
+        return await _show(update, context, plan)
+
+    return await _review_press(update, context, act)
+
+
+async def edit_item(update: Update, context: CrmContext) -> int | None:
+    """✏️ on a stored item: its new text is typed next."""
+    item_id = EditPlanItem.of(update).item_id
+
+    async def act(draft: dict) -> int:
+        draft["edit"] = item_id
+        await update.callback_query.answer()
+        await context.bot.send_message(update.effective_chat.id,
+                                       context.t("Send the new text for this item."))
+        return EDIT
+
+    return await _review_press(update, context, act)
 
 
 async def edited(update: Update, context: CrmContext) -> int:
@@ -425,27 +470,29 @@ async def stale(update: Update, context: CrmContext) -> int:
 
 
 def conversation(application: Application) -> ConversationHandler:
-    press = CallbackQueryHandler(on_review_press, pattern=r"^plan:[sure](:\d+)?$")
+    review = [ButtonHandler(SavePlan, save), ButtonHandler(DropNewItem, drop_new_item),
+              ButtonHandler(DeletePlanItem, delete_item), ButtonHandler(EditPlanItem, edit_item)]
     return ScheduleConversation(
         "plan",
         entry_points=[
             CommandHandler("plan", start, filters=filters.ChatType.PRIVATE),
             MessageHandler(menu_button(PLAN), start),
-            CallbackQueryHandler(start_from_button, pattern=r"^plan:(new|d):"),
-            CallbackQueryHandler(start_visit, pattern=r"^plan:v:"),
+            ButtonHandler(PlanForDay, start_on_day),
+            ButtonHandler(PlanReminder, start_from_reminder),
+            ButtonHandler(PlanVisit, start_visit),
         ],
         states={
-            ITEM: [MessageHandler(typed(), got_item), press],
-            CUSTOMER: [CallbackQueryHandler(chose_customer, pattern=r"^plan:c:"),
-                       CallbackQueryHandler(chose_opportunity, pattern=r"^plan:o:"),
-                       MessageHandler(typed(), search_customer), press],
-            TIME: [CallbackQueryHandler(chose_time, pattern=r"^plan:t:"),
+            ITEM: [MessageHandler(typed(), got_item), *review],
+            CUSTOMER: [ButtonHandler(PlanCustomer, chose_customer),
+                       ButtonHandler(PlanOpportunity, chose_opportunity),
+                       MessageHandler(typed(), search_customer), *review],
+            TIME: [ButtonHandler(PlanTime, chose_time),
                    MessageHandler(typed(), typed_time)],
             EDIT: [MessageHandler(typed(), edited)],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
         fallbacks=[CommandHandler("cancel", cancel),
-                   CallbackQueryHandler(cancel, pattern=r"^plan:x$")],
+                   ButtonHandler(CancelPlan, cancel)],
     ).bind(application)
 
 
@@ -454,7 +501,12 @@ async def nothing_to_cancel(update: Update, context: CrmContext) -> None:
     await update.effective_message.reply_text(context.t("There is nothing to cancel."))
 
 
+# The buttons that act on the draft in chat_data (the day and visit buttons start one).
+DRAFT_BUTTONS = (SavePlan, DropNewItem, DeletePlanItem, EditPlanItem, PlanCustomer,
+                 PlanOpportunity, PlanTime, CancelPlan)
+
+
 def after_conversations() -> list:
     """Buttons of plan drafts that are gone, and /cancel when nothing is open."""
-    return [CallbackQueryHandler(stale, pattern=r"^plan:"),
+    return [ButtonHandler(DRAFT_BUTTONS, stale),
             CommandHandler("cancel", nothing_to_cancel, filters=filters.ChatType.PRIVATE)]

@@ -1,9 +1,7 @@
 """Approval cards: Approve / Reject / Details on a claim, decisions, budget alerts.
 
-Callback data (untrusted; the service re-reads the claim and re-checks the presser):
-  apv:a:<claim>:<version>   approve      apv:r:<claim>:<version>   reject (asks why)
-  apv:d:<claim>             details: receipts, the route, the history
-A card's payload is a snapshot from when it was made; every press reads the state anew.
+Presses are untrusted; the service re-reads the claim and re-checks the presser. A card's
+payload is a snapshot from when it was made; every press reads the state anew.
 """
 
 from __future__ import annotations
@@ -21,14 +19,15 @@ from telegram import (
     InputMediaPhoto,
     Update,
 )
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import MessageHandler, filters
 
 from bot.albums import send_albums
+from bot.callbacks import ApproveClaim, ClaimDetails, RejectClaim
 from bot.context import CrmContext
 from bot.fitting import fit_lines
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.gate import private_press
 from bot.i18n import N_, Translator
-from bot.keyboards import AnswersQuestion, answer_stale
+from bot.keyboards import AnswersQuestion, ButtonHandler
 from bot.notices import KIND_TITLES, Audience, Rendered, renders, summarizes
 from bot.scheduler import wake_dispatcher
 from bot.subjects import SubjectView, shows
@@ -39,9 +38,6 @@ from core.domain.inbox.notifications import Notification, NotificationKind
 from core.domain.money import format_amount
 from core.expenses.approvals import REASON_MAX, WARN_ESCALATED, ClaimView, Decision
 
-_APPROVE = re.compile(r"apv:a:(\d{1,12}):(\d{1,9})")
-_REJECT = re.compile(r"apv:r:(\d{1,12}):(\d{1,9})")
-_DETAILS = re.compile(r"apv:d:(\d{1,12})")
 PENDING_REASONS = "approval_reasons"  # user_data: {claim id: version} awaiting a reason
 REASON_MARK = "✍️"
 _NUMBER_IN_QUESTION = re.compile(r"EXP-\d{4}-\d{6,12}")
@@ -171,12 +167,14 @@ def card_text(payload: dict, t: Translator) -> str:
 
 
 def decision_buttons(t: Translator, claim_id: int, version: int) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(t("✅ Approve"), callback_data=f"apv:a:{claim_id}:{version}"),
-            InlineKeyboardButton(t("❌ Reject"), callback_data=f"apv:r:{claim_id}:{version}")]
+    return [InlineKeyboardButton(t("✅ Approve"),
+                                 callback_data=ApproveClaim(claim_id, version).encode()),
+            InlineKeyboardButton(t("❌ Reject"),
+                                 callback_data=RejectClaim(claim_id, version).encode())]
 
 
 def details_button(t: Translator, claim_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(t("🔎 Details"), callback_data=f"apv:d:{claim_id}")
+    return InlineKeyboardButton(t("🔎 Details"), callback_data=ClaimDetails(claim_id).encode())
 
 
 def card_keyboard(payload: dict, t: Translator) -> InlineKeyboardMarkup | None:
@@ -316,29 +314,13 @@ def refusal_text(t: Translator, error: DomainError) -> str:
     return refusal(t, error)
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    query, t = update.callback_query, context.t
-    if await pressed_outside_private_chat(update, context, "inbox"):
-        return
-    data = query.data or ""
-    try:
-        if match := _APPROVE.fullmatch(data):
-            await _approve(update, context, int(match[1]), int(match[2]))
-        elif match := _REJECT.fullmatch(data):
-            await _ask_reason(update, context, int(match[1]), int(match[2]))
-        elif match := _DETAILS.fullmatch(data):
-            await _details(update, context, int(match[1]))
-        else:
-            await answer_stale(query, t)
-    except DomainError as error:
-        await query.answer(refusal_text(t, error), show_alert=True)
-
-
-async def _approve(update: Update, context: CrmContext, claim_id: int, version: int) -> None:
+@private_press("inbox", refusal_text)
+async def approve(update: Update, context: CrmContext) -> None:
     """One tap decides; the card itself is edited by the outbox, like everyone else's copy."""
-    query, t = update.callback_query, context.t
+    press, query, t = ApproveClaim.of(update), update.callback_query, context.t
     decision = await context.services.approvals.approve(
-        update.effective_user.id, claim_id, version=version, chat_id=update.effective_chat.id)
+        update.effective_user.id, press.claim_id, version=press.version,
+        chat_id=update.effective_chat.id)
     wake_dispatcher(context.application)
     await query.answer(_decided_line(decision, t))
 
@@ -351,10 +333,12 @@ def _decided_line(decision: Decision, t: Translator) -> str:
     return t("✅ You approved it. It now waits for {name}.", name=decision.next_approver)
 
 
-async def _ask_reason(update: Update, context: CrmContext, claim_id: int, version: int) -> None:
-    query, t = update.callback_query, context.t
-    claim = await context.services.approvals.check_reject(update.effective_user.id, claim_id,
-                                                          version=version)
+@private_press("inbox", refusal_text)
+async def ask_reason(update: Update, context: CrmContext) -> None:
+    """Reject asks why first: the claim is checked now and again when the reason comes."""
+    press, query, t = RejectClaim.of(update), update.callback_query, context.t
+    claim = await context.services.approvals.check_reject(update.effective_user.id,
+                                                          press.claim_id, version=press.version)
     await query.answer()
     context.user_data.setdefault(PENDING_REASONS, {})[claim.id] = claim.version
     await context.bot.send_message(
@@ -396,9 +380,10 @@ async def typed_reason(update: Update, context: CrmContext) -> None:
                                name=escape(decision.claimant)))
 
 
-async def _details(update: Update, context: CrmContext, claim_id: int) -> None:
+@private_press("inbox", refusal_text)
+async def details(update: Update, context: CrmContext) -> None:
     """Receipts as photos, then the route with each step's state and the history."""
-    query, t = update.callback_query, context.t
+    query, t, claim_id = update.callback_query, context.t, ClaimDetails.of(update).claim_id
     view = await context.services.approvals.view(update.effective_user.id, claim_id)
     await query.answer()
     chat_id = update.effective_chat.id
@@ -441,7 +426,9 @@ def _when(moment: datetime, zone: ZoneInfo) -> str:
 
 def handlers() -> list:
     return [
-        CallbackQueryHandler(on_press, pattern=r"^apv:"),
+        ButtonHandler(ApproveClaim, approve),
+        ButtonHandler(RejectClaim, ask_reason),
+        ButtonHandler(ClaimDetails, details),
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
                        & AnswersQuestion(REASON_MARK), typed_reason),
     ]

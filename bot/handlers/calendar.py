@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from html import escape
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.albums import send_albums
+from bot.callbacks import (
+    AskRating,
+    CalendarDay,
+    CalendarLabel,
+    CalendarMonth,
+    CalendarPhotos,
+    TeamList,
+)
 from bot.context import CrmContext
 from bot.fitting import fit_caption, fit_lines
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator, all_translations
-from bot.keyboards import CALENDAR, answer_stale, date_from_data
+from bot.keyboards import CALENDAR, ButtonHandler
 from bot.notices import MONTHS, WEEKDAYS, day_label
 from bot.texts import refusal
 from core.domain.errors import DomainError
@@ -25,13 +31,8 @@ from core.domain.schedule.checkins import TrustFlag
 from core.domain.schedule.execution import percent
 from core.schedule.calendar import DayView, MonthView
 
-# Callback data (all untrusted; the services re-check who may see whom on every press):
-#   cal:m:<member>:<YYYYMM>    a month        cal:d:<member>:<YYYYMMDD>   a day
-#   cal:p:<member>:<YYYYMMDD>  its photos     cal:x                        a label, no action
-_MONTH = re.compile(r"cal:m:(\d{1,12}):(\d{4})(\d{2})")
-_DAY = re.compile(r"cal:d:(\d{1,12}):(\d{4})(\d{2})(\d{2})")
-_PHOTOS = re.compile(r"cal:p:(\d{1,12}):(\d{4})(\d{2})(\d{2})")
-NOTHING = "cal:x"
+# Every press is untrusted: the services re-check who may see whom on every press.
+NOTHING = CalendarLabel().encode()
 BLANK = "·"  # Telegram refuses buttons with no visible text
 
 OUTCOME_ICONS = {"done": "✅", "not_done": "❌", "moved": "➡️", "open": "⏳"}
@@ -48,11 +49,7 @@ FLAG_NAMES = {
 
 
 def month_data(member_id: int, month: Month) -> str:
-    return f"cal:m:{member_id}:{month.year:04d}{month.month:02d}"
-
-
-def day_data(member_id: int, day: date, kind: str = "d") -> str:
-    return f"cal:{kind}:{member_id}:{day:%Y%m%d}"
+    return CalendarMonth(member_id, month).encode()
 
 
 def month_title(t: Translator, month: Month) -> str:
@@ -94,14 +91,14 @@ def month_screen(view: MonthView, t: Translator) -> tuple[str, InlineKeyboardMar
         label = f"{day.day}{_mark(view.days[day])}"
         if day == view.today:
             label = f"[{label}]"
-        week.append(InlineKeyboardButton(label, callback_data=day_data(member_id, day)))
+        week.append(InlineKeyboardButton(label, callback_data=CalendarDay(member_id, day).encode()))
         if len(week) == 7:
             rows.append(week)
             week = []
     if week:
         rows.append(week + [InlineKeyboardButton(BLANK, callback_data=NOTHING)] * (7 - len(week)))
     if not view.own:
-        rows.append([InlineKeyboardButton(t("« Team"), callback_data="team:l")])
+        rows.append([InlineKeyboardButton(t("« Team"), callback_data=TeamList().encode())])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -178,10 +175,10 @@ def day_keyboard(view: DayView, t: Translator) -> InlineKeyboardMarkup:
     rows = []
     if view.photos:
         rows.append([InlineKeyboardButton(t("📷 Photos ({count})", count=view.photos),
-                                          callback_data=day_data(member_id, day, "p"))])
+                                          callback_data=CalendarPhotos(member_id, day).encode())])
     if view.can_rate:
         rows.append([InlineKeyboardButton(t("⭐ Rate this log"),
-                                          callback_data=f"team:r:{member_id}:{day:%Y%m%d}")])
+                                          callback_data=AskRating(member_id, day).encode())])
     rows.append([InlineKeyboardButton(t("« Month"),
                                       callback_data=month_data(member_id, Month.of(day)))])
     return InlineKeyboardMarkup(rows)
@@ -198,37 +195,38 @@ async def show_calendar(update: Update, context: CrmContext) -> None:
     await update.effective_message.reply_html(text, reply_markup=keyboard)
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    """Turn the month, open a day, send its photos; anything else is a stale button."""
-    query, t = update.callback_query, context.t
-    if await pressed_outside_private_chat(update, context, "calendar"):
-        return
-    data, calendar, user_id = query.data or "", context.services.calendar, update.effective_user.id
-    try:
-        if data == NOTHING:
-            await query.answer()
-        elif (match := _MONTH.fullmatch(data)) and 1 <= int(match[3]) <= 12:
-            view = await calendar.month(user_id, Month(int(match[2]), int(match[3])),
-                                        member_id=int(match[1]))
-            await query.answer(t("That is as far as the calendar goes.") if view.clamped
-                               else None)
-            await edit_or_send(update, context, *month_screen(view, t))
-        elif (match := _DAY.fullmatch(data)) and (day := date_from_data(*match.groups()[1:])):
-            view = await calendar.day(user_id, day, member_id=int(match[1]))
-            await query.answer()
-            await edit_or_send(update, context, day_text(view, t), day_keyboard(view, t))
-        elif (match := _PHOTOS.fullmatch(data)) and (day := date_from_data(*match.groups()[1:])):
-            await _send_photos(update, context, int(match[1]), day)
-        else:
-            await answer_stale(query, t)
-    except DomainError as error:
-        await query.answer(refusal(t, error), show_alert=True)
+@private_press("calendar")
+async def label_pressed(update: Update, context: CrmContext) -> None:
+    """A title, a weekday or a blank: nothing to do but stop the spinner."""
+    await update.callback_query.answer()
 
 
-async def _send_photos(update: Update, context: CrmContext, member_id: int, day: date) -> None:
+@private_press("calendar")
+async def turn_month(update: Update, context: CrmContext) -> None:
+    """Another month of someone's calendar (no further than the calendar goes)."""
+    press, query, t = CalendarMonth.of(update), update.callback_query, context.t
+    view = await context.services.calendar.month(update.effective_user.id, press.month,
+                                                 member_id=press.member_id)
+    await query.answer(t("That is as far as the calendar goes.") if view.clamped else None)
+    await edit_or_send(update, context, *month_screen(view, t))
+
+
+@private_press("calendar")
+async def open_day(update: Update, context: CrmContext) -> None:
+    """One day of someone's calendar in full."""
+    press, t = CalendarDay.of(update), context.t
+    view = await context.services.calendar.day(update.effective_user.id, press.day,
+                                               member_id=press.member_id)
+    await update.callback_query.answer()
+    await edit_or_send(update, context, day_text(view, t), day_keyboard(view, t))
+
+
+@private_press("calendar")
+async def send_photos(update: Update, context: CrmContext) -> None:
     """The day's photos, watermarked, as albums of up to ten (one alone as a photo)."""
-    query, t = update.callback_query, context.t
-    photos = await context.services.calendar.photos(update.effective_user.id, member_id, day)
+    press, query, t = CalendarPhotos.of(update), update.callback_query, context.t
+    photos = await context.services.calendar.photos(update.effective_user.id, press.member_id,
+                                                    press.day)
     if not photos:
         await query.answer(t("No photos are kept for this day."), show_alert=True)
         return
@@ -242,5 +240,8 @@ def handlers() -> list:
         CommandHandler("calendar", show_calendar),
         MessageHandler(filters.ChatType.PRIVATE & filters.Text(all_translations(CALENDAR.label)),
                        show_calendar),
-        CallbackQueryHandler(on_press, pattern=r"^cal:"),
+        ButtonHandler(CalendarLabel, label_pressed),
+        ButtonHandler(CalendarMonth, turn_month),
+        ButtonHandler(CalendarDay, open_day),
+        ButtonHandler(CalendarPhotos, send_photos),
     ]

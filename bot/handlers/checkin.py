@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bot.callbacks import (
+    AttachPhoto,
+    CheckOutVisit,
+    ChooseCustomer,
+    ChooseDeal,
+    DiscardPhoto,
+    LeaveUnassigned,
+)
 from bot.context import CrmContext
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.gate import private_press
 from bot.i18n import N_, Translator
-from bot.keyboards import answer_stale, private_chat_link
+from bot.keyboards import ButtonHandler, private_chat_link
 from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
@@ -20,17 +27,7 @@ from core.schedule.checkins import CheckInResult, CheckOut, DealChoice, PhotoRes
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the most a bot may download through the Bot API
 
-# Callback data, all untrusted (the service re-checks owner, state and what was offered):
-# "ci:c:<check-in>:<customer>" picks a customer, "ci:d:<check-in>:<opportunity>" one of the
-# rep's deals (and its customer), "ci:u:<check-in>" leaves it unassigned, "ci:o" checks out,
-# "ci:pa:<photo>" attaches a waiting photo to today's last check-in, "ci:px:<photo>" drops it.
-_CHOOSE = re.compile(r"ci:c:(\d{1,12}):(\d{1,12})")
-_DEAL = re.compile(r"ci:d:(\d{1,12}):(\d{1,12})")
-_UNASSIGNED = re.compile(r"ci:u:(\d{1,12})")
-_ATTACH = re.compile(r"ci:pa:(\d{1,12})")
-_DISCARD = re.compile(r"ci:px:(\d{1,12})")
-CHECK_OUT_DATA = "ci:o"
-
+# Every press is untrusted: the service re-checks owner, state and what was offered.
 REFUSALS = {
     "location_forwarded": N_(
         "A forwarded location is not a check-in: it shows where someone else was, at "
@@ -110,7 +107,7 @@ def deal_button(t: Translator, record: CheckIn, deal: DealChoice) -> InlineKeybo
         deal.title[:DEAL_TITLE_CHARS - 1] + "…"
     return InlineKeyboardButton(
         f"🤝 {deal.customer.name} · {title} · {distance(t, deal.distance_m)}",
-        callback_data=f"ci:d:{record.id}:{deal.opportunity_id}")
+        callback_data=ChooseDeal(record.id, deal.opportunity_id).encode())
 
 
 def check_in_screen(t: Translator, result: CheckInResult, timezone: str,
@@ -142,18 +139,19 @@ def check_in_screen(t: Translator, result: CheckInResult, timezone: str,
         inside = any(m.inside for m in result.choices)
         lines.append(t("Several customers are here. Which one are you visiting?") if inside
                      else t("Which customer is this visit for?"))
-        rows = [[InlineKeyboardButton(f"{m.customer.name} · {distance(t, m.distance_m)}",
-                                      callback_data=f"ci:c:{record.id}:{m.customer.id}")]
-                for m in result.choices]
+        rows = [[InlineKeyboardButton(
+            f"{m.customer.name} · {distance(t, m.distance_m)}",
+            callback_data=ChooseCustomer(record.id, m.customer.id).encode())]
+            for m in result.choices]
     elif result.deals:
         lines.append(t("Is this visit for one of your opportunities?"))
     rows += [[deal_button(t, record, d)] for d in result.deals]
     if result.customer is None and result.must_choose:
         rows.append([InlineKeyboardButton(t("Leave unassigned"),
-                                          callback_data=f"ci:u:{record.id}")])
+                                          callback_data=LeaveUnassigned(record.id).encode())])
     lines.append(t(PHOTO_REQUIRED) if TrustFlag.NO_PHOTO in record.flags
                  else t("You can send a photo of the visit now."))
-    rows.append([InlineKeyboardButton(t("Check out"), callback_data=CHECK_OUT_DATA)])
+    rows.append([InlineKeyboardButton(t("Check out"), callback_data=CheckOutVisit().encode())])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -254,8 +252,9 @@ def photo_screen(t: Translator, result: PhotoResult,
         rows = []
         if result.last_today is not None:
             rows.append([InlineKeyboardButton(t("Attach to my last check-in"),
-                                              callback_data=f"ci:pa:{result.photo.id}")])
-        rows.append([InlineKeyboardButton(t("Cancel"), callback_data=f"ci:px:{result.photo.id}")])
+                                              callback_data=AttachPhoto(result.photo.id).encode())])
+        rows.append([InlineKeyboardButton(t("Cancel"),
+                                          callback_data=DiscardPhoto(result.photo.id).encode())])
         text = (t("You have no open check-in. What is this photo for?")
                 if result.last_today is not None else
                 t("You have no check-in today. Check in with the 📍 Check in button first, "
@@ -271,40 +270,61 @@ def photo_screen(t: Translator, result: PhotoResult,
     return "\n".join(lines), None
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    """Customer choice, check-out and waiting photos; every press is re-checked."""
-    query, t = update.callback_query, context.t
-    if await pressed_outside_private_chat(update, context, "start"):
-        return
-    service, user_id = context.services.check_ins, update.effective_user.id
-    data = query.data or ""
-    timezone = context.visitor.settings.timezone
-    try:
-        if match := _CHOOSE.fullmatch(data):
-            result = await service.choose_customer(user_id, int(match[1]), int(match[2]))
-            text, keyboard = check_in_screen(t, result, timezone, service.max_age_seconds)
-        elif match := _DEAL.fullmatch(data):
-            result = await service.choose_deal(user_id, int(match[1]), int(match[2]))
-            text, keyboard = check_in_screen(t, result, timezone, service.max_age_seconds)
-        elif match := _UNASSIGNED.fullmatch(data):
-            result = await service.leave_unassigned(user_id, int(match[1]))
-            text, keyboard = check_in_screen(t, result, timezone, service.max_age_seconds)
-        elif data == CHECK_OUT_DATA:
-            text, keyboard = check_out_text(t, await service.check_out(user_id)), None
-        elif match := _ATTACH.fullmatch(data):
-            text, keyboard = photo_screen(
-                t, await service.attach_waiting_photo(user_id, int(match[1])), timezone)
-        elif match := _DISCARD.fullmatch(data):
-            await service.discard_waiting_photo(user_id, int(match[1]))
-            text, keyboard = t("All right, I have put that photo aside."), None
-        else:
-            await answer_stale(query, t)
-            return
-    except DomainError as error:
-        await query.answer(say_refusal(t, error), show_alert=True)
-        return
-    await query.answer()
-    await query.edit_message_text(text, reply_markup=keyboard)
+async def _show(update: Update, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+    await update.callback_query.answer()
+    await update.callback_query.edit_message_text(text, reply_markup=keyboard)
+
+
+async def _check_in_shown(update: Update, context: CrmContext, result: CheckInResult) -> None:
+    service = context.services.check_ins
+    await _show(update, *check_in_screen(context.t, result, context.visitor.settings.timezone,
+                                         service.max_age_seconds))
+
+
+@private_press("start", say_refusal)
+async def choose_customer(update: Update, context: CrmContext) -> None:
+    """The customer this visit is for, of those offered."""
+    press = ChooseCustomer.of(update)
+    await _check_in_shown(update, context, await context.services.check_ins.choose_customer(
+        update.effective_user.id, press.check_in_id, press.customer_id))
+
+
+@private_press("start", say_refusal)
+async def choose_deal(update: Update, context: CrmContext) -> None:
+    """One of the rep's deals nearby (and its customer)."""
+    press = ChooseDeal.of(update)
+    await _check_in_shown(update, context, await context.services.check_ins.choose_deal(
+        update.effective_user.id, press.check_in_id, press.opportunity_id))
+
+
+@private_press("start", say_refusal)
+async def leave_unassigned(update: Update, context: CrmContext) -> None:
+    """No customer for this visit."""
+    await _check_in_shown(update, context, await context.services.check_ins.leave_unassigned(
+        update.effective_user.id, LeaveUnassigned.of(update).check_in_id))
+
+
+@private_press("start", say_refusal)
+async def check_out_pressed(update: Update, context: CrmContext) -> None:
+    """Check out of the open visit."""
+    done = await context.services.check_ins.check_out(update.effective_user.id)
+    await _show(update, check_out_text(context.t, done), None)
+
+
+@private_press("start", say_refusal)
+async def attach_photo(update: Update, context: CrmContext) -> None:
+    """A waiting photo goes to today's last check-in."""
+    result = await context.services.check_ins.attach_waiting_photo(
+        update.effective_user.id, AttachPhoto.of(update).photo_id)
+    await _show(update, *photo_screen(context.t, result, context.visitor.settings.timezone))
+
+
+@private_press("start", say_refusal)
+async def discard_photo(update: Update, context: CrmContext) -> None:
+    """A waiting photo is put aside."""
+    await context.services.check_ins.discard_waiting_photo(update.effective_user.id,
+                                                           DiscardPhoto.of(update).photo_id)
+    await _show(update, context.t("All right, I have put that photo aside."), None)
 
 
 def handlers() -> list:
@@ -318,6 +338,11 @@ def handlers() -> list:
         MessageHandler(private & filters.UpdateType.MESSAGE
                        & (filters.PHOTO | filters.Document.ALL), on_photo),
         CommandHandler("checkout", check_out),
-        CallbackQueryHandler(on_press, pattern=r"^ci:"),
+        ButtonHandler(ChooseCustomer, choose_customer),
+        ButtonHandler(ChooseDeal, choose_deal),
+        ButtonHandler(LeaveUnassigned, leave_unassigned),
+        ButtonHandler(CheckOutVisit, check_out_pressed),
+        ButtonHandler(AttachPhoto, attach_photo),
+        ButtonHandler(DiscardPhoto, discard_photo),
     ]
 

@@ -1,28 +1,33 @@
 """/claims, /claim <number> and /trip: my claims, one claim with its history, trips.
 
-Callback data (untrusted; the service re-checks the presser and the claim on every press):
-"exp:l:<page>" a page of my claims, "exp:i:<claim>" one claim, "exp:w:<claim>" withdraw,
-"exp:ts:<trip>" submit a trip. Drafts' Continue / Discard ("exp:k", "exp:x") belong to the
-/expense conversation.
+Presses are untrusted; the service re-checks the presser and the claim on every press.
+Drafts' Continue / Discard belong to the /expense conversation.
 """
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
+from bot.callbacks import (
+    ClaimsPage,
+    ContinueDraft,
+    DiscardDraft,
+    ShowClaim,
+    SubmitTrip,
+    WithdrawClaim,
+)
 from bot.context import CrmContext
 from bot.fitting import fit_lines
 from bot.handlers.approvals import budget_name, duplicate_warning
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import answer_stale
+from bot.keyboards import ButtonHandler
 from bot.texts import REFUSALS, refusal
 from bot.timefmt import local_datetime
 from core.config import ExpensesConfig
@@ -65,12 +70,6 @@ CLAIMANT_REFUSALS = {
     "corrupt_image": N_("I could not open this image: the file seems damaged. "
                         "Please send the receipt again."),
 }
-
-_PAGE = re.compile(r"exp:l:(\d{1,4})")
-_SHOW = re.compile(r"exp:i:(\d{1,12})")
-_WITHDRAW = re.compile(r"exp:w:(\d{1,12})")
-_SUBMIT_TRIP = re.compile(r"exp:ts:(\d{1,12})")
-
 
 def money(amount: Decimal) -> str:
     """8200 -> '8,200.00': grouped, always with cents, as the cards and exports show it."""
@@ -124,19 +123,21 @@ def list_screen(t: Translator, config: ExpensesConfig,
         lines.append(claim_line(t, config, claim))
         label = claim.number or t("Draft")
         if claim.status is ClaimStatus.DRAFT:
-            rows.append([InlineKeyboardButton(t("▶️ Continue"), callback_data=f"exp:k:{claim.id}"),
-                         InlineKeyboardButton(t("🗑 Discard"), callback_data=f"exp:x:{claim.id}")])
+            rows.append([InlineKeyboardButton(t("▶️ Continue"),
+                                              callback_data=ContinueDraft(claim.id).encode()),
+                         InlineKeyboardButton(t("🗑 Discard"),
+                                              callback_data=DiscardDraft(claim.id).encode())])
         else:
-            row = [InlineKeyboardButton(f"🔎 {label}", callback_data=f"exp:i:{claim.id}")]
+            row = [InlineKeyboardButton(f"🔎 {label}", callback_data=ShowClaim(claim.id).encode())]
             if claim.status is ClaimStatus.PENDING:
                 row.append(InlineKeyboardButton(t("↩️ Withdraw"),
-                                                callback_data=f"exp:w:{claim.id}"))
+                                                callback_data=WithdrawClaim(claim.id).encode()))
             rows.append(row)
     pager = []
     if page.page > 0:
-        pager.append(InlineKeyboardButton("◀", callback_data=f"exp:l:{page.page - 1}"))
+        pager.append(InlineKeyboardButton("◀", callback_data=ClaimsPage(page.page - 1).encode()))
     if page.page + 1 < page.pages:
-        pager.append(InlineKeyboardButton("▶", callback_data=f"exp:l:{page.page + 1}"))
+        pager.append(InlineKeyboardButton("▶", callback_data=ClaimsPage(page.page + 1).encode()))
     if pager:
         lines.append(t("Page {page} of {pages}", page=page.page + 1, pages=page.pages))
         rows.append(pager)
@@ -168,9 +169,10 @@ def detail_screen(t: Translator, config: ExpensesConfig, detail: ClaimDetail,
                          f"{t(ACTION_NAMES[line.event.action])}")
             if reason := line.event.detail.get("reason"):
                 lines.append(f"    “{escape(str(reason))}”")
-    rows = [[InlineKeyboardButton(t("◀ My claims"), callback_data="exp:l:0")]]
+    rows = [[InlineKeyboardButton(t("◀ My claims"), callback_data=ClaimsPage(0).encode())]]
     if detail.mine and claim.status is ClaimStatus.PENDING:
-        rows[0].insert(0, InlineKeyboardButton(t("↩️ Withdraw"), callback_data=f"exp:w:{claim.id}"))
+        rows[0].insert(0, InlineKeyboardButton(t("↩️ Withdraw"),
+                                               callback_data=WithdrawClaim(claim.id).encode()))
     return fit_lines(lines), InlineKeyboardMarkup(rows) if detail.mine else None
 
 
@@ -211,7 +213,7 @@ def trips_screen(t: Translator, config: ExpensesConfig,
             t("No claims yet: add drafts from their summary (/claims → Continue).")]
         if any(c.status is ClaimStatus.DRAFT for c in view.claims):
             rows.append([InlineKeyboardButton(t("🚀 Submit “{title}”", title=view.trip.title[:30]),
-                                              callback_data=f"exp:ts:{view.trip.id}")])
+                                              callback_data=SubmitTrip(view.trip.id).encode())])
     return fit_lines(lines), InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -239,52 +241,63 @@ def trip_refusal(t: Translator, config: ExpensesConfig, error: TripRefused) -> s
              claim=claim_line(t, config, error.claim), reason=say(t, error.cause))
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    """Pages, one claim, withdraw, submit a trip; every press re-checked by the service."""
-    query, t = update.callback_query, context.t
-    if await pressed_outside_private_chat(update, context, "claims"):
-        return
-    service, user_id, data = context.services.expenses, update.effective_user.id, query.data
+@private_press("claims", say)
+async def show_page(update: Update, context: CrmContext) -> None:
+    """A page of my claims."""
+    service = context.services.expenses
+    page = await service.my_claims(update.effective_user.id, ClaimsPage.of(update).page)
+    await update.callback_query.answer()
+    await edit_or_send(update, context, *list_screen(context.t, service.config, page))
+
+
+async def _detail(update: Update, context: CrmContext,
+                  claim_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    service = context.services.expenses
+    return detail_screen(context.t, service.config,
+                         await service.show(update.effective_user.id, claim_id),
+                         context.visitor.settings.timezone)
+
+
+@private_press("claims", say)
+async def show_one(update: Update, context: CrmContext) -> None:
+    """One claim and its history, if I may see it."""
+    text, keyboard = await _detail(update, context, ShowClaim.of(update).claim_id)
+    await update.callback_query.answer()
+    await edit_or_send(update, context, text, keyboard)
+
+
+@private_press("claims", say)
+async def withdraw(update: Update, context: CrmContext) -> None:
+    """Take back my claim while it waits for approval."""
+    claim_id = WithdrawClaim.of(update).claim_id
+    await context.services.expenses.withdraw(update.effective_user.id, claim_id,
+                                             update.effective_chat.id)
+    text, keyboard = await _detail(update, context, claim_id)
+    await update.callback_query.answer(context.t("Withdrawn."))
+    await edit_or_send(update, context, text, keyboard)
+
+
+@private_press("claims", say)
+async def submit_trip(update: Update, context: CrmContext) -> None:
+    """Submit the trip's drafts together; one that cannot go stops them all."""
+    query, t, service = update.callback_query, context.t, context.services.expenses
     chat_id = update.effective_chat.id
     try:
-        if match := _PAGE.fullmatch(data or ""):
-            text, keyboard = list_screen(t, service.config,
-                                         await service.my_claims(user_id, int(match[1])))
-        elif match := _SHOW.fullmatch(data or ""):
-            text, keyboard = detail_screen(t, service.config,
-                                           await service.show(user_id, int(match[1])),
-                                           context.visitor.settings.timezone)
-        elif match := _WITHDRAW.fullmatch(data or ""):
-            await service.withdraw(user_id, int(match[1]), chat_id)
-            text, keyboard = detail_screen(t, service.config,
-                                           await service.show(user_id, int(match[1])),
-                                           context.visitor.settings.timezone)
-            await query.answer(t("Withdrawn."))
-            await edit_or_send(update, context, text, keyboard)
-            return
-        elif match := _SUBMIT_TRIP.fullmatch(data or ""):
-            results = await service.submit_trip(user_id, int(match[1]), chat_id)
-            lines = [t.plural("🚀 {n} claim of the trip submitted:",
-                              "🚀 {n} claims of the trip submitted:", len(results))]
-            for result in results:
-                lines.append(claim_line(t, service.config, result.claim))
-                if result.duplicates:
-                    lines.append(duplicate_warning(result.duplicates, t))
-            text = fit_lines(lines)
-            keyboard = None
-        else:
-            await answer_stale(query, t)
-            return
+        results = await service.submit_trip(update.effective_user.id,
+                                            SubmitTrip.of(update).trip_id, chat_id)
     except TripRefused as error:
         await query.answer()
         await context.bot.send_message(chat_id, trip_refusal(t, service.config, error),
                                        parse_mode=ParseMode.HTML)
         return
-    except DomainError as error:
-        await query.answer(say(t, error), show_alert=True)
-        return
+    lines = [t.plural("🚀 {n} claim of the trip submitted:",
+                      "🚀 {n} claims of the trip submitted:", len(results))]
+    for result in results:
+        lines.append(claim_line(t, service.config, result.claim))
+        if result.duplicates:
+            lines.append(duplicate_warning(result.duplicates, t))
     await query.answer()
-    await edit_or_send(update, context, text, keyboard)
+    await edit_or_send(update, context, fit_lines(lines), None)
 
 
 def handlers() -> list:
@@ -293,5 +306,8 @@ def handlers() -> list:
         CommandHandler("claims", show_claims, filters=private),
         CommandHandler("claim", show_claim, filters=private),
         CommandHandler("trip", trip, filters=private),
-        CallbackQueryHandler(on_press, pattern=r"^exp:(?:l|i|w|ts):"),
+        ButtonHandler(ClaimsPage, show_page),
+        ButtonHandler(ShowClaim, show_one),
+        ButtonHandler(WithdrawClaim, withdraw),
+        ButtonHandler(SubmitTrip, submit_trip),
     ]

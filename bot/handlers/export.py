@@ -3,47 +3,40 @@
 from __future__ import annotations
 
 import io
-import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
+from bot.callbacks import ExportChoice, ExportFile
 from bot.context import CrmContext
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
-from bot.handlers.stats import PERIOD_DATA, PERIOD_LABELS, STATUS_LABELS, money
+from bot.handlers.stats import PERIOD_LABELS, STATUS_LABELS, money
 from bot.i18n import Translator
-from bot.keyboards import answer_stale
+from bot.keyboards import ButtonHandler
 from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expenses.stats import StatusFilter
 from core.domain.period import Period, PeriodError
 from core.expenses.export import ExportFormat
 
-# Callback data (untrusted: the service re-checks who may see what on every press):
-#   xpt:<period>:<status>:<x|c>   send the file     xpt:k:<status>:<x|c>   change the choice
-_SEND = re.compile(rf"xpt:({PERIOD_DATA}):([capr]):([xc])")
-_PICK = re.compile(r"xpt:k:([capr]):([xc])")
-FORMATS = {"x": ExportFormat.XLSX, "c": ExportFormat.CSV}
-CODES = {form: code for code, form in FORMATS.items()}
 MAX_CHAT_ROWS = 100_000  # larger exports are for `crmbot export`
 
 
 def export_picker(periods: dict[str, Period], status: StatusFilter, form: ExportFormat,
                   t: Translator) -> tuple[str, InlineKeyboardMarkup]:
     """Which claims and which format; a period button sends the file."""
-    code = CODES[form]
     text = t("📥 <b>Export claims</b> — {status}, {format}. Pick the period:",
              status=t(STATUS_LABELS[status]), format=form.value.upper())
     periods_row = [InlineKeyboardButton(t(PERIOD_LABELS[key]),
-                                        callback_data=f"xpt:{p.label}:{status.value}:{code}")
+                                        callback_data=ExportFile(p, status, form).encode())
                    for key, p in periods.items()]
     statuses = [InlineKeyboardButton(("✓ " if s is status else "") + t(STATUS_LABELS[s]),
-                                     callback_data=f"xpt:k:{s.value}:{code}")
+                                     callback_data=ExportChoice(s, form).encode())
                 for s in StatusFilter]
     formats = [InlineKeyboardButton(("✓ " if f is form else "") + f.value.upper(),
-                                    callback_data=f"xpt:k:{status.value}:{c}")
-               for c, f in FORMATS.items()]
+                                    callback_data=ExportChoice(status, f).encode())
+               for f in (ExportFormat.XLSX, ExportFormat.CSV)]
     return text, InlineKeyboardMarkup([periods_row[:2], periods_row[2:], statuses[:2],
                                        statuses[2:], formats])
 
@@ -88,33 +81,26 @@ async def show_export(update: Update, context: CrmContext) -> None:
         await message.reply_text(refusal(t, error))
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    """Change the choice or send the file; forged data is refused, rights checked again."""
-    query, t, data = update.callback_query, context.t, update.callback_query.data or ""
-    if await pressed_outside_private_chat(update, context, "export"):
-        return
-    try:
-        if match := _PICK.fullmatch(data):
-            periods = await context.services.expense_stats.periods(update.effective_user.id)
-            await query.answer()
-            await edit_or_send(update, context, *export_picker(
-                periods, StatusFilter(match[1]), FORMATS[match[2]], t))
-            return
-        match = _SEND.fullmatch(data)
-        try:
-            period = Period.parse(match[1]) if match else None
-        except PeriodError:
-            period = None
-        if period is None:
-            await answer_stale(query, t)
-            return
-        await _send(update, context, period, StatusFilter(match[2]), FORMATS[match[3]])
-    except DomainError as error:
-        await query.answer(refusal(t, error), show_alert=True)
+@private_press("export")
+async def change_choice(update: Update, context: CrmContext) -> None:
+    """Another status or format: the picker again."""
+    press = ExportChoice.of(update)
+    periods = await context.services.expense_stats.periods(update.effective_user.id)
+    await update.callback_query.answer()
+    await edit_or_send(update, context, *export_picker(periods, press.status, press.form,
+                                                       context.t))
+
+
+@private_press("export")
+async def send_file(update: Update, context: CrmContext) -> None:
+    """The file of the pressed period; rights are checked again."""
+    press = ExportFile.of(update)
+    await _send(update, context, press.period, press.status, press.form)
 
 
 def handlers() -> list:
     return [
         CommandHandler("export", show_export),
-        CallbackQueryHandler(on_press, pattern=r"^xpt:"),
+        ButtonHandler(ExportChoice, change_choice),
+        ButtonHandler(ExportFile, send_file),
     ]

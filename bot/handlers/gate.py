@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from bot.context import CrmContext
 from bot.i18n import Translator
+from bot.texts import refusal
+from core.domain.errors import DomainError
 from core.org.membership import Visitor
 
 
@@ -66,3 +71,26 @@ async def pressed_outside_private_chat(update: Update, context: CrmContext,
         context.t("Please use /{command} in a private chat with me.", command=command),
         show_alert=True)
     return True
+
+
+PressHandler = Callable[[Update, CrmContext], Awaitable[None]]
+
+
+def private_press(command: str, say: Callable[[Translator, DomainError], str] = refusal,
+                  ) -> Callable[[PressHandler], PressHandler]:
+    """A press of a button on a private screen: refused in a group (forged there), and a
+    service's refusal is the press's answer, as an alert."""
+
+    def wrap(handler: PressHandler) -> PressHandler:
+        @functools.wraps(handler)
+        async def press(update: Update, context: CrmContext) -> None:
+            if await pressed_outside_private_chat(update, context, command):
+                return
+            try:
+                await handler(update, context)
+            except DomainError as error:
+                await update.callback_query.answer(say(context.t, error), show_alert=True)
+
+        return press
+
+    return wrap

@@ -11,6 +11,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
+from bot.callbacks import OpenOpportunity
 from bot.context import CrmContext
 from bot.fitting import split_lines
 from bot.i18n import N_, Translator
@@ -217,8 +218,8 @@ def _follow_up(notification: Notification, t: Translator, audience: Audience) ->
                         "or move it on.",
                         "💤 Nothing has happened on it for {n} days. Plan a visit, add a "
                         "note or move it on.", int(payload["idle_days"]))
-    button = InlineKeyboardButton(t("Open the opportunity"),
-                                  callback_data=f"opp:v:{int(payload['opportunity_id'])}:0")
+    opened = OpenOpportunity(int(payload["opportunity_id"]))
+    button = InlineKeyboardButton(t("Open the opportunity"), callback_data=opened.encode())
     return head + "\n" + body, InlineKeyboardMarkup([[button]])
 
 

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import logging
-import re
 from html import escape
 
 from telegram import ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler
+from telegram.ext import ChatMemberHandler, CommandHandler
 
+from bot.callbacks import BindGroup
 from bot.context import CrmContext
 from bot.handlers.inbox import edit_or_send
-from bot.keyboards import answer_stale
+from bot.keyboards import ButtonHandler, answer_stale
 from bot.texts import refusal
 from core.domain.errors import DomainError
 
 log = logging.getLogger("crmbot.groups")
 
-# "grp:bind:<department id>:<telegram id of who sent /bindgroup>". Everyone in the group
-# sees the choice; only its asker may make it, and the service re-checks that they still
-# manage the department.
-_CHOICE = re.compile(r"grp:bind:(\d{1,12}):(\d{1,15})")
+# Everyone in the group sees the department buttons; only the asker may choose, and the
+# service re-checks that they still manage the department.
 _GONE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 
 
@@ -56,7 +54,7 @@ async def bind_group(update: Update, context: CrmContext) -> None:
         await _refuse_in_group(update, context, error)
         return
     if binding.group is None:
-        buttons = [[InlineKeyboardButton(name, callback_data=f"grp:bind:{dept_id}:{user.id}")]
+        buttons = [[InlineKeyboardButton(name, callback_data=BindGroup(dept_id, user.id).encode())]
                    for dept_id, name in binding.choices]
         await update.effective_message.reply_html(
             t("<b>{name}</b>, which department's team chat is this group?",
@@ -69,11 +67,11 @@ async def bind_group(update: Update, context: CrmContext) -> None:
 async def choose_department(update: Update, context: CrmContext) -> None:
     """The asker picked a department; anyone else pressing changes nothing."""
     query, t, chat = update.callback_query, context.t, update.effective_chat
-    match = _CHOICE.fullmatch(query.data or "")
-    if match is None or chat is None or chat.type == ChatType.PRIVATE:
+    press = BindGroup.of(update)
+    if chat is None or chat.type == ChatType.PRIVATE:
         await answer_stale(query, t)
         return
-    if int(match[2]) != update.effective_user.id:
+    if press.asker_id != update.effective_user.id:
         await query.answer(t("Only the person who sent /bindgroup can choose here."),
                            show_alert=True)
         return
@@ -81,7 +79,7 @@ async def choose_department(update: Update, context: CrmContext) -> None:
         binding = await context.services.groups.bind(
             update.effective_user.id, chat.id, chat.title or "",
             bot_is_member=await _bot_is_member(context, chat.id),
-            department_id=int(match[1]))
+            department_id=press.department_id)
     except DomainError as error:
         await query.answer(refusal(t, error), show_alert=True)
         return
@@ -154,6 +152,6 @@ def handlers() -> list:
     return [
         CommandHandler("bindgroup", bind_group),
         CommandHandler("unbindgroup", unbind_group),
-        CallbackQueryHandler(choose_department, pattern=r"^grp:"),
+        ButtonHandler(BindGroup, choose_department),
         _GroupMembership(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
     ]

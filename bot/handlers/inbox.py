@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from html import escape
 from zoneinfo import ZoneInfo
@@ -10,23 +9,18 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot import notices, subjects
+from bot.callbacks import InboxPage, OpenNotification
 from bot.context import CrmContext
 from bot.fitting import fit_text, shorten
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.gate import private_press
 from bot.i18n import Translator
-from bot.keyboards import INBOX, answer_stale, counted_label_pattern
-from bot.texts import refusal
+from bot.keyboards import INBOX, ButtonHandler, counted_label_pattern
 from bot.timefmt import local_datetime
-from core.domain.errors import DomainError
 from core.domain.inbox.notifications import Notification, Page
 
-# Callback data: "inbox:p:<page>" shows a page, "inbox:o:<id>:<page>" opens one (and
-# remembers the page for the way back). Both are untrusted; the service re-checks.
-_PAGE = re.compile(r"inbox:p:(\d{1,6})")
-_OPEN = re.compile(r"inbox:o:(\d{1,12}):(\d{1,6})")
 _TITLE_LENGTH = 40  # clients cut long button labels anyway; the time must stay visible
 
 
@@ -38,13 +32,9 @@ class Reader:
     recipient_name: str
 
 
-def page_data(number: int) -> str:
-    return f"inbox:p:{number}"
-
-
 def back_button(t: Translator, page: int = 0) -> InlineKeyboardButton:
     """« Back to inbox: for the inbox itself and for modules that edit an opened notice."""
-    return InlineKeyboardButton(t("« Back to inbox"), callback_data=page_data(page))
+    return InlineKeyboardButton(t("« Back to inbox"), callback_data=InboxPage(page).encode())
 
 
 def title(notification: Notification, t: Translator, timezone: str) -> str:
@@ -66,13 +56,13 @@ def list_screen(page: Page, t: Translator,
         lines.append(t("Page {page} of {pages}", page=page.number + 1, pages=page.pages))
     lines.append(t("Tap a notification to open it."))
     rows = [[InlineKeyboardButton(title(n, t, timezone),
-                                  callback_data=f"inbox:o:{n.id}:{page.number}")]
+                                  callback_data=OpenNotification(n.id, page.number).encode())]
             for n in page.items]
     turn = []
     if page.number > 0:
-        turn.append(InlineKeyboardButton("◀", callback_data=page_data(page.number - 1)))
+        turn.append(InlineKeyboardButton("◀", callback_data=InboxPage(page.number - 1).encode()))
     if page.number < page.pages - 1:
-        turn.append(InlineKeyboardButton("▶", callback_data=page_data(page.number + 1)))
+        turn.append(InlineKeyboardButton("▶", callback_data=InboxPage(page.number + 1).encode()))
     if turn:
         rows.append(turn)
     return "\n".join(lines), InlineKeyboardMarkup(rows)
@@ -85,37 +75,23 @@ async def show_inbox(update: Update, context: CrmContext) -> None:
     await update.effective_message.reply_html(text, reply_markup=keyboard)
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    """Turn a page, open a notification or go back; anything else is a stale button."""
-    query, t = update.callback_query, context.t
-    if await pressed_outside_private_chat(update, context, "inbox"):
-        return
-    data = query.data or ""
-    if match := _PAGE.fullmatch(data):
-        await _turn_to(update, context, int(match[1]))
-    elif match := _OPEN.fullmatch(data):
-        await _open(update, context, int(match[1]), int(match[2]))
-    else:
-        await answer_stale(query, t)
-
-
-async def _turn_to(update: Update, context: CrmContext, number: int) -> None:
+@private_press("inbox")
+async def turn_to(update: Update, context: CrmContext) -> None:
     """Show a page; the service clamps a number out of range to the nearest page."""
-    page = await context.services.inbox.page(update.effective_user.id, number)
+    page = await context.services.inbox.page(update.effective_user.id,
+                                             InboxPage.of(update).page)
     await update.callback_query.answer()
     text, keyboard = list_screen(page, context.t, context.visitor.settings.timezone)
     await edit_or_send(update, context, text, keyboard)
 
 
-async def _open(update: Update, context: CrmContext, notification_id: int, page: int) -> None:
-    """Show one notification in full and mark it read; only its recipient may."""
-    query, t = update.callback_query, context.t
-    try:
-        notification = await context.services.inbox.open(update.effective_user.id,
-                                                          notification_id)
-    except DomainError as error:
-        await query.answer(refusal(t, error), show_alert=True)
-        return
+@private_press("inbox")
+async def open_one(update: Update, context: CrmContext) -> None:
+    """Show one notification in full and mark it read; only its recipient may (the list's
+    page is kept for the way back)."""
+    press, query, t = OpenNotification.of(update), update.callback_query, context.t
+    notification = await context.services.inbox.open(update.effective_user.id,
+                                                      press.notification_id)
     timezone = context.visitor.settings.timezone
     body, _sent_buttons = notices.render(notification, t, Reader(timezone, context.member.name))
     # The buttons that went out with the push may be stale by now (a claim decided since);
@@ -128,7 +104,7 @@ async def _open(update: Update, context: CrmContext, notification_id: int, page:
         parts.append(subject.status)
     await query.answer()
     await edit_or_send(update, context, fit_text("\n\n".join(parts)),
-                   InlineKeyboardMarkup([*subject.buttons, [back_button(t, page)]]))
+                       InlineKeyboardMarkup([*subject.buttons, [back_button(t, press.page)]]))
 
 
 async def edit_or_send(update: Update, context: CrmContext, text: str,
@@ -152,5 +128,6 @@ def handlers() -> list:
         CommandHandler("inbox", show_inbox),
         MessageHandler(filters.ChatType.PRIVATE & filters.Regex(counted_label_pattern(INBOX)),
                        show_inbox),
-        CallbackQueryHandler(on_press, pattern=r"^inbox:"),
+        ButtonHandler(InboxPage, turn_to),
+        ButtonHandler(OpenNotification, open_one),
     ]

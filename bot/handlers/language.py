@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bot.callbacks import ChooseLanguage
 from bot.context import CrmContext
 from bot.handlers.start import show_menu
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, all_translations
-from bot.keyboards import LANGUAGE, language_picker
+from bot.keyboards import LANGUAGE, ButtonHandler, language_picker
 from bot.texts import refusal
 from core.domain.errors import DomainError
 
@@ -23,7 +24,7 @@ async def ask_language(update: Update, context: CrmContext) -> None:
 async def choose_language(update: Update, context: CrmContext) -> None:
     """Store the pressed language; the data is untrusted, so check it again."""
     query = update.callback_query
-    code = (query.data or "").removeprefix("lang:")
+    code = ChooseLanguage.of(update).code
     if code not in LANGUAGES:
         await query.answer(context.t("That language is not available."), show_alert=True)
         return
@@ -44,5 +45,5 @@ def handlers() -> list:
         CommandHandler("language", ask_language),
         MessageHandler(filters.ChatType.PRIVATE & filters.Text(all_translations(LANGUAGE.label)),
                        ask_language),
-        CallbackQueryHandler(choose_language, pattern=r"^lang:"),
+        ButtonHandler(ChooseLanguage, choose_language),
     ]

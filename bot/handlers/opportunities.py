@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,18 +15,28 @@ from telegram import (
     InputMediaPhoto,
     Update,
 )
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.albums import send_albums
+from bot.callbacks import (
+    AskOpportunityEdit,
+    MoveStage,
+    NewClaimFor,
+    OpenOpportunity,
+    OpportunitiesPage,
+    OpportunityPhotos,
+    PlanVisit,
+    StageButtons,
+)
 from bot.context import CrmContext
 from bot.fitting import fit_caption, fit_lines, shorten
 from bot.funnel import FunnelStep, funnel_chart
 from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
 from bot.handlers.claims import STATUS_ICONS, STATUS_NAMES, category_name
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import AnswersQuestion, answer_stale
+from bot.keyboards import AnswersQuestion, ButtonHandler
 from bot.notices import day_label
 from bot.texts import refusal
 from core.config import ExpensesConfig
@@ -45,24 +54,8 @@ from core.domain.period import Period, PeriodError
 from core.domain.schedule.checkins import TrustFlag
 from core.opportunities.pipeline import ZERO, Card, OpportunityList, PipelineView
 
-# Callback data (untrusted: the service re-reads the deal and re-checks the presser's rights
-# and the deal's stage on every press; ids and stage keys are matched strictly here):
-#   opp:v:<id>:<page>            the card, a page of its timeline
-#   opp:l:<stage or ->:<page>    the list, filtered by a stage
-#   opp:s:<id>                   the stage buttons of a card
-#   opp:g:<id>:<from>:<to>       move from the stage seen to another
-#   opp:e:<id>:<a|d|n>           ask for a new amount, close date, or a note
-#   opp:p:<id>                   send the photos of its check-ins
-# and, starting conversations of their own: plan:v:<id> (plan a visit), exp:new:<id> (file
-# an expense for it).
-STAGE_KEY = r"[a-z][a-z0-9_]{0,15}"
-_VIEW = re.compile(r"opp:v:(\d{1,12}):(\d{1,4})")
-_LIST = re.compile(rf"opp:l:({STAGE_KEY}|-):(\d{{1,4}})")
-_STAGES = re.compile(r"opp:s:(\d{1,12})")
-_MOVE = re.compile(rf"opp:g:(\d{{1,12}}):({STAGE_KEY}):({STAGE_KEY})")
-_EDIT = re.compile(r"opp:e:(\d{1,12}):([adn])")
-_PHOTOS = re.compile(r"opp:p:(\d{1,12})")
-PRESS_PATTERN = r"^opp:[vlsgep]:"
+# Presses are untrusted: the service re-reads the deal and re-checks the presser's rights
+# and the deal's stage on every press.
 QUESTION_MARK = "🖊"
 PENDING = "opp_question"
 MAX_LINE = 300  # a note's characters shown in the timeline
@@ -130,21 +123,23 @@ def list_screen(view: OpportunityList, t: Translator) -> tuple[str, InlineKeyboa
     if any(o.overdue(view.today, view.pipeline) for o in view.items):
         lines.append(t("⚠️ past its expected close date and still open."))
     rows = [[InlineKeyboardButton(f"{o.title[:40]} — {o.customer_name[:20]}",
-                                  callback_data=f"opp:v:{o.id}:0")] for o in view.items]
+                                  callback_data=OpenOpportunity(o.id).encode())]
+            for o in view.items]
     if not view.search:
-        stage = view.stage or "-"
         pager = []
         if view.page > 0:
-            pager.append(InlineKeyboardButton("◀", callback_data=f"opp:l:{stage}:{view.page - 1}"))
+            pager.append(InlineKeyboardButton(
+                "◀", callback_data=OpportunitiesPage(view.stage, view.page - 1).encode()))
         if view.page + 1 < view.pages:
-            pager.append(InlineKeyboardButton("▶", callback_data=f"opp:l:{stage}:{view.page + 1}"))
+            pager.append(InlineKeyboardButton(
+                "▶", callback_data=OpportunitiesPage(view.stage, view.page + 1).encode()))
         if pager:
             rows.append(pager)
         filters_row = [InlineKeyboardButton(("✓ " if view.stage is None else "") + t("All"),
-                                            callback_data="opp:l:-:0")]
+                                            callback_data=OpportunitiesPage(None, 0).encode())]
         filters_row += [InlineKeyboardButton(
             ("✓ " if view.stage == s.key else "") + s.label(t.language),
-            callback_data=f"opp:l:{s.key}:0") for s in view.pipeline.stages]
+            callback_data=OpportunitiesPage(s.key, 0).encode()) for s in view.pipeline.stages]
         rows += [filters_row[i:i + 4] for i in range(0, len(filters_row), 4)]
     return fit_lines(lines), InlineKeyboardMarkup(rows)
 
@@ -309,40 +304,45 @@ def card_keyboard(card: Card, t: Translator) -> InlineKeyboardMarkup:
     opp_id = card.opportunity.id
     rows = []
     if card.may_change:
-        first = [InlineKeyboardButton(t("💰 Amount"), callback_data=f"opp:e:{opp_id}:a"),
-                 InlineKeyboardButton(t("📅 Date"), callback_data=f"opp:e:{opp_id}:d"),
-                 InlineKeyboardButton(t("📝 Note"), callback_data=f"opp:e:{opp_id}:n")]
+        first = [InlineKeyboardButton(t(label),
+                                      callback_data=AskOpportunityEdit(opp_id, field).encode())
+                 for label, field in ((N_("💰 Amount"), "a"), (N_("📅 Date"), "d"),
+                                      (N_("📝 Note"), "n"))]
         if card.moves():
-            first.insert(0, InlineKeyboardButton(t("🔀 Stage"), callback_data=f"opp:s:{opp_id}"))
+            first.insert(0, InlineKeyboardButton(t("🔀 Stage"),
+                                                 callback_data=StageButtons(opp_id).encode()))
         rows.append(first[:2])
         rows.append(first[2:])
     if card.may_link:
-        rows.append([InlineKeyboardButton(t("🗓 Plan a visit"), callback_data=f"plan:v:{opp_id}"),
+        rows.append([InlineKeyboardButton(t("🗓 Plan a visit"),
+                                          callback_data=PlanVisit(opp_id).encode()),
                      InlineKeyboardButton(t("🧾 File an expense"),
-                                          callback_data=f"exp:new:{opp_id}")])
+                                          callback_data=NewClaimFor(opp_id).encode())])
     if card.photos:
         rows.append([InlineKeyboardButton(t("📷 Photos ({count})", count=card.photos),
-                                          callback_data=f"opp:p:{opp_id}")])
+                                          callback_data=OpportunityPhotos(opp_id).encode())])
     pager = []
     if card.page > 0:
-        pager.append(InlineKeyboardButton(t("◀ Newer"),
-                                          callback_data=f"opp:v:{opp_id}:{card.page - 1}"))
+        pager.append(InlineKeyboardButton(
+            t("◀ Newer"), callback_data=OpenOpportunity(opp_id, card.page - 1).encode()))
     if card.has_more:
-        pager.append(InlineKeyboardButton(t("Older ▶"),
-                                          callback_data=f"opp:v:{opp_id}:{card.page + 1}"))
+        pager.append(InlineKeyboardButton(
+            t("Older ▶"), callback_data=OpenOpportunity(opp_id, card.page + 1).encode()))
     if pager:
         rows.append(pager)
-    rows.append([InlineKeyboardButton(t("« Opportunities"), callback_data="opp:l:-:0")])
+    rows.append([InlineKeyboardButton(t("« Opportunities"),
+                                      callback_data=OpportunitiesPage(None, 0).encode())])
     return InlineKeyboardMarkup(rows)
 
 
 def stage_keyboard(card: Card, t: Translator) -> InlineKeyboardMarkup:
     opp = card.opportunity
     buttons = [InlineKeyboardButton(f"{s.label(t.language)} · {s.probability}%",
-                                    callback_data=f"opp:g:{opp.id}:{opp.stage}:{s.key}")
+                                    callback_data=MoveStage(opp.id, opp.stage, s.key).encode())
                for s in card.moves()]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([InlineKeyboardButton(t("« Back"), callback_data=f"opp:v:{opp.id}:0")])
+    rows.append([InlineKeyboardButton(t("« Back"),
+                                      callback_data=OpenOpportunity(opp.id).encode())])
     return InlineKeyboardMarkup(rows)
 
 
@@ -359,10 +359,12 @@ async def send_card(update: Update, context: CrmContext, card: Card) -> None:
                                    reply_markup=keyboard)
 
 
-async def send_photos(update: Update, context: CrmContext, opp_id: int) -> None:
+@private_press("opps", say)
+async def send_photos(update: Update, context: CrmContext) -> None:
     """The photos of the deal's check-ins, watermarked, in albums of up to ten."""
     query, t = update.callback_query, context.t
-    photos = await context.services.opportunities.photos(update.effective_user.id, opp_id)
+    photos = await context.services.opportunities.photos(update.effective_user.id,
+                                                         OpportunityPhotos.of(update).opportunity_id)
     if not photos:
         await query.answer(t("No photos are kept for this opportunity."), show_alert=True)
         return
@@ -371,47 +373,59 @@ async def send_photos(update: Update, context: CrmContext, opp_id: int) -> None:
                       [InputMediaPhoto(p.data, caption=fit_caption(p.caption)) for p in photos])
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    """Card, list, stage and edit buttons; forged or stale data is refused."""
+@private_press("opps", say)
+async def open_card(update: Update, context: CrmContext) -> None:
+    """The card, a page of its timeline."""
+    press = OpenOpportunity.of(update)
+    card = await context.services.opportunities.card(update.effective_user.id,
+                                                     press.opportunity_id, press.page)
+    await update.callback_query.answer()
+    await edit_or_send(update, context, *card_screen(card, context))
+
+
+@private_press("opps", say)
+async def show_list_page(update: Update, context: CrmContext) -> None:
+    """The list, filtered by a stage, a page of it."""
+    press = OpportunitiesPage.of(update)
+    view = await context.services.opportunities.listed(update.effective_user.id,
+                                                       stage=press.stage, page=press.page)
+    await update.callback_query.answer()
+    await edit_or_send(update, context, *list_screen(view, context.t))
+
+
+@private_press("opps", say)
+async def show_stages(update: Update, context: CrmContext) -> None:
+    """The stages the deal may move to, below its card."""
     query, t = update.callback_query, context.t
-    if await pressed_outside_private_chat(update, context, "opps"):
+    card = await context.services.opportunities.card(update.effective_user.id,
+                                                     StageButtons.of(update).opportunity_id)
+    if not card.moves():
+        await query.answer(say(t, DomainError(
+            "opp_reopen_not_allowed" if card.may_change else "opp_read_only")),
+            show_alert=True)
         return
-    data, user_id = query.data or "", update.effective_user.id
-    service = context.services.opportunities
-    try:
-        if match := _VIEW.fullmatch(data):
-            card = await service.card(user_id, int(match[1]), int(match[2]))
-            await query.answer()
-            await edit_or_send(update, context, *card_screen(card, context))
-        elif match := _LIST.fullmatch(data):
-            stage = None if match[1] == "-" else match[1]
-            view = await service.listed(user_id, stage=stage, page=int(match[2]))
-            await query.answer()
-            await edit_or_send(update, context, *list_screen(view, t))
-        elif match := _STAGES.fullmatch(data):
-            card = await service.card(user_id, int(match[1]))
-            if not card.moves():
-                await query.answer(say(t, DomainError(
-                    "opp_reopen_not_allowed" if card.may_change else "opp_read_only")),
-                    show_alert=True)
-                return
-            await query.answer()
-            await edit_or_send(update, context, card_screen(card, context)[0] + "\n\n"
-                               + t("Move it to which stage?"), stage_keyboard(card, t))
-        elif match := _MOVE.fullmatch(data):
-            await _move(update, context, int(match[1]), match[2], match[3])
-        elif match := _EDIT.fullmatch(data):
-            card = await service.card(user_id, int(match[1]))
-            if not card.may_change:
-                raise DomainError("opp_read_only")
-            await query.answer()
-            await _ask(update, context, card, match[2])
-        elif match := _PHOTOS.fullmatch(data):
-            await send_photos(update, context, int(match[1]))
-        else:
-            await answer_stale(query, t)
-    except DomainError as error:
-        await query.answer(say(t, error), show_alert=True)
+    await query.answer()
+    await edit_or_send(update, context, card_screen(card, context)[0] + "\n\n"
+                       + t("Move it to which stage?"), stage_keyboard(card, t))
+
+
+@private_press("opps", say)
+async def move_stage(update: Update, context: CrmContext) -> None:
+    """Move from the stage the presser saw to another (to lost: after the reason)."""
+    press = MoveStage.of(update)
+    await _move(update, context, press.opportunity_id, press.from_stage, press.to_stage)
+
+
+@private_press("opps", say)
+async def ask_edit(update: Update, context: CrmContext) -> None:
+    """Ask for a new amount, close date, or a note."""
+    press = AskOpportunityEdit.of(update)
+    card = await context.services.opportunities.card(update.effective_user.id,
+                                                     press.opportunity_id)
+    if not card.may_change:
+        raise DomainError("opp_read_only")
+    await update.callback_query.answer()
+    await _ask(update, context, card, press.field)
 
 
 async def _move(update: Update, context: CrmContext, opp_id: int, from_stage: str,
@@ -567,5 +581,10 @@ def handlers() -> list:
         CommandHandler("pipeline", show_pipeline, filters=private),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND & AnswersQuestion(QUESTION_MARK),
                        typed_answer),
-        CallbackQueryHandler(on_press, pattern=PRESS_PATTERN),
+        ButtonHandler(OpenOpportunity, open_card),
+        ButtonHandler(OpportunitiesPage, show_list_page),
+        ButtonHandler(StageButtons, show_stages),
+        ButtonHandler(MoveStage, move_stage),
+        ButtonHandler(AskOpportunityEdit, ask_edit),
+        ButtonHandler(OpportunityPhotos, send_photos),
     ]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bot.callbacks import AskQuietHours, PauseReminders, QuietHours, ResumeReminders
 from bot.context import CrmContext
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator, all_translations
-from bot.keyboards import answer_stale
+from bot.keyboards import ButtonHandler
 from bot.texts import REFUSALS, refusal
 from core.domain.errors import DomainError
 from core.domain.org.model import Member
@@ -26,7 +26,6 @@ ASK_QUIET_HOURS = N_("Send your quiet hours as start-end on a 24-hour clock, "
 # no state between the two messages, so a restart in between loses nothing.
 _ASKING = (ASK_QUIET_HOURS, REFUSALS["quiet_hours_format"], REFUSALS["quiet_hours_same"],
            REFUSALS["quiet_hours_too_long"])
-_QUIET = re.compile(r"rem:q:(off|\d{2}:\d{2}-\d{2}:\d{2})")
 
 
 def _window(text: str) -> str:
@@ -55,19 +54,20 @@ def settings_screen(member: Member, t: Translator,
     else:
         lines.append(t("Reminders due in your quiet hours wait until they end. "
                        "Approval requests and decisions always arrive at once."))
-    pause = (InlineKeyboardButton(t("▶️ Resume reminders"), callback_data="rem:resume")
+    pause = (InlineKeyboardButton(t("▶️ Resume reminders"),
+                                  callback_data=ResumeReminders().encode())
              if member.reminders_paused else
-             InlineKeyboardButton(t("⏸ Pause reminders"), callback_data="rem:pause"))
+             InlineKeyboardButton(t("⏸ Pause reminders"), callback_data=PauseReminders().encode()))
 
     def mark(label: str, chosen: bool) -> str:
         return f"✓ {label}" if chosen else label
 
-    windows = [InlineKeyboardButton(mark(_window(p), p == current), callback_data=f"rem:q:{p}")
-               for p in PRESETS]
+    windows = [InlineKeyboardButton(mark(_window(p), p == current),
+                                    callback_data=QuietHours(p).encode()) for p in PRESETS]
     windows.append(InlineKeyboardButton(mark(t("No quiet hours"), current is None),
-                                        callback_data="rem:q:off"))
+                                        callback_data=QuietHours(None).encode()))
     other = InlineKeyboardButton(mark(t("✏️ Other times…"), current not in (None, *PRESETS)),
-                                 callback_data="rem:ask")
+                                 callback_data=AskQuietHours().encode())
     return "\n".join(lines), InlineKeyboardMarkup([[pause], windows, [other]])
 
 
@@ -78,34 +78,42 @@ async def show_settings(update: Update, context: CrmContext) -> None:
     await update.effective_message.reply_html(text, reply_markup=keyboard)
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    """Pause, resume, pick quiet hours, or ask for typed ones; the data is untrusted."""
-    query, t = update.callback_query, context.t
-    if await pressed_outside_private_chat(update, context, "reminders"):
-        return
-    data, org, user_id = query.data or "", context.services.org, update.effective_user.id
-    try:
-        if data in ("rem:pause", "rem:resume"):
-            member = await org.pause_reminders(user_id, data == "rem:pause")
-            done = t("Reminders paused.") if member.reminders_paused else t("Reminders resumed.")
-        elif match := _QUIET.fullmatch(data):
-            member = await org.set_quiet_hours(user_id, None if match[1] == "off" else match[1])
-            done = (t("Quiet hours: {window}", window=_window(match[1]))
-                    if member.quiet_hours else t("Quiet hours are off."))
-        elif data == "rem:ask":
-            await query.answer()
-            await context.bot.send_message(update.effective_chat.id, t(ASK_QUIET_HOURS),
-                                           reply_markup=_answer_here())
-            return
-        else:
-            await answer_stale(query, t)
-            return
-    except DomainError as error:
-        await query.answer(refusal(t, error), show_alert=True)
-        return
-    await query.answer(done)
-    text, keyboard = settings_screen(member, t, context.visitor.settings.timezone)
+async def _changed(update: Update, context: CrmContext, member: Member, done: str) -> None:
+    await update.callback_query.answer(done)
+    text, keyboard = settings_screen(member, context.t, context.visitor.settings.timezone)
     await edit_or_send(update, context, text, keyboard)
+
+
+@private_press("reminders")
+async def pause(update: Update, context: CrmContext) -> None:
+    """⏸ Pause reminders."""
+    member = await context.services.org.pause_reminders(update.effective_user.id, True)
+    await _changed(update, context, member, context.t("Reminders paused."))
+
+
+@private_press("reminders")
+async def resume(update: Update, context: CrmContext) -> None:
+    """▶️ Resume reminders."""
+    member = await context.services.org.pause_reminders(update.effective_user.id, False)
+    await _changed(update, context, member, context.t("Reminders resumed."))
+
+
+@private_press("reminders")
+async def choose_quiet_hours(update: Update, context: CrmContext) -> None:
+    """A preset window, or none; the service checks the times (the data is untrusted)."""
+    t, window = context.t, QuietHours.of(update).window
+    member = await context.services.org.set_quiet_hours(update.effective_user.id, window)
+    await _changed(update, context, member,
+                   t("Quiet hours: {window}", window=_window(window)) if member.quiet_hours
+                   else t("Quiet hours are off."))
+
+
+@private_press("reminders")
+async def ask_quiet_hours(update: Update, context: CrmContext) -> None:
+    """✏️ Other times…: ask for them to be typed."""
+    await update.callback_query.answer()
+    await context.bot.send_message(update.effective_chat.id, context.t(ASK_QUIET_HOURS),
+                                   reply_markup=_answer_here())
 
 
 async def typed_quiet_hours(update: Update, context: CrmContext) -> None:
@@ -146,5 +154,8 @@ def handlers() -> list:
         CommandHandler("reminders", show_settings),
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
                        & _AnswersTheQuestion(), typed_quiet_hours),
-        CallbackQueryHandler(on_press, pattern=r"^rem:"),
+        ButtonHandler(PauseReminders, pause),
+        ButtonHandler(ResumeReminders, resume),
+        ButtonHandler(QuietHours, choose_quiet_hours),
+        ButtonHandler(AskQuietHours, ask_quiet_hours),
     ]

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import unicodedata
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
+from bot.callbacks import ExportFile, StatsView
 from bot.charts import Chart, bar_chart
 from bot.context import CrmContext
 from bot.fitting import fit_lines
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import answer_stale
+from bot.keyboards import ButtonHandler
 from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expenses.stats import BudgetLine, Line, StatusFilter, head
 from core.domain.money import format_amount
 from core.domain.period import Period, PeriodError
+from core.expenses.export import ExportFormat
 from core.expenses.stats import ExpenseStatsView
 
-# Callback data (untrusted: the service re-checks who may see what on every press):
-#   sta:<period>:<status>   period 2026-11 / 2026-Q4 / 2026, status c a p r (StatusFilter)
-PERIOD_DATA = r"\d{4}(?:-\d{2}|-Q[1-4])?"
-_PRESS = re.compile(rf"sta:({PERIOD_DATA}):([capr])")
 TOP = 8  # lines per breakdown in the chat; the rest is summed into one
 TOP_BUDGETS = 10
 LABEL_WIDTH = 20
@@ -132,19 +129,21 @@ def _budget(line: BudgetLine, t: Translator) -> str:
 def stats_keyboard(view: ExpenseStatsView, periods: dict[str, Period],
                    t: Translator) -> InlineKeyboardMarkup:
     """Periods in two rows, the status filter (the current one ticked), then export."""
-    status, label = view.status.value, view.period.label
+    status, period = view.status, view.period
 
     def mark(text: str, on: bool) -> str:
         return ("✓ " if on else "") + text
 
-    period_buttons = [InlineKeyboardButton(mark(t(PERIOD_LABELS[key]), p.label == label),
-                                           callback_data=f"sta:{p.label}:{status}")
+    period_buttons = [InlineKeyboardButton(mark(t(PERIOD_LABELS[key]), p.label == period.label),
+                                           callback_data=StatsView(p, status).encode())
                       for key, p in periods.items()]
     status_buttons = [InlineKeyboardButton(mark(t(STATUS_LABELS[s]), s is view.status),
-                                           callback_data=f"sta:{label}:{s.value}")
+                                           callback_data=StatsView(period, s).encode())
                       for s in StatusFilter]
-    export = [InlineKeyboardButton(t("📥 XLSX"), callback_data=f"xpt:{label}:{status}:x"),
-              InlineKeyboardButton(t("📥 CSV"), callback_data=f"xpt:{label}:{status}:c")]
+    export = [InlineKeyboardButton(t("📥 XLSX"), callback_data=ExportFile(
+                  period, status, ExportFormat.XLSX).encode()),
+              InlineKeyboardButton(t("📥 CSV"), callback_data=ExportFile(
+                  period, status, ExportFormat.CSV).encode())]
     return InlineKeyboardMarkup([period_buttons[:2], period_buttons[2:], status_buttons[:2],
                                  status_buttons[2:], export])
 
@@ -192,27 +191,15 @@ async def show_stats(update: Update, context: CrmContext) -> None:
         await message.reply_text(refusal(t, error))
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    """Another period or status; forged data is refused, rights are checked again."""
-    query, t = update.callback_query, context.t
-    if await pressed_outside_private_chat(update, context, "stats"):
-        return
-    match = _PRESS.fullmatch(query.data or "")
-    try:
-        period = Period.parse(match[1]) if match else None
-    except PeriodError:
-        period = None
-    if period is None:
-        await answer_stale(query, t)
-        return
-    try:
-        await _show(update, context, period, StatusFilter(match[2]))
-    except DomainError as error:
-        await query.answer(refusal(t, error), show_alert=True)
+@private_press("stats")
+async def show_view(update: Update, context: CrmContext) -> None:
+    """Another period or status; rights are checked again."""
+    press = StatsView.of(update)
+    await _show(update, context, press.period, press.status)
 
 
 def handlers() -> list:
     return [
         CommandHandler("stats", show_stats),
-        CallbackQueryHandler(on_press, pattern=r"^sta:"),
+        ButtonHandler(StatsView, show_view),
     ]

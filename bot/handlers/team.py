@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from html import escape
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bot.callbacks import AskRating, CalendarDay, CalendarMonth, RateLog, TeamList, TeamPage
 from bot.context import CrmContext
 from bot.fitting import fit_lines, shorten
-from bot.handlers.calendar import day_keyboard, day_text, month_data
-from bot.handlers.gate import pressed_outside_private_chat
+from bot.handlers.calendar import day_keyboard, day_text
+from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator, all_translations
-from bot.keyboards import TEAM, AnswersQuestion, answer_stale, date_from_data
+from bot.keyboards import TEAM, AnswersQuestion, ButtonHandler
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.errors import DomainError
@@ -23,12 +23,7 @@ from core.domain.schedule.calendar import MAX_RATING, MIN_RATING, Month
 from core.domain.schedule.execution import percent
 from core.schedule.calendar import TeamToday
 
-# Callback data (untrusted: the service re-checks the presser's subtree on every press):
-#   team:l[:<page>]                 the list          team:r:<member>:<YYYYMMDD>  rate buttons
-#   team:s:<member>:<YYYYMMDD>:<n>  give rating n
-_RATE = re.compile(r"team:r:(\d{1,12}):(\d{4})(\d{2})(\d{2})")
-_SET = re.compile(r"team:s:(\d{1,12}):(\d{4})(\d{2})(\d{2}):(-?\d{1,3})")
-_LIST = re.compile(r"team:l(?::(\d{1,4}))?")
+# Presses are untrusted: the service re-checks the presser's subtree on every press.
 PAGE = 40  # people a page: their buttons stay well below Telegram's 100
 NAME_BUTTON = 40  # characters of a name on its button
 PENDING_COMMENT = "team_rating_comment"
@@ -57,16 +52,17 @@ def team_screen(today: TeamToday, t: Translator,
         flag = " ⚠" * bool(row.flagged)
         lines.append(f"{_yes_no(row.planned)} {row.check_ins}{flag} {_yes_no(row.logged)} · "
                      f"{percent(row.week.rate)}  {escape(row.member.name)}")
-        rows.append([InlineKeyboardButton(shorten(row.member.name, NAME_BUTTON) + flag,
-                                          callback_data=month_data(row.member.id, month))])
+        rows.append([InlineKeyboardButton(
+            shorten(row.member.name, NAME_BUTTON) + flag,
+            callback_data=CalendarMonth(row.member.id, month).encode())])
     footer = []
     if pages > 1:
         footer.append(t("Page {page} of {pages}", page=page + 1, pages=pages))
         turn = []
         if page > 0:
-            turn.append(InlineKeyboardButton("◀", callback_data=f"team:l:{page - 1}"))
+            turn.append(InlineKeyboardButton("◀", callback_data=TeamPage(page - 1).encode()))
         if page + 1 < pages:
-            turn.append(InlineKeyboardButton("▶", callback_data=f"team:l:{page + 1}"))
+            turn.append(InlineKeyboardButton("▶", callback_data=TeamPage(page + 1).encode()))
         rows.append(turn)
     if any(r.flagged for r in shown):
         footer.append(t("⚠ a check-in today carries a trust flag: open the day to see why."))
@@ -86,46 +82,51 @@ async def show_team(update: Update, context: CrmContext) -> None:
 
 
 def rating_keyboard(member_id: int, day: date, t: Translator) -> InlineKeyboardMarkup:
-    scores = [InlineKeyboardButton(f"{n} ★", callback_data=f"team:s:{member_id}:{day:%Y%m%d}:{n}")
+    scores = [InlineKeyboardButton(f"{n} ★", callback_data=RateLog(member_id, day, n).encode())
               for n in range(MIN_RATING, MAX_RATING + 1)]
-    back = InlineKeyboardButton(t("« Back"), callback_data=f"cal:d:{member_id}:{day:%Y%m%d}")
+    back = InlineKeyboardButton(t("« Back"), callback_data=CalendarDay(member_id, day).encode())
     return InlineKeyboardMarkup([scores, [back]])
 
 
-async def on_press(update: Update, context: CrmContext) -> None:
-    """The list, the rating buttons, a rating; forged or stale data is refused."""
-    query, t = update.callback_query, context.t
-    if await pressed_outside_private_chat(update, context, "team"):
+async def _show_page(update: Update, context: CrmContext, page: int) -> None:
+    today = await context.services.team.today(update.effective_user.id)
+    await update.callback_query.answer()
+    await edit_or_send(update, context, *team_screen(today, context.t, page))
+
+
+@private_press("team")
+async def back_to_list(update: Update, context: CrmContext) -> None:
+    """« Team, under someone's calendar: the list's first page."""
+    await _show_page(update, context, 0)
+
+
+@private_press("team")
+async def show_page(update: Update, context: CrmContext) -> None:
+    """Another page of the team's list."""
+    await _show_page(update, context, TeamPage.of(update).page)
+
+
+@private_press("team")
+async def ask_rating(update: Update, context: CrmContext) -> None:
+    """The day with the rating buttons below it, when it has a log to rate."""
+    press, query, t = AskRating.of(update), update.callback_query, context.t
+    view = await context.services.calendar.day(update.effective_user.id, press.day,
+                                               member_id=press.member_id)
+    if not view.can_rate:
+        await query.answer(t("There is no work log to rate on this day."), show_alert=True)
         return
-    data, user_id = query.data or "", update.effective_user.id
-    try:
-        if match := _LIST.fullmatch(data):
-            today = await context.services.team.today(user_id)
-            await query.answer()
-            await edit_or_send(update, context, *team_screen(today, t, int(match[1] or 0)))
-        elif (match := _RATE.fullmatch(data)) and (day := date_from_data(*match.groups()[1:])):
-            view = await context.services.calendar.day(user_id, day, member_id=int(match[1]))
-            if not view.can_rate:
-                await query.answer(t("There is no work log to rate on this day."),
-                                   show_alert=True)
-                return
-            await query.answer()
-            await edit_or_send(update, context, day_text(view, t, ("", t(
-                "How was this day's work? Rate the log from 1 to 5."))),
-                rating_keyboard(view.member.id, day, t))
-        elif (match := _SET.fullmatch(data)) and (day := date_from_data(*match.groups()[1:4])):
-            await _rate(update, context, int(match[1]), day, int(match[5]))
-        else:
-            await answer_stale(query, t)
-    except DomainError as error:
-        await query.answer(refusal(t, error), show_alert=True)
+    await query.answer()
+    await edit_or_send(update, context, day_text(view, t, ("", t(
+        "How was this day's work? Rate the log from 1 to 5."))),
+        rating_keyboard(view.member.id, press.day, t))
 
 
-async def _rate(update: Update, context: CrmContext, member_id: int, day: date,
-                rating: int) -> None:
+@private_press("team")
+async def rate(update: Update, context: CrmContext) -> None:
     """Store the rating (the rep hears of it), then offer to add a comment."""
-    query, t, user_id = update.callback_query, context.t, update.effective_user.id
-    rated = await context.services.team.rate(user_id, member_id, day, rating)
+    press, query, t = RateLog.of(update), update.callback_query, context.t
+    user_id, member_id, day = update.effective_user.id, press.member_id, press.day
+    rated = await context.services.team.rate(user_id, member_id, day, press.rating)
     await query.answer(t("Rated {rating} ★", rating=rated.rating))
     view = await context.services.calendar.day(user_id, day, member_id=member_id)
     await edit_or_send(update, context, day_text(view, t), day_keyboard(view, t))
@@ -136,7 +137,6 @@ async def _rate(update: Update, context: CrmContext, member_id: int, day: date,
                                name=rated.member.name, day=day_label(t, day)),
         reply_markup=ForceReply(input_field_placeholder=t("Comment (optional)")))
     context.user_data[PENDING_COMMENT] = (question.message_id, member_id, day.isoformat())
-
 
 
 async def typed_comment(update: Update, context: CrmContext) -> None:
@@ -167,5 +167,8 @@ def handlers() -> list:
                        show_team),
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
                        & AnswersQuestion(COMMENT_MARK), typed_comment),
-        CallbackQueryHandler(on_press, pattern=r"^team:"),
+        ButtonHandler(TeamList, back_to_list),
+        ButtonHandler(TeamPage, show_page),
+        ButtonHandler(AskRating, ask_rating),
+        ButtonHandler(RateLog, rate),
     ]
