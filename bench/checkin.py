@@ -28,12 +28,12 @@ from sqlalchemy import insert, select
 from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
 from core.checkins import candidates
 from core.config import Config, parse_config
 from core.domain.checkin import offers
 from core.sites_cache import CustomerSitesCache
+from standin import BotApiStandIn
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.tables import CustomerRow, DepartmentRow, MemberRoleRow, MemberRow

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from PIL import Image, ImageDraw
 
 from bot.app import build_services
-from bot.sandbox import BotApiStandIn, SandboxUser, render_transcript
 from bot.stage import Stage
 from core.config import Config, parse_config
 from core.domain.org_file import parse_org_file
 from core.ports import Clock
+from standin import BotApiStandIn, SandboxUser, render_transcript
 from storage.database import Database
 from storage.migrate import upgrade
 

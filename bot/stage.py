@@ -11,11 +11,11 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.outbox import Dispatcher
-from bot.sandbox import BotApiStandIn
 from bot.scheduler import RULES_JOB, run_rule_now
 from bot.updates import PerChatUpdateProcessor
 from core.config import Config
 from core.ports import Clock
+from standin import BotApiStandIn
 from storage.database import Database
 
 WEBHOOK_SECRET = "stage-webhook-secret"

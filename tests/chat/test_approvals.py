@@ -7,10 +7,10 @@ import asyncio
 from sqlalchemy import func, select
 
 from bot.demo import Cast
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
 from core.domain.expenses import ClaimStatus
 from core.domain.notification import DeliveryState
+from standin import BotApiStandIn
 from storage.tables import ClaimEventRow, NotificationRow
 from tests.chat.conftest import texts
 from tests.service.test_approvals import ERIN, approvals, claim_of, draft, retire, submit

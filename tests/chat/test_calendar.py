@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.demo import Cast
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
+from standin import BotApiStandIn
 from tests.chat.conftest import texts
 from tests.days import checked_in, logged_day, planned_items
 

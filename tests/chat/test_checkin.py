@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot.sandbox import render_transcript
+from standin import render_transcript
 from storage.tables import CheckInRow, VisitPhotoRow
 from tests.chat.conftest import said, texts
 from tests.service.test_photos import huge_png, jpeg, scene

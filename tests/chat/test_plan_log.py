@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 
 from bot.demo import Cast
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
+from standin import BotApiStandIn
 from storage.tables import CheckInRow, CustomerRow, MemberRow, PlanItemRow, PlanRow, WorkLogRow
 from tests.chat.conftest import said, texts
 from tests.days import checked_in

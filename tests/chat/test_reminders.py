@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.demo import Cast
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
+from standin import BotApiStandIn
 from tests.days import notification_rows, plan, work_log
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -7,10 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.sandbox.formatting import utf16_len
-from bot.sandbox.markup import find_button, keyboard_kind
-from bot.sandbox.state import CallbackRecord, ChatState, Person, StoredMessage, World
-from bot.sandbox.views import BotMessage
+from standin.formatting import utf16_len
+from standin.markup import find_button, keyboard_kind
+from standin.state import CallbackRecord, ChatState, Person, StoredMessage, World
+from standin.views import BotMessage
 
 JSON = dict[str, Any]
 MessageRef = BotMessage | Mapping[str, Any] | int
