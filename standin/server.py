@@ -311,13 +311,6 @@ class BotApiStandIn:
             raise KeyError(f"unknown user {user_id}")
         return SandboxUser(self.world, person)
 
-    def get_group(self, chat_id: int) -> SandboxGroup:
-        """The SandboxGroup for a known group id."""
-        chat = self.world.chats.get(chat_id)
-        if chat is None or chat.private:
-            raise KeyError(f"unknown group {chat_id}")
-        return SandboxGroup(self.world, chat)
-
     # --- observing -------------------------------------------------------------------------
 
     def _chat_state(self, chat: ChatRef) -> ChatState:

@@ -38,7 +38,6 @@ ADMIN_RIGHTS = {
     "can_pin_messages": True,
     "can_manage_topics": False,
 }
-MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
 
 
 def chat_member(person: Person, status: str) -> JSON:

@@ -16,7 +16,7 @@ from core.domain.org import OrgSettings
 from core.domain.org_file import parse_org_file
 from core.notifications import GroupService
 from core.org import OrgService
-from core.reminders import ReminderService, RuleNotReady, UnknownRule, work_calendar
+from core.reminders import ReminderService, UnknownRule, work_calendar
 from storage.database import Database
 from tests.conftest import EXAMPLE_ORG
 from tests.days import notification_rows, plan, work_log
@@ -292,13 +292,10 @@ async def test_sync_writes_the_configured_rules_and_keeps_their_last_run(org, cl
     assert (rule.enabled, rule.at, rule.last_run_at) == (False, "17:30", shanghai(26, 18))
 
 
-async def test_unknown_rules_and_rules_of_later_modules_do_not_run(org, clock):
+async def test_unknown_rules_do_not_run(org, clock):
     service = reminders(org, clock)
     with pytest.raises(UnknownRule):
         await service.run("weekly_report")
-    with pytest.raises(RuleNotReady) as waiting:
-        await service.run("approval_sla")
-    assert waiting.value.params["module"] == "expenses"
 
 
 async def test_a_rule_missed_while_down_is_caught_up_once_within_the_window(org, clock):
