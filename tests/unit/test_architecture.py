@@ -103,6 +103,12 @@ def test_the_standin_knows_nothing_of_the_product():
     assert not bad, "\n".join(bad)
 
 
+def test_migrations_are_frozen_they_import_no_project_code():
+    bad = offending_imports("storage/migrations/versions",
+                            lambda name: top(name) not in {*PACKAGES, "web"})
+    assert not bad, "\n".join(bad)
+
+
 def test_the_import_check_sees_every_kind_of_import():
     source = ("import telegram.ext\nfrom sqlalchemy import text\n"
               "def later():\n    from storage import tables\n"
