@@ -12,12 +12,8 @@ from core.domain.expenses import ClaimStatus
 from core.domain.notification import DeliveryState
 from standin import BotApiStandIn
 from storage.tables import ClaimEventRow, NotificationRow
-from tests.chat.conftest import texts
+from tests.chat.conftest import answers, texts
 from tests.service.test_approvals import ERIN, approvals, claim_of, draft, retire, submit
-
-
-def answers(entries) -> list[str | None]:
-    return [e.text for e in entries if e.kind == "callback_answer"]
 
 
 async def filed_card(stage, cast, database, clock, amount: str = "120.50"):

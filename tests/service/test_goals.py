@@ -3,10 +3,8 @@ the congratulation posted once, and goals from the org file."""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -15,29 +13,22 @@ from core.config import PipelineConfig
 from core.domain.errors import DomainError
 from core.domain.expenses import ClaimStatus
 from core.domain.goals import Metric
-from core.domain.org import OrgSettings
 from core.domain.org_file import OrgFileError, parse_org_file
 from core.domain.reminders import WorkCalendar
 from core.goals import GoalService
 from core.notifications import GroupService
 from core.org import OrgService
 from storage.tables import GoalRow, MemberRow, NotificationRow
-from tests.conftest import EXAMPLE_ORG
 from tests.days import checked_in
+from tests.example_org import DEFAULTS, SHANGHAI, example
 from tests.goal_facts import approved_in, claim, move, opportunity, won_in
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 DANA, ERIN, WALT, CAROL, LI = 1001, 1002, 1003, 2001, 2002
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 EAST_CHAT = -100_777
 
 
 def shanghai(month: int, day: int, hour: int = 10) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-def example() -> dict:
-    return tomllib.loads(EXAMPLE_ORG.read_text(encoding="utf-8"))
 
 
 @pytest.fixture

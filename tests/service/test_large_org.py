@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,20 +10,19 @@ import pytest
 from sqlalchemy import insert, select
 
 from core.config import PipelineConfig
-from core.domain.org import OrgSettings
 from core.domain.org_file import parse_org_file
 from core.domain.reminders import WorkCalendar
 from core.goals import GoalService
 from core.org import OrgService
 from storage.tables import DepartmentRow, MemberRoleRow, MemberRow
-from tests.conftest import EXAMPLE_ORG
+from tests.example_org import DEFAULTS
+from tests.example_org import example as example_file
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 EXTRA = 50_000
 
 
 def example():
-    return parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text(encoding="utf-8")))
+    return parse_org_file(example_file())
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import tomllib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,13 +16,7 @@ from core.domain.org import OrgSettings, OrgTree, Role
 from core.domain.org_file import OrgFileError, parse_org_file
 from core.org import AlreadyMember, OrgService, TelegramPerson
 from storage import tables
-from tests.conftest import EXAMPLE_ORG
-
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
-
-
-def example() -> dict:
-    return tomllib.loads(EXAMPLE_ORG.read_text())
+from tests.example_org import DEFAULTS, example
 
 
 @pytest.fixture

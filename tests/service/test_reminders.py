@@ -2,52 +2,27 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import date, time
 
 import pytest
 
 from core.config import CalendarConfig, RemindersConfig, RuleConfig
 from core.domain.errors import NotFound
 from core.domain.notification import DeliveryState, QuietHours
-from core.domain.org import OrgSettings
-from core.domain.org_file import parse_org_file
 from core.notifications import GroupService
-from core.org import OrgService
 from core.reminders import ReminderService, UnknownRule, work_calendar
 from storage.database import Database
-from tests.conftest import EXAMPLE_ORG
 from tests.days import notification_rows, plan, work_log
+from tests.example_org import DEFAULTS, shanghai
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 EAST_CHAT = -100_200
-
-
-def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
-    """A moment in November 2026 on the team's clock (the 26th is a Thursday)."""
-    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def reminders(database: Database, clock, *, calendar: CalendarConfig | None = None,
               config: RemindersConfig | None = None) -> ReminderService:
     return ReminderService(database.uow, clock, DEFAULTS, config or RemindersConfig(),
                            work_calendar(calendar or CalendarConfig()))
-
-
-@pytest.fixture
-async def org(database, clock):
-    service = OrgService(database.uow, clock, DEFAULTS)
-    await service.import_org(parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
-    return database
-
-
-@pytest.fixture
-async def ids(org) -> dict[str, int]:
-    async with org.uow(read_only=True) as uow:
-        return {m.key: m.id for m in await uow.members.all()}
 
 
 async def keys(database: Database) -> list[str]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from bot.i18n import Translator
 from bot.notices import day_label, render, summary
 from core.domain.notification import Notification, NotificationKind
+from tests.example_org import shanghai
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 EN, ZH = Translator("en"), Translator("zh_Hans")
 
 
@@ -18,10 +17,6 @@ EN, ZH = Translator("en"), Translator("zh_Hans")
 class Reader:
     timezone: str = "Asia/Shanghai"
     recipient_name: str = "Carol Lin"
-
-
-def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def notice(kind: NotificationKind, payload: dict, *, due: datetime,
