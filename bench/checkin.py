@@ -29,11 +29,11 @@ from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
 from bootstrap.config import Config, parse_config
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
 from core.domain.schedule.checkins import offers
 from core.schedule.checkins import candidates
 from core.schedule.sites import CustomerSitesCache
+from standin import BotApiStandIn
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.tables import CustomerRow, DepartmentRow, MemberRoleRow, MemberRow

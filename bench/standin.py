@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import signal
 
-from bot.sandbox import BotApiStandIn, Limits
+from standin import BotApiStandIn, Limits
 
 
 async def serve(port: int, users: int, first_id: int, scale: float) -> None:

@@ -13,8 +13,8 @@ import time
 from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.sandbox import BotApiStandIn
 from bot.updates import PerChatUpdateProcessor
+from standin import BotApiStandIn
 
 
 async def echo(update: Update, context) -> None:

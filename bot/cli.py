@@ -168,7 +168,7 @@ def _local(moment, zone) -> str:
 
 
 async def list_jobs(services) -> list[str]:
-    from core.inbox.reminders import APPROVAL_SLA, RULE_NAMES, SLA_INTERVAL, WAITING_FOR, next_run
+    from core.inbox.reminders import APPROVAL_SLA, RULE_NAMES, SLA_INTERVAL, next_run
 
     order = {name: index for index, name in enumerate(RULE_NAMES)}
     rules = sorted(await services.reminders.sync_rules(),
@@ -178,9 +178,7 @@ async def list_jobs(services) -> list[str]:
     lines = [f"{'rule':16}{'enabled':9}{'at':7}{'last run':22}next run ({zone.key})"]
     for rule in rules:
         last = _local(rule.last_run_at, zone) if rule.last_run_at else "never"
-        if rule.name in WAITING_FOR:
-            upcoming = f"waiting for the {WAITING_FOR[rule.name]} module"
-        elif not rule.enabled:
+        if not rule.enabled:
             upcoming = "-"
         elif rule.name == APPROVAL_SLA:
             upcoming = f"every {SLA_INTERVAL.seconds // 60} minutes while the bot runs"
@@ -220,14 +218,11 @@ async def run_job(services, name: str) -> str:
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
-    from core.inbox.reminders import RULE_NAMES, WAITING_FOR
+    from core.inbox.reminders import RULE_NAMES
 
     if args.rule not in RULE_NAMES:
         raise UsageError(f'jobs run: unknown rule "{args.rule}" '
                          f"(known: {', '.join(RULE_NAMES)})")
-    if args.rule in WAITING_FOR:
-        raise UsageError(f"jobs run: {args.rule} is waiting for the "
-                         f"{WAITING_FOR[args.rule]} module")
     config = read_config(args)
     configure_logging(level=logging.WARNING)
     print(asyncio.run(_with_services(config, lambda services: run_job(services, args.rule))))

@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw
 from bootstrap import build_services
 from bootstrap.config import Config, parse_config
 from bot.org_file import parse_org_file
-from bot.sandbox import BotApiStandIn, SandboxUser, render_transcript
 from bot.stage import Stage
 from core.ports import Clock
+from standin import BotApiStandIn, SandboxUser, render_transcript
 from storage.database import Database
 from storage.migrate import upgrade
 

@@ -12,10 +12,10 @@ from telegram.ext import Application
 from bootstrap.config import Config
 from bot.app import build_application
 from bot.outbox import Dispatcher
-from bot.sandbox import BotApiStandIn
 from bot.scheduler import RULES_JOB, run_rule_now
 from bot.updates import PerChatUpdateProcessor
 from core.ports import Clock
+from standin import BotApiStandIn
 from storage.database import Database
 
 WEBHOOK_SECRET = "stage-webhook-secret"

@@ -138,16 +138,6 @@ class SqlCheckInRepository:
             .order_by(CheckInRow.id.desc()).limit(1))
         return None if row is None else _check_in(row)
 
-    async def count_by_member(self, member_ids: Collection[int], start: datetime,
-                              end: datetime) -> dict[int, int]:
-        if not member_ids:
-            return {}
-        rows = await self.session.execute(
-            select(CheckInRow.member_id, func.count()).where(
-                one_of(CheckInRow.member_id, member_ids), CheckInRow.at >= start,
-                CheckInRow.at < end).group_by(CheckInRow.member_id))
-        return dict(rows.tuples().all())
-
 
 def _photo(row: VisitPhotoRow) -> VisitPhoto:
     return VisitPhoto(row.id, row.member_id, row.check_in_id, row.sha256, int(row.dhash, 16),

@@ -40,10 +40,6 @@ async def current_revision(url: str) -> str | None:
         await engine.dispose()
 
 
-async def is_current(url: str) -> bool:
-    return await current_revision(url) == head_revision()
-
-
 async def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database to `revision`, in one transaction."""
     config = alembic_config(url)

@@ -277,11 +277,6 @@ class SqlNotificationRepository:
                                           NotificationRow.read_at.is_(None))
             .values(read_at=at))
 
-    async def count_by_state(self) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(NotificationRow.state, func.count()).group_by(NotificationRow.state))
-        return {state: count for state, count in rows}
-
 
 def _group(row: TeamGroupRow) -> TeamGroup:
     return TeamGroup(row.id, row.chat_id, row.title, row.department_id, row.bound_by,
@@ -303,12 +298,6 @@ class SqlTeamGroupRepository:
     async def active(self) -> list[TeamGroup]:
         rows = await self.session.scalars(
             select(TeamGroupRow).where(TeamGroupRow.active.is_(True)).order_by(TeamGroupRow.id))
-        return [_group(r) for r in rows]
-
-    async def for_department(self, department_id: int) -> list[TeamGroup]:
-        rows = await self.session.scalars(
-            select(TeamGroupRow).where(TeamGroupRow.active.is_(True),
-                                       TeamGroupRow.department_id == department_id))
         return [_group(r) for r in rows]
 
     async def save(self, group: TeamGroup) -> TeamGroup:

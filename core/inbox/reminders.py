@@ -25,26 +25,16 @@ LOG_REMINDER = "log_reminder"
 MORNING_DIGEST = "morning_digest"
 # Deals closing soon or idle, and goals reached (core.goals.GoalService.run_daily).
 FOLLOW_UP = "follow_up"
-IMPLEMENTED = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST, FOLLOW_UP)
 # Counts hours from each pending approval, so it runs every few minutes, not at a time.
 APPROVAL_SLA = "approval_sla"
 SLA_INTERVAL = timedelta(minutes=15)
 # A run this long after its time is a catch-up: people now in their quiet hours are left out.
 ON_TIME = timedelta(minutes=5)
-# Rules configured before the module that runs them is built (none at the moment).
-WAITING_FOR: dict[str, str] = {}
-RULE_NAMES = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST, APPROVAL_SLA, FOLLOW_UP,
-              *WAITING_FOR)
+RULE_NAMES = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST, APPROVAL_SLA, FOLLOW_UP)
 
 
 class UnknownRule(DomainError):
     code = "unknown_rule"
-
-
-class RuleNotReady(DomainError):
-    """The rule belongs to a module that is not built yet."""
-
-    code = "rule_waiting"
 
 
 def work_calendar(config: CalendarConfig) -> WorkCalendar:
@@ -181,15 +171,9 @@ class ReminderService:
             return ZoneInfo((await uow.organization.get() or self._defaults).timezone)
 
     def rule(self, name: str) -> ReminderRule:
-        """The configured rule by name; UnknownRule or RuleNotReady when it cannot run."""
+        """The configured rule by name; UnknownRule when there is none."""
         if name not in RULE_NAMES:
             raise UnknownRule(name=name)
-        if name in WAITING_FOR:
-            raise RuleNotReady(name=name, module=WAITING_FOR[name])
-        if name == APPROVAL_SLA and self._sla is None:
-            raise RuleNotReady(name=name, module="expenses")
-        if name == FOLLOW_UP and self._follow_up is None:
-            raise RuleNotReady(name=name, module="opportunities")
         return next(r for r in configured_rules(self._config) if r.name == name)
 
     async def run(self, name: str, now: datetime | None = None, *, late: bool = False) -> int:
@@ -253,7 +237,7 @@ class ReminderService:
         window = timedelta(minutes=self._config.catch_up_minutes)
         ran: dict[str, int] = {}
         for rule in rules:
-            if not rule.enabled or rule.name not in (*IMPLEMENTED, APPROVAL_SLA):
+            if not rule.enabled or rule.name not in RULE_NAMES:
                 continue
             if (rule.name == FOLLOW_UP and self._follow_up is None) or (
                     rule.name == APPROVAL_SLA and self._sla is None):

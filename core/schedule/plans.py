@@ -72,10 +72,6 @@ class DayLog:
     late: bool  # amended after its day
     today: date
 
-    @property
-    def is_today(self) -> bool:
-        return self.day == self.today
-
     def verified(self, item: PlanItem) -> bool:
         proven = {(v.member_id, v.day, v.customer_id) for v in self.visits if v.proves_visit}
         return item_result(item, proven).verified
@@ -345,13 +341,6 @@ class WorkLogService(_Schedule):
             result[item.member_id] = result[item.member_id] + plan_vs_log(
                 [item_result(item, proven)])
         return result
-
-    async def my_execution(self, account_id: int, first_day: date,
-                           last_day: date) -> Execution:
-        """The speaker's own plan vs log over a week or a month."""
-        async with self._uows(read_only=True) as uow:
-            member = await active_member(uow, account_id)
-            return (await self._execution(uow, [member.id], first_day, last_day))[member.id]
 
     async def my_week(self, account_id: int, day: date) -> Execution:
         """The speaker's plan vs log over the week of `day`, up to today (plans ahead wait)."""

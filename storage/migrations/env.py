@@ -1,4 +1,9 @@
-"""Alembic environment: async engine, batch mode on SQLite, the tables' naming convention."""
+"""Alembic environment: async engine, batch mode on SQLite, the tables' naming convention.
+
+A migration never imports live code: autogenerate writes the project's column types as the
+plain types they store (storage.types.Money as sa.BigInteger(), ...), and data a migration
+needs is read and written through its own sa.table() definitions.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlalchemy.types import TypeDecorator
 
 from storage.database import create_engine
 from storage.tables import Base
@@ -14,12 +20,19 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _render_item(type_: str, obj, autogen_context) -> str | bool:
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return False
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -40,6 +53,7 @@ def run_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.sandbox import BotApiStandIn
+from standin import BotApiStandIn
 from tests.conftest import ROOT
 
 # Scheduled rules would follow the machine's clock in a real `crmbot run`: off here.

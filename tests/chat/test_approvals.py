@@ -7,17 +7,13 @@ import asyncio
 from sqlalchemy import func, select
 
 from bot.demo import Cast
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
 from core.domain.expenses.claims import ClaimStatus
 from core.domain.inbox.notifications import DeliveryState
+from standin import BotApiStandIn
 from storage.tables import ClaimEventRow, NotificationRow
-from tests.chat.conftest import texts
+from tests.chat.conftest import answers, texts
 from tests.service.test_approvals import ERIN, approvals, claim_of, draft, retire, submit
-
-
-def answers(entries) -> list[str | None]:
-    return [e.text for e in entries if e.kind == "callback_answer"]
 
 
 async def filed_card(stage, cast, database, clock, amount: str = "120.50"):

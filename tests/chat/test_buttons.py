@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.tables import Base, ClaimRow, VisitPhotoRow
-from tests.service.test_photos import jpeg, scene
+from tests.pictures import jpeg, scene
 
 NO_LONGER_VALID = "That button is no longer valid."
 FAILURE = "Sorry, something went wrong on our side."

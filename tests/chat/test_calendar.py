@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from bot.demo import Cast
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
-from tests.chat.conftest import texts
+from standin import BotApiStandIn
+from tests.chat.conftest import answers, texts
 from tests.days import checked_in, logged_day, planned_items
+from tests.example_org import shanghai
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 THU = date(2026, 11, 26)  # the test clock's day in Shanghai
 STALE = "That button is no longer valid."
-
-
-def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 async def carols_week(database) -> None:
@@ -26,10 +21,6 @@ async def carols_week(database) -> None:
     await planned_items(database, "carol", date(2026, 11, 25), [("Call Pudong", "open")])
     await checked_in(database, "carol", shanghai(26, 9, 30), customer="harbor-logistics")
     await checked_in(database, "carol", shanghai(23, 15), flags="map_picked")
-
-
-def answers(entries) -> list[str | None]:
-    return [e.text for e in entries if e.kind == "callback_answer"]
 
 
 async def test_calendar_shows_the_month_with_weekdays_and_marks(stage, cast, org_database):

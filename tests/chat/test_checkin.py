@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from bot.sandbox import render_transcript
+from standin import render_transcript
 from storage.tables import CheckInRow, VisitPhotoRow
-from tests.chat.conftest import said, texts
-from tests.service.test_photos import huge_png, jpeg, scene
+from tests.chat.conftest import count, said, texts
+from tests.pictures import huge_png, jpeg, oversized_png, scene
 
 HARBOR = (31.2400, 121.4900)
 
 
-@pytest.fixture(autouse=True)
-def same_time(stage, clock):
-    """The stand-in dates messages by the test's clock, as Telegram does by the real one."""
-    stage.standin.clock = lambda: clock.now().timestamp()
-
-
-async def count(database, table) -> int:
-    async with database.uow(read_only=True) as uow:
-        return await uow.session.scalar(select(func.count()).select_from(table))
+pytestmark = pytest.mark.usefixtures("same_time")
 
 
 async def check_in(stage, who, **fields):
@@ -217,9 +206,7 @@ async def test_corrupt_jpeg_is_refused(stage, cast):
 
 async def test_25_mb_file_is_refused(stage, cast):
     await check_in(stage, cast.carol)
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8)).save(buffer, "PNG")
-    big = buffer.getvalue() + b"\0" * (25 * 1024 * 1024)
+    big = oversized_png()
     entries = await stage.act(cast.carol.send_photo(big, as_document=True, filename="big.png",
                                                     mime_type="image/png"))
     assert texts(entries) == ["This file is larger than 20 MB, so I cannot take it. "

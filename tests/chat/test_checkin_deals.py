@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from storage.tables import CheckInRow
-from tests.chat.conftest import said, texts
+from tests.chat.conftest import alerts, said, texts
 from tests.chat.test_checkin import check_in
+from tests.pictures import jpeg, scene
 from tests.service.test_checkin_deals import NOWHERE, add_deal
-from tests.service.test_photos import jpeg, scene
 
 CAROL, LI = 2001, 2002
 
@@ -25,17 +25,11 @@ def config_sections(photo_required) -> dict:
     return {"checkin": {"photo_required": photo_required}}
 
 
-@pytest.fixture(autouse=True)
-def same_time(stage, clock):
-    stage.standin.clock = lambda: clock.now().timestamp()
+pytestmark = pytest.mark.usefixtures("same_time")
 
 
 async def away(stage, who):
     return await stage.act(who.share_location(*NOWHERE, horizontal_accuracy=10.0))
-
-
-def answers(entries) -> list[str]:
-    return [e.text for e in entries if e.kind == "callback_answer" and e.text]
 
 
 async def stored(database) -> list[tuple]:
@@ -119,7 +113,7 @@ async def test_no_match_offers_the_reps_deals_and_a_press_assigns_one(stage, cas
     assert customer is not None and opportunity == deal and flags == "outside_geofence"
     again = await stage.act(cast.carol.press(message, callback_data=f"ci:d:1:{deal}",
                                              forge=True))
-    assert answers(again) == ["This check-in is already assigned to a customer."]
+    assert alerts(again) == ["This check-in is already assigned to a customer."]
 
 
 @pytest.mark.parametrize("photo_required", [False], ids=["photos-optional"])
@@ -144,12 +138,12 @@ async def test_forged_deal_presses_change_nothing(stage, cast, clock, org_databa
     message = stage.standin.bot_messages(cast.carol.id)[-1]
     on_carols = await stage.act(cast.li.press(message, callback_data=f"ci:d:1:{lis}",
                                               forge=True))
-    assert answers(on_carols) == ["这个按钮已失效。"]  # Li reads Chinese
+    assert alerts(on_carols) == ["这个按钮已失效。"]  # Li reads Chinese
     closed_one = await stage.act(cast.carol.press(message, callback_data=f"ci:d:1:{closed}",
                                                   forge=True))
-    assert answers(closed_one) == ["That opportunity is closed, so nothing was linked to it."]
+    assert alerts(closed_one) == ["That opportunity is closed, so nothing was linked to it."]
     not_hers = await stage.act(cast.carol.press(message, callback_data=f"ci:d:1:{lis}",
                                                 forge=True))
-    assert answers(not_hers) == ["That button is no longer valid."]
+    assert alerts(not_hers) == ["That button is no longer valid."]
     assert [(c, o) for c, o, _ in await stored(org_database)] == [(None, None)]
     assert mine  # still offered, still unpressed

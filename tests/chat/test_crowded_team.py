@@ -4,15 +4,13 @@ the manager and the group, within Telegram's 4,096 characters and 100 buttons.""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.fitting import MAX_BUTTONS, TEXT_LIMIT
-from tests.chat.conftest import example_org, texts
+from tests.chat.conftest import bind_east, last, texts
+from tests.example_org import SHANGHAI, example
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-EAST_CHAT = -100_777
 REPS = 300
 
 
@@ -21,7 +19,7 @@ def rep_name(number: int) -> str:
 
 
 def crowded_org() -> dict:
-    org = example_org()
+    org = example()
     # Not joined yet (no Telegram account known): named in the group, never sent to alone.
     org["members"] += [{"key": f"rep{n:03d}", "name": rep_name(n), "username": f"rep{n:03d}",
                         "department": "east", "roles": ["rep"]} for n in range(1, REPS + 1)]
@@ -33,20 +31,9 @@ def org_file() -> dict:
     return crowded_org()
 
 
-def last(stage, user):
-    return stage.standin.bot_messages(user.id)[-1]
-
-
 def within_limits(message) -> None:
     assert len(message.text) <= TEXT_LIMIT
     assert sum(len(row) for row in message.buttons) <= MAX_BUTTONS
-
-
-async def bind_east(stage, cast):
-    group = stage.standin.group(EAST_CHAT, "East team", [cast.carol, cast.li, cast.erin])
-    services = stage.application.bot_data["services"]
-    await services.groups.bind(cast.erin.id, EAST_CHAT, "East team", bot_is_member=True)
-    return group
 
 
 async def test_team_of_three_hundred_is_shown_a_page_at_a_time(stage, cast):

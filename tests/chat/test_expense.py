@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.stage import Stage
 from storage.tables import ClaimReceiptRow, ClaimRow
-from tests.chat.conftest import said, texts
-from tests.service.test_photos import huge_png, jpeg, scene
+from tests.chat.conftest import alerts, count, last, said, texts
+from tests.pictures import huge_png, jpeg, oversized_png, scene
 
-
-@pytest.fixture(autouse=True)
-def same_time(stage, clock):
-    stage.standin.clock = lambda: clock.now().timestamp()
-
-
-def last(stage, user):
-    return stage.standin.bot_messages(user.id)[-1]
-
-
-def alerts(entries) -> list[str]:
-    return [e.text for e in entries if e.kind == "callback_answer" and e.text]
+pytestmark = pytest.mark.usefixtures("same_time")
 
 
 def actions(entries) -> int:
@@ -40,11 +26,6 @@ async def claims(database) -> list[tuple]:
                    ClaimRow.unit_kind, ClaimRow.description, ClaimRow.number)
             .order_by(ClaimRow.id))
         return [tuple(r) for r in rows]
-
-
-async def count(database, table) -> int:
-    async with database.uow(read_only=True) as uow:
-        return await uow.session.scalar(select(func.count()).select_from(table))
 
 
 async def test_quick_entry_with_receipt_in_three_actions(stage, cast, org_database):
@@ -175,9 +156,7 @@ async def test_receipt_that_is_not_an_image_or_too_big_is_refused(stage, cast, o
                                                        "application/pdf"))
     assert texts(entries) == ["This file is not a photo. Please send the receipt as a JPEG "
                               "or PNG image."]
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8)).save(buffer, "PNG")
-    big = buffer.getvalue() + b"\0" * (25 * 1024 * 1024)
+    big = oversized_png()
     entries = await stage.act(cast.carol.send_photo(big, as_document=True, filename="big.png",
                                                     mime_type="image/png"))
     assert texts(entries) == ["This file is larger than 20 MB, so I cannot take it. "

@@ -5,29 +5,22 @@ button to the card. The clock: Thursday 26 November 2026, 10:00 in Shanghai."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from storage.tables import CheckInRow, GoalRow, MemberRow
-from tests.chat.conftest import texts
+from tests.chat.conftest import EAST_CHAT, bind_east, texts
 from tests.days import checked_in
+from tests.example_org import SHANGHAI
 from tests.goal_facts import move, opportunity
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-EAST_CHAT = -100_777
 NOT_ALLOWED = ("Only a manager of that department (or one above it) or an admin can set "
                "this goal.")
 
 
 def shanghai(month: int, day: int, hour: int = 10) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-@pytest.fixture
-def walt(stage):
-    return stage.standin.user(1003, "Walt", last_name="Moreno", language_code="en")
 
 
 async def goal_count(database) -> int:
@@ -101,9 +94,7 @@ async def test_a_rep_and_a_manager_of_another_department_cannot_set_goals(stage,
 
 async def test_reaching_a_goal_is_congratulated_in_the_team_group_once(stage, cast,
                                                                        org_database):
-    stage.standin.group(EAST_CHAT, "East team", [cast.carol, cast.li, cast.erin])
-    services = stage.application.bot_data["services"]
-    await services.groups.bind(cast.erin.id, EAST_CHAT, "East team", bot_is_member=True)
+    await bind_east(stage, cast)
     await checked_in(org_database, "carol", shanghai(11, 20), customer="harbor-logistics")
     await stage.act(cast.erin.send("/goals set member:carol visits 2026-11 1"))
     [shown] = texts(await stage.act(cast.carol.send("/goals")))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from tests.chat.conftest import texts
+from tests.example_org import department_id, make_dana_head_finance
 
 BOUND_EAST = ("✅ This group is now the team chat of East region: it will receive the "
               "department's reminders and digests. /unbindgroup undoes it.")
@@ -37,19 +36,6 @@ async def binding(database, chat_id: int):
             return None
         department = next(d for d in await uow.departments.all() if d.id == group.department_id)
         return department.key, group.active
-
-
-async def make_dana_head_finance(database) -> None:
-    async with database.uow() as uow:
-        dana = await uow.members.by_key("dana")
-        finance = await uow.departments.by_key("finance")
-        await uow.departments.update(replace(finance, manager_id=dana.id))
-        await uow.commit()
-
-
-async def department_id(database, key: str) -> int:
-    async with database.uow(read_only=True) as uow:
-        return (await uow.departments.by_key(key)).id
 
 
 def alert(entries) -> str:

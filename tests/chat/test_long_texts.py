@@ -10,17 +10,13 @@ from sqlalchemy import select, update
 from bot.fitting import TEXT_LIMIT, visible_length
 from core.opportunities.pipeline import NewOpportunity
 from storage.tables import CustomerRow, MemberRow, PlanItemRow, PlanRow
-from tests.chat.conftest import texts
+from tests.chat.conftest import last, texts
 from tests.days import logged_day, planned_items
 from tests.service.test_approvals import draft, submit
 
 THU = date(2026, 11, 26)  # the test clock's day in Shanghai
 FRI = date(2026, 11, 27)
 FAILED = "Sorry, something went wrong"
-
-
-def last(stage, user):
-    return stage.standin.bot_messages(user.id)[-1]
 
 
 def fits(entries) -> list[str]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from storage.tables import ClaimRow, PlanItemRow
-from tests.chat.conftest import said, texts
+from tests.chat.conftest import count, said, texts
 
 CANNOT_USE = ("I can't use this kind of message. I read text, photos (of visits and receipts) "
               "and locations (to check in). Send /help to see what I can do.")
@@ -15,11 +15,6 @@ VOICE = ("I can't listen to voice messages yet. Please type it instead: what you
 NOT_READ = ("I don't read edited messages, so nothing was changed. Please send it again as a "
             "new message.")
 KINDS = ["sticker", "audio", "video", "video_note", "contact", "dice", "poll", "game"]
-
-
-async def count(database, table) -> int:
-    async with database.uow(read_only=True) as uow:
-        return await uow.session.scalar(select(func.count()).select_from(table))
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.funnel import funnel_chart
 from bot.handlers.opportunities import funnel_steps
@@ -22,31 +21,13 @@ from storage.tables import (
     OpportunityStageRow,
     RecordChangeRow,
 )
-from tests.chat.conftest import texts
+from tests.chat.conftest import answers, count, last, texts
 
 HARBOR = (31.2400, 121.4900)
 NOT_FOUND = "I could not find that opportunity, or it is not one you can see."
 REOPEN = ("This opportunity is closed (won or lost). Only a manager above its owner, or an "
           "admin, can reopen it.")
 DUPLICATE = "There is already an open opportunity with this title at this customer."
-
-
-@pytest.fixture
-def walt(stage):
-    return stage.standin.user(1003, "Walt", last_name="Moreno", language_code="en")
-
-
-def last(stage, user):
-    return stage.standin.bot_messages(user.id)[-1]
-
-
-def answers(entries) -> list[str | None]:
-    return [e.text for e in entries if e.kind == "callback_answer"]
-
-
-async def count(database, table) -> int:
-    async with database.uow(read_only=True) as uow:
-        return await uow.session.scalar(select(func.count()).select_from(table))
 
 
 async def stored(database) -> list[OpportunityRow]:

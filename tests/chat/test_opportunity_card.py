@@ -6,28 +6,14 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from storage.tables import ClaimRow, OpportunityRow, PlanItemRow
-from tests.chat.conftest import texts
+from tests.chat.conftest import answers, last, texts
 
 NOT_FOUND = "I could not find that opportunity, or it is not one you can see."
 HARBOR = (31.2401, 121.4902)
-
-
-@pytest.fixture
-def walt(stage):
-    return stage.standin.user(1003, "Walt", last_name="Moreno", language_code="en")
-
-
-def last(stage, user):
-    return stage.standin.bot_messages(user.id)[-1]
-
-
-def answers(entries) -> list[str | None]:
-    return [e.text for e in entries if e.kind == "callback_answer"]
 
 
 def photo(color=(30, 120, 200)) -> bytes:

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from bootstrap import org_defaults
-from bot.sandbox import BotApiStandIn, Limits
 from bot.stage import Stage, free_port
 from core.domain.inbox.notifications import NewNotification, NotificationKind
 from core.domain.org.model import Member
 from core.inbox.notifications import GroupService, publish, publish_many
+from standin import BotApiStandIn, Limits
 from storage.tables import NotificationRow, TeamGroupRow
 from tests.chat.conftest import texts
 from tests.conftest import RunningClock

@@ -14,11 +14,11 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, insert, select
 
-from bot.sandbox import BotApiStandIn, Limits
 from core.domain.inbox.notifications import NewNotification, NotificationKind
 from core.domain.org.model import Department, OrgSettings
 from core.inbox.notifications import publish_many
 from core.ports import SystemClock
+from standin import BotApiStandIn, Limits
 from storage.database import Database
 from storage.tables import MemberRow, NotificationRow
 from tests.chat.running_bot import RunningBot

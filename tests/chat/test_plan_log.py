@@ -4,30 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.demo import Cast
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
+from standin import BotApiStandIn
 from storage.tables import CheckInRow, CustomerRow, MemberRow, PlanItemRow, PlanRow, WorkLogRow
-from tests.chat.conftest import said, texts
+from tests.chat.conftest import alerts, count, last, said, texts
 from tests.days import checked_in
 
 TODAY = date(2026, 11, 26)  # Thursday, 10:00 in Shanghai at the fixed clock
 FRIDAY = date(2026, 11, 27)
-
-
-def last(stage, user):
-    return stage.standin.bot_messages(user.id)[-1]
-
-
-def alerts(entries) -> list[str]:
-    return [e.text for e in entries if e.kind == "callback_answer" and e.text]
-
-
-async def count(database, table) -> int:
-    async with database.uow(read_only=True) as uow:
-        return await uow.session.scalar(select(func.count()).select_from(table))
 
 
 async def plan_items(database, member_key: str, day: date) -> list[tuple]:

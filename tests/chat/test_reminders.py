@@ -6,36 +6,23 @@ The clock is fixed on the team's clock (Asia/Shanghai); 26 November 2026 is a Th
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from bot.demo import Cast
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
+from standin import BotApiStandIn
+from tests.chat.conftest import bind_east
 from tests.days import notification_rows, plan, work_log
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-EAST_CHAT = -100_777
+from tests.example_org import shanghai
 
 CAROL_REMINDER = ("📝 Tomorrow (Fri 27 Nov) has no plan yet.\nPlease write down which "
                   "customers you will visit and whom you will call, before you finish today.")
 LI_REMINDER = "📝 明天（11月27日 周五）还没有计划。\n请在今天下班前写好要拜访哪些客户、给谁打电话。"
 
 
-def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
-
-
 def reminders_in(stage: Stage, chat_id: int) -> list[str]:
     return [m.text for m in stage.standin.bot_messages(chat_id)
             if m.text and m.text.startswith(("📝", "🗒"))]
-
-
-async def bind_east(stage: Stage, cast: Cast):
-    group = stage.standin.group(EAST_CHAT, "East team", [cast.carol, cast.li, cast.erin])
-    services = stage.application.bot_data["services"]
-    await services.groups.bind(cast.erin.id, EAST_CHAT, "East team", bot_is_member=True)
-    return group
 
 
 async def test_the_scheduler_looks_for_due_rules_by_the_bots_clock(stage):

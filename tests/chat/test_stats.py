@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from tests.chat.conftest import texts
+from tests.chat.conftest import answers, texts
 from tests.service.test_expense_stats import EAST_AND_WEST, NOV, add_claims, expected
 
 FOR_MANAGERS = ("Statistics and exports are for managers and finance: they show the claims "
@@ -20,15 +20,6 @@ STALE = "That button is no longer valid."
 @pytest.fixture
 def fiona(stage):
     return stage.standin.user(3001, "Fiona", last_name="Grant", language_code="en")
-
-
-@pytest.fixture
-def walt(stage):
-    return stage.standin.user(1003, "Walt", last_name="Moreno", language_code="en")
-
-
-def answers(entries) -> list[str | None]:
-    return [e.text for e in entries if e.kind == "callback_answer"]
 
 
 def sent(entries, kind: str) -> list:

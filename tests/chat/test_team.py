@@ -3,37 +3,24 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
 from PIL import Image
 
 from storage.photos import PhotoStore
-from tests.chat.conftest import texts
+from tests.chat.conftest import answers, last, texts
 from tests.days import checked_in, logged_day, notification_rows, planned_items, visit_photo
+from tests.example_org import shanghai
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 THU = date(2026, 11, 26)
 NOT_IN_TEAM = "That person is not in your team, so I cannot show their schedule."
-
-
-def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 @pytest.fixture
 async def ids(org_database) -> dict[str, int]:
     async with org_database.uow(read_only=True) as uow:
         return {m.key: m.id for m in await uow.members.all()}
-
-
-def answers(entries) -> list[str | None]:
-    return [e.text for e in entries if e.kind == "callback_answer"]
-
-
-def last(stage, user):
-    return stage.standin.bot_messages(user.id)[-1]
 
 
 async def east_today(database) -> None:

@@ -15,9 +15,9 @@ import time
 from sqlalchemy import func, select
 
 from bot.demo import Cast
-from bot.sandbox import BotApiStandIn
 from bot.stage import Stage
 from core.inbound import InboundService
+from standin import BotApiStandIn
 from storage.database import Database
 from storage.tables import ClaimRow, InboundUpdateRow
 from tests.chat.running_bot import RunningBot

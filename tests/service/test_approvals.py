@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import tomllib
 from datetime import date
 from decimal import Decimal
 
@@ -13,7 +12,6 @@ from sqlalchemy import select, update
 from bot.handlers.approvals import card_text, refusal_text
 from bot.handlers.claims import detail_screen, say
 from bot.i18n import Translator
-from bot.org_file import parse_org_file
 from core.config import ApprovalSlaConfig, DelegationConfig, ExpensesConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
@@ -23,7 +21,6 @@ from core.domain.org.model import OrgSettings
 from core.domain.period import Period
 from core.expenses.approvals import ApprovalService, route_and_submit, withdraw
 from core.expenses.claims import ExpenseService
-from core.org.membership import OrgService
 from storage.photos import PhotoStore
 from storage.tables import (
     ClaimEventRow,
@@ -32,18 +29,14 @@ from storage.tables import (
     MemberRow,
     NotificationRow,
 )
-from tests.conftest import EXAMPLE_ORG, PG_URL
+from tests.conftest import PG_URL
+from tests.example_org import import_example
 from tests.service.test_expense_stats import HARBOR, add_deal
 
 DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "CNY", "en")
 DANA, ERIN, WALT, CAROL, LI, SAM, FIONA = 1001, 1002, 1003, 2001, 2002, 2003, 3001
 SPENT = date(2026, 11, 20)
 CONFIG = ExpensesConfig()
-
-
-async def import_org(database, clock) -> None:
-    org = OrgService(database.uow, clock, DEFAULTS)
-    await org.import_org(parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
 
 
 async def member_id(database, key: str) -> int:
@@ -137,12 +130,6 @@ async def events(database, claim_id: int) -> list[tuple[str, int | None]]:
 def approvals(database, clock, config: ExpensesConfig = CONFIG,
               sla: ApprovalSlaConfig | None = None) -> ApprovalService:
     return ApprovalService(database.uow, clock, DEFAULTS, config, sla)
-
-
-@pytest.fixture
-async def org(database, clock):
-    await import_org(database, clock)
-    return database
 
 
 async def test_submit_numbers_routes_and_sends_the_card_to_the_manager(org, clock):
@@ -537,7 +524,7 @@ async def test_a_delegation_ends_with_its_date(org, clock):
 async def test_two_approvers_racing_give_exactly_one_decision(database, clock):
     if database.is_sqlite:
         pytest.skip("SQLite runs one writer at a time: there is no race to lose")
-    await import_org(database, clock)
+    await import_example(database, clock)
     config = ExpensesConfig(delegations=[DelegationConfig(member="erin", delegate="walt")])
     for _ in range(5):
         claim_id = await filed(database, clock, "carol", "120", config=config)

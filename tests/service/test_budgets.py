@@ -20,15 +20,8 @@ from tests.service.test_approvals import (
     LI,
     WALT,
     filed,
-    import_org,
     notifications,
 )
-
-
-@pytest.fixture
-async def org(database, clock):
-    await import_org(database, clock)
-    return database
 
 
 def budgets(database, clock) -> BudgetService:

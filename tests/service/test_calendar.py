@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import io
-import tomllib
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
 
-from bot.org_file import parse_org_file
 from core.domain.errors import DomainError, NotAllowed, NotFound
-from core.domain.org.model import OrgSettings
 from core.domain.schedule.calendar import Month
-from core.org.membership import OrgService
 from core.schedule.calendar import CalendarService, TeamService
 from storage.photos import PhotoStore
-from tests.conftest import EXAMPLE_ORG
 from tests.days import checked_in, logged_day, notification_rows, planned_items, visit_photo
+from tests.example_org import DEFAULTS, shanghai
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 CAROL, LI, SAM, ERIN, WALT, DANA = 2001, 2002, 2003, 1002, 1003, 1001
 THU = date(2026, 11, 26)  # the test clock's day on the team's clock (10:00 in Shanghai)
-
-
-def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-@pytest.fixture
-async def org(database, clock):
-    service = OrgService(database.uow, clock, DEFAULTS)
-    await service.import_org(parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
-    return database
-
-
-@pytest.fixture
-async def ids(org) -> dict[str, int]:
-    async with org.uow(read_only=True) as uow:
-        return {m.key: m.id for m in await uow.members.all()}
 
 
 def calendar(database, clock, photos=None) -> CalendarService:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import tomllib
 from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -11,9 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bootstrap import build_services
-from bootstrap.config import parse_config
-from bot.org_file import parse_org_file
 from core.domain.errors import DomainError
 from core.domain.org.model import Customer
 from core.domain.schedule.checkins import CheckIn, CheckInRules, TrustFlag
@@ -22,10 +18,10 @@ from core.schedule.checkins import CheckInService
 from core.schedule.sites import CustomerSitesCache
 from storage.photos import PhotoStore
 from storage.tables import CustomerRow, MemberRow, OpportunityRow
-from tests.conftest import EXAMPLE_ORG
-from tests.service.test_calendar import DEFAULTS, ERIN
+from tests.example_org import DEFAULTS
+from tests.pictures import jpeg, scene
+from tests.service.test_calendar import ERIN
 from tests.service.test_checkins import CAROL, LI, here
-from tests.service.test_photos import jpeg, scene
 
 # Far from every site: Pudong Medical is the nearest, some 9.6 km away.
 NOWHERE = (31.3000, 121.6000)
@@ -36,14 +32,6 @@ def checkins(database, clock, tmp_path, *, photo_required=False) -> CheckInServi
                           PhotoStore(tmp_path / "photos"),
                           sites=CustomerSitesCache(database.uow, database.changes),
                           timezone="Asia/Shanghai")
-
-
-@pytest.fixture
-async def org(database, clock):
-    data = tomllib.loads(EXAMPLE_ORG.read_text(encoding="utf-8"))
-    config = parse_config({"org": data["org"]}, env={})
-    await build_services(config, database, clock).org.import_org(parse_org_file(data))
-    return database
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import tomllib
 from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +13,6 @@ from PIL import Image
 
 from bootstrap import build_services
 from bootstrap.config import parse_config
-from bot.org_file import parse_org_file
 from core.domain.errors import DomainError, NotAllowed
 from core.domain.org.model import Customer
 from core.domain.schedule.checkins import CheckInRules, SharedLocation, TrustFlag
@@ -23,19 +21,10 @@ from core.schedule.sites import CustomerSitesCache
 from storage.database import Database
 from storage.photos import PhotoStore
 from storage.tables import CheckInRow
-from tests.conftest import EXAMPLE_ORG
-from tests.service.test_photos import jpeg, scene, with_exif
+from tests.pictures import jpeg, scene, with_exif
 
 CAROL, LI, STRANGER = 2001, 2002, 9999
 HARBOR = (31.2400, 121.4900)
-
-
-@pytest.fixture
-async def org(database, clock):
-    data = tomllib.loads(EXAMPLE_ORG.read_text(encoding="utf-8"))
-    config = parse_config({"org": data["org"]}, env={})
-    await build_services(config, database, clock).org.import_org(parse_org_file(data))
-    return database
 
 
 @pytest.fixture

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
 
-from bot.org_file import parse_org_file
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import UnitKind
 from core.domain.expenses.claims import ClaimStatus
 from core.domain.expenses.drafts import DraftStep
-from core.domain.org.model import OrgSettings
 from core.expenses.claims import ExpenseService, TripRefused
 from core.opportunities.pipeline import NewOpportunity, OpportunityService
-from core.org.membership import OrgService
 from storage.photos import PhotoStore
 from storage.tables import ClaimEventRow, ClaimRow
-from tests.conftest import EXAMPLE_ORG
-from tests.service.test_photos import jpeg, scene
+from tests.example_org import DEFAULTS, import_example
+from tests.pictures import jpeg, scene
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 CAROL, LI, SAM, ERIN, FIONA = 2001, 2002, 2003, 1002, 3001
 
 
@@ -35,8 +30,7 @@ def service(database, clock, tmp_path) -> ExpenseService:
 
 @pytest.fixture
 async def expenses(database, clock, tmp_path):
-    await OrgService(database.uow, clock, DEFAULTS).import_org(
-        parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
+    await import_example(database, clock)
     return service(database, clock, tmp_path)
 
 

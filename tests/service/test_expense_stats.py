@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,20 +13,16 @@ import pytest
 
 from bot.handlers.stats import money, sections, stats_chart, stats_text
 from bot.i18n import Translator
-from bot.org_file import parse_org_file
 from core.config import ExpensesConfig
 from core.domain.errors import NotAllowed
 from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
 from core.domain.expenses.stats import ClaimScope, Dimension, StatusFilter
-from core.domain.org.model import OrgSettings
 from core.domain.period import Period
 from core.expenses.stats import ExpenseStatsService
-from core.org.membership import OrgService
 from storage.expense_totals import recount
 from storage.tables import ClaimRow, OpportunityRow, OpportunityStageRow
-from tests.conftest import EXAMPLE_ORG
+from tests.example_org import DEFAULTS
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 ERIN, WALT, DANA, FIONA, CAROL = 1002, 1003, 1001, 3001, 2001
 NOV = Period.parse("2026-11")
 _numbers = itertools.count(1)
@@ -129,13 +124,6 @@ def expected(claims: list[Spent], period: Period, statuses: set[str],
         sums["opportunity"]["—" if claim.opportunity is None else f"#{claim.opportunity}"] += (
             amount)
     return sums
-
-
-@pytest.fixture
-async def org(database, clock):
-    await OrgService(database.uow, clock, DEFAULTS).import_org(
-        parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
-    return database
 
 
 def service(database, clock) -> ExpenseStatsService:

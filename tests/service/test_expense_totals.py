@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import tomllib
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date, timedelta
@@ -28,8 +27,8 @@ from storage.database import Database
 from storage.expense_totals import recount
 from storage.migrate import upgrade
 from storage.tables import ClaimRow, ExpenseTotalRow, OrganizationRow
-from tests.conftest import EXAMPLE_ORG
-from tests.service.test_approvals import DEFAULTS, approvals, import_org
+from tests.example_org import SHANGHAI, example, import_example
+from tests.service.test_approvals import DEFAULTS, approvals
 from tests.service.test_expense_stats import (
     HARBOR,
     PUDONG,
@@ -41,7 +40,6 @@ from tests.service.test_expense_stats import (
     utc,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PERIODS = [Period.parse(p) for p in ("2026-10", "2026-11", "2026-Q4", "2026")]
 CATEGORIES = ("travel", "meals", "lodging", "office", "entertainment")
 CLAIMANTS = ("carol", "li", "sam", "mei", "erin")
@@ -51,12 +49,6 @@ NO_FINANCE_STEP = ExpensesConfig(finance_step=False)
 FLEET = Deal("li", "chengdu-foods", "Delivery vans", (("lead", utc(2026, 10, 20, 3, 0)),))
 CLINIC = Deal("sam", "pudong-medical", "Clinic fit-out", (
     ("lead", utc(2026, 11, 3, 3, 0)), ("qualified", utc(2026, 11, 25, 15, 30))))
-
-
-@pytest.fixture
-async def org(database, clock):
-    await import_org(database, clock)
-    return database
 
 
 async def ids(database) -> tuple[dict[str, object], dict[str, int]]:
@@ -232,7 +224,7 @@ async def test_concurrent_submissions_and_decisions_add_up(database, clock):
     count: the rows they share queue on their locks, in one order, without deadlock."""
     if database.is_sqlite:
         pytest.skip("SQLite runs one writer at a time")
-    await import_org(database, clock)
+    await import_example(database, clock)
     rng = random.Random(7)
     today = clock.now().astimezone(SHANGHAI).date()
     claims = await drafts(database, clock, rng, [], 12, today)
@@ -251,7 +243,7 @@ async def test_the_migration_sums_the_claims_already_there(tmp_path, clock):
     try:
         # The team's own time zone from the start: today's import needs nothing of 0010.
         await OrgService(database.uow, clock, replace(DEFAULTS, timezone="Asia/Shanghai")
-                         ).import_org(parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
+                         ).import_org(parse_org_file(example()))
         harbor = await add_deal(database, HARBOR)
         rng = random.Random(3)
         claims = await drafts(database, clock, rng, [harbor], 10, date(2026, 11, 20))
@@ -286,7 +278,7 @@ async def test_a_new_time_zone_refiles_the_claims_by_the_day_their_deals_moved(o
     shanghai = (await kept(org, month))[Dimension.STAGE]
     assert (shanghai["lead"], shanghai["proposal"]) == ((Decimal("100.10"), 1),
                                                         (Decimal("200.20"), 1))
-    document = tomllib.loads(EXAMPLE_ORG.read_text())
+    document = example()
     document["org"]["timezone"] = "UTC"
     await OrgService(org.uow, clock, DEFAULTS).import_org(parse_org_file(document))
     in_utc = (await kept(org, month))[Dimension.STAGE]

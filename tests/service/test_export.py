@@ -29,7 +29,6 @@ from tests.service.test_expense_stats import (
     add_claims,
     add_deal,
     expected,
-    org,  # noqa: F401 (a fixture)
     service,
 )
 
@@ -47,7 +46,7 @@ def claims_sheet(book) -> list[dict[str, object]]:
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
-async def test_the_xlsx_sums_to_what_stats_says(org, clock):  # noqa: F811
+async def test_the_xlsx_sums_to_what_stats_says(org, clock):
     await add_claims(org, EAST_AND_WEST)
     stats = await service(org, clock).stats(FIONA, NOV)
     result, book = await xlsx(org, clock, FIONA)
@@ -73,7 +72,7 @@ async def test_the_xlsx_sums_to_what_stats_says(org, clock):  # noqa: F811
     assert result.filename == "expenses-2026-11-committed.xlsx"
 
 
-async def test_the_raw_rows_say_who_what_where_in_the_teams_time(org, clock):  # noqa: F811
+async def test_the_raw_rows_say_who_what_where_in_the_teams_time(org, clock):
     harbor = await add_deal(org, HARBOR)
     await add_claims(org, [Spent("li", "88.50", "meals", unit=("project", "harbor-rollout"),
                                  opportunity=harbor, description="午餐 with Harbor",
@@ -93,7 +92,7 @@ async def test_the_raw_rows_say_who_what_where_in_the_teams_time(org, clock):  #
         "午餐 with Harbor", "Harbor Logistics · Cold-chain fleet")
 
 
-async def test_a_manager_exports_only_their_departments_claims(org, clock):  # noqa: F811
+async def test_a_manager_exports_only_their_departments_claims(org, clock):
     await add_claims(org, EAST_AND_WEST)
     _, east = await xlsx(org, clock, ERIN)
     assert {row["Department"] for row in claims_sheet(east)} == {"East region"}
@@ -108,7 +107,7 @@ async def test_a_manager_exports_only_their_departments_claims(org, clock):  # n
         await xlsx(org, clock, CAROL)
 
 
-async def test_csv_sums_the_same_and_text_never_becomes_a_formula(org, clock):  # noqa: F811
+async def test_csv_sums_the_same_and_text_never_becomes_a_formula(org, clock):
     await add_claims(org, [*EAST_AND_WEST,
                            Spent("carol", "1.00", description='=HYPERLINK("http://x","y")')])
     target = io.BytesIO()
@@ -125,7 +124,7 @@ async def test_csv_sums_the_same_and_text_never_becomes_a_formula(org, clock):  
     assert cell.data_type == "s"
 
 
-async def test_too_many_claims_for_the_chat_are_refused(org, clock):  # noqa: F811
+async def test_too_many_claims_for_the_chat_are_refused(org, clock):
     await add_claims(org, EAST_AND_WEST)
     with pytest.raises(DomainError) as refused:
         await xlsx(org, clock, FIONA, limit=8)
@@ -134,7 +133,7 @@ async def test_too_many_claims_for_the_chat_are_refused(org, clock):  # noqa: F8
     assert result.rows == 9
 
 
-async def test_an_empty_period_gives_headers_only(org, clock):  # noqa: F811
+async def test_an_empty_period_gives_headers_only(org, clock):
     result, book = await xlsx(org, clock, FIONA)
     assert (result.rows, result.total) == (0, Decimal("0.00"))
     assert len(list(book["Claims"].iter_rows())) == 1

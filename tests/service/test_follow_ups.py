@@ -3,26 +3,20 @@ once a day; closed deals, fresh deals, paused members and days off do not."""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from bot.org_file import parse_org_file
 from core.config import PipelineConfig, RemindersConfig
 from core.domain.inbox.reminders import WorkCalendar
-from core.domain.org.model import OrgSettings
 from core.inbox.reminders import ReminderService
 from core.opportunities.goals import GoalService
 from core.org.membership import OrgService
 from storage.tables import MemberRow, NotificationRow
-from tests.conftest import EXAMPLE_ORG
+from tests.example_org import DEFAULTS, SHANGHAI, import_example
 from tests.goal_facts import move, opportunity
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CAROL, LI = 2001, 2002
 
 
@@ -32,8 +26,7 @@ def shanghai(month: int, day: int, hour: int = 10) -> datetime:
 
 @pytest.fixture
 async def org(database, clock):
-    await OrgService(database.uow, clock, DEFAULTS).import_org(
-        parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text(encoding="utf-8"))))
+    await import_example(database, clock)
     return OrgService(database.uow, clock, DEFAULTS)
 
 

@@ -3,10 +3,8 @@ the congratulation posted once, and goals from the org file."""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -17,28 +15,21 @@ from core.domain.errors import DomainError
 from core.domain.expenses.claims import ClaimStatus
 from core.domain.inbox.reminders import WorkCalendar
 from core.domain.opportunities.goals import Metric
-from core.domain.org.model import OrgSettings
 from core.domain.org.org_file import OrgFileError
 from core.inbox.notifications import GroupService
 from core.opportunities.goals import GoalService
 from core.org.membership import OrgService
 from storage.tables import GoalRow, MemberRow, NotificationRow
-from tests.conftest import EXAMPLE_ORG
 from tests.days import checked_in
+from tests.example_org import DEFAULTS, SHANGHAI, example
 from tests.goal_facts import approved_in, claim, move, opportunity, won_in
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 DANA, ERIN, WALT, CAROL, LI = 1001, 1002, 1003, 2001, 2002
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 EAST_CHAT = -100_777
 
 
 def shanghai(month: int, day: int, hour: int = 10) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-def example() -> dict:
-    return tomllib.loads(EXAMPLE_ORG.read_text(encoding="utf-8"))
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime, time
 
 import pytest
 
-from bot.org_file import parse_org_file
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.inbox.notifications import (
     DeliveryState,
@@ -17,21 +15,18 @@ from core.domain.inbox.notifications import (
     NotificationKind,
     QuietHours,
 )
-from core.domain.org.model import OrgSettings
 from core.inbox.notifications import GroupService, InboxService, parse_quiet_hours, publish
 from core.org.membership import OrgService
-from tests.conftest import EXAMPLE_ORG
+from tests.example_org import DEFAULTS, department_id, import_example, make_dana_head_finance
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 CAROL, ERIN, DANA, WALT, LI = 2001, 1002, 1001, 1003, 2002
 GROUP = -100777
 
 
 @pytest.fixture
 async def org(database, clock) -> OrgService:
-    service = OrgService(database.uow, clock, DEFAULTS)
-    await service.import_org(parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
-    return service
+    await import_example(database, clock)
+    return OrgService(database.uow, clock, DEFAULTS)
 
 
 @pytest.fixture
@@ -53,19 +48,6 @@ async def notify(database, clock, member: str, key: str,
             now=clock.now(), settings=await uow.organization.get())
         await uow.commit()
     return created
-
-
-async def department_id(database, key: str) -> int:
-    async with database.uow(read_only=True) as uow:
-        return (await uow.departments.by_key(key)).id
-
-
-async def make_dana_head_finance(database) -> None:
-    async with database.uow() as uow:
-        dana = await uow.members.by_key("dana")
-        finance = await uow.departments.by_key("finance")
-        await uow.departments.update(replace(finance, manager_id=dana.id))
-        await uow.commit()
 
 
 # --- the inbox -------------------------------------------------------------------------------

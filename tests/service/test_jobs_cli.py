@@ -7,15 +7,13 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot import cli
 from core import ports
 from tests.conftest import EXAMPLE_ORG
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from tests.example_org import SHANGHAI
 
 
 @pytest.fixture

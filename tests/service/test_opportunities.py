@@ -3,19 +3,15 @@ lists and search, and the pipeline's sums."""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from bot.org_file import parse_org_file
 from core.config import PipelineConfig
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.opportunities.pipeline import StageChange
-from core.domain.org.model import OrgSettings
 from core.domain.period import Period
 from core.opportunities.pipeline import (
     NewCustomer,
@@ -23,20 +19,16 @@ from core.opportunities.pipeline import (
     OpportunityService,
     open_opportunities,
 )
-from core.org.membership import OrgService
 from storage.tables import CustomerRow, OpportunityRow, OpportunityStageRow
-from tests.conftest import EXAMPLE_ORG
+from tests.example_org import DEFAULTS, SHANGHAI, import_example
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 DANA, ERIN, WALT, CAROL, LI, SAM, FIONA = 1001, 1002, 1003, 2001, 2002, 2003, 3001
 TODAY = date(2026, 11, 26)  # Thursday in Shanghai at the fixed clock's 10:00
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
 async def service(database, clock) -> OpportunityService:
-    org = OrgService(database.uow, clock, DEFAULTS)
-    await org.import_org(parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
+    await import_example(database, clock)
     return OpportunityService(database.uow, clock, DEFAULTS, PipelineConfig())
 
 

@@ -4,15 +4,12 @@ show nothing; plan items and claims linked to a deal only by those who work it."
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
 
-from bot.org_file import parse_org_file
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.errors import DomainError, NotFound
 from core.domain.inbox.reminders import WorkCalendar
@@ -22,14 +19,12 @@ from core.domain.opportunities.pipeline import (
     average_days,
     days_per_stage,
 )
-from core.domain.org.model import OrgSettings
 from core.domain.period import Period
 from core.domain.schedule.execution import ItemOutcome
 from core.domain.schedule.plans import NewItem
 from core.expenses.claims import ExpenseService
 from core.expenses.stats import ExpenseStatsService
 from core.opportunities.pipeline import NewOpportunity, OpportunityService
-from core.org.membership import OrgService
 from core.schedule.plans import PlanService, WorkLogService
 from storage.photos import PhotoStore
 from storage.tables import (
@@ -40,13 +35,11 @@ from storage.tables import (
     MemberRow,
     PlanItemRow,
 )
-from tests.conftest import EXAMPLE_ORG
 from tests.days import checked_in, visit_photo
+from tests.example_org import DEFAULTS
 from tests.service.test_expense_stats import recount_claims
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 DANA, ERIN, WALT, CAROL, LI, SAM, FIONA = 1001, 1002, 1003, 2001, 2002, 2003, 3001
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def utc(day: int, hour: int, minute: int = 0) -> datetime:
@@ -61,13 +54,6 @@ class Photos:
 
     def watermark(self, data: bytes, lines: list[str]) -> bytes:
         return data + b"|" + " / ".join(lines).encode()
-
-
-@pytest.fixture
-async def org(database, clock):
-    await OrgService(database.uow, clock, DEFAULTS).import_org(
-        parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
-    return database
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from tests.service.test_opportunity_card import (  # noqa: F401 (fixtures)
     ERIN,
     FIONA,
     a_week,
-    org,
     service,
 )
 

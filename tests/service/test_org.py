@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import tomllib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,13 +17,7 @@ from core.domain.org.model import OrgSettings, OrgTree, Role
 from core.domain.org.org_file import OrgFileError
 from core.org.membership import AlreadyMember, MessengerUser, OrgService
 from storage import tables
-from tests.conftest import EXAMPLE_ORG
-
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
-
-
-def example() -> dict:
-    return tomllib.loads(EXAMPLE_ORG.read_text())
+from tests.example_org import DEFAULTS, example
 
 
 @pytest.fixture

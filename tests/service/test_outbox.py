@@ -5,31 +5,26 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import tomllib
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.org_file import parse_org_file
 from bot.outbox import abandoned_here
 from core.domain.inbox.notifications import NewNotification, NotificationKind
-from core.domain.org.model import OrgSettings
 from core.inbox.notifications import GroupService, OutboxService, publish, publish_many
-from core.org.membership import OrgService
 from storage.tables import NotificationRow
-from tests.conftest import EXAMPLE_ORG, FixedClock
+from tests.conftest import FixedClock
+from tests.example_org import DEFAULTS, import_example
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 LEASE = timedelta(seconds=60)
 
 
 @pytest.fixture
 async def people(database, clock) -> dict[str, int]:
     """The example org imported; member ids by key."""
-    org = OrgService(database.uow, clock, DEFAULTS, invite_ttl=timedelta(days=7))
-    await org.import_org(parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
+    await import_example(database, clock)
     async with database.uow(read_only=True) as uow:
         return {m.key: m.id for m in await uow.members.all()}
 

@@ -3,43 +3,14 @@
 from __future__ import annotations
 
 import io
-import random
 from datetime import UTC, datetime
 
 import pytest
-from PIL import ExifTags, Image, ImageDraw, ImageFile
+from PIL import Image, ImageFile
 
 from core.domain.schedule.photos import hamming, reused
 from storage.photos import LARGEST_SIDE_PX, MAX_PHOTO_BYTES, PhotoError, PhotoStore
-
-
-def scene(seed: int, size=(800, 600)) -> Image.Image:
-    """A photo-like picture: random shapes, different for each seed."""
-    rng = random.Random(seed)
-    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(25):
-        x, y = rng.randrange(size[0]), rng.randrange(size[1])
-        draw.ellipse((x, y, x + rng.randrange(40, 300), y + rng.randrange(40, 300)),
-                     fill=tuple(rng.randrange(256) for _ in range(3)))
-    return image
-
-
-def jpeg(image: Image.Image, quality: int = 90, exif: Image.Exif | None = None) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality, **({"exif": exif} if exif else {}))
-    return buffer.getvalue()
-
-
-def with_exif(taken: str, lat: tuple, lon: tuple) -> Image.Exif:
-    exif = Image.Exif()
-    exif[ExifTags.Base.DateTime] = taken
-    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
-    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.OffsetTimeOriginal] = "+08:00"
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", lat
-    gps[ExifTags.GPS.GPSLongitudeRef], gps[ExifTags.GPS.GPSLongitude] = "E", lon
-    return exif
+from tests.pictures import huge_png, jpeg, scene, with_exif
 
 
 @pytest.fixture
@@ -98,13 +69,6 @@ def test_file_over_20_mb_is_refused(store):
     with pytest.raises(PhotoError) as error:
         store.save(b"\xff\xd8" + b"0" * MAX_PHOTO_BYTES)
     assert error.value.code == "photo_too_big"
-
-
-def huge_png(side: int = 8900) -> bytes:
-    """A small file (about 10 KB) that describes a picture of side × side pixels."""
-    buffer = io.BytesIO()
-    Image.new("1", (side, side)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_a_small_file_of_huge_dimensions_is_refused_before_decoding(store, monkeypatch):

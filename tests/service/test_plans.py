@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.org_file import parse_org_file
 from core.domain.errors import NotAllowed
 from core.domain.inbox.notifications import Notification, NotificationKind
 from core.domain.inbox.reminders import WorkCalendar
-from core.domain.org.model import OrgSettings
 from core.domain.schedule.execution import Execution, ItemOutcome, PlanRefused
 from core.domain.schedule.plans import MAX_ITEMS, NewItem
 from core.inbox.reminders import LOG_REMINDER, PLAN_REMINDER, reminder_key
-from core.org.membership import OrgService
 from core.schedule.plans import PlanService, WorkLogService
 from storage.tables import CheckInRow, CustomerRow, MemberRow, PlanItemRow, PlanRow, WorkLogRow
-from tests.conftest import EXAMPLE_ORG
+from tests.example_org import DEFAULTS, import_example
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 CAROL, LI = 2001, 2002
 TODAY = date(2026, 11, 26)  # Thursday in Shanghai at the fixed clock's 10:00
 FRIDAY = date(2026, 11, 27)
@@ -30,8 +25,7 @@ FRIDAY = date(2026, 11, 27)
 
 @pytest.fixture
 async def services(database, clock):
-    org = OrgService(database.uow, clock, DEFAULTS)
-    await org.import_org(parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
+    await import_example(database, clock)
     return (PlanService(database.uow, clock, DEFAULTS, WorkCalendar()),
             WorkLogService(database.uow, clock, DEFAULTS, WorkCalendar()))
 

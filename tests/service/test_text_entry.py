@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import date
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
-from bot.org_file import parse_org_file
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.inbox.reminders import WorkCalendar
-from core.domain.org.model import OrgSettings
 from core.domain.schedule.plans import NewItem
 from core.expenses.claims import ExpenseService
 from core.opportunities.pipeline import NewOpportunity, OpportunityService
-from core.org.membership import OrgService
 from core.schedule.plans import PlanService, WorkLogService
 from storage.photos import PhotoStore
 from storage.tables import (
@@ -28,19 +23,12 @@ from storage.tables import (
     OpportunityRow,
     PlanItemRow,
 )
-from tests.conftest import EXAMPLE_ORG
+from tests.example_org import DEFAULTS
 
-DEFAULTS = OrgSettings("Defaults Inc.", "UTC", "EUR", "en")
 CAROL = 2001
 TODAY = date(2026, 11, 26)
 FRIDAY = date(2026, 11, 27)
 DIRTY = "taxi\x00 to\x1b the\x7f port\x85"
-
-
-@pytest.fixture
-async def org(database, clock):
-    await OrgService(database.uow, clock, DEFAULTS).import_org(
-        parse_org_file(tomllib.loads(EXAMPLE_ORG.read_text())))
 
 
 async def column(database, attribute) -> list:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bootstrap", "bot", "core", "storage", "api")
+PACKAGES = ("bootstrap", "bot", "core", "storage", "api", "standin")
 
 
 def python_files(folder: str) -> list[Path]:
@@ -91,6 +91,30 @@ def test_the_domain_uses_only_the_standard_library_and_itself():
 def test_handlers_do_not_reach_into_storage():
     bad = offending_imports("bot/handlers", lambda name: top(name) not in {"storage",
                                                                             "sqlalchemy"})
+    assert not bad, "\n".join(bad)
+
+
+# The stand-in serves the demo and the tests; the product runs without it.
+STANDIN_USERS = {Path("bot/demo.py"), Path("bot/stage.py")}
+
+
+def test_only_the_demo_plays_against_the_standin():
+    bad = [line
+           for folder in ("bot", "core", "storage", "api")
+           for line in offending_imports(folder, lambda name: top(name) != "standin")
+           if Path(line.partition(":")[0]) not in STANDIN_USERS]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_standin_knows_nothing_of_the_product():
+    bad = offending_imports("standin", lambda name: top(name) not in {"bot", "core", "storage",
+                                                                       "api"})
+    assert not bad, "\n".join(bad)
+
+
+def test_migrations_are_frozen_they_import_no_project_code():
+    bad = offending_imports("storage/migrations/versions",
+                            lambda name: top(name) not in {*PACKAGES, "web"})
     assert not bad, "\n".join(bad)
 
 

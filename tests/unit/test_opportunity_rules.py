@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -41,12 +40,12 @@ from core.domain.opportunities.pipeline import (
     win_rate,
 )
 from core.domain.org.model import Department, Member, OrgTree, Role
+from tests.example_org import SHANGHAI
 
 PIPELINE = Pipeline(tuple(Stage(s.key, s.name, s.name_zh, s.probability, s.outcome)
                           for s in PipelineConfig().stages))
 TODAY = date(2026, 11, 26)
 MAX = Decimal("100000000")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def opportunity(stage: str = "proposal", probability: int = 50, **changes) -> Opportunity:

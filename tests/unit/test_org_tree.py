@@ -73,11 +73,6 @@ def test_roots_and_children_are_in_key_order():
     assert [d.key for d in tree.children(SALES)] == ["east", "west"]
 
 
-def test_walking_the_tree_gives_parents_before_children_with_depth():
-    assert [(depth, d.key) for depth, d in harbor().walk()] == [
-        (0, "finance"), (0, "sales"), (1, "east"), (1, "west")]
-
-
 def test_the_manager_chain_runs_up_to_the_top():
     tree = harbor()
     assert tree.manager_chain(EAST) == [ERIN, DANA]
@@ -259,18 +254,6 @@ def test_ancestors_never_include_the_department_and_mirror_subtrees(tree):
         for other in tree.departments:
             below = dept_id in tree.subtree_ids(other)
             assert below == (other == dept_id or other in ancestors)
-
-
-@quick
-@given(trees())
-def test_walking_visits_every_department_once_after_its_parent(tree):
-    walked = list(tree.walk())
-    order = [d.id for _, d in walked]
-    assert sorted(order) == sorted(tree.departments)
-    for depth, dept in walked:
-        assert depth == len(tree.ancestors(dept.id))
-        if dept.parent_id is not None:
-            assert order.index(dept.parent_id) < order.index(dept.id)
 
 
 @quick

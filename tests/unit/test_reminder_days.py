@@ -10,8 +10,8 @@ import pytest
 from core.config import CalendarConfig, RemindersConfig
 from core.domain.inbox.reminders import ReminderRule, WorkCalendar
 from core.inbox.reminders import configured_rules, next_run, previous_working_day, work_calendar
+from tests.example_org import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEK = WorkCalendar()
 # 2026: Thursday 26 November; National Day week in China with a make-up Saturday.

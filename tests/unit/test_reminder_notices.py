@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from bot.i18n import Translator
 from bot.notices import day_label, render, summary
 from core.domain.inbox.notifications import Notification, NotificationKind
+from tests.example_org import shanghai
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 EN, ZH = Translator("en"), Translator("zh_Hans")
 
 
@@ -18,10 +17,6 @@ EN, ZH = Translator("en"), Translator("zh_Hans")
 class Reader:
     timezone: str = "Asia/Shanghai"
     recipient_name: str = "Carol Lin"
-
-
-def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def notice(kind: NotificationKind, payload: dict, *, due: datetime,
@@ -89,7 +84,7 @@ def test_log_reminder_for_today_and_for_a_day_gone_by():
 
 def test_group_copy_mentions_people_it_can_and_names_the_others():
     payload = {"date": "2026-11-26", "department": "East region", "people": [
-        {"name": "Carol <Lin>", "telegram_id": 2001}, {"name": "王梅", "telegram_id": None}]}
+        {"name": "Carol <Lin>", "account_id": 2001}, {"name": "王梅", "account_id": None}]}
     copy = notice(NotificationKind.LOG_REMINDER, payload, due=shanghai(26, 19), group=True)
     assert text(copy) == ('🗒 No work log yet for today (Thu 26 Nov): '
                           '<a href="tg://user?id=2001">Carol &lt;Lin&gt;</a>, 王梅.')

@@ -46,7 +46,6 @@ class Metric(enum.StrEnum):
 
 _ALIASES = {"visit": Metric.VISITS, "opps": Metric.NEW, "opportunities": Metric.NEW,
             "expense_ratio": Metric.RATIO, "expenses": Metric.RATIO}
-GOAL_UNITS = (UnitKind.MEMBER, UnitKind.DEPARTMENT)
 
 
 def parse_metric(text: str) -> Metric:

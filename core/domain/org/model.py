@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -137,14 +137,6 @@ class OrgTree:
                 found.add(current)
                 stack.extend(self._children.get(current, []))
         return found
-
-    def walk(self) -> Iterator[tuple[int, Department]]:
-        """Every department with its depth, parents before children."""
-        stack = [(0, d) for d in reversed(self.roots())]
-        while stack:
-            depth, dept = stack.pop()
-            yield depth, dept
-            stack.extend((depth + 1, child) for child in reversed(self.children(dept.id)))
 
     def managed_by(self, member: Member) -> set[int]:
         """Departments a member manages, with everything below them."""

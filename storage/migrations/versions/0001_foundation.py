@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
-
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -26,7 +24,7 @@ def upgrade() -> None:
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('category', sa.String(length=64), nullable=False),
     sa.Column('period', sa.String(length=8), nullable=False),
-    sa.Column('amount', storage.types.Money(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('policy', sa.String(length=16), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_budgets')),
     sa.UniqueConstraint('unit_kind', 'unit_id', 'category', 'period', name='uq_budgets_scope')
@@ -77,7 +75,7 @@ def upgrade() -> None:
     sa.Column('username', sa.String(length=64), nullable=True),
     sa.Column('language', sa.String(length=16), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('joined_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('joined_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_members_department_id_departments')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
     sa.UniqueConstraint('key', name=op.f('uq_members_key')),
@@ -111,10 +109,10 @@ def upgrade() -> None:
     sa.Column('digest', sa.String(length=64), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=False),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('roles', sa.String(length=64), nullable=False),
-    sa.Column('used_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('used_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['members.id'], name=op.f('fk_invites_created_by_members')),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_invites_department_id_departments')),

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
-
 revision = '0002'
 down_revision = '0001'
 branch_labels = None
@@ -25,7 +23,7 @@ def upgrade() -> None:
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('at', sa.String(length=5), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
-    sa.Column('last_run_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_run_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_reminder_rules'))
     )
     op.create_table('team_groups',
@@ -34,7 +32,7 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=255), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=False),
     sa.Column('bound_by', sa.Integer(), nullable=False),
-    sa.Column('bound_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('bound_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['bound_by'], ['members.id'], name=op.f('fk_team_groups_bound_by_members')),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_team_groups_department_id_departments')),
@@ -59,12 +57,12 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('chat_id', sa.BigInteger(), nullable=True),
     sa.Column('message_id', sa.BigInteger(), nullable=True),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('due_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('claimed_by', sa.String(length=64), nullable=True),
-    sa.Column('claimed_until', storage.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', storage.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('read_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=500), nullable=True),
     sa.ForeignKeyConstraint(['group_id'], ['team_groups.id'], name=op.f('fk_notifications_group_id_team_groups')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_notifications_member_id_members')),
@@ -77,7 +75,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_notifications_inbox', ['member_id', 'read_at', 'id'], unique=False)
 
     with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('unreachable_since', storage.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('unreachable_since', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('reminders_paused', sa.Boolean(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('quiet_start', sa.String(length=5), nullable=True))
         batch_op.add_column(sa.Column('quiet_end', sa.String(length=5), nullable=True))

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
-
 revision = '0004'
 down_revision = '0003'
 branch_labels = None
@@ -23,8 +21,8 @@ def upgrade() -> None:
     op.create_table('check_ins',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
-    sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('lat', sa.Float(), nullable=False),
     sa.Column('lon', sa.Float(), nullable=False),
     sa.Column('accuracy_m', sa.Float(), nullable=True),
@@ -35,8 +33,8 @@ def upgrade() -> None:
     sa.Column('flags', sa.String(length=200), nullable=False),
     sa.Column('chat_id', sa.BigInteger(), nullable=True),
     sa.Column('message_id', sa.BigInteger(), nullable=True),
-    sa.Column('last_seen_at', storage.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('checked_out_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('checked_out_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_check_ins_customer_id_customers')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_check_ins_member_id_members')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_check_ins'))
@@ -53,7 +51,7 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('opportunity_id', sa.Integer(), nullable=True),
     sa.Column('late', sa.Boolean(), server_default='0', nullable=False),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_log_entries_customer_id_customers')),
     sa.ForeignKeyConstraint(['log_id'], ['work_logs.id'], name=op.f('fk_log_entries_log_id_work_logs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_log_entries'))
@@ -74,9 +72,9 @@ def upgrade() -> None:
     sa.Column('moved_to', sa.Date(), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('verified_check_in_id', sa.Integer(), nullable=True),
-    sa.Column('logged_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('logged_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('logged_late', sa.Boolean(), server_default='0', nullable=False),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_plan_items_customer_id_customers')),
     sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_plan_items_plan_id_plans'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['verified_check_in_id'], ['check_ins.id'], name=op.f('fk_plan_items_verified_check_in_id_check_ins')),
@@ -98,11 +96,11 @@ def upgrade() -> None:
     sa.Column('width', sa.Integer(), nullable=False),
     sa.Column('height', sa.Integer(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
-    sa.Column('taken_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('taken_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('exif_lat', sa.Float(), nullable=True),
     sa.Column('exif_lon', sa.Float(), nullable=True),
     sa.Column('flags', sa.String(length=200), nullable=False),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['check_in_id'], ['check_ins.id'], name=op.f('fk_visit_photos_check_in_id_check_ins')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_visit_photos_member_id_members')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_visit_photos'))
@@ -118,7 +116,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('rating', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('rating_comment', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('rated_by', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('rated_at', storage.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('rated_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_work_logs_rated_by_members'), 'members', ['rated_by'], ['id'])
 
     # ### end Alembic commands ###

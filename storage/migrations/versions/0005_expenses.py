@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
-
 revision = '0005'
 down_revision = '0004'
 branch_labels = None
@@ -24,8 +22,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('submitted_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_expense_reports_member_id_members')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_expense_reports'))
     )
@@ -37,7 +35,7 @@ def upgrade() -> None:
     sa.Column('number', sa.String(length=32), nullable=True),
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=False),
-    sa.Column('amount', storage.types.Money(), nullable=True),
+    sa.Column('amount', sa.BigInteger(), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('category', sa.String(length=32), nullable=True),
     sa.Column('spent_on', sa.Date(), nullable=True),
@@ -48,11 +46,11 @@ def upgrade() -> None:
     sa.Column('report_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('submitted_at', storage.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('decided_at', storage.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('posted_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('posted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ledger_ref', sa.String(length=100), nullable=True),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_expense_claims_department_id_departments')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_expense_claims_member_id_members')),
@@ -77,10 +75,10 @@ def upgrade() -> None:
     sa.Column('approver_id', sa.Integer(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('decided_by', sa.Integer(), nullable=True),
-    sa.Column('decided_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('reached_at', storage.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reminded_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reached_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('escalated', sa.Boolean(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['approver_id'], ['members.id'], name=op.f('fk_approval_steps_approver_id_members')),
     sa.ForeignKeyConstraint(['claim_id'], ['expense_claims.id'], name=op.f('fk_approval_steps_claim_id_expense_claims'), ondelete='CASCADE'),
@@ -97,7 +95,7 @@ def upgrade() -> None:
     sa.Column('claim_id', sa.Integer(), nullable=False),
     sa.Column('action', sa.String(length=16), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('chat_id', sa.BigInteger(), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['members.id'], name=op.f('fk_claim_events_actor_id_members')),
@@ -116,7 +114,7 @@ def upgrade() -> None:
     sa.Column('width', sa.Integer(), nullable=False),
     sa.Column('height', sa.Integer(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['claim_id'], ['expense_claims.id'], name=op.f('fk_claim_receipts_claim_id_expense_claims'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_claim_receipts'))
     )

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
-
 revision = '0006'
 down_revision = '0005'
 branch_labels = None
@@ -26,17 +24,17 @@ def upgrade() -> None:
     sa.Column('department_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('amount', storage.types.Money(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('stage', sa.String(length=32), nullable=False),
     sa.Column('probability', sa.Integer(), nullable=False),
     sa.Column('expected_close', sa.Date(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lost_reason', sa.Text(), nullable=True),
-    sa.Column('last_activity_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_activity_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_opportunities_customer_id_customers')),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_opportunities_department_id_departments')),
     sa.ForeignKeyConstraint(['owner_id'], ['members.id'], name=op.f('fk_opportunities_owner_id_members')),
@@ -53,7 +51,7 @@ def upgrade() -> None:
     sa.Column('opportunity_id', sa.Integer(), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['members.id'], name=op.f('fk_opportunity_notes_author_id_members')),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunities.id'], name=op.f('fk_opportunity_notes_opportunity_id_opportunities'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_opportunity_notes'))
@@ -67,7 +65,7 @@ def upgrade() -> None:
     sa.Column('from_stage', sa.String(length=32), nullable=True),
     sa.Column('to_stage', sa.String(length=32), nullable=False),
     sa.Column('changed_by', sa.Integer(), nullable=False),
-    sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['changed_by'], ['members.id'], name=op.f('fk_opportunity_stages_changed_by_members')),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunities.id'], name=op.f('fk_opportunity_stages_opportunity_id_opportunities'), ondelete='CASCADE'),

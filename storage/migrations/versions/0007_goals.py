@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
-
 revision = '0007'
 down_revision = '0006'
 branch_labels = None
@@ -25,9 +23,9 @@ def upgrade() -> None:
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('metric', sa.String(length=16), nullable=False),
     sa.Column('period', sa.String(length=8), nullable=False),
-    sa.Column('target', storage.types.Money(), nullable=False),
+    sa.Column('target', sa.BigInteger(), nullable=False),
     sa.Column('set_by', sa.Integer(), nullable=True),
-    sa.Column('set_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('set_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['set_by'], ['members.id'], name=op.f('fk_goals_set_by_members')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_goals')),
     sa.UniqueConstraint('unit_kind', 'unit_id', 'metric', 'period', name='uq_goals_scope')

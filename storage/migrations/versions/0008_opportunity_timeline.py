@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
-
 revision = '0008'
 down_revision = '0007'
 branch_labels = None
@@ -35,7 +33,7 @@ def upgrade() -> None:
                               ['owner_id', 'stage', 'closed_at', 'amount', 'probability'],
                               unique=False)
     with op.batch_alter_table('opportunity_stages', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('entered_at', storage.types.UTCDateTime(timezone=True),
+        batch_op.add_column(sa.Column('entered_at', sa.DateTime(timezone=True),
                                       nullable=True))
     # Each move ends the stay in the stage it leaves, entered at the previous change.
     op.execute(

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
-
 revision = '0011'
 down_revision = '0010'
 branch_labels = None
@@ -23,8 +21,8 @@ def upgrade() -> None:
         'inbound_updates',
         sa.Column('update_id', sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column('payload', sa.JSON(), nullable=False),
-        sa.Column('received_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column('handled_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('handled_at', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('update_id', name=op.f('pk_inbound_updates')),
     )
     op.create_index('ix_inbound_updates_pending', 'inbound_updates',

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
-
 revision = '0012'
 down_revision = '0011'
 branch_labels = None
@@ -31,7 +29,7 @@ def upgrade() -> None:
         sa.Column('old_value', sa.Text(), nullable=True),
         sa.Column('new_value', sa.Text(), nullable=True),
         sa.Column('changed_by', sa.Integer(), nullable=True),
-        sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['changed_by'], ['members.id'],
                                 name=op.f('fk_record_changes_changed_by_members')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_record_changes')),

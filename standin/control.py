@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.sandbox.limits import Limits
-from bot.sandbox.transcript import Entry
+from standin.limits import Limits
+from standin.transcript import Entry
 
 if TYPE_CHECKING:
-    from bot.sandbox.actors import SandboxUser
-    from bot.sandbox.server import BotApiStandIn
+    from standin.actors import SandboxUser
+    from standin.server import BotApiStandIn
 
 JSON = dict[str, Any]
 Route = Callable[[JSON], Awaitable[Any]]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.errors import ApiError
-from bot.sandbox.limits import FloodControl, Limits
+from standin.errors import ApiError
+from standin.limits import FloodControl, Limits
 
 
 class FakeClock:

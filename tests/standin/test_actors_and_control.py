@@ -12,9 +12,9 @@ from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bot.sandbox import BotApiStandIn
-from bot.sandbox import updates as sandbox_updates
-from bot.sandbox.actors import auto_entities
+from standin import BotApiStandIn
+from standin import updates as sandbox_updates
+from standin.actors import auto_entities
 
 RunApp = Callable[[], Awaitable[Application]]
 

@@ -30,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.sandbox import BotApiStandIn, Limits, render_transcript
+from standin import BotApiStandIn, Limits, render_transcript
 
 # PTB warns about RetryAfter.retry_after turning into a timedelta one day; not our concern.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

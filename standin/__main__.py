@@ -1,4 +1,4 @@
-"""Serve the Bot API stand-in standalone: python -m bot.sandbox --port 8081 --token ..."""
+"""Serve the Bot API stand-in standalone: python -m standin --port 8081 --token ..."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import asyncio
 import contextlib
 import signal
 
-from bot.sandbox.limits import Limits
-from bot.sandbox.server import BotApiStandIn
+from standin.limits import Limits
+from standin.server import BotApiStandIn
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(prog="python -m bot.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m standin", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default="123456:SANDBOX")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.errors import ApiError
-from bot.sandbox.formatting import format_text, parse_html, parse_markdown_v2
+from standin.errors import ApiError
+from standin.formatting import format_text, parse_html, parse_markdown_v2
 
 
 def spans(entities: list[dict]) -> list[tuple[str, int, int]]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.errors import ApiError, bad_request
+from standin.errors import ApiError, bad_request
 
 Entity = dict[str, Any]
 UserLookup = Callable[[int], dict[str, Any] | None]

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiMapping
 
-from bot.sandbox.errors import ApiError, bad_request
+from standin.errors import ApiError, bad_request
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
 

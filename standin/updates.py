@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bot.sandbox.errors import conflict
+from standin.errors import conflict
 
 if TYPE_CHECKING:
-    from bot.sandbox.state import ChangeSignal
+    from standin.state import ChangeSignal
 
 JSON = dict[str, Any]
 

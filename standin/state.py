@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bot.sandbox.errors import ApiError, bad_request, forbidden
-from bot.sandbox.limits import FloodControl, Limits
-from bot.sandbox.markup import Markup, button_labels, keyboard_kind
-from bot.sandbox.media import FileStore
-from bot.sandbox.transcript import BOT_ACTOR, KINDS, Entry
-from bot.sandbox.updates import UpdateQueue
+from standin.errors import ApiError, bad_request, forbidden
+from standin.limits import FloodControl, Limits
+from standin.markup import Markup, button_labels, keyboard_kind
+from standin.media import FileStore
+from standin.transcript import BOT_ACTOR, KINDS, Entry
+from standin.updates import UpdateQueue
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -38,7 +38,6 @@ ADMIN_RIGHTS = {
     "can_pin_messages": True,
     "can_manage_topics": False,
 }
-MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
 
 
 def chat_member(person: Person, status: str) -> JSON:

@@ -13,15 +13,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox import api_bot, api_messages
-from bot.sandbox.actors import SandboxGroup, SandboxUser
-from bot.sandbox.control import ControlApi
-from bot.sandbox.errors import ApiError
-from bot.sandbox.limits import Limits
-from bot.sandbox.params import read_params
-from bot.sandbox.state import ChatState, Person, Stats, World
-from bot.sandbox.transcript import Entry, render_transcript
-from bot.sandbox.views import BotMessage
+from standin import api_bot, api_messages
+from standin.actors import SandboxGroup, SandboxUser
+from standin.control import ControlApi
+from standin.errors import ApiError
+from standin.limits import Limits
+from standin.params import read_params
+from standin.state import ChatState, Person, Stats, World
+from standin.transcript import Entry, render_transcript
+from standin.views import BotMessage
 
 JSON = dict[str, Any]
 ChatRef = int | SandboxUser | SandboxGroup
@@ -310,13 +310,6 @@ class BotApiStandIn:
         if person is None or person.is_bot:
             raise KeyError(f"unknown user {user_id}")
         return SandboxUser(self.world, person)
-
-    def get_group(self, chat_id: int) -> SandboxGroup:
-        """The SandboxGroup for a known group id."""
-        chat = self.world.chats.get(chat_id)
-        if chat is None or chat.private:
-            raise KeyError(f"unknown group {chat_id}")
-        return SandboxGroup(self.world, chat)
 
     # --- observing -------------------------------------------------------------------------
 

@@ -7,10 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.sandbox.formatting import utf16_len
-from bot.sandbox.markup import find_button, keyboard_kind
-from bot.sandbox.state import CallbackRecord, ChatState, Person, StoredMessage, World
-from bot.sandbox.views import BotMessage
+from standin.formatting import utf16_len
+from standin.markup import find_button, keyboard_kind
+from standin.state import CallbackRecord, ChatState, Person, StoredMessage, World
+from standin.views import BotMessage
 
 JSON = dict[str, Any]
 MessageRef = BotMessage | Mapping[str, Any] | int
@@ -510,39 +510,3 @@ class SandboxGroup:
             raw=change,
         )
         return world.push_update("my_chat_member", change)
-
-    async def add_member(
-        self, user: SandboxUser, *, by: SandboxUser | None = None, status: str = "member"
-    ) -> JSON:
-        """A user joins (or is added): new_chat_members service message."""
-        world, chat = self._world, self.chat
-        chat.members[user.id] = status
-        actor = by or user
-        service = world.new_message(chat, actor.person, {"new_chat_members": [user.as_user()]})
-        world.record(
-            chat,
-            "member_update",
-            actor=actor.person,
-            text=f"{user.display_name} joined {chat.name}",
-            raw=service.data,
-        )
-        if world.bot_sees(chat, service.data):
-            return world.push_update("message", service.data)
-        return world.undelivered("message", service.data)
-
-    async def remove_member(self, user: SandboxUser, *, by: SandboxUser | None = None) -> JSON:
-        """A user leaves (or is removed): left_chat_member service message."""
-        world, chat = self._world, self.chat
-        chat.members[user.id] = "left"
-        actor = by or user
-        service = world.new_message(chat, actor.person, {"left_chat_member": user.as_user()})
-        world.record(
-            chat,
-            "member_update",
-            actor=actor.person,
-            text=f"{user.display_name} left {chat.name}",
-            raw=service.data,
-        )
-        if world.bot_sees(chat, service.data):
-            return world.push_update("message", service.data)
-        return world.undelivered("message", service.data)

@@ -17,12 +17,12 @@ Waiting for the bot without races (everything runs on the test's event loop):
 - idle(quiet): nothing pending and no API call for `quiet` seconds (a heuristic).
 """
 
-from bot.sandbox.actors import SandboxGroup, SandboxUser
-from bot.sandbox.limits import Limits
-from bot.sandbox.server import BotApiStandIn
-from bot.sandbox.state import Stats
-from bot.sandbox.transcript import Entry, render_transcript
-from bot.sandbox.views import BotMessage
+from standin.actors import SandboxGroup, SandboxUser
+from standin.limits import Limits
+from standin.server import BotApiStandIn
+from standin.state import Stats
+from standin.transcript import Entry, render_transcript
+from standin.views import BotMessage
 
 __all__ = [
     "BotApiStandIn",

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot.sandbox.errors import too_many_requests
+from standin.errors import too_many_requests
 
 # History is kept this long when limits are off, so switching them on mid-run sees
 # the recent traffic the way Telegram would.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox.errors import bad_request
-from bot.sandbox.formatting import normalize_url
+from standin.errors import bad_request
+from standin.formatting import normalize_url
 
 Markup = dict[str, Any]
 

@@ -7,8 +7,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sandbox.markup import button_labels, find_button, keyboard_kind
-from bot.sandbox.state import StoredMessage
+from standin.markup import button_labels, find_button, keyboard_kind
+from standin.state import StoredMessage
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 import telegram
 from telegram.ext import Application
 
-from bot.sandbox import BotApiStandIn
+from standin import BotApiStandIn
 
 
 @pytest.fixture

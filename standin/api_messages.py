@@ -6,18 +6,18 @@ import copy
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.sandbox.errors import ApiError, bad_request
-from bot.sandbox.formatting import format_text
-from bot.sandbox.markup import Markup, validate_markup
-from bot.sandbox.media import (
+from standin.errors import ApiError, bad_request
+from standin.formatting import format_text
+from standin.markup import Markup, validate_markup
+from standin.media import (
     BOT_PHOTO_LIMIT,
     BOT_UPLOAD_LIMIT,
     DOWNLOAD_LIMIT,
     StoredFile,
     check_photo_dimensions,
 )
-from bot.sandbox.params import Params, Upload
-from bot.sandbox.state import ChatState, StoredMessage, World
+from standin.params import Params, Upload
+from standin.state import ChatState, StoredMessage, World
 
 JSON = dict[str, Any]
 Handler = Callable[[World, Params], Awaitable[Any]]

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.sandbox.api_messages import target_chat
-from bot.sandbox.errors import bad_request
-from bot.sandbox.params import Params
-from bot.sandbox.state import ChatState, World, chat_member
-from bot.sandbox.updates import Webhook
+from standin.api_messages import target_chat
+from standin.errors import bad_request
+from standin.params import Params
+from standin.state import ChatState, World, chat_member
+from standin.updates import Webhook
 
 JSON = dict[str, Any]
 Handler = Callable[[World, Params], Awaitable[Any]]
