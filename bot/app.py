@@ -15,9 +15,9 @@ from bot.conversations import expense, opportunity, plan
 from bot.conversations import log as work_log
 from bot.handlers import (
     approvals,
-    budget,
+    budgets,
     calendar,
-    checkin,
+    checkins,
     claims,
     digest,
     errors,
@@ -112,8 +112,8 @@ def build_application(config: Config, *, database: Database | None = None,
 def register_handlers(application: Application) -> None:
     application.add_handler(gate.gate_handler(), group=GATE_GROUP)
     application.add_handlers([fallback.edit_guard(), fallback.group_guard()], group=GUARD_GROUP)
-    for module in (start, help_, language, invite, inbox, reminders, groups, digest, checkin,
-                   calendar, team, claims, approvals, budget, stats, export, opportunities,
+    for module in (start, help_, language, invite, inbox, reminders, groups, digest, checkins,
+                   calendar, team, claims, approvals, budgets, stats, export, opportunities,
                    goals):
         application.add_handlers(module.handlers(), group=FEATURE_GROUP)
     # Conversations of later modules go before these, in the same group.
