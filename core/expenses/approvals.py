@@ -416,10 +416,10 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
                           limit=blocking.budget.amount,
                           **budget_names(org, config, blocking.budget))
     extra = escalation_levels(impacts)
-    submitted = ClaimApproval.submit(
+    opened = ClaimApproval.submit(
         claim, _route(org, config, claim, claimant, extra),
         number=claim_number(_local_day(now, settings).year, claim.id), at=now)
-    number = submitted.claim.number
+    number = opened.claim.number
     stage = None
     if claim.opportunity_id is not None:
         on = (claim.opportunity_id, claim.spent_on)
@@ -428,7 +428,7 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
                                       department_id=claimant.department_id, at=now,
                                       stage=stage):
         raise DomainError("claim_changed")
-    steps = await uow.approvals.add_steps(list(submitted.steps))
+    steps = await uow.approvals.add_steps(list(opened.steps))
     submitted = await uow.approvals.claim(claim.id)
     warnings = ([WARN_OVER_BUDGET] if any(i.overrun for i in impacts) else []) + (
         [WARN_ESCALATED] if extra else [])
