@@ -1,7 +1,9 @@
 """Approvals: the route a claim takes when submitted, the decisions on it, and its SLA.
 
 The expenses service calls route_and_submit / budget_impacts / preview_route / withdraw
-inside its own unit of work; the ApprovalService holds the approvers' use cases. Every
+inside its own unit of work; the ApprovalService holds the approvers' use cases. The
+rules are the domain's (ClaimApproval in core/domain/expenses/approvals.py): these use cases
+load the claim and its steps, ask it, store what it decided and send the cards. Every
 status change is a conditional update on the claim's status and version, so two presses
 or two approvers at once give exactly one decision.
 """
