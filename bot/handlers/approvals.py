@@ -33,10 +33,11 @@ from bot.scheduler import wake_dispatcher
 from bot.subjects import SubjectView, shows
 from bot.texts import REFUSALS, refusal
 from core.domain.errors import DomainError
+from core.domain.expenses.approvals import REASON_MAX
 from core.domain.expenses.claims import StepKind, StepState, parse_claim_number
 from core.domain.inbox.notifications import Notification, NotificationKind
 from core.domain.money import format_amount
-from core.expenses.approvals import REASON_MAX, WARN_ESCALATED, ClaimView, Decision
+from core.expenses.approvals import WARN_ESCALATED, ClaimView, Decision
 
 PENDING_REASONS = "approval_reasons"  # user_data: {claim id: version} awaiting a reason
 REASON_MARK = "✍️"

@@ -1,15 +1,17 @@
 """Approvals: the route a claim takes when submitted, the decisions on it, and its SLA.
 
 The expenses service calls route_and_submit / budget_impacts / preview_route / withdraw
-inside its own unit of work; the ApprovalService holds the approvers' use cases. Every
+inside its own unit of work; the ApprovalService holds the approvers' use cases. The
+rules are the domain's (ClaimApproval in core/domain/expenses/approvals.py): these use cases
+load the claim and its steps, ask it, store what it decided and send the cards. Every
 status change is a conditional update on the claim's status and version, so two presses
 or two approvers at once give exactly one decision.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -17,8 +19,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.config import ApprovalSlaConfig, ExpensesConfig
-from core.domain.errors import DomainError, NotAllowed, NotFound
-from core.domain.expenses.approvals import RouteStep, approval_route, may_decide
+from core.domain.errors import DomainError, NotFound
+from core.domain.expenses.approvals import (
+    ClaimApproval,
+    Handover,
+    RouteStep,
+    SlaAction,
+    approval_route,
+    check_reason,
+    check_submittable,
+    escalation_levels,
+    require_pending,
+)
 from core.domain.expenses.budgets import (
     ALERT_THRESHOLDS,
     Budget,
@@ -26,7 +38,6 @@ from core.domain.expenses.budgets import (
     OverrunPolicy,
     UnitKind,
     budgets_for,
-    overrun_policy,
     thresholds_reached,
 )
 from core.domain.expenses.claims import (
@@ -45,13 +56,11 @@ from core.domain.expenses.stats import opportunity_label
 from core.domain.inbox.notifications import NewNotification, NotificationKind
 from core.domain.org.model import Member, OrgSettings, OrgTree, Project, Role
 from core.domain.org.permissions import can_see_money_of
-from core.domain.text import clean_text
 from core.inbox.notifications import publish
 from core.org.members import active_member
 from core.ports import Clock, PhotoFiles, UnitOfWork, UnitOfWorkFactory
 
 SUBJECT = "expense_claim"
-REASON_MAX = 500
 # What SubmitResult.warnings may hold.
 WARN_OVER_BUDGET = "over_budget"
 WARN_ESCALATED = "escalated"
@@ -88,6 +97,10 @@ class OrgView:
     def name(self, member_id: int | None) -> str:
         member = self.members.get(member_id) if member_id is not None else None
         return member.name if member else ""
+
+    @cached_property
+    def names(self) -> dict[int, str]:
+        return {m.id: m.name for m in self.members.values()}
 
     def unit_name(self, kind: UnitKind | None, unit_id: int | None) -> str:
         if kind is UnitKind.DEPARTMENT and unit_id in self.tree.departments:
@@ -382,8 +395,7 @@ async def preview_route(uow: UnitOfWork, claim: Claim, claimant: Member, *,
                         config: ExpensesConfig) -> list[tuple[RouteStep, str]]:
     """Who would approve the claim if submitted now, each with a display name."""
     org = await load_org(uow)
-    policy = overrun_policy(await budget_impacts(uow, claim))
-    extra = 1 if policy is OverrunPolicy.ESCALATE else 0
+    extra = escalation_levels(await budget_impacts(uow, claim))
     return [(step, org.name(step.approver_id) if step.kind is StepKind.MANAGER else "")
             for step in _route(org, config, claim, claimant, extra)]
 
@@ -397,23 +409,19 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
                            settings: OrgSettings, config: ExpensesConfig, now: datetime,
                            chat_id: int | None) -> SubmitResult:
     """Check the budgets, route, number and submit a draft; send the first card."""
-    if claim.status is not ClaimStatus.DRAFT:
-        raise DomainError("claim_not_draft")
-    if claim.missing() or claim.id is None:
-        raise DomainError("claim_incomplete", missing=", ".join(claim.missing()))
+    check_submittable(claim)
     org = await load_org(uow)
     impacts = await budget_impacts(uow, claim)
-    policy = overrun_policy(impacts)
     if (blocking := _blocking(impacts)) is not None:
         raise DomainError("budget_blocked", over=blocking.over,
                           budget=budget_label(org, config, blocking.budget),
                           limit=blocking.budget.amount,
                           **budget_names(org, config, blocking.budget))
-    extra = 1 if policy is OverrunPolicy.ESCALATE else 0
-    route = _route(org, config, claim, claimant, extra)
-    if not route:
-        raise DomainError("no_approver")
-    number = claim_number(_local_day(now, settings).year, claim.id)
+    extra = escalation_levels(impacts)
+    opened = ClaimApproval.submit(
+        claim, _route(org, config, claim, claimant, extra),
+        number=claim_number(_local_day(now, settings).year, claim.id), at=now)
+    number = opened.claim.number
     stage = None
     if claim.opportunity_id is not None:
         on = (claim.opportunity_id, claim.spent_on)
@@ -422,11 +430,7 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
                                       department_id=claimant.department_id, at=now,
                                       stage=stage):
         raise DomainError("claim_changed")
-    steps = await uow.approvals.add_steps([
-        ApprovalStep(None, claim.id, position, r.kind, r.approver_id,
-                     StepState.CURRENT if position == 1 else StepState.WAITING,
-                     reached_at=now if position == 1 else None, escalated=r.escalated)
-        for position, r in enumerate(route, start=1)])
+    steps = await uow.approvals.add_steps(list(opened.steps))
     submitted = await uow.approvals.claim(claim.id)
     warnings = ([WARN_OVER_BUDGET] if any(i.overrun for i in impacts) else []) + (
         [WARN_ESCALATED] if extra else [])
@@ -446,17 +450,14 @@ async def withdraw(uow: UnitOfWork, claim: Claim, actor: Member, *, now: datetim
                    chat_id: int | None, config: ExpensesConfig,
                    settings: OrgSettings) -> Claim:
     """The author takes back a pending claim; the approvers' cards and budget alerts say so."""
-    if actor.id != claim.member_id:
-        raise NotAllowed("not_your_claim")
-    _require_pending(claim)
+    withdrawal = ClaimApproval(claim, await uow.approvals.steps(claim.id)).withdraw(
+        actor, now, chat_id=chat_id)
     if not await uow.approvals.transition(claim.id, version=claim.version,
-                                          status=ClaimStatus.WITHDRAWN, at=now):
-        current = await uow.approvals.claim(claim.id)
-        _require_pending(current)
+                                          status=withdrawal.claim.status, at=now):
+        require_pending(await uow.approvals.claim(claim.id))
         raise DomainError("claim_changed")
-    await uow.approvals.cancel_open_steps(claim.id)
-    await uow.approvals.add_event(ClaimEvent(None, claim.id, ClaimAction.WITHDRAWN, actor.id,
-                                             now, chat_id, {}))
+    await _cancel(uow, claim.id, withdrawal.cancelled)
+    await uow.approvals.add_event(withdrawal.event)
     await revise_cards(uow, claim.id, {"state": str(ClaimStatus.WITHDRAWN),
                                        "by": actor.name, "at": now.isoformat()})
     await refresh_budget_alerts(uow, await load_org(uow), config, await claim_budgets(uow, claim),
@@ -464,16 +465,10 @@ async def withdraw(uow: UnitOfWork, claim: Claim, actor: Member, *, now: datetim
     return await uow.approvals.claim(claim.id)
 
 
-def _require_pending(claim: Claim | None) -> None:
-    """Refuse anything but a pending claim, saying what became of it."""
-    if claim is None:
-        raise NotFound("claim_not_found")
-    if claim.status in (ClaimStatus.APPROVED, ClaimStatus.REJECTED):
-        raise DomainError("claim_decided", status=str(claim.status))
-    if claim.status is ClaimStatus.WITHDRAWN:
-        raise DomainError("claim_withdrawn")
-    if claim.status is not ClaimStatus.PENDING:
-        raise DomainError("claim_not_pending")
+async def _cancel(uow: UnitOfWork, claim_id: int, cancelled: Sequence[ApprovalStep]) -> None:
+    """The claim ended: its open steps are cancelled (in one conditional update)."""
+    if cancelled:
+        await uow.approvals.cancel_open_steps(claim_id)
 
 
 # The approvers' use cases ------------------------------------------------------------------
@@ -511,21 +506,19 @@ class ClaimView:
     names: dict[int, str] = field(default_factory=dict)
 
 
-def current_step(steps: list[ApprovalStep]) -> ApprovalStep | None:
-    return next((s for s in steps if s.state is StepState.CURRENT), None)
+async def load_approval(uow: UnitOfWork, claim_id: int) -> ClaimApproval:
+    """A submitted claim with its steps; NotFound for a claim that does not exist."""
+    claim = await uow.approvals.claim(claim_id)
+    if claim is None:
+        raise NotFound("claim_not_found")
+    return ClaimApproval(claim, await uow.approvals.steps(claim_id))
 
 
-def _involved(org: OrgView, config: ExpensesConfig, actor: Member, claim: Claim,
-              steps: list[ApprovalStep], today: date) -> bool:
-    """The actor had (or has) a card of the claim, or decided one of its steps."""
-    return any(s.decided_by == actor.id or s.approver_id == actor.id
-               or actor in step_recipients(org, config, s, claim.member_id, today)
-               for s in steps)
-
-
-def _last_decision(steps: list[ApprovalStep]) -> ApprovalStep | None:
-    decided = [s for s in steps if s.decided_at is not None]
-    return max(decided, key=lambda s: (s.decided_at, s.position)) if decided else None
+def card_holders(org: OrgView, config: ExpensesConfig, approval: ClaimApproval,
+                 today: date) -> set[int]:
+    """Everyone a card of the claim's steps goes to (approvers, delegates, finance)."""
+    return {person.id for step in approval.steps
+            for person in step_recipients(org, config, step, approval.claim.member_id, today)}
 
 
 class ApprovalService:
@@ -557,41 +550,17 @@ class ApprovalService:
             actor = await active_member(uow, account_id)
             org = await load_org(uow)
             settings = await uow.organization.get() or self._defaults
-            claim, _steps, _step = await self._decidable(
-                uow, org, actor, claim_id, version, _local_day(self._clock.now(), settings))
-            return claim
+            approval = await load_approval(uow, claim_id)
+            approval.decidable_by(actor, version=version, **self._deciding(
+                org, actor, approval, _local_day(self._clock.now(), settings)))
+            return approval.claim
 
-    async def _decidable(self, uow: UnitOfWork, org: OrgView, actor: Member, claim_id: int,
-                         version: int, today: date) -> tuple[Claim, list[ApprovalStep],
-                                                             ApprovalStep]:
-        """The claim, its steps and the step the actor decides; says why not otherwise.
-
-        Those who had a card for the claim learn what became of it; anyone else only
-        hears that it is not theirs to decide.
-        """
-        claim = await uow.approvals.claim(claim_id)
-        if claim is None or claim.status is ClaimStatus.DRAFT:
-            raise NotFound("claim_not_found")
-        if claim.member_id == actor.id:
-            raise NotAllowed("own_claim")
-        steps = await uow.approvals.steps(claim_id)
-        step = current_step(steps)
-        allowed = (step is not None and claim.status is ClaimStatus.PENDING and may_decide(
-            step, actor, claim.member_id,
-            delegators=delegators_of(org, self._config, actor, today)))
-        if allowed and claim.version == version:
-            return claim, steps, step
-        if not _involved(org, self._config, actor, claim, steps, today):
-            raise NotAllowed("not_your_approval")
-        if claim.status is ClaimStatus.WITHDRAWN:
-            raise DomainError("claim_withdrawn")
-        last = _last_decision(steps)
-        if not allowed and last is not None:
-            raise DomainError("already_decided", by=org.name(last.decided_by),
-                              status=str(last.state))
-        if not allowed:
-            raise NotAllowed("not_your_approval")
-        raise DomainError("claim_changed")
+    def _deciding(self, org: OrgView, actor: Member, approval: ClaimApproval,
+                  today: date) -> dict[str, Any]:
+        """What the claim's rules read about the people around a decision today."""
+        return {"delegators": delegators_of(org, self._config, actor, today),
+                "card_holders": card_holders(org, self._config, approval, today),
+                "names": org.names}
 
     async def _decide(self, account_id: int, claim_id: int, *, version: int,
                       chat_id: int | None, action: ClaimAction, reason: str | None) -> Decision:
@@ -600,40 +569,34 @@ class ApprovalService:
             actor = await active_member(uow, account_id)
             org = await load_org(uow)
             settings = await uow.organization.get() or self._defaults
-            claim, steps, step = await self._decidable(uow, org, actor, claim_id, version,
-                                                       _local_day(now, settings))
-            following = [s for s in steps
-                         if s.position > step.position and s.state is StepState.WAITING]
+            approval = await load_approval(uow, claim_id)
+            deciding = self._deciding(org, actor, approval, _local_day(now, settings))
             if action is ClaimAction.REJECTED:
-                status = ClaimStatus.REJECTED
+                decision = approval.reject(actor, now, reason, version=version,
+                                           chat_id=chat_id, **deciding)
             else:
-                status = ClaimStatus.PENDING if following else ClaimStatus.APPROVED
+                decision = approval.approve(actor, now, version=version, chat_id=chat_id,
+                                            **deciding)
+            claim, decided, next_step = approval.claim, decision.step, decision.next_step
+            status = decision.claim.status
             if not await uow.approvals.transition(claim.id, version=claim.version,
                                                   status=status, at=now):
-                await self._first_was(uow, org, claim.id)
-            decided = replace(step, state=StepState(str(action)), decided_by=actor.id,
-                              decided_at=now, reason=reason)
+                now_is = ClaimApproval(await uow.approvals.claim(claim.id) or claim,
+                                       await uow.approvals.steps(claim.id))
+                raise now_is.lost_race(org.names)
             await uow.approvals.save_step(decided)
-            next_step = None
-            if status is ClaimStatus.PENDING:
-                next_step = replace(following[0], state=StepState.CURRENT, reached_at=now)
+            if next_step is not None:
                 await uow.approvals.save_step(next_step)
-            elif status is ClaimStatus.REJECTED:
-                await uow.approvals.cancel_open_steps(claim.id)
-            await uow.approvals.add_event(ClaimEvent(
-                None, claim.id, action, actor.id, now, chat_id,
-                {"step": step.position, "version": claim.version,
-                 **({"reason": reason} if reason else {}),
-                 **({"for": step.approver_id} if step.approver_id not in (None, actor.id)
-                    else {})}))
+            await _cancel(uow, claim.id, decision.cancelled)
+            await uow.approvals.add_event(decision.event)
             after = await uow.approvals.claim(claim.id)
             steps = await uow.approvals.steps(claim.id)
             outcome = {"state": str(status) if status is not ClaimStatus.PENDING else "passed",
                        "by": actor.name, "reason": reason, "at": now.isoformat()}
-            await revise_cards(uow, claim.id, outcome, positions={step.position})
+            await revise_cards(uow, claim.id, outcome, positions={decided.position})
             if next_step is None:
                 # Earlier approvers keep their own step's line and learn how it ended.
-                earlier = {s.position for s in steps if s.position < step.position}
+                earlier = {s.position for s in steps if s.position < decided.position}
                 await revise_cards(uow, claim.id, {
                     "final": str(status), "final_by": actor.name, "final_reason": reason},
                     positions=earlier)
@@ -647,18 +610,9 @@ class ApprovalService:
             await self._tell_claimant(uow, org, after, decided, next_step, now=now,
                                       settings=settings)
             await uow.commit()
-            return Decision(after, action, decided, next_step,
+            return Decision(after, decision.action, decided, next_step,
                             org.name(next_step.approver_id) if next_step else "",
                             org.name(after.member_id))
-
-    async def _first_was(self, uow: UnitOfWork, org: OrgView, claim_id: int) -> None:
-        """Someone changed the claim between the read and the update: say who."""
-        current = await uow.approvals.claim(claim_id)
-        if current is not None and current.status is ClaimStatus.WITHDRAWN:
-            raise DomainError("claim_withdrawn")
-        last = _last_decision(await uow.approvals.steps(claim_id))
-        raise DomainError("already_decided", by=org.name(last.decided_by) if last else "",
-                          status=str(last.state) if last else "")
 
     async def _tell_claimant(self, uow: UnitOfWork, org: OrgView, claim: Claim,
                              step: ApprovalStep, next_step: ApprovalStep | None, *,
@@ -684,26 +638,25 @@ class ApprovalService:
             org = await load_org(uow)
             settings = await uow.organization.get() or self._defaults
             today = _local_day(self._clock.now(), settings)
-            claim = await uow.approvals.claim(claim_id)
-            if claim is None or claim.status is ClaimStatus.DRAFT:
+            approval = await load_approval(uow, claim_id)
+            claim, steps = approval.claim, list(approval.steps)
+            if claim.status is ClaimStatus.DRAFT:
                 raise NotFound("claim_not_found")
-            steps = await uow.approvals.steps(claim_id)
             claimant = org.members.get(claim.member_id)
-            if not (_involved(org, self._config, actor, claim, steps, today)
+            if not (approval.involves(actor.id, card_holders(org, self._config, approval, today))
                     or claimant is None or can_see_money_of(actor, claimant, org.tree)):
                 raise NotFound("claim_not_found")
-            step = current_step(steps)
-            open_steps = [s for s in steps if s.state is not StepState.CANCELLED] or steps
+            step = approval.current
+            open_steps = list(approval.open_steps)
             impacts = await budget_impacts(uow, claim)
             payload = card_payload(org, self._config, claim, step or open_steps[-1],
                                    open_steps, impacts,
                                    duplicates=await possible_duplicates(uow, claim),
                                    opportunity=await opportunity_title(uow,
                                                                        claim.opportunity_id))
-            can = step is not None and claim.status is ClaimStatus.PENDING and may_decide(
-                step, actor, claim.member_id,
-                delegators=delegators_of(org, self._config, actor, today))
-            last = _last_decision(steps)
+            can = approval.may_decide(
+                actor, delegators=delegators_of(org, self._config, actor, today))
+            last = approval.last_decision
             if claim.status is not ClaimStatus.PENDING:
                 payload.update(state=str(claim.status), by=org.name(last.decided_by)
                                if last and claim.status is not ClaimStatus.WITHDRAWN
@@ -755,68 +708,56 @@ class ApprovalService:
                 claim = await uow.approvals.claim(step.claim_id)
                 if claim is None or claim.status is not ClaimStatus.PENDING:
                     continue
-                waited = now - step.reached_at
-                if waited >= escalate and not step.escalated:
-                    created += await self._escalate(uow, org, claim, step, now, settings)
-                elif waited >= remind and step.reminded_at is None:
-                    created += await self._remind(uow, org, claim, step, now, settings)
+                approval = ClaimApproval(claim, await uow.approvals.steps(claim.id))
+                due = approval.sla_due(now, remind_after=remind, escalate_after=escalate)
+                if due is SlaAction.ESCALATE:
+                    created += await self._escalate(uow, org, approval, now, settings)
+                elif due is SlaAction.REMIND:
+                    created += await self._remind(uow, org, approval, now, settings)
             await uow.commit()
         return created
 
-    async def _remind(self, uow: UnitOfWork, org: OrgView, claim: Claim, step: ApprovalStep,
+    async def _remind(self, uow: UnitOfWork, org: OrgView, approval: ClaimApproval,
                       now: datetime, settings: OrgSettings) -> int:
+        claim, step = approval.claim, approval.current
+        reminder = approval.remind(now)
         if not await uow.approvals.mark_reminded(step.id, now):
             return 0
-        await uow.approvals.add_event(ClaimEvent(
-            None, claim.id, ClaimAction.REMINDED, None, now, None,
-            {"step": step.position, "approver": step.approver_id}))
+        await uow.approvals.add_event(reminder.event)
+        return await self._ask_again(uow, org, claim, step, now, settings)
+
+    async def _ask_again(self, uow: UnitOfWork, org: OrgView, claim: Claim, step: ApprovalStep,
+                         now: datetime, settings: OrgSettings) -> int:
         steps = await uow.approvals.steps(claim.id)
         return await publish_cards(uow, org, self._config, claim, step, steps, now=now,
                                    settings=settings, suffix=":reminder", reminder=True)
 
-    async def _escalate(self, uow: UnitOfWork, org: OrgView, claim: Claim, step: ApprovalStep,
+    async def _escalate(self, uow: UnitOfWork, org: OrgView, approval: ClaimApproval,
                         now: datetime, settings: OrgSettings) -> int:
         """The next manager above the approver takes the step over (finance steps and the
         top of the tree have nobody above: their approvers are reminded instead)."""
-        target = None
-        if step.kind is StepKind.MANAGER:
-            claimant = org.members.get(claim.member_id)
-            chain = org.tree.manager_chain(claimant.department_id) if claimant else []
-            # Counted from where the approver stands, whether or not they still work here.
-            above = chain[chain.index(step.approver_id) + 1:] if step.approver_id in chain \
-                else []
-            target = next((m for m in above
-                           if m != claim.member_id and m not in org.retired), None)
-        if not await uow.approvals.escalate_step(step.id, target, now):
+        claim, step = approval.claim, approval.current
+        handover = approval.escalate(org.tree, org.members.get(claim.member_id),
+                                     retired=org.retired, at=now)
+        if not await uow.approvals.escalate_step(step.id, handover.to, now):
             return 0
-        if target is None:
-            if step.reminded_at is None:
-                await uow.approvals.add_event(ClaimEvent(
-                    None, claim.id, ClaimAction.REMINDED, None, now, None,
-                    {"step": step.position, "approver": step.approver_id}))
-                steps = await uow.approvals.steps(claim.id)
-                return await publish_cards(uow, org, self._config, claim, step, steps,
-                                           now=now, settings=settings, suffix=":reminder",
-                                           reminder=True)
-            return 0
-        await uow.approvals.add_event(ClaimEvent(
-            None, claim.id, ClaimAction.ESCALATED, None, now, None,
-            {"step": step.position, "from": step.approver_id, "to": target,
-             "hours": int((now - step.reached_at).total_seconds() // 3600)}))
-        return await self._passed_to(uow, org, claim, step, target, "escalated", now, settings,
-                                     suffix=":escalated")
+        if handover.event is not None:
+            await uow.approvals.add_event(handover.event)
+        if handover.to is None:
+            if handover.event is None:
+                return 0
+            return await self._ask_again(uow, org, claim, step, now, settings)
+        return await self._passed_to(uow, org, claim, step, handover, "escalated", now,
+                                     settings, suffix=":escalated")
 
     async def _passed_to(self, uow: UnitOfWork, org: OrgView, claim: Claim,
-                         step: ApprovalStep, target: int, state: str, now: datetime,
+                         step: ApprovalStep, handover: Handover, state: str, now: datetime,
                          settings: OrgSettings, *, suffix: str) -> int:
-        """The step now waits on `target`: the old cards say so, the new approver gets one."""
-        steps = await uow.approvals.steps(claim.id)
-        # The new approver decides this step: a later step of theirs would ask them twice.
-        for later in steps:
-            if later.position > step.position and later.approver_id == target \
-                    and later.state is StepState.WAITING:
-                await uow.approvals.save_step(replace(later, state=StepState.CANCELLED))
-        await revise_cards(uow, claim.id, {"state": state, "by": org.name(target),
+        """The step now waits on another approver: the old cards say so, the new approver
+        gets one."""
+        for later in handover.cancelled:
+            await uow.approvals.save_step(later)
+        await revise_cards(uow, claim.id, {"state": state, "by": org.name(handover.to),
                                            "at": now.isoformat()}, positions={step.position})
         steps = await uow.approvals.steps(claim.id)
         moved = next(s for s in steps if s.id == step.id)
@@ -841,36 +782,15 @@ class ApprovalService:
                 claim = await uow.approvals.claim(step.claim_id)
                 if claim is None or claim.status is not ClaimStatus.PENDING:
                     continue
-                target = self._stand_in_for(org, claim, step,
-                                            await uow.approvals.steps(claim.id))
-                if target is None or not await uow.approvals.hand_over_step(
-                        step.id, step.approver_id, target):
+                approval = ClaimApproval(claim, await uow.approvals.steps(claim.id))
+                handover = approval.pass_over(org.tree, org.members.get(claim.member_id),
+                                              retired=org.retired, at=now)
+                if handover is None or not await uow.approvals.hand_over_step(
+                        step.id, handover.previous, handover.to):
                     continue
-                await uow.approvals.add_event(ClaimEvent(
-                    None, claim.id, ClaimAction.HANDED_OVER, None, now, None,
-                    {"step": step.position, "from": step.approver_id, "to": target}))
-                created += await self._passed_to(uow, org, claim, step, target, "handed_over",
-                                                 now, settings, suffix=f":handed_over:{target}")
+                await uow.approvals.add_event(handover.event)
+                created += await self._passed_to(uow, org, claim, step, handover,
+                                                 "handed_over", now, settings,
+                                                 suffix=f":handed_over:{handover.to}")
             await uow.commit()
         return created
-
-    @staticmethod
-    def _stand_in_for(org: OrgView, claim: Claim, step: ApprovalStep,
-                      steps: list[ApprovalStep]) -> int | None:
-        """The first active manager above the claimant who has not decided on it yet."""
-        claimant = org.members.get(claim.member_id)
-        if claimant is None:
-            return None
-        decided = {s.decided_by for s in steps if s.position < step.position}
-        chain = org.tree.manager_chain(claimant.department_id, retired=org.retired)
-        return next((m for m in chain if m != claim.member_id and m not in decided), None)
-
-
-def check_reason(text: str) -> str:
-    """A rejection says why: 1 to 500 characters."""
-    reason = clean_text(text or "").strip()
-    if not reason:
-        raise DomainError("reason_empty")
-    if len(reason) > REASON_MAX:
-        raise DomainError("reason_too_long", limit=REASON_MAX)
-    return reason

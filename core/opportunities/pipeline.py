@@ -23,14 +23,12 @@ from core.domain.audit import OPPORTUNITY, changes_between
 from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.money import CENT
 from core.domain.opportunities.pipeline import (
-    LOST,
     ClaimTotal,
     Note,
     Opportunity,
     OpportunityScope,
     Pipeline,
     Stage,
-    StageChange,
     StageSum,
     TimelineEntry,
     average_days,
@@ -40,15 +38,12 @@ from core.domain.opportunities.pipeline import (
     check_close_date,
     check_note,
     check_probability,
-    check_reason,
     check_title,
     funnel,
-    may_move,
     may_reopen,
     may_see_money,
     merge_timeline,
     parse_close_date,
-    probability_after,
     win_rate,
 )
 from core.domain.org.model import Customer, Member, OrgSettings, OrgTree, Role
@@ -470,26 +465,14 @@ class OpportunityService:
         `from_stage` is the stage the person saw: if the deal moved since, nothing changes.
         """
         async with self._uows() as uow:
-            member, opportunity, owner, tree = await self._workable(uow, account_id,
-                                                                    opportunity_id)
-            if from_stage is not None and from_stage != opportunity.stage:
-                raise DomainError("opp_changed")
-            target = may_move(opportunity, to_stage, self.pipeline,
-                              may_reopen_it=may_reopen(member, owner, tree), reason=reason)
-            reason = check_reason(reason) if target.outcome == LOST else None
-            now = self._clock.now()
+            member = await active_member(uow, account_id)
+            opportunity, owner, tree = await self._visible(uow, member, opportunity_id)
             today, _ = await self._today(uow)
-            expected_close = opportunity.expected_close
-            if not target.terminal and expected_close < today:
-                expected_close = today  # reopened: it can no longer close in the past
-            moved = replace(opportunity, stage=target.key,
-                            probability=probability_after(opportunity, target, self.pipeline),
-                            closed_at=now if target.terminal else None, lost_reason=reason,
-                            expected_close=expected_close, updated_at=now)
-            await self._save(uow, opportunity, moved, member)
-            await uow.opportunities.add_change(StageChange(
-                opportunity.id, opportunity.stage, target.key, member.id, now, reason),
-                day=today)
+            move = opportunity.move_to(to_stage, by=member, owner=owner, tree=tree,
+                                       at=self._clock.now(), today=today,
+                                       pipeline=self.pipeline, reason=reason, seen=from_stage)
+            await self._save(uow, opportunity, move.opportunity, member)
+            await uow.opportunities.add_change(move.change, day=today)
             card = await self._card(uow, member, opportunity_id)
             await uow.commit()
             return card

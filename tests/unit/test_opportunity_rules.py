@@ -291,3 +291,83 @@ def test_the_timeline_merges_sources_newest_first_in_pages():
 
 def test_days_per_stage_can_keep_only_stays_that_ended_in_a_period():
     assert days_per_stage(HISTORY, at(15), at(30)) == {"proposal": Decimal("10.7")}
+
+
+# Moving a deal: Opportunity.move_to decides, the service stores what it returns.
+
+MOVED_AT = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+def move(deal: Opportunity, stage: str, by: Member = CAROL, **kwargs):
+    return deal.move_to(stage, by=by, owner=CAROL, tree=TREE, at=MOVED_AT, today=TODAY,
+                        pipeline=PIPELINE, **kwargs)
+
+
+def test_a_move_returns_the_deal_after_it_and_the_change_to_keep():
+    moved = move(opportunity(), "negotiation")
+    assert (moved.opportunity.stage, moved.opportunity.probability,
+            moved.opportunity.updated_at, moved.opportunity.closed_at) == (
+        "negotiation", 75, MOVED_AT, None)
+    assert moved.change == StageChange(7, "proposal", "negotiation", CAROL.id, MOVED_AT, None)
+    assert opportunity().stage == "proposal"  # the deal read stays as it was
+
+
+def test_winning_closes_the_deal_with_certainty():
+    moved = move(opportunity(probability=60), "won")
+    assert (moved.opportunity.probability, moved.opportunity.closed_at,
+            moved.opportunity.lost_reason) == (100, MOVED_AT, None)
+
+
+def test_losing_keeps_the_reason_cleaned_and_it_is_needed():
+    moved = move(opportunity(), "lost", reason="  chose a rival ")
+    assert (moved.opportunity.stage, moved.opportunity.probability,
+            moved.opportunity.lost_reason) == ("lost", 0, "chose a rival")
+    assert moved.change.reason == "chose a rival"
+    refused("opp_lost_reason", move, opportunity(), "lost")
+    refused("opp_reason_too_long", move, opportunity(), "lost", reason="x" * 501)
+    # A reason given for an open stage is not kept.
+    assert move(opportunity(), "lead", reason="why not").change.reason is None
+
+
+def test_a_move_refuses_the_same_stage_an_unknown_one_and_a_stale_card():
+    refused("opp_same_stage", move, opportunity(), "proposal")
+    refused("opp_stage_unknown", move, opportunity(), "dreaming")
+    refused("opp_changed", move, opportunity(), "negotiation", seen="lead")
+    assert move(opportunity(), "negotiation", seen="proposal").opportunity.stage == \
+        "negotiation"
+
+
+@pytest.mark.parametrize("actor", [WALT, FIONA, Member(6, "li", "Li", 2)])
+def test_only_those_who_work_the_deal_move_it(actor):
+    with pytest.raises(NotAllowed) as caught:
+        move(opportunity(), "negotiation", by=actor)
+    assert caught.value.code == "opp_read_only"
+
+
+def test_the_owner_may_not_reopen_a_closed_deal_but_their_manager_may():
+    won = opportunity("won", 100, expected_close=date(2026, 11, 1), closed_at=MOVED_AT)
+    with pytest.raises(NotAllowed) as caught:
+        move(won, "negotiation")
+    assert caught.value.code == "opp_reopen_not_allowed"
+    reopened = move(won, "negotiation", by=ERIN)
+    assert (reopened.opportunity.stage, reopened.opportunity.closed_at,
+            reopened.opportunity.probability) == ("negotiation", None, 75)
+    # It can no longer close in the past.
+    assert reopened.opportunity.expected_close == TODAY
+    assert reopened.change.changed_by == ERIN.id
+
+
+@given(st.sampled_from([s.key for s in PIPELINE.stages]),
+       st.sampled_from([s.key for s in PIPELINE.stages]))
+def test_a_move_by_an_admin_lands_on_its_stage_or_says_why_not(start, target):
+    deal = opportunity(start, PIPELINE.get(start).probability)
+    try:
+        moved = move(deal, target, by=ADMIN, reason="price")
+    except DomainError as error:
+        assert error.code == "opp_same_stage" and start == target
+        return
+    after = moved.opportunity
+    assert (after.stage, moved.change.from_stage, moved.change.to_stage) == (
+        target, start, target)
+    assert (after.closed_at is not None) == PIPELINE.get(target).terminal
+    assert after.version == deal.version  # the store raises it with its conditional write

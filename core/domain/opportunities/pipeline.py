@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
@@ -113,6 +113,34 @@ class Opportunity:
     def overdue(self, today: date, pipeline: Pipeline) -> bool:
         return pipeline.is_open(self.stage) and self.expected_close < today
 
+    def move_to(self, stage: str, *, by: Member, owner: Member, tree: OrgTree, at: datetime,
+                today: date, pipeline: Pipeline, reason: str | None = None,
+                seen: str | None = None) -> StageMove:
+        """Move the deal to another stage, or say why not; the deal after the move and the
+        line its stage history keeps.
+
+        Those who work the deal move it (`owner` is its owner's member); a won or lost deal
+        is reopened only by those who may reopen it; the lost stage needs a reason. `seen`
+        is the stage the person looked at: if the deal moved since, nothing changes. The
+        probability follows the stage (see probability_after); a reopened deal can no
+        longer close in the past.
+        """
+        if not can_change(by, owner, tree):
+            raise NotAllowed("opp_read_only")
+        if seen is not None and seen != self.stage:
+            raise DomainError("opp_changed")
+        target = may_move(self, stage, pipeline, may_reopen_it=may_reopen(by, owner, tree),
+                          reason=reason)
+        reason = check_reason(reason) if target.outcome == LOST else None
+        expected_close = self.expected_close
+        if not target.terminal and expected_close < today:
+            expected_close = today
+        moved = replace(self, stage=target.key,
+                        probability=probability_after(self, target, pipeline),
+                        closed_at=at if target.terminal else None, lost_reason=reason,
+                        expected_close=expected_close, updated_at=at)
+        return StageMove(moved, StageChange(self.id, self.stage, target.key, by.id, at, reason))
+
 
 @dataclass(frozen=True)
 class OpportunityScope:
@@ -135,6 +163,14 @@ class StageChange:
     at: datetime
     reason: str | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class StageMove:
+    """What a stage move changed: the deal after it and the change its history keeps."""
+
+    opportunity: Opportunity
+    change: StageChange
 
 
 @dataclass(frozen=True)
