@@ -15,8 +15,7 @@ from telegram.warnings import PTBUserWarning
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import all_translations
 from bot.keyboards import MAIN_MENU, MenuButton, counted_label_pattern
-from core.domain.days import Toward
-from core.domain.schedule.plans import parse_day
+from core.domain.days import Toward, parse_day
 
 # A rep interrupted by a customer comes back within the hour; after that the draft is gone.
 TIMEOUT = timedelta(minutes=45)

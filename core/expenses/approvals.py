@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from core.config import ApprovalSlaConfig, ExpensesConfig
 from core.domain.errors import DomainError, NotAllowed, NotFound
-from core.domain.expenses.approvals import RouteStep, approval_route, may_decide
+from core.domain.expenses.approvals import RouteStep, approval_route, may_decide, own_claim
 from core.domain.expenses.budgets import (
     ALERT_THRESHOLDS,
     Budget,
@@ -26,6 +26,7 @@ from core.domain.expenses.budgets import (
     OverrunPolicy,
     UnitKind,
     budgets_for,
+    extra_levels,
     overrun_policy,
     thresholds_reached,
 )
@@ -160,14 +161,14 @@ def step_recipients(org: OrgView, config: ExpensesConfig, step: ApprovalStep,
                     claimant_id: int, today: date) -> list[Member]:
     """Who receives a step's card: the approver and their delegate, or finance."""
     if step.kind is StepKind.FINANCE:
-        people = [m for m in org.finance if m.id != claimant_id]
+        people = [m for m in org.finance if not own_claim(m, claimant_id)]
     else:
         approver = org.members.get(step.approver_id)
         people = [approver] if approver is not None and approver.active else []
         people += delegates_of(org, config, step.approver_id, today)
     seen: dict[int, Member] = {}
     for person in people:
-        if person.id != claimant_id:
+        if not own_claim(person, claimant_id):
             seen.setdefault(person.id, person)
     return list(seen.values())
 
@@ -370,12 +371,12 @@ async def revise_cards(uow: UnitOfWork, claim_id: int, outcome: dict[str, Any], 
 # The seam with the claimant's side ---------------------------------------------------------
 
 def _route(org: OrgView, config: ExpensesConfig, claim: Claim, claimant: Member,
-           extra_levels: int) -> list[RouteStep]:
+           policy: OverrunPolicy | None) -> list[RouteStep]:
     return approval_route(org.tree, claimant, claim.amount or Decimal(0),
                           config.approval_thresholds,
                           finance_ids=[m.id for m in org.finance],
                           finance_step=config.finance_step, retired=org.retired,
-                          extra_levels=extra_levels)
+                          extra_levels=extra_levels(policy))
 
 
 async def preview_route(uow: UnitOfWork, claim: Claim, claimant: Member, *,
@@ -383,9 +384,8 @@ async def preview_route(uow: UnitOfWork, claim: Claim, claimant: Member, *,
     """Who would approve the claim if submitted now, each with a display name."""
     org = await load_org(uow)
     policy = overrun_policy(await budget_impacts(uow, claim))
-    extra = 1 if policy is OverrunPolicy.ESCALATE else 0
     return [(step, org.name(step.approver_id) if step.kind is StepKind.MANAGER else "")
-            for step in _route(org, config, claim, claimant, extra)]
+            for step in _route(org, config, claim, claimant, policy)]
 
 
 def _blocking(impacts: list[BudgetImpact]) -> BudgetImpact | None:
@@ -409,8 +409,7 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
                           budget=budget_label(org, config, blocking.budget),
                           limit=blocking.budget.amount,
                           **budget_names(org, config, blocking.budget))
-    extra = 1 if policy is OverrunPolicy.ESCALATE else 0
-    route = _route(org, config, claim, claimant, extra)
+    route = _route(org, config, claim, claimant, policy)
     if not route:
         raise DomainError("no_approver")
     number = claim_number(_local_day(now, settings).year, claim.id)
@@ -429,7 +428,7 @@ async def route_and_submit(uow: UnitOfWork, claim: Claim, claimant: Member, *,
         for position, r in enumerate(route, start=1)])
     submitted = await uow.approvals.claim(claim.id)
     warnings = ([WARN_OVER_BUDGET] if any(i.overrun for i in impacts) else []) + (
-        [WARN_ESCALATED] if extra else [])
+        [WARN_ESCALATED] if extra_levels(policy) else [])
     await uow.approvals.add_event(ClaimEvent(
         None, claim.id, ClaimAction.SUBMITTED, claimant.id, now, chat_id,
         {"number": number, "amount": str(claim.amount), "steps": len(steps),
@@ -572,7 +571,7 @@ class ApprovalService:
         claim = await uow.approvals.claim(claim_id)
         if claim is None or claim.status is ClaimStatus.DRAFT:
             raise NotFound("claim_not_found")
-        if claim.member_id == actor.id:
+        if own_claim(actor, claim.member_id):
             raise NotAllowed("own_claim")
         steps = await uow.approvals.steps(claim_id)
         step = current_step(steps)

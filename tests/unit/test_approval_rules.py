@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from core.domain.expenses.approvals import RouteStep, approval_route, may_decide
+from core.domain.expenses.approvals import RouteStep, approval_route, may_decide, own_claim
 from core.domain.expenses.budgets import (
     Budget,
     BudgetImpact,
     OverrunPolicy,
     UnitKind,
     budgets_for,
+    extra_levels,
     overrun_policy,
     thresholds_reached,
 )
@@ -118,3 +119,13 @@ def test_alert_thresholds_are_reached_at_80_and_100_percent():
     assert thresholds_reached(Decimal("799.99"), Decimal("1000")) == []
     assert thresholds_reached(Decimal("800"), Decimal("1000")) == [80]
     assert thresholds_reached(Decimal("1000"), Decimal("1000")) == [80, 100]
+
+
+def test_only_an_escalating_budget_adds_an_approval_level():
+    assert extra_levels(OverrunPolicy.ESCALATE) == 1
+    assert [extra_levels(p) for p in (OverrunPolicy.WARN, OverrunPolicy.BLOCK, None)] == [0, 0, 0]
+
+
+def test_a_claim_is_its_claimants_own_and_nobody_elses():
+    assert own_claim(CAROL, CAROL.id)
+    assert not own_claim(ERIN, CAROL.id)

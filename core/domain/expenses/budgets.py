@@ -79,6 +79,11 @@ def overrun_policy(impacts: Iterable[BudgetImpact]) -> OverrunPolicy | None:
     return None
 
 
+def extra_levels(policy: OverrunPolicy | None) -> int:
+    """Approval levels an overrun adds to the route: one more manager for ESCALATE."""
+    return 1 if policy is OverrunPolicy.ESCALATE else 0
+
+
 ALERT_THRESHOLDS = (80, 100)
 
 

@@ -76,6 +76,10 @@ class Project:
     active: bool = True
 
 
+# A customer's geofence when the org file names none.
+DEFAULT_RADIUS_M = 200
+
+
 @dataclass(frozen=True)
 class Customer:
     id: int | None
@@ -84,7 +88,7 @@ class Customer:
     address: str
     lat: float
     lon: float
-    radius_m: int = 200
+    radius_m: int = DEFAULT_RADIUS_M
 
 
 class CycleError(ValueError):
