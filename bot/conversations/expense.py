@@ -34,7 +34,7 @@ from telegram.ext import (
 from bot.context import CrmContext
 from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
 from bot.handlers.approvals import duplicate_warning
-from bot.handlers.claims import category_name, claim_line, money, say
+from bot.handlers.claims import category_name, claim_line, say
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
@@ -44,6 +44,7 @@ from core.domain.errors import DomainError
 from core.domain.expenses.budgets import UnitKind
 from core.domain.expenses.claims import AMOUNT_EXAMPLE, StepKind
 from core.domain.expenses.drafts import DraftStep
+from core.domain.money import format_amount
 from core.expenses.claims import ClaimSummary, DraftView
 
 # States: what typed text is the answer to (buttons work in every state).
@@ -129,7 +130,7 @@ def question(t: Translator, context: CrmContext,
     if step is DraftStep.RECEIPT:
         if view.receipt_required:
             return (head + t("📷 Please send a photo of the receipt: claims above {limit} need "
-                             "one.", limit=money(config.receipt_required_above)), None, TAP)
+                             "one.", limit=format_amount(config.receipt_required_above)), None, TAP)
         return (head + t("📷 Send a photo of the receipt, if you have one."),
                 InlineKeyboardMarkup([[InlineKeyboardButton(
                     t("⏭ No receipt"), callback_data=f"exp:r:{cid}")]]), TAP)
@@ -151,10 +152,11 @@ def budget_line(t: Translator, config, summary: ClaimSummary, impact) -> str:
                 else t("All categories"))
     label = " · ".join([category, summary.unit_name, budget.period.label])
     line = t("{label}: {used} of {limit} used; with this claim {after} ({percent}%)",
-             label=escape(label), used=money(impact.used), limit=money(budget.amount),
-             after=money(impact.after), percent=impact.percent)
+             label=escape(label), used=format_amount(impact.used),
+             limit=format_amount(budget.amount), after=format_amount(impact.after),
+             percent=impact.percent)
     if impact.overrun:
-        return "⚠️ " + line + " " + t("— over by {over}", over=money(impact.over))
+        return "⚠️ " + line + " " + t("— over by {over}", over=format_amount(impact.over))
     return line
 
 
@@ -162,7 +164,7 @@ def summary_screen(t: Translator, context: CrmContext,
                    summary: ClaimSummary) -> tuple[str, InlineKeyboardMarkup]:
     claim, config = summary.claim, context.services.expenses.config
     cid = claim.id
-    amount = f"{claim.currency} {money(claim.amount)}"
+    amount = format_amount(claim.amount, claim.currency)
     lines = [t("🧾 <b>Your claim</b> (draft)"),
              t("Amount: {amount}", amount=amount),
              t("Category: {category}", category=escape(category_name(t, config, claim.category))),
@@ -472,7 +474,7 @@ def submitted_text(t: Translator, context: CrmContext, result) -> str:
     claim = result.claim
     config = context.services.expenses.config
     first = result.steps[0] if result.steps else None
-    amount = f"{claim.currency} {money(claim.amount)}"
+    amount = format_amount(claim.amount, claim.currency)
     lines = [t("✅ Claim <b>{number}</b> submitted: {amount} · {category}.",
                number=claim.number, amount=amount,
                category=escape(category_name(t, config, claim.category)))]

@@ -63,10 +63,6 @@ EVENTS = {
 
 # Reading a snapshot ------------------------------------------------------------------------
 
-def _money(value: str | None, currency: str) -> str:
-    return format_amount(Decimal(value or "0"), currency)
-
-
 def _category(payload: dict, t: Translator) -> str:
     """The category's name in the reader's language (both are in the snapshot)."""
     if t.language == "zh_Hans" and payload.get("category_name_zh"):
@@ -80,9 +76,9 @@ def budget_line(budget: dict, currency: str, t: Translator) -> str:
     category = _category(budget, t) or t("All categories")
     label = " · ".join([category, budget["unit"], budget["period"]])
     return t("{label}: {used} of {limit} used; with this claim {after} ({percent}%)",
-             label=escape(label), used=_money(budget["used"], currency),
-             limit=_money(budget["limit"], currency), after=_money(budget["after"], currency),
-             percent=budget["percent"])
+             label=escape(label), used=format_amount(budget["used"], currency),
+             limit=format_amount(budget["limit"], currency),
+             after=format_amount(budget["after"], currency), percent=budget["percent"])
 
 
 def budget_name(parts: dict, t: Translator) -> str:
@@ -141,7 +137,7 @@ def card_text(payload: dict, t: Translator) -> str:
     lines = [head,
              t("<b>{claimant}</b> claims <b>{amount}</b>",
                claimant=escape(payload["claimant"]),
-               amount=_money(payload["amount"], currency)),
+               amount=format_amount(payload["amount"], currency)),
              " · ".join(escape(part) for part in (
                  _category(payload, t), payload.get("spent_on") or "", payload.get("unit") or "")
                  if part)]
@@ -157,7 +153,7 @@ def card_text(payload: dict, t: Translator) -> str:
     for budget in payload.get("budgets") or []:
         lines.append("💰 " + budget_line(budget, currency, t))
         if Decimal(budget.get("over") or "0") > 0:
-            lines.append(t("⚠️ Over budget by {over}", over=_money(budget["over"], currency)))
+            lines.append(t("⚠️ Over budget by {over}", over=format_amount(budget["over"], currency)))
     if WARN_ESCALATED in (payload.get("warnings") or []):
         lines.append(t("⏫ Over budget: one more approval level was added"))
     if payload.get("kind") == str(StepKind.FINANCE):
@@ -208,7 +204,7 @@ def _approval_request_summary(notification: Notification, t: Translator) -> str:
         return plain
     payload = notification.payload
     return t("Approve {amount} for {claimant}?", claimant=payload["claimant"],
-             amount=_money(payload["amount"], payload["currency"]))
+             amount=format_amount(payload["amount"], payload["currency"]))
 
 
 @renders(NotificationKind.APPROVAL_DECISION)
@@ -218,7 +214,7 @@ def _approval_decision(notification: Notification, t: Translator,
         return escape(plain), None
     payload = notification.payload
     values = {"number": escape(payload.get("number") or ""),
-              "amount": _money(payload["amount"], payload["currency"]),
+              "amount": format_amount(payload["amount"], payload["currency"]),
               "name": escape(payload.get("by") or "")}
     if payload["action"] == str(StepState.REJECTED):
         text = t("❌ Your claim {number} ({amount}) was rejected by {name}.\nReason: {reason}",
@@ -257,8 +253,8 @@ def _budget_alert(notification: Notification, t: Translator, audience: Audience)
     category = _category(payload, t) or t("All categories")
     label = escape(" · ".join([category, payload["unit"], payload["period"]]))
     values = {"label": label, "percent": payload["percent"],
-              "used": _money(payload["after"], currency),
-              "limit": _money(payload["limit"], currency)}
+              "used": format_amount(payload["after"], currency),
+              "limit": format_amount(payload["limit"], currency)}
     if payload.get("withdrawn"):
         text = t("↩️ <b>Budget alert withdrawn</b>: {label}\nNo longer at {threshold}%: now "
                  "{used} of {limit} ({percent}%) is approved or waiting for approval.",

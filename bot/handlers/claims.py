@@ -28,7 +28,7 @@ from bot.timefmt import local_datetime
 from core.config import ExpensesConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.claims import Claim, ClaimAction, ClaimStatus, parse_claim_reference
-from core.domain.money import CENT
+from core.domain.money import format_amount
 from core.expenses.claims import ClaimDetail, ClaimPage, TripRefused, TripView
 
 STATUS_ICONS = {ClaimStatus.DRAFT: "📝", ClaimStatus.PENDING: "⏳", ClaimStatus.APPROVED: "✅",
@@ -72,11 +72,6 @@ _WITHDRAW = re.compile(r"exp:w:(\d{1,12})")
 _SUBMIT_TRIP = re.compile(r"exp:ts:(\d{1,12})")
 
 
-def money(amount: Decimal) -> str:
-    """8200 -> '8,200.00': grouped, always with cents, as the cards and exports show it."""
-    return f"{amount.quantize(CENT):,.2f}"
-
-
 def category_name(t: Translator, config: ExpensesConfig, key: str | None) -> str:
     """The category's name in the reader's language (its key if it left the config)."""
     for category in config.categories:
@@ -88,7 +83,7 @@ def category_name(t: Translator, config: ExpensesConfig, key: str | None) -> str
 
 def say(t: Translator, error: DomainError) -> str:
     """A refusal with its numbers filled in."""
-    params = {k: money(v) if isinstance(v, Decimal) else v for k, v in error.params.items()}
+    params = {k: format_amount(v) if isinstance(v, Decimal) else v for k, v in error.params.items()}
     if "budget_unit" in params:
         params["budget"] = budget_name(params, t)
     if error.code == "claim_decided" and params.get("status") in set(ClaimStatus):
@@ -106,7 +101,7 @@ def claim_line(t: Translator, config: ExpensesConfig, claim: Claim) -> str:
     """⏳ EXP-2026-000123 · CNY 120.50 · Travel · 2026-11-26"""
     parts = [STATUS_ICONS[claim.status] + " " + (claim.number or t("Draft"))]
     if claim.amount is not None:
-        parts.append(f"{claim.currency} {money(claim.amount)}")
+        parts.append(format_amount(claim.amount, claim.currency))
     if claim.category:
         parts.append(escape(category_name(t, config, claim.category)))
     if claim.spent_on:
@@ -150,7 +145,7 @@ def detail_screen(t: Translator, config: ExpensesConfig, detail: ClaimDetail,
     lines = [f"{STATUS_ICONS[claim.status]} <b>{head}</b> · {t(STATUS_NAMES[claim.status])}",
              " · ".join(filter(None, [
                  escape(detail.author),
-                 f"{claim.currency} {money(claim.amount)}" if claim.amount is not None else "",
+                 format_amount(claim.amount, claim.currency) if claim.amount is not None else "",
                  escape(category_name(t, config, claim.category)) if claim.category else "",
                  claim.spent_on.isoformat() if claim.spent_on else ""]))]
     if detail.unit_name:

@@ -11,12 +11,13 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.context import CrmContext
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
-from bot.handlers.stats import PERIOD_DATA, PERIOD_LABELS, STATUS_LABELS, money
+from bot.handlers.stats import PERIOD_DATA, PERIOD_LABELS, STATUS_LABELS
 from bot.i18n import Translator
 from bot.keyboards import answer_stale
 from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expenses.stats import StatusFilter
+from core.domain.money import format_amount
 from core.domain.period import Period, PeriodError
 from core.expenses.export import ExportFormat
 
@@ -60,7 +61,7 @@ async def _send(update: Update, context: CrmContext, period: Period, status: Sta
     caption = t.plural("{period} · {status}: {n} claim, total {total}",
                        "{period} · {status}: {n} claims, total {total}", result.rows,
                        period=period.label, status=t(STATUS_LABELS[status]),
-                       total=money(result.total))
+                       total=format_amount(result.total))
     await context.bot.send_document(update.effective_chat.id,
                                     InputFile(target.getvalue(), filename=result.filename),
                                     caption=caption)

@@ -85,10 +85,6 @@ def stage_name(t: Translator, pipeline: Pipeline, key: str | None) -> str:
     return pipeline.get(key).label(t.language) if pipeline.has(key) else key
 
 
-def money(amount, currency: str) -> str:
-    return format_amount(amount, currency)
-
-
 def say(t: Translator, error: DomainError) -> str:
     """The refusal, with the numbers some of them name."""
     text = refusal(t, error)
@@ -104,7 +100,7 @@ def _list_line(t: Translator, view: OpportunityList, opp: Opportunity) -> str:
     flag = "⚠️ " if opp.overdue(view.today, view.pipeline) else ""
     owner = f" · 👤 {escape(view.owners[opp.owner_id])}" if opp.owner_id in view.owners else ""
     return (f"{flag}<b>{escape(opp.title)}</b> — {escape(opp.customer_name)}\n"
-            f"    {money(opp.amount, opp.currency)} · "
+            f"    {format_amount(opp.amount, opp.currency)} · "
             f"{escape(stage_name(t, view.pipeline, opp.stage))} · "
             f"{escape(day_label(t, opp.expected_close))}{owner}")
 
@@ -209,7 +205,7 @@ def _claim_line(t: Translator, card: Card, detail: dict,
     parts = [f"🧾 {escape(str(detail['number'] or '—'))}",
              escape(_category(t, expenses, detail.get("category")))]
     if card.money_visible and detail.get("amount") is not None:
-        parts.append(money(detail["amount"], str(detail["currency"])))
+        parts.append(format_amount(detail["amount"], str(detail["currency"])))
     parts.append(f"{STATUS_ICONS[status]} {t(STATUS_NAMES[status])}")
     return " · ".join(parts)
 
@@ -226,7 +222,7 @@ def _change_line(t: Translator, card: Card, detail: dict) -> str:
     if field == "amount":
         if not card.money_visible:
             return "✏️ " + t("{field} changed", field=name)
-        old, new = (money(Decimal(v), card.opportunity.currency) if v else "—"
+        old, new = (format_amount(Decimal(v), card.opportunity.currency) if v else "—"
                     for v in (old, new))
     elif field == "expected_close":
         old, new = (day_label(t, date.fromisoformat(v)) if v else "—" for v in (old, new))
@@ -275,10 +271,10 @@ def claim_totals_line(t: Translator, card: Card, expenses: ExpensesConfig | None
         return None
     currency = card.opportunity.currency
     total = sum((line.amount for line in card.claim_totals), start=ZERO)
-    parts = [f"{escape(_category(t, expenses, line.category))} {money(line.amount, currency)}"
-             for line in card.claim_totals]
+    parts = [f"{escape(_category(t, expenses, line.category))} "
+             f"{format_amount(line.amount, currency)}" for line in card.claim_totals]
     return t("🧾 Expenses (approved and pending): {total} — {parts}",
-             total=money(total, currency), parts=" · ".join(parts))
+             total=format_amount(total, currency), parts=" · ".join(parts))
 
 
 def card_text(card: Card, t: Translator, expenses: ExpensesConfig | None = None) -> str:
@@ -287,8 +283,8 @@ def card_text(card: Card, t: Translator, expenses: ExpensesConfig | None = None)
              t("🏢 {customer}", customer=escape(opp.customer_name)),
              t("👤 {owner}", owner=escape(card.owner.name)),
              t("💰 {amount} · {probability}% → weighted {weighted}",
-               amount=money(opp.amount, opp.currency), probability=opp.probability,
-               weighted=money(opp.weighted, opp.currency)),
+               amount=format_amount(opp.amount, opp.currency), probability=opp.probability,
+               weighted=format_amount(opp.weighted, opp.currency)),
              t("🔀 Stage: <b>{stage}</b>", stage=escape(stage_name(t, pipeline, opp.stage)))]
     close = t("📅 Expected close: {day}", day=escape(day_label(t, opp.expected_close)))
     if card.overdue:
@@ -491,10 +487,6 @@ def _cell(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-def _amount(value) -> str:
-    return format_amount(value, "").strip()
-
-
 def pipeline_text(view: PipelineView, t: Translator) -> str:
     scope = (t("the whole organisation") if view.everyone else t("you and your team")
              if view.people else t("yours"))
@@ -505,10 +497,11 @@ def pipeline_text(view: PipelineView, t: Translator) -> str:
     table = [f"{_cell(stage, LABEL_WIDTH)} {'#':>4} {amount:>13} {weighted:>13}"]
     for line in view.lines:
         table.append(f"{_cell(stage_name(t, view.pipeline, line.stage), LABEL_WIDTH)} "
-                     f"{line.count:>4} {_amount(line.amount):>13} {_amount(line.weighted):>13}")
+                     f"{line.count:>4} {format_amount(line.amount):>13} "
+                     f"{format_amount(line.weighted):>13}")
     total, open_label = view.open_total, t("Open")
     table.append(f"{_cell(open_label, LABEL_WIDTH)} {total.count:>4} "
-                 f"{_amount(total.amount):>13} {_amount(total.weighted):>13}")
+                 f"{format_amount(total.amount):>13} {format_amount(total.weighted):>13}")
     lines.append("<pre>" + escape("\n".join(table)) + "</pre>")
     rate = "—" if view.win_rate is None else str(view.win_rate) + "%"
     lines.append(t("Win rate: {rate} ({won} won, {lost} lost)", rate=rate, won=view.won,
@@ -524,8 +517,8 @@ def pipeline_text(view: PipelineView, t: Translator) -> str:
             count = sum(line.count for line in open_lines)
             amount = sum((line.amount for line in open_lines), start=ZERO)
             weighted = sum((line.weighted for line in open_lines), start=ZERO)
-            lines.append(f"{escape(person.name)}: {count} · {_amount(amount)} · "
-                         f"{_amount(weighted)}")
+            lines.append(f"{escape(person.name)}: {count} · {format_amount(amount)} · "
+                         f"{format_amount(weighted)}")
     return fit_lines(lines)
 
 

@@ -48,11 +48,6 @@ PERIOD_LABELS = {
 UNIT_MARKS = {"department": "🏢 ", "project": "📁 ", "member": "👤 "}
 
 
-def money(amount) -> str:
-    """Exact to the cent, grouped; the currency is said once in the header."""
-    return format_amount(amount, "").strip()
-
-
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
@@ -106,7 +101,7 @@ def _row(label: str, count: int, amount) -> str:
     """One line; a longer label (an opportunity's "customer · title") gets a line of its
     own above the numbers, so that the title is not cut away."""
     if _width(label) <= LABEL_WIDTH:
-        return f"{_cell(label, LABEL_WIDTH)} {count:>4} {money(amount):>13}"
+        return f"{_cell(label, LABEL_WIDTH)} {count:>4} {format_amount(amount):>13}"
     return _cell(label, LONG_LABEL_WIDTH).rstrip() + "\n" + _row("", count, amount)
 
 
@@ -125,8 +120,8 @@ def _budget(line: BudgetLine, t: Translator) -> str:
     scope = " · ".join(filter(None, (line.unit, line.category, budget.period.label)))
     share = "" if line.percent is None else f" ({line.percent}%)"
     return scope + "\n  " + t("{amount}: used {used}{share}, left {left}",
-                              amount=money(budget.amount), used=money(line.used),
-                              share=share, left=money(line.remaining))
+                              amount=format_amount(budget.amount), used=format_amount(line.used),
+                              share=share, left=format_amount(line.remaining))
 
 
 def stats_keyboard(view: ExpenseStatsView, periods: dict[str, Period],
