@@ -34,11 +34,12 @@ from telegram.ext import (
 from bot.context import CrmContext
 from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
 from bot.handlers.approvals import duplicate_warning
-from bot.handlers.claims import category_name, claim_line, say
+from bot.handlers.claims import CLAIMANT_REFUSALS, category_name, claim_line
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
 from bot.keyboards import EXPENSE, answer_stale, date_from_data, id_from_data
+from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import UnitKind
@@ -243,9 +244,10 @@ def _end(context: CrmContext) -> int:
 
 async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
     if update.callback_query:
-        await update.callback_query.answer(say(context.t, error), show_alert=True)
+        await update.callback_query.answer(refusal(context.t, error, CLAIMANT_REFUSALS),
+                                           show_alert=True)
     else:
-        await update.effective_message.reply_text(say(context.t, error))
+        await update.effective_message.reply_text(refusal(context.t, error, CLAIMANT_REFUSALS))
 
 
 async def start(update: Update, context: CrmContext) -> int:
@@ -262,7 +264,7 @@ async def start(update: Update, context: CrmContext) -> int:
             view = await service.begin(user_id, text, quick=True,
                                        chat_id=update.effective_chat.id)
         except DomainError as error:
-            await update.effective_message.reply_text(say(t, error))
+            await update.effective_message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
             await update.effective_message.reply_text(
                 amount_question(t, context.visitor.settings.currency))
             context.chat_data[DRAFT]["guided"] = True
@@ -341,7 +343,8 @@ async def got_amount(update: Update, context: CrmContext) -> int:
         if error.code in ("opp_not_found", "opp_closed"):
             state.pop("opportunity", None)  # said why; the next amount makes a plain claim
         await update.effective_message.reply_text(
-            say(t, error) + "\n\n" + amount_question(t, context.visitor.settings.currency))
+            refusal(t, error, CLAIMANT_REFUSALS) + "\n\n"
+            + amount_question(t, context.visitor.settings.currency))
         return AMOUNT
     return await ask(update, context, view)
 
@@ -356,8 +359,8 @@ async def got_date(update: Update, context: CrmContext) -> int:
             guided=state.get("guided", False), chat_id=update.effective_chat.id)
     except DomainError as error:
         await update.effective_message.reply_text(
-            say(context.t, error) + "\n" + context.t("Please send the date like 11-20, or tap "
-                                                     "Today or Yesterday above."))
+            refusal(context.t, error, CLAIMANT_REFUSALS) + "\n"
+            + context.t("Please send the date like 11-20, or tap Today or Yesterday above."))
         return DATE
     return await ask(update, context, view)
 
@@ -371,7 +374,7 @@ async def got_description(update: Update, context: CrmContext) -> int:
             update.effective_user.id, state["claim"], update.effective_message.text,
             guided=state.get("guided", False), chat_id=update.effective_chat.id)
     except DomainError as error:
-        await update.effective_message.reply_text(say(context.t, error))
+        await update.effective_message.reply_text(refusal(context.t, error, CLAIMANT_REFUSALS))
         return DESCRIPTION
     return await ask(update, context, view)
 
@@ -425,7 +428,7 @@ async def on_press(update: Update, context: CrmContext) -> int:
     except DomainError as error:
         await _refuse(update, context, error)
         if kind == "s":
-            await context.bot.send_message(chat_id, say(t, error))
+            await context.bot.send_message(chat_id, refusal(t, error, CLAIMANT_REFUSALS))
         return TAP
     if view is None:
         await answer_stale(query, t)
@@ -500,10 +503,10 @@ async def on_receipt(update: Update, context: CrmContext) -> None:
     else:
         item, as_document = message.document, True
         if not (item.mime_type or "").startswith("image/"):
-            await message.reply_text(say(t, DomainError("not_an_image")))
+            await message.reply_text(refusal(t, DomainError("not_an_image"), CLAIMANT_REFUSALS))
             raise ApplicationHandlerStop
     if item.file_size is not None and item.file_size > MAX_FILE_BYTES:
-        await message.reply_text(say(t, DomainError("photo_too_big")))
+        await message.reply_text(refusal(t, DomainError("photo_too_big"), CLAIMANT_REFUSALS))
         raise ApplicationHandlerStop
     data = bytes(await (await context.bot.get_file(item.file_id)).download_as_bytearray())
     try:
@@ -511,7 +514,7 @@ async def on_receipt(update: Update, context: CrmContext) -> None:
             update.effective_user.id, claim_id, data, file_id=item.file_id,
             as_document=as_document, guided=_guided(context, claim_id))
     except DomainError as error:
-        await message.reply_text(say(t, error))
+        await message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
         raise ApplicationHandlerStop from None
     await ask(update, context, view)
     raise ApplicationHandlerStop

@@ -36,9 +36,10 @@ from bot.conversations.flow import (
 )
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
-from bot.handlers.opportunities import card_keyboard, card_text, say
+from bot.handlers.opportunities import card_keyboard, card_text
 from bot.i18n import Translator
 from bot.notices import day_label
+from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.money import format_amount
 from core.opportunities.pipeline import NewCustomer, NewOpportunity
@@ -69,9 +70,9 @@ async def _reply(update: Update, context: CrmContext, text: str,
 
 async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
     if update.callback_query:
-        await update.callback_query.answer(say(context.t, error), show_alert=True)
+        await update.callback_query.answer(refusal(context.t, error), show_alert=True)
     else:
-        await update.effective_message.reply_text(say(context.t, error))
+        await update.effective_message.reply_text(refusal(context.t, error))
 
 
 def _cancel_row(t: Translator) -> list[InlineKeyboardButton]:
@@ -207,7 +208,7 @@ async def _duplicate(update: Update, context: CrmContext, error: DomainError) ->
     t = context.t
     context.chat_data.pop(DRAFT, None)
     existing = int(error.params["existing_id"])
-    await _reply(update, context, say(t, error) + "\n" + t("Nothing new was created."),
+    await _reply(update, context, refusal(t, error) + "\n" + t("Nothing new was created."),
                  InlineKeyboardMarkup([[InlineKeyboardButton(
                      t("Open the existing opportunity"), callback_data=f"opp:v:{existing}:0")]]))
     return ConversationHandler.END

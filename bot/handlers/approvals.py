@@ -32,7 +32,7 @@ from bot.keyboards import AnswersQuestion, answer_stale
 from bot.notices import KIND_TITLES, Audience, Rendered, renders, summarizes
 from bot.scheduler import wake_dispatcher
 from bot.subjects import SubjectView, shows
-from bot.texts import REFUSALS, refusal
+from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expenses.claims import StepKind, StepState, parse_claim_number
 from core.domain.inbox.notifications import Notification, NotificationKind
@@ -79,15 +79,6 @@ def budget_line(budget: dict, currency: str, t: Translator) -> str:
              label=escape(label), used=format_amount(budget["used"], currency),
              limit=format_amount(budget["limit"], currency),
              after=format_amount(budget["after"], currency), percent=budget["percent"])
-
-
-def budget_name(parts: dict, t: Translator) -> str:
-    """The budget a refusal names ('Travel · East region · 2026-11'), with the category in
-    the reader's language (the refusal carries both names)."""
-    category = (parts.get("budget_category_zh") if t.language == "zh_Hans" else None) \
-        or parts.get("budget_category") or t("All categories")
-    return " · ".join([category, parts.get("budget_unit") or "", parts.get("budget_period")
-                       or ""])
 
 
 def _outcome(payload: dict, t: Translator) -> str | None:
@@ -299,19 +290,6 @@ async def claim_actions(context: CrmContext, notification: Notification) -> Subj
 
 # Presses ------------------------------------------------------------------------------------
 
-def refusal_text(t: Translator, error: DomainError) -> str:
-    """The refusal with its numbers and names filled in."""
-    if error.code in REFUSALS:
-        params = {k: str(v) for k, v in error.params.items()}
-        if "budget_unit" in params:
-            params["budget"] = budget_name(params, t)
-        try:
-            return t(REFUSALS[error.code], **params)
-        except (KeyError, IndexError):
-            return refusal(t, error)
-    return refusal(t, error)
-
-
 async def on_press(update: Update, context: CrmContext) -> None:
     query, t = update.callback_query, context.t
     if await pressed_outside_private_chat(update, context, "inbox"):
@@ -327,7 +305,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
         else:
             await answer_stale(query, t)
     except DomainError as error:
-        await query.answer(refusal_text(t, error), show_alert=True)
+        await query.answer(refusal(t, error), show_alert=True)
 
 
 async def _approve(update: Update, context: CrmContext, claim_id: int, version: int) -> None:
@@ -383,7 +361,7 @@ async def typed_reason(update: Update, context: CrmContext) -> None:
     except DomainError as error:
         if error.code not in ("reason_empty", "reason_too_long"):
             pending.pop(claim_id, None)
-        await message.reply_text(refusal_text(t, error))
+        await message.reply_text(refusal(t, error))
         return
     pending.pop(claim_id, None)
     wake_dispatcher(context.application)

@@ -10,8 +10,8 @@ from telegram.ext import CommandHandler
 
 from bot.context import CrmContext
 from bot.fitting import split_lines
-from bot.handlers.approvals import refusal_text
 from bot.i18n import N_, Translator
+from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import OverrunPolicy
@@ -100,7 +100,7 @@ async def show_budget(update: Update, context: CrmContext) -> None:
         overview = await context.services.budgets.overview(update.effective_user.id,
                                                            args[0] if args else None)
     except DomainError as error:
-        await message.reply_html(escape(refusal_text(t, error)))
+        await message.reply_html(escape(refusal(t, error)))
         return
     for text in overview_messages(overview, t, context.visitor.settings.timezone):
         await message.reply_html(text)

@@ -31,7 +31,8 @@ _ATTACH = re.compile(r"ci:pa:(\d{1,12})")
 _DISCARD = re.compile(r"ci:px:(\d{1,12})")
 CHECK_OUT_DATA = "ci:o"
 
-REFUSALS = {
+# What a rep is told about a check-in or its photos, where it differs from REFUSALS.
+CHECK_IN_REFUSALS = {
     "location_forwarded": N_(
         "A forwarded location is not a check-in: it shows where someone else was, at "
         "another time. Nothing was recorded. Please share your own location with the "
@@ -77,12 +78,6 @@ FLAG_LINES = {
 PHOTO_REQUIRED = N_("📷 A photo of the visit is required: please send it now. Until it "
                     "arrives, this visit does not count as verified.")
 DEAL_TITLE_CHARS = 24  # a button stays readable on a phone
-
-
-def say_refusal(t: Translator, error: DomainError) -> str:
-    if error.code in REFUSALS:
-        return t(REFUSALS[error.code])
-    return refusal(t, error)
 
 
 def distance(t: Translator, metres: float) -> str:
@@ -176,7 +171,7 @@ async def on_location(update: Update, context: CrmContext) -> None:
             update.effective_user.id, _shared_location(message),
             chat_id=message.chat_id, message_id=message.message_id)
     except DomainError as error:
-        await message.reply_text(say_refusal(t, error))
+        await message.reply_text(refusal(t, error, CHECK_IN_REFUSALS))
         return
     text, keyboard = check_in_screen(t, result, context.visitor.settings.timezone,
                                      context.services.check_ins.max_age_seconds)
@@ -204,7 +199,7 @@ async def check_out(update: Update, context: CrmContext) -> None:
     try:
         done = await context.services.check_ins.check_out(update.effective_user.id)
     except DomainError as error:
-        await update.effective_message.reply_text(say_refusal(context.t, error))
+        await update.effective_message.reply_text(refusal(context.t, error, CHECK_IN_REFUSALS))
         return
     await update.effective_message.reply_text(check_out_text(context.t, done))
 
@@ -230,10 +225,10 @@ async def on_photo(update: Update, context: CrmContext) -> None:
     else:
         item, as_document = message.document, True
         if not (item.mime_type or "").startswith("image/"):
-            await message.reply_text(t(REFUSALS["not_an_image"]))
+            await message.reply_text(refusal(t, DomainError("not_an_image"), CHECK_IN_REFUSALS))
             return
     if item.file_size is not None and item.file_size > MAX_FILE_BYTES:
-        await message.reply_text(t(REFUSALS["photo_too_big"]))
+        await message.reply_text(refusal(t, DomainError("photo_too_big"), CHECK_IN_REFUSALS))
         return
     file = await context.bot.get_file(item.file_id)
     data = bytes(await file.download_as_bytearray())
@@ -242,7 +237,7 @@ async def on_photo(update: Update, context: CrmContext) -> None:
             update.effective_user.id, data, file_id=item.file_id, as_document=as_document,
             sent_at=message.date, captioned=bool(message.caption))
     except DomainError as error:
-        await message.reply_text(say_refusal(t, error))
+        await message.reply_text(refusal(t, error, CHECK_IN_REFUSALS))
         return
     text, keyboard = photo_screen(t, result, context.visitor.settings.timezone)
     await message.reply_text(text, reply_markup=keyboard)
@@ -301,7 +296,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
             await answer_stale(query, t)
             return
     except DomainError as error:
-        await query.answer(say_refusal(t, error), show_alert=True)
+        await query.answer(refusal(t, error, CHECK_IN_REFUSALS), show_alert=True)
         return
     await query.answer()
     await query.edit_message_text(text, reply_markup=keyboard)

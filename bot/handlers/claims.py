@@ -9,7 +9,6 @@ Callback data (untrusted; the service re-checks the presser and the claim on eve
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -18,12 +17,12 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import CrmContext
 from bot.fitting import fit_lines
-from bot.handlers.approvals import budget_name, duplicate_warning
+from bot.handlers.approvals import duplicate_warning
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
 from bot.keyboards import answer_stale
-from bot.texts import REFUSALS, refusal
+from bot.texts import STATUS_NAMES, refusal
 from bot.timefmt import local_datetime
 from core.config import ExpensesConfig
 from core.domain.errors import DomainError
@@ -33,9 +32,6 @@ from core.expenses.claims import ClaimDetail, ClaimPage, TripRefused, TripView
 
 STATUS_ICONS = {ClaimStatus.DRAFT: "📝", ClaimStatus.PENDING: "⏳", ClaimStatus.APPROVED: "✅",
                 ClaimStatus.REJECTED: "❌", ClaimStatus.WITHDRAWN: "↩️"}
-STATUS_NAMES = {ClaimStatus.DRAFT: N_("draft"), ClaimStatus.PENDING: N_("waiting for approval"),
-                ClaimStatus.APPROVED: N_("approved"), ClaimStatus.REJECTED: N_("rejected"),
-                ClaimStatus.WITHDRAWN: N_("withdrawn")}
 ACTION_NAMES = {ClaimAction.CREATED: N_("created"), ClaimAction.EDITED: N_("edited"),
                 ClaimAction.SUBMITTED: N_("submitted"), ClaimAction.APPROVED: N_("approved"),
                 ClaimAction.REJECTED: N_("rejected"), ClaimAction.WITHDRAWN: N_("withdrew"),
@@ -79,22 +75,6 @@ def category_name(t: Translator, config: ExpensesConfig, key: str | None) -> str
             return category.name_zh if t.language == "zh_Hans" and category.name_zh \
                 else category.name
     return key or "—"
-
-
-def say(t: Translator, error: DomainError) -> str:
-    """A refusal with its numbers filled in."""
-    params = {k: format_amount(v) if isinstance(v, Decimal) else v for k, v in error.params.items()}
-    if "budget_unit" in params:
-        params["budget"] = budget_name(params, t)
-    if error.code == "claim_decided" and params.get("status") in set(ClaimStatus):
-        params["status"] = t(STATUS_NAMES[ClaimStatus(params["status"])])
-    message = CLAIMANT_REFUSALS.get(error.code) or REFUSALS.get(error.code)
-    if message is None:
-        return refusal(t, error)
-    try:
-        return t(message, **params) if params else t(message)
-    except (KeyError, IndexError):
-        return t(message)
 
 
 def claim_line(t: Translator, config: ExpensesConfig, claim: Claim) -> str:
@@ -188,7 +168,7 @@ async def show_claim(update: Update, context: CrmContext) -> None:
     try:
         detail = await service.show(update.effective_user.id, reference)
     except DomainError as error:
-        await update.effective_message.reply_text(say(t, error))
+        await update.effective_message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
         return
     text, keyboard = detail_screen(t, service.config, detail, context.visitor.settings.timezone)
     await update.effective_message.reply_html(text, reply_markup=keyboard)
@@ -218,7 +198,7 @@ async def trip(update: Update, context: CrmContext) -> None:
         try:
             created = await service.create_trip(update.effective_user.id, title)
         except DomainError as error:
-            await update.effective_message.reply_text(say(t, error))
+            await update.effective_message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
             return
         await update.effective_message.reply_html(t(
             "🧳 Trip “{title}” started. Add claims to it from their summary, then submit "
@@ -231,7 +211,8 @@ async def trip(update: Update, context: CrmContext) -> None:
 
 def trip_refusal(t: Translator, config: ExpensesConfig, error: TripRefused) -> str:
     return t("Nothing was submitted: {claim} cannot go. {reason}",
-             claim=claim_line(t, config, error.claim), reason=say(t, error.cause))
+             claim=claim_line(t, config, error.claim),
+             reason=refusal(t, error.cause, CLAIMANT_REFUSALS))
 
 
 async def on_press(update: Update, context: CrmContext) -> None:
@@ -276,7 +257,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
                                        parse_mode=ParseMode.HTML)
         return
     except DomainError as error:
-        await query.answer(say(t, error), show_alert=True)
+        await query.answer(refusal(t, error, CLAIMANT_REFUSALS), show_alert=True)
         return
     await query.answer()
     await edit_or_send(update, context, text, keyboard)

@@ -23,13 +23,13 @@ from bot.context import CrmContext
 from bot.fitting import fit_caption, fit_lines, shorten
 from bot.funnel import FunnelStep, funnel_chart
 from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
-from bot.handlers.claims import STATUS_ICONS, STATUS_NAMES, category_name
+from bot.handlers.claims import STATUS_ICONS, category_name
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
 from bot.keyboards import AnswersQuestion, answer_stale
 from bot.notices import day_label
-from bot.texts import refusal
+from bot.texts import STATUS_NAMES, refusal
 from core.config import ExpensesConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.claims import ClaimStatus
@@ -83,15 +83,6 @@ def stage_name(t: Translator, pipeline: Pipeline, key: str | None) -> str:
     if key is None:
         return "—"
     return pipeline.get(key).label(t.language) if pipeline.has(key) else key
-
-
-def say(t: Translator, error: DomainError) -> str:
-    """The refusal, with the numbers some of them name."""
-    text = refusal(t, error)
-    try:
-        return text.format(**error.params) if error.params else text
-    except (KeyError, IndexError, ValueError):
-        return text
 
 
 # The list -----------------------------------------------------------------------------
@@ -152,7 +143,7 @@ async def show_list(update: Update, context: CrmContext) -> None:
         view = await context.services.opportunities.listed(update.effective_user.id,
                                                            search=search)
     except DomainError as error:
-        await update.effective_message.reply_text(say(context.t, error))
+        await update.effective_message.reply_text(refusal(context.t, error))
         return
     text, keyboard = list_screen(view, context.t)
     await update.effective_message.reply_html(text, reply_markup=keyboard)
@@ -387,7 +378,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
         elif match := _STAGES.fullmatch(data):
             card = await service.card(user_id, int(match[1]))
             if not card.moves():
-                await query.answer(say(t, DomainError(
+                await query.answer(refusal(t, DomainError(
                     "opp_reopen_not_allowed" if card.may_change else "opp_read_only")),
                     show_alert=True)
                 return
@@ -407,7 +398,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
         else:
             await answer_stale(query, t)
     except DomainError as error:
-        await query.answer(say(t, error), show_alert=True)
+        await query.answer(refusal(t, error), show_alert=True)
 
 
 async def _move(update: Update, context: CrmContext, opp_id: int, from_stage: str,
@@ -465,7 +456,7 @@ async def typed_answer(update: Update, context: CrmContext) -> None:
             card = await service.move(user_id, opp_id, service.pipeline.lost.key,
                                       from_stage=from_stage, reason=message.text)
     except DomainError as error:
-        await message.reply_text(say(t, error))
+        await message.reply_text(refusal(t, error))
         return
     context.user_data.pop(PENDING, None)
     await send_card(update, context, card)
@@ -542,7 +533,7 @@ async def show_pipeline(update: Update, context: CrmContext) -> None:
     try:
         view = await context.services.opportunities.stats(update.effective_user.id, period)
     except DomainError as error:
-        await message.reply_text(say(t, error))
+        await message.reply_text(refusal(t, error))
         return
     await message.reply_html(pipeline_text(view, t))
     if view.empty:
