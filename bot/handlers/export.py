@@ -11,14 +11,14 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.context import CrmContext
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
-from bot.handlers.stats import PERIOD_DATA, PERIOD_LABELS, STATUS_LABELS
+from bot.handlers.stats import PERIOD_DATA, PERIOD_LABELS, STATUS_LABELS, picked_period
 from bot.i18n import Translator
 from bot.keyboards import answer_stale
 from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expenses.stats import StatusFilter
 from core.domain.money import format_amount
-from core.domain.period import Period, PeriodError
+from core.domain.period import Period
 from core.expenses.export import ExportFormat
 
 # Callback data (untrusted: the service re-checks who may see what on every press):
@@ -74,9 +74,8 @@ async def show_export(update: Update, context: CrmContext) -> None:
     words = [a for a in args if a.lower() not in ("csv", "xlsx")]
     try:
         if words:
-            try:
-                period = Period.parse(" ".join(words))
-            except PeriodError:
+            period = picked_period(" ".join(words))
+            if period is None:
                 await message.reply_text(t("Please give a period like 2026-11, 2026-Q4 or "
                                            "2026, and csv for a CSV file."))
                 return
@@ -102,10 +101,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
                 periods, StatusFilter(match[1]), FORMATS[match[2]], t))
             return
         match = _SEND.fullmatch(data)
-        try:
-            period = Period.parse(match[1]) if match else None
-        except PeriodError:
-            period = None
+        period = picked_period(match[1]) if match else None
         if period is None:
             await answer_stale(query, t)
             return

@@ -11,6 +11,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
+from bot.commands import show_or_set
 from bot.context import CrmContext
 from bot.fitting import split_lines
 from bot.i18n import N_, Translator
@@ -114,16 +115,16 @@ def view_messages(view: GoalsView, t: Translator) -> list[str]:
 
 async def show_goals(update: Update, context: CrmContext) -> None:
     """/goals, /goals 2026-Q4, or /goals set ..."""
-    t, message, args = context.t, update.effective_message, list(context.args or [])
+    t, message = context.t, update.effective_message
+    asked = show_or_set(context.args or [], setting_words=(4,))
+    if asked is None:
+        await message.reply_html(t(SET_USAGE))
+        return
     try:
-        if args and args[0].lower() == "set":
-            await _set(update, context, args[1:])
+        if asked.settings is not None:
+            await _set(update, context, asked.settings)
             return
-        if len(args) > 1:
-            await message.reply_html(t(SET_USAGE))
-            return
-        view = await context.services.goals.view(update.effective_user.id,
-                                                 args[0] if args else None)
+        view = await context.services.goals.view(update.effective_user.id, asked.period)
     except DomainError as error:
         await message.reply_html(escape(refusal(t, error)))
         return
@@ -133,11 +134,8 @@ async def show_goals(update: Update, context: CrmContext) -> None:
         wake_dispatcher(context.application)
 
 
-async def _set(update: Update, context: CrmContext, args: list[str]) -> None:
+async def _set(update: Update, context: CrmContext, args: tuple[str, ...]) -> None:
     t, message = context.t, update.effective_message
-    if len(args) != 4:
-        await message.reply_html(t(SET_USAGE))
-        return
     result = await context.services.goals.set(update.effective_user.id, *args)
     goal = result.goal
     text = t("🎯 Goal saved: <b>{unit}</b> · {metric} · {period}: {target}",

@@ -48,6 +48,17 @@ PERIOD_LABELS = {
 UNIT_MARKS = {"department": "🏢 ", "project": "📁 ", "member": "👤 "}
 
 
+def picked_period(text: str | None) -> Period | None:
+    """The period typed after /stats or /export, or carried by their buttons (2026-11,
+    2026-Q4, 2026); None when there is none or it cannot be read (a typo, forged data)."""
+    if not text:
+        return None
+    try:
+        return Period.parse(text)
+    except PeriodError:
+        return None
+
+
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
@@ -174,13 +185,10 @@ async def _show(update: Update, context: CrmContext, period: Period | None,
 async def show_stats(update: Update, context: CrmContext) -> None:
     """/stats, /stats 2026-11, /stats 2026-Q4, /stats 2026."""
     t, message = context.t, update.effective_message
-    period = None
-    if context.args:
-        try:
-            period = Period.parse(" ".join(context.args))
-        except PeriodError:
-            await message.reply_text(t("Please give a period like 2026-11, 2026-Q4 or 2026."))
-            return
+    period = picked_period(" ".join(context.args or []))
+    if context.args and period is None:
+        await message.reply_text(t("Please give a period like 2026-11, 2026-Q4 or 2026."))
+        return
     try:
         await _show(update, context, period, StatusFilter.COMMITTED)
     except DomainError as error:
@@ -193,10 +201,7 @@ async def on_press(update: Update, context: CrmContext) -> None:
     if await pressed_outside_private_chat(update, context, "stats"):
         return
     match = _PRESS.fullmatch(query.data or "")
-    try:
-        period = Period.parse(match[1]) if match else None
-    except PeriodError:
-        period = None
+    period = picked_period(match[1]) if match else None
     if period is None:
         await answer_stale(query, t)
         return
