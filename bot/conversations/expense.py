@@ -32,12 +32,13 @@ from telegram.ext import (
 )
 
 from bot.context import CrmContext
-from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
+from bot.conversations.flow import ScheduleConversation, enter, menu_button, refuse, typed
 from bot.handlers.approvals import duplicate_warning
 from bot.handlers.claims import CLAIMANT_REFUSALS, category_name, claim_line
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
+from bot.images import sent_image
 from bot.keyboards import EXPENSE, answer_stale, date_from_data, id_from_data
 from bot.texts import refusal
 from bot.timefmt import local_datetime
@@ -56,7 +57,6 @@ RECEIPT_FOR = "expense_receipt"  # chat_data: the draft a photo sent now is a re
 # Photos reach the check-in handler before any conversation of the feature group; receipts
 # are taken one group earlier, only while a draft asks for them.
 RECEIPT_GROUP = -1
-MAX_FILE_BYTES = 20 * 1024 * 1024  # the most a bot may download through the Bot API
 
 _PRESS = re.compile(r"exp:([cduonrsvefxka]):(\d{1,12})(?::([a-z0-9_-]{1,32}))?")
 _UNIT = re.compile(r"([dpm])(\d{1,12})")
@@ -242,14 +242,6 @@ def _end(context: CrmContext) -> int:
     return ConversationHandler.END
 
 
-async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
-    if update.callback_query:
-        await update.callback_query.answer(refusal(context.t, error, CLAIMANT_REFUSALS),
-                                           show_alert=True)
-    else:
-        await update.effective_message.reply_text(refusal(context.t, error, CLAIMANT_REFUSALS))
-
-
 async def start(update: Update, context: CrmContext) -> int:
     """/expense [amount what-for] or 🧾 Expense: quick entry, a draft to continue, or a new
     claim from its amount."""
@@ -311,7 +303,7 @@ async def claim_for_opportunity(update: Update, context: CrmContext) -> int:
         label = await context.services.expenses.opportunity_label(update.effective_user.id,
                                                                   opportunity_id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error, CLAIMANT_REFUSALS)
         return ConversationHandler.END
     await query.answer()
     context.chat_data[DRAFT] = {"claim": None, "guided": True, "opportunity": opportunity_id}
@@ -426,7 +418,7 @@ async def on_press(update: Update, context: CrmContext) -> int:
             return TAP
         view = await _apply(context, kind, claim_id, value, guided, user_id, chat_id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error, CLAIMANT_REFUSALS)
         if kind == "s":
             await context.bot.send_message(chat_id, refusal(t, error, CLAIMANT_REFUSALS))
         return TAP
@@ -498,16 +490,11 @@ async def on_receipt(update: Update, context: CrmContext) -> None:
     """A photo or an image file while a draft asks for receipts."""
     message, t = update.effective_message, context.t
     claim_id = context.chat_data.get(RECEIPT_FOR)
-    if message.photo:
-        item, as_document = message.photo[-1], False
-    else:
-        item, as_document = message.document, True
-        if not (item.mime_type or "").startswith("image/"):
-            await message.reply_text(refusal(t, DomainError("not_an_image"), CLAIMANT_REFUSALS))
-            raise ApplicationHandlerStop
-    if item.file_size is not None and item.file_size > MAX_FILE_BYTES:
-        await message.reply_text(refusal(t, DomainError("photo_too_big"), CLAIMANT_REFUSALS))
-        raise ApplicationHandlerStop
+    try:
+        item, as_document = sent_image(message)
+    except DomainError as error:
+        await message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
+        raise ApplicationHandlerStop from None
     data = bytes(await (await context.bot.get_file(item.file_id)).download_as_bytearray())
     try:
         view = await context.services.expenses.add_receipt(

@@ -32,6 +32,7 @@ from bot.conversations.flow import (
     draft_closed,
     drop_draft,
     enter,
+    refuse,
     typed,
 )
 from bot.handlers.gate import pressed_outside_private_chat
@@ -68,13 +69,6 @@ async def _reply(update: Update, context: CrmContext, text: str,
         await update.effective_message.reply_html(text, reply_markup=keyboard)
 
 
-async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
-    if update.callback_query:
-        await update.callback_query.answer(refusal(context.t, error), show_alert=True)
-    else:
-        await update.effective_message.reply_text(refusal(context.t, error))
-
-
 def _cancel_row(t: Translator) -> list[InlineKeyboardButton]:
     return [InlineKeyboardButton(t("✖ Cancel"), callback_data="opp:x")]
 
@@ -93,7 +87,7 @@ async def start(update: Update, context: CrmContext) -> int:
     try:
         customers = await context.services.opportunities.customers(update.effective_user.id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     enter(context, "opp")
     context.chat_data[DRAFT] = {}
@@ -150,7 +144,7 @@ async def new_name(update: Update, context: CrmContext) -> int:
     try:
         name = context.services.opportunities.read_customer_name(update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return NEW_NAME
     draft["new_name"] = name
     await update.effective_message.reply_html(
@@ -169,7 +163,7 @@ async def use_location(update: Update, context: CrmContext) -> int:
         return await stale(update, context)
     site = await context.services.opportunities.recent_location(update.effective_user.id)
     if site is None:
-        await _refuse(update, context, DomainError("opp_no_location"))
+        await refuse(update, context, DomainError("opp_no_location"))
         return SITE
     await query.answer()
     draft |= {"lat": site.lat, "lon": site.lon}
@@ -189,7 +183,7 @@ async def got_title(update: Update, context: CrmContext) -> int:
     except DomainError as error:
         if error.code == "opportunity_duplicate":
             return await _duplicate(update, context, error)
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return TITLE
     draft["title"] = title
     await update.effective_message.reply_text(
@@ -226,7 +220,7 @@ async def got_amount(update: Update, context: CrmContext) -> int:
     try:
         amount = await context.services.opportunities.read_amount(update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return AMOUNT
     draft["amount"] = str(amount)
     today = await context.services.work_logs.today()
@@ -244,7 +238,7 @@ async def _close_chosen(update: Update, context: CrmContext, text: str) -> int:
     try:
         day = await context.services.opportunities.read_close_date(text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return CLOSE
     draft["close"] = day.isoformat()
     pipeline = context.services.opportunities.pipeline
@@ -288,7 +282,7 @@ async def chose_stage(update: Update, context: CrmContext) -> int:
         if error.code == "opportunity_duplicate":
             await query.answer()
             return await _duplicate(update, context, error)
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return STAGE
     await query.answer(t("Saved."))
     context.chat_data.pop(DRAFT, None)

@@ -30,6 +30,7 @@ from bot.conversations.flow import (
     drop_draft,
     enter,
     menu_button,
+    refuse,
     typed,
 )
 from bot.fitting import fit_lines
@@ -38,7 +39,6 @@ from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
 from bot.keyboards import PLAN, answer_stale, date_from_data, id_from_data
 from bot.notices import day_label
-from bot.texts import refusal
 from core.domain.days import Toward
 from core.domain.errors import DomainError
 from core.domain.schedule.execution import ItemOutcome
@@ -142,7 +142,7 @@ async def _open(update: Update, context: CrmContext, day: date | None) -> int:
     try:
         plan = await context.services.plans.open_day(update.effective_user.id, day)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     if update.callback_query:
         await update.callback_query.answer()
@@ -151,19 +151,12 @@ async def _open(update: Update, context: CrmContext, day: date | None) -> int:
     return await _show(update, context, plan)
 
 
-async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
-    if update.callback_query:
-        await update.callback_query.answer(refusal(context.t, error), show_alert=True)
-    else:
-        await update.effective_message.reply_text(refusal(context.t, error))
-
-
 async def start(update: Update, context: CrmContext) -> int:
     """/plan [date] or the 🗓 Plan button: the plan for that day, default the next working day."""
     try:
         day = await day_argument(context, Toward.FUTURE)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     return await _open(update, context, day)
 
@@ -203,7 +196,7 @@ async def start_visit(update: Update, context: CrmContext) -> int:
         deal = await plans.opportunity(user_id, int(match[1]))
         plan = await plans.open_day(user_id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     await query.answer()
     enter(context, "plan")
@@ -229,7 +222,7 @@ async def got_item(update: Update, context: CrmContext) -> int:
                                                      date.fromisoformat(draft["day"]))
         check_item_count(len(plan.items) + len(draft["items"]))
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ITEM
     draft["pending"] = {"text": text}
     customers = await context.services.plans.customers(update.effective_user.id)
@@ -293,7 +286,7 @@ async def chose_opportunity(update: Update, context: CrmContext) -> int:
             raise DomainError("opp_not_found")
         deal = await context.services.plans.opportunity(update.effective_user.id, int(match[1]))
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return CUSTOMER
     draft["pending"] |= {"customer_id": deal.customer_id, "customer": deal.customer_name,
                          "opportunity_id": deal.id}
@@ -331,7 +324,7 @@ async def chose_time(update: Update, context: CrmContext) -> int:
     try:
         at = None if choice == "-" else check_time(f"{choice[:2]}:{choice[2:]}")
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return TIME
     await update.callback_query.answer()
     return await _add_pending(update, context, at)
@@ -342,7 +335,7 @@ async def typed_time(update: Update, context: CrmContext) -> int:
     try:
         at = check_time(update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return TIME
     return await _add_pending(update, context, at)
 
@@ -383,7 +376,7 @@ async def on_review_press(update: Update, context: CrmContext) -> int | None:
                                            t("Send the new text for this item."))
             return EDIT
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return None  # refused: the draft stays at the question it was at
     await answer_stale(query, t)
     return None
@@ -396,7 +389,7 @@ async def edited(update: Update, context: CrmContext) -> int:
         plan = await context.services.plans.edit_item(
             update.effective_user.id, draft.pop("edit"), update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ITEM
     return await _show(update, context, plan)
 

@@ -11,14 +11,13 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot.context import CrmContext
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.i18n import N_, Translator
+from bot.images import sent_image
 from bot.keyboards import answer_stale, private_chat_link
 from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
 from core.domain.schedule.checkins import CheckIn, SharedLocation, TrustFlag
 from core.schedule.checkins import CheckInResult, CheckOut, DealChoice, PhotoResult
-
-MAX_FILE_BYTES = 20 * 1024 * 1024  # the most a bot may download through the Bot API
 
 # Callback data, all untrusted (the service re-checks owner, state and what was offered):
 # "ci:c:<check-in>:<customer>" picks a customer, "ci:d:<check-in>:<opportunity>" one of the
@@ -220,15 +219,10 @@ def check_out_text(t: Translator, done: CheckOut) -> str:
 async def on_photo(update: Update, context: CrmContext) -> None:
     """A photo or an image file in the private chat: a visit photo."""
     message, t = update.effective_message, context.t
-    if message.photo:
-        item, as_document = message.photo[-1], False
-    else:
-        item, as_document = message.document, True
-        if not (item.mime_type or "").startswith("image/"):
-            await message.reply_text(refusal(t, DomainError("not_an_image"), CHECK_IN_REFUSALS))
-            return
-    if item.file_size is not None and item.file_size > MAX_FILE_BYTES:
-        await message.reply_text(refusal(t, DomainError("photo_too_big"), CHECK_IN_REFUSALS))
+    try:
+        item, as_document = sent_image(message)
+    except DomainError as error:
+        await message.reply_text(refusal(t, error, CHECK_IN_REFUSALS))
         return
     file = await context.bot.get_file(item.file_id)
     data = bytes(await file.download_as_bytearray())

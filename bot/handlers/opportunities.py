@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from html import escape
@@ -20,7 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.albums import send_albums
 from bot.context import CrmContext
-from bot.fitting import fit_caption, fit_lines, shorten
+from bot.fitting import cell, fit_caption, fit_lines, shorten
 from bot.funnel import FunnelStep, funnel_chart
 from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
 from bot.handlers.claims import STATUS_ICONS, category_name
@@ -467,17 +466,6 @@ async def typed_answer(update: Update, context: CrmContext) -> None:
 LABEL_WIDTH = 12
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _cell(text: str, width: int) -> str:
-    """The text cut and padded to `width` columns of a monospace font (CJK counts two)."""
-    while _width(text) > width:
-        text = text[:-2] + "…"
-    return text + " " * (width - _width(text))
-
-
 def pipeline_text(view: PipelineView, t: Translator) -> str:
     scope = (t("the whole organisation") if view.everyone else t("you and your team")
              if view.people else t("yours"))
@@ -485,13 +473,13 @@ def pipeline_text(view: PipelineView, t: Translator) -> str:
              t("Opportunities of {scope}, in {currency}: open ones, and those won or lost "
                "in {period}.", scope=scope, currency=view.currency, period=view.period.label)]
     stage, amount, weighted = t("Stage"), t("Amount"), t("Weighted")
-    table = [f"{_cell(stage, LABEL_WIDTH)} {'#':>4} {amount:>13} {weighted:>13}"]
+    table = [f"{cell(stage, LABEL_WIDTH)} {'#':>4} {amount:>13} {weighted:>13}"]
     for line in view.lines:
-        table.append(f"{_cell(stage_name(t, view.pipeline, line.stage), LABEL_WIDTH)} "
+        table.append(f"{cell(stage_name(t, view.pipeline, line.stage), LABEL_WIDTH)} "
                      f"{line.count:>4} {format_amount(line.amount):>13} "
                      f"{format_amount(line.weighted):>13}")
     total, open_label = view.open_total, t("Open")
-    table.append(f"{_cell(open_label, LABEL_WIDTH)} {total.count:>4} "
+    table.append(f"{cell(open_label, LABEL_WIDTH)} {total.count:>4} "
                  f"{format_amount(total.amount):>13} {format_amount(total.weighted):>13}")
     lines.append("<pre>" + escape("\n".join(table)) + "</pre>")
     rate = "—" if view.win_rate is None else str(view.win_rate) + "%"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import unicodedata
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -12,7 +11,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.charts import Chart, bar_chart
 from bot.context import CrmContext
-from bot.fitting import fit_lines
+from bot.fitting import cell, columns, fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
@@ -59,17 +58,6 @@ def picked_period(text: str | None) -> Period | None:
         return None
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _cell(text: str, width: int) -> str:
-    """The text cut and padded to `width` columns of a monospace font (CJK counts two)."""
-    while _width(text) > width:
-        text = text[:-2] + "…"
-    return text + " " * (width - _width(text))
-
-
 def sections(view: ExpenseStatsView, t: Translator) -> list[tuple[str, list[Line]]]:
     """The breakdowns as the chat shows them: the largest lines, the rest summed in one."""
     shown = []
@@ -111,9 +99,9 @@ def stats_text(view: ExpenseStatsView, t: Translator) -> str:
 def _row(label: str, count: int, amount) -> str:
     """One line; a longer label (an opportunity's "customer · title") gets a line of its
     own above the numbers, so that the title is not cut away."""
-    if _width(label) <= LABEL_WIDTH:
-        return f"{_cell(label, LABEL_WIDTH)} {count:>4} {format_amount(amount):>13}"
-    return _cell(label, LONG_LABEL_WIDTH).rstrip() + "\n" + _row("", count, amount)
+    if columns(label) <= LABEL_WIDTH:
+        return f"{cell(label, LABEL_WIDTH)} {count:>4} {format_amount(amount):>13}"
+    return cell(label, LONG_LABEL_WIDTH).rstrip() + "\n" + _row("", count, amount)
 
 
 def _budgets(view: ExpenseStatsView, t: Translator) -> list[str]:
