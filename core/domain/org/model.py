@@ -91,6 +91,18 @@ class Customer:
     radius_m: int = DEFAULT_RADIUS_M
 
 
+def customers_matching(customers: Iterable[Customer],
+                       search: str | None = None) -> list[Customer]:
+    """Customers by name; with `search`, those whose name or key contains it in any case
+    (none for a blank search)."""
+    everyone = sorted(customers, key=lambda c: c.name.casefold())
+    if search is None:
+        return everyone
+    needle = search.strip().casefold()
+    return [c for c in everyone
+            if needle and (needle in c.name.casefold() or needle in c.key.casefold())]
+
+
 class CycleError(ValueError):
     """A department is its own ancestor."""
 
