@@ -144,10 +144,7 @@ def move_screen(t: Translator, item: PlanItem,
 async def _show(update: Update, context: CrmContext, log: DayLog) -> int:
     context.chat_data[DAY] = log.day.isoformat()
     text, keyboard = log_screen(context.t, log)
-    if update.callback_query:
-        await edit_or_send(update, context, text, keyboard)
-    else:
-        await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await edit_or_send(update, context, text, keyboard)
     return LOGGING
 
 

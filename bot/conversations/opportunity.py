@@ -63,10 +63,7 @@ def _draft(context: CrmContext) -> dict | None:
 
 async def _reply(update: Update, context: CrmContext, text: str,
                  keyboard: InlineKeyboardMarkup | None = None) -> None:
-    if update.callback_query:
-        await edit_or_send(update, context, text, keyboard)
-    else:
-        await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await edit_or_send(update, context, text, keyboard)
 
 
 def _cancel_row(t: Translator) -> list[InlineKeyboardButton]:

@@ -131,10 +131,7 @@ def offered_days(context: CrmContext, today: date) -> list[date]:
 async def _show(update: Update, context: CrmContext, plan: PlanDay) -> int:
     draft = _draft(context)
     text, keyboard = review_screen(context.t, plan, draft, offered_days(context, plan.today))
-    if update.callback_query:
-        await edit_or_send(update, context, text, keyboard)
-    else:
-        await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await edit_or_send(update, context, text, keyboard)
     return ITEM
 
 

@@ -161,9 +161,7 @@ async def _show(update: Update, context: CrmContext, period: Period | None,
     text, keyboard = stats_text(view, t), stats_keyboard(view, periods, t)
     if update.callback_query:
         await update.callback_query.answer()
-        await edit_or_send(update, context, text, keyboard)
-    else:
-        await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await edit_or_send(update, context, text, keyboard)
     if not view.empty:
         chart = await asyncio.to_thread(stats_chart, view, t)
         await context.bot.send_photo(update.effective_chat.id, chart.png,
