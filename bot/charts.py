@@ -57,7 +57,7 @@ def bar_chart(title: str, panels: Sequence[tuple[str, Series]], currency: str) -
         values = [float(amount) for _, amount in series][::-1]
         bars = ax.barh(range(len(values)), values, color=BAR_COLOR)
         ax.set_yticks(range(len(labels)), labels, fontproperties=font)
-        ax.bar_label(bars, [format_amount(amount, "").strip() for _, amount in series][::-1],
+        ax.bar_label(bars, [format_amount(amount) for _, amount in series][::-1],
                      padding=3, fontproperties=font, fontsize=8)
         ax.set_title(name, fontproperties=font, loc="left", fontsize=11)
         ax.set_xlabel(currency, fontproperties=font)

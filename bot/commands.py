@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from bot.i18n import N_
 from core.domain.org.model import Role
+
+
+@dataclass(frozen=True)
+class ShowOrSet:
+    """What '/budget', '/budget 2026-Q4' or '/budget set ...' asks for (and /goals alike)."""
+
+    period: str | None = None  # to show: the period named, if any
+    settings: tuple[str, ...] | None = None  # to set: the words after 'set'
+
+
+def show_or_set(args: Sequence[str], setting_words: Collection[int]) -> ShowOrSet | None:
+    """A command that shows (for a period, or the current one) or sets; None when the words
+    are neither, so that the caller shows how to set. `setting_words`: how many words may
+    follow 'set'."""
+    if args and args[0].lower() == "set":
+        settings = tuple(args[1:])
+        return ShowOrSet(settings=settings) if len(settings) in setting_words else None
+    if len(args) > 1:
+        return None
+    return ShowOrSet(period=args[0] if args else None)
 
 
 @dataclass(frozen=True)

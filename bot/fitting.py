@@ -13,6 +13,7 @@ its start, and lines are dropped at the end only when even that is not enough.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from html import unescape
 
@@ -209,3 +210,16 @@ def split_lines(parts: Sequence[str], limit: int = TEXT_LIMIT, *, html: bool = T
     if current:
         messages.append(separator.join(current))
     return messages
+
+
+def columns(text: str) -> int:
+    """How many columns of a monospace font the text takes: CJK and other wide ones two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def cell(text: str, width: int) -> str:
+    """The text cut with "…" and padded to `width` columns of a monospace font (a table in a
+    <pre> block)."""
+    while columns(text) > width:
+        text = text[:-2] + ELLIPSIS
+    return text + " " * (width - columns(text))

@@ -36,7 +36,7 @@ class FunnelChart:
 
 def step_text(step: FunnelStep) -> str:
     """What a bar says: the count and the exact amount, as the table shows them."""
-    return f"{step.count} · {format_amount(step.amount, '').strip()}"
+    return f"{step.count} · {format_amount(step.amount)}"
 
 
 def funnel_chart(title: str, steps: Sequence[FunnelStep], currency: str) -> FunnelChart:

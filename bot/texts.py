@@ -1,9 +1,19 @@
-"""What domain refusals say to people, by error code."""
+"""What domain refusals say to people, by error code, with their numbers and names."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+
 from bot.i18n import N_, Translator
 from core.domain.errors import DomainError
+from core.domain.expenses.claims import ClaimStatus
+from core.domain.money import format_amount
+
+# Claim statuses as people read them; a refusal names them too ("already approved").
+STATUS_NAMES = {ClaimStatus.DRAFT: N_("draft"), ClaimStatus.PENDING: N_("waiting for approval"),
+                ClaimStatus.APPROVED: N_("approved"), ClaimStatus.REJECTED: N_("rejected"),
+                ClaimStatus.WITHDRAWN: N_("withdrawn")}
 
 REFUSALS: dict[str, str] = {
     "not_allowed": N_("Sorry, you are not allowed to do that."),
@@ -151,10 +161,49 @@ REFUSALS: dict[str, str] = {
                                 "customer."),
     "opp_closed": N_("This opportunity is closed (won or lost): nothing more is planned or "
                      "claimed for it."),
+    # Goals.
+    "goal_unit": N_("Name whose goal it is as member:KEY or department:KEY, for example "
+                    "member:carol."),
+    "goal_unit_unknown": N_("I do not know that member or department. Use the key from the "
+                            "org file, for example member:carol or department:east."),
+    "goal_metric": N_("That is not a goal I can measure. Use visits, new, won or ratio."),
+    "goal_period": N_("I could not read that period. Use a month like 2026-12, a quarter like "
+                      "2026-Q4 or a year like 2026."),
+    "goal_period_over": N_("That period is over: goals are for this period or later ones."),
+    "goal_target": N_("That target does not fit the goal: visits and new opportunities are "
+                      "whole numbers above zero, won is an amount above zero, and ratio is a "
+                      "percentage above 0 and at most 100."),
+    "goal_not_allowed": N_("Only a manager of that department (or one above it) or an admin "
+                           "can set this goal."),
     "export_too_large": N_("That is too many claims to send here. Pick a shorter period or a "
                            "status, or ask finance for the full export."),
 }
 
 
-def refusal(t: Translator, error: DomainError) -> str:
-    return t(REFUSALS.get(error.code, REFUSALS["not_allowed"]))
+def budget_name(parts: Mapping[str, object], t: Translator) -> str:
+    """The budget a refusal names ('Travel · East region · 2026-11'), with the category in
+    the reader's language (the refusal carries both names)."""
+    category = (parts.get("budget_category_zh") if t.language == "zh_Hans" else None) \
+        or parts.get("budget_category") or t("All categories")
+    return " · ".join([str(category), str(parts.get("budget_unit") or ""),
+                       str(parts.get("budget_period") or "")])
+
+
+def refusal(t: Translator, error: DomainError, told: Mapping[str, str] | None = None) -> str:
+    """What a refusal says, in the reader's language, with its numbers and names filled in.
+
+    `told`: what the reader of one screen is told instead for some codes (the claimant
+    hears of a blocked budget otherwise than the approver does).
+    """
+    message = ((told or {}).get(error.code) or REFUSALS.get(error.code)
+               or REFUSALS["not_allowed"])
+    values = {k: format_amount(v) if isinstance(v, Decimal) else v
+              for k, v in error.params.items()}
+    if "budget_unit" in values:
+        values["budget"] = budget_name(values, t)
+    if values.get("status") in set(ClaimStatus):
+        values["status"] = t(STATUS_NAMES[ClaimStatus(values["status"])])
+    try:
+        return t(message, **values)
+    except (KeyError, IndexError, ValueError):
+        return t(message)

@@ -14,8 +14,8 @@ from core.domain.schedule.calendar import (
     LogFact,
     PhotoFact,
     PlanItemFact,
-    parse_flags,
 )
+from core.domain.schedule.checkins import parse_flags
 from storage.tables import (
     CheckInRow,
     CustomerRow,

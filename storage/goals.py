@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain.expenses.budgets import UnitKind
 from core.domain.expenses.claims import ClaimStatus
-from core.domain.opportunities.goals import Goal, Metric, doubtful
+from core.domain.opportunities.goals import Goal, Metric
 from core.domain.opportunities.pipeline import Opportunity
 from core.domain.period import Period
+from core.domain.schedule.checkins import parse_flags, proves_visit
 from storage.tables import (
     CheckInRow,
     ClaimRow,
@@ -74,14 +75,16 @@ class SqlGoalRepository:
 
     async def verified_visits(self, member_ids: Collection[int], start: datetime,
                               end: datetime) -> int:
-        """Check-ins in [start, end) that prove a visit. Flags come back grouped: there are
-        few distinct combinations, and the check-in domain decides which of them prove."""
+        """Check-ins in [start, end) that prove a visit. Those at a customer come back grouped
+        by their flags (there are few distinct combinations), with one of their customers,
+        and the check-in domain decides which of them prove."""
         rows = await self.session.execute(
-            select(CheckInRow.flags, func.count())
+            select(CheckInRow.flags, func.max(CheckInRow.customer_id), func.count())
             .where(one_of(CheckInRow.member_id, member_ids), CheckInRow.customer_id.is_not(None),
                    CheckInRow.at >= start, CheckInRow.at < end)
             .group_by(CheckInRow.flags))
-        return sum(count for flags, count in rows if not doubtful(flags or ""))
+        return sum(count for flags, customer_id, count in rows
+                   if proves_visit(customer_id, parse_flags(flags)))
 
     async def opportunities_created(self, member_id: int | None,
                                     department_ids: Collection[int] | None,

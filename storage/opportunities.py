@@ -57,7 +57,8 @@ from core.domain.opportunities.pipeline import (
     stage_on,
     weighted_from_cent_percent,
 )
-from core.domain.schedule.calendar import PhotoFact, parse_flags
+from core.domain.schedule.calendar import PhotoFact
+from core.domain.schedule.checkins import parse_flags
 from storage import expense_totals
 from storage.tables import (
     CheckInRow,

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.domain.schedule.checkins import parse_flags
 from core.domain.schedule.execution import ItemOutcome
-from core.domain.schedule.plans import LogEntry, NewItem, PlanItem, Visit, parse_flags
+from core.domain.schedule.plans import LogEntry, NewItem, PlanItem, Visit
 from storage.tables import (
     CheckInRow,
     CustomerRow,

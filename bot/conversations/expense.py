@@ -47,18 +47,21 @@ from bot.callbacks import (
     SubmitClaim,
 )
 from bot.context import CrmContext
-from bot.conversations.flow import ScheduleConversation, enter, menu_button, typed
+from bot.conversations.flow import ScheduleConversation, enter, menu_button, refuse, typed
 from bot.handlers.approvals import duplicate_warning
-from bot.handlers.claims import category_name, claim_line, money, say
+from bot.handlers.claims import CLAIMANT_REFUSALS, category_name, claim_line
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
+from bot.images import sent_image
 from bot.keyboards import EXPENSE, ButtonHandler
+from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import UnitKind
 from core.domain.expenses.claims import AMOUNT_EXAMPLE, StepKind
 from core.domain.expenses.drafts import DraftStep
+from core.domain.money import format_amount
 from core.expenses.claims import ClaimSummary, DraftView, ExpenseService
 
 # States: what typed text is the answer to (buttons work in every state).
@@ -69,7 +72,6 @@ RECEIPT_FOR = "expense_receipt"  # chat_data: the draft a photo sent now is a re
 # Photos reach the check-in handler before any conversation of the feature group; receipts
 # are taken one group earlier, only while a draft asks for them.
 RECEIPT_GROUP = -1
-MAX_FILE_BYTES = 20 * 1024 * 1024  # the most a bot may download through the Bot API
 
 FIELD_LABELS = {DraftStep.AMOUNT: N_("Amount"), DraftStep.CATEGORY: N_("Category"),
                 DraftStep.DATE: N_("Date"), DraftStep.UNIT: N_("Charged to"),
@@ -140,7 +142,7 @@ def question(t: Translator, context: CrmContext,
     if step is DraftStep.RECEIPT:
         if view.receipt_required:
             return (head + t("📷 Please send a photo of the receipt: claims above {limit} need "
-                             "one.", limit=money(config.receipt_required_above)), None, TAP)
+                             "one.", limit=format_amount(config.receipt_required_above)), None, TAP)
         return (head + t("📷 Send a photo of the receipt, if you have one."),
                 InlineKeyboardMarkup([[InlineKeyboardButton(
                     t("⏭ No receipt"), callback_data=SkipReceipt(cid).encode())]]), TAP)
@@ -162,10 +164,11 @@ def budget_line(t: Translator, config, summary: ClaimSummary, impact) -> str:
                 else t("All categories"))
     label = " · ".join([category, summary.unit_name, budget.period.label])
     line = t("{label}: {used} of {limit} used; with this claim {after} ({percent}%)",
-             label=escape(label), used=money(impact.used), limit=money(budget.amount),
-             after=money(impact.after), percent=impact.percent)
+             label=escape(label), used=format_amount(impact.used),
+             limit=format_amount(budget.amount), after=format_amount(impact.after),
+             percent=impact.percent)
     if impact.overrun:
-        return "⚠️ " + line + " " + t("— over by {over}", over=money(impact.over))
+        return "⚠️ " + line + " " + t("— over by {over}", over=format_amount(impact.over))
     return line
 
 
@@ -173,7 +176,7 @@ def summary_screen(t: Translator, context: CrmContext,
                    summary: ClaimSummary) -> tuple[str, InlineKeyboardMarkup]:
     claim, config = summary.claim, context.services.expenses.config
     cid = claim.id
-    amount = f"{claim.currency} {money(claim.amount)}"
+    amount = format_amount(claim.amount, claim.currency)
     lines = [t("🧾 <b>Your claim</b> (draft)"),
              t("Amount: {amount}", amount=amount),
              t("Category: {category}", category=escape(category_name(t, config, claim.category))),
@@ -252,13 +255,6 @@ def _end(context: CrmContext) -> int:
     return ConversationHandler.END
 
 
-async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
-    if update.callback_query:
-        await update.callback_query.answer(say(context.t, error), show_alert=True)
-    else:
-        await update.effective_message.reply_text(say(context.t, error))
-
-
 async def start(update: Update, context: CrmContext) -> int:
     """/expense [amount what-for] or 🧾 Expense: quick entry, a draft to continue, or a new
     claim from its amount."""
@@ -273,7 +269,7 @@ async def start(update: Update, context: CrmContext) -> int:
             view = await service.begin(user_id, text, quick=True,
                                        chat_id=update.effective_chat.id)
         except DomainError as error:
-            await update.effective_message.reply_text(say(t, error))
+            await update.effective_message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
             await update.effective_message.reply_text(
                 amount_question(t, context.visitor.settings.currency))
             context.chat_data[DRAFT]["guided"] = True
@@ -321,7 +317,7 @@ async def claim_for_opportunity(update: Update, context: CrmContext) -> int:
         label = await context.services.expenses.opportunity_label(update.effective_user.id,
                                                                   opportunity_id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error, CLAIMANT_REFUSALS)
         return ConversationHandler.END
     await query.answer()
     context.chat_data[DRAFT] = {"claim": None, "guided": True, "opportunity": opportunity_id}
@@ -353,7 +349,8 @@ async def got_amount(update: Update, context: CrmContext) -> int:
         if error.code in ("opp_not_found", "opp_closed"):
             state.pop("opportunity", None)  # said why; the next amount makes a plain claim
         await update.effective_message.reply_text(
-            say(t, error) + "\n\n" + amount_question(t, context.visitor.settings.currency))
+            refusal(t, error, CLAIMANT_REFUSALS) + "\n\n"
+            + amount_question(t, context.visitor.settings.currency))
         return AMOUNT
     return await ask(update, context, view)
 
@@ -368,8 +365,8 @@ async def got_date(update: Update, context: CrmContext) -> int:
             guided=state.get("guided", False), chat_id=update.effective_chat.id)
     except DomainError as error:
         await update.effective_message.reply_text(
-            say(context.t, error) + "\n" + context.t("Please send the date like 11-20, or tap "
-                                                     "Today or Yesterday above."))
+            refusal(context.t, error, CLAIMANT_REFUSALS) + "\n"
+            + context.t("Please send the date like 11-20, or tap Today or Yesterday above."))
         return DATE
     return await ask(update, context, view)
 
@@ -383,7 +380,7 @@ async def got_description(update: Update, context: CrmContext) -> int:
             update.effective_user.id, state["claim"], update.effective_message.text,
             guided=state.get("guided", False), chat_id=update.effective_chat.id)
     except DomainError as error:
-        await update.effective_message.reply_text(say(context.t, error))
+        await update.effective_message.reply_text(refusal(context.t, error, CLAIMANT_REFUSALS))
         return DESCRIPTION
     return await ask(update, context, view)
 
@@ -412,7 +409,7 @@ async def _step(update: Update, context: CrmContext, claim_id: int, step: Step, 
         view = await step(context.services.expenses, update.effective_user.id,
                           update.effective_chat.id, guided)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error, CLAIMANT_REFUSALS)
         return TAP
     await update.callback_query.answer()
     if adopt and (context.chat_data.get(DRAFT) or {}).get("claim") != claim_id:
@@ -506,8 +503,8 @@ async def submit(update: Update, context: CrmContext) -> int:
         result = await context.services.expenses.submit(update.effective_user.id, claim_id,
                                                         chat_id)
     except DomainError as error:
-        await _refuse(update, context, error)
-        await context.bot.send_message(chat_id, say(t, error))
+        await refuse(update, context, error, CLAIMANT_REFUSALS)
+        await context.bot.send_message(chat_id, refusal(t, error, CLAIMANT_REFUSALS))
         return TAP
     await query.answer(t("Submitted."))
     await edit_or_send(update, context, submitted_text(t, context, result), None)
@@ -523,7 +520,7 @@ async def save_draft(update: Update, context: CrmContext) -> int:
     try:
         await context.services.expenses.resume(update.effective_user.id, claim_id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error, CLAIMANT_REFUSALS)
         return TAP
     await query.answer(t("Saved."))
     await edit_or_send(update, context, t(
@@ -540,7 +537,7 @@ async def discard(update: Update, context: CrmContext) -> int:
     try:
         await context.services.expenses.discard(update.effective_user.id, claim_id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error, CLAIMANT_REFUSALS)
         return TAP
     await query.answer()
     await edit_or_send(update, context, t("🗑 Draft discarded."), None)
@@ -556,7 +553,7 @@ async def edit(update: Update, context: CrmContext) -> int:
     try:
         await context.services.expenses.resume(update.effective_user.id, claim_id)
     except DomainError as error:  # only my own draft
-        await _refuse(update, context, error)
+        await refuse(update, context, error, CLAIMANT_REFUSALS)
         return TAP
     await query.answer()
     context.chat_data[DRAFT] = {"claim": claim_id, "guided": False}
@@ -568,7 +565,7 @@ def submitted_text(t: Translator, context: CrmContext, result) -> str:
     claim = result.claim
     config = context.services.expenses.config
     first = result.steps[0] if result.steps else None
-    amount = f"{claim.currency} {money(claim.amount)}"
+    amount = format_amount(claim.amount, claim.currency)
     lines = [t("✅ Claim <b>{number}</b> submitted: {amount} · {category}.",
                number=claim.number, amount=amount,
                category=escape(category_name(t, config, claim.category)))]
@@ -589,23 +586,18 @@ async def on_receipt(update: Update, context: CrmContext) -> None:
     """A photo or an image file while a draft asks for receipts."""
     message, t = update.effective_message, context.t
     claim_id = context.chat_data.get(RECEIPT_FOR)
-    if message.photo:
-        item, as_document = message.photo[-1], False
-    else:
-        item, as_document = message.document, True
-        if not (item.mime_type or "").startswith("image/"):
-            await message.reply_text(say(t, DomainError("not_an_image")))
-            raise ApplicationHandlerStop
-    if item.file_size is not None and item.file_size > MAX_FILE_BYTES:
-        await message.reply_text(say(t, DomainError("photo_too_big")))
-        raise ApplicationHandlerStop
+    try:
+        item, as_document = sent_image(message)
+    except DomainError as error:
+        await message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
+        raise ApplicationHandlerStop from None
     data = bytes(await (await context.bot.get_file(item.file_id)).download_as_bytearray())
     try:
         view = await context.services.expenses.add_receipt(
             update.effective_user.id, claim_id, data, file_id=item.file_id,
             as_document=as_document, guided=_guided(context, claim_id))
     except DomainError as error:
-        await message.reply_text(say(t, error))
+        await message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
         raise ApplicationHandlerStop from None
     await ask(update, context, view)
     raise ApplicationHandlerStop

@@ -15,8 +15,9 @@ from telegram.warnings import PTBUserWarning
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import all_translations
 from bot.keyboards import MAIN_MENU, MenuButton, counted_label_pattern
-from core.domain.days import Toward
-from core.domain.schedule.plans import parse_day
+from bot.texts import refusal
+from core.domain.days import Toward, parse_day
+from core.domain.errors import DomainError
 
 # A rep interrupted by a customer comes back within the hour; after that the draft is gone.
 TIMEOUT = timedelta(minutes=45)
@@ -72,6 +73,15 @@ class ScheduleConversation(ConversationHandler):
 
 def enter(context: Any, flow: str) -> None:
     context.chat_data[FLOW] = flow
+
+
+async def refuse(update: Update, context: Any, error: DomainError,
+                 told: Mapping[str, str] | None = None) -> None:
+    """Say why not: as an alert on a button press, as a reply to a message."""
+    if update.callback_query:
+        await update.callback_query.answer(refusal(context.t, error, told), show_alert=True)
+    else:
+        await update.effective_message.reply_text(refusal(context.t, error, told))
 
 
 async def day_argument(context: Any, toward: Toward) -> date | None:

@@ -30,14 +30,20 @@ from bot.callbacks import (
     OpenLog,
 )
 from bot.context import CrmContext
-from bot.conversations.flow import ScheduleConversation, day_argument, enter, menu_button, typed
+from bot.conversations.flow import (
+    ScheduleConversation,
+    day_argument,
+    enter,
+    menu_button,
+    refuse,
+    typed,
+)
 from bot.fitting import fit_lines
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
 from bot.keyboards import LOG, ButtonHandler
 from bot.notices import day_label
-from bot.texts import refusal
 from core.domain.days import Toward
 from core.domain.errors import DomainError
 from core.domain.schedule.execution import Execution, ItemOutcome, percent
@@ -138,25 +144,15 @@ def move_screen(t: Translator, item: PlanItem,
 async def _show(update: Update, context: CrmContext, log: DayLog) -> int:
     context.chat_data[DAY] = log.day.isoformat()
     text, keyboard = log_screen(context.t, log)
-    if update.callback_query:
-        await edit_or_send(update, context, text, keyboard)
-    else:
-        await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await edit_or_send(update, context, text, keyboard)
     return LOGGING
-
-
-async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
-    if update.callback_query:
-        await update.callback_query.answer(refusal(context.t, error), show_alert=True)
-    else:
-        await update.effective_message.reply_text(refusal(context.t, error))
 
 
 async def _open(update: Update, context: CrmContext, day: date | None) -> int:
     try:
         log = await context.services.work_logs.open_day(update.effective_user.id, day)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     if update.callback_query:
         await update.callback_query.answer()
@@ -170,7 +166,7 @@ async def start(update: Update, context: CrmContext) -> int:
     try:
         day = await day_argument(context, Toward.PAST)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     return await _open(update, context, day)
 
@@ -185,7 +181,7 @@ async def _press(update: Update, context: CrmContext,
     try:
         return await act()
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return LOGGING
 
 
@@ -314,7 +310,7 @@ async def typed_note(update: Update, context: CrmContext) -> int:
         log = await context.services.work_logs.note(update.effective_user.id, item_id,
                                                     update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return LOGGING
     context.chat_data.pop(NOTE_FOR, None)
     return await _show(update, context, log)
@@ -328,7 +324,7 @@ async def typed_unplanned(update: Update, context: CrmContext) -> int:
         log = await context.services.work_logs.add_unplanned(
             update.effective_user.id, day, update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return UNPLANNED
     return await _show(update, context, log)
 

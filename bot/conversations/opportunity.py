@@ -38,14 +38,16 @@ from bot.conversations.flow import (
     draft_closed,
     drop_draft,
     enter,
+    refuse,
     typed,
 )
 from bot.handlers.gate import pressed_outside_private_chat
 from bot.handlers.inbox import edit_or_send
-from bot.handlers.opportunities import card_keyboard, card_text, say
+from bot.handlers.opportunities import card_keyboard, card_text
 from bot.i18n import Translator
 from bot.keyboards import ButtonHandler
 from bot.notices import day_label
+from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.money import format_amount
 from core.opportunities.pipeline import NewCustomer, NewOpportunity
@@ -64,17 +66,7 @@ def _draft(context: CrmContext) -> dict | None:
 
 async def _reply(update: Update, context: CrmContext, text: str,
                  keyboard: InlineKeyboardMarkup | None = None) -> None:
-    if update.callback_query:
-        await edit_or_send(update, context, text, keyboard)
-    else:
-        await update.effective_message.reply_html(text, reply_markup=keyboard)
-
-
-async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
-    if update.callback_query:
-        await update.callback_query.answer(say(context.t, error), show_alert=True)
-    else:
-        await update.effective_message.reply_text(say(context.t, error))
+    await edit_or_send(update, context, text, keyboard)
 
 
 def _cancel_row(t: Translator) -> list[InlineKeyboardButton]:
@@ -97,7 +89,7 @@ async def start(update: Update, context: CrmContext) -> int:
     try:
         customers = await context.services.opportunities.customers(update.effective_user.id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     enter(context, "opp")
     context.chat_data[DRAFT] = {}
@@ -152,7 +144,7 @@ async def new_name(update: Update, context: CrmContext) -> int:
     try:
         name = context.services.opportunities.read_customer_name(update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return NEW_NAME
     draft["new_name"] = name
     await update.effective_message.reply_html(
@@ -172,7 +164,7 @@ async def use_location(update: Update, context: CrmContext) -> int:
         return await stale(update, context)
     site = await context.services.opportunities.recent_location(update.effective_user.id)
     if site is None:
-        await _refuse(update, context, DomainError("opp_no_location"))
+        await refuse(update, context, DomainError("opp_no_location"))
         return SITE
     await query.answer()
     draft |= {"lat": site.lat, "lon": site.lon}
@@ -192,7 +184,7 @@ async def got_title(update: Update, context: CrmContext) -> int:
     except DomainError as error:
         if error.code == "opportunity_duplicate":
             return await _duplicate(update, context, error)
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return TITLE
     draft["title"] = title
     await update.effective_message.reply_text(
@@ -211,7 +203,7 @@ async def _duplicate(update: Update, context: CrmContext, error: DomainError) ->
     t = context.t
     context.chat_data.pop(DRAFT, None)
     existing = int(error.params["existing_id"])
-    await _reply(update, context, say(t, error) + "\n" + t("Nothing new was created."),
+    await _reply(update, context, refusal(t, error) + "\n" + t("Nothing new was created."),
                  InlineKeyboardMarkup([[InlineKeyboardButton(
                      t("Open the existing opportunity"),
                      callback_data=OpenOpportunity(existing).encode())]]))
@@ -230,7 +222,7 @@ async def got_amount(update: Update, context: CrmContext) -> int:
     try:
         amount = await context.services.opportunities.read_amount(update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return AMOUNT
     draft["amount"] = str(amount)
     today = await context.services.work_logs.today()
@@ -248,7 +240,7 @@ async def _close_chosen(update: Update, context: CrmContext, text: str) -> int:
     try:
         day = await context.services.opportunities.read_close_date(text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return CLOSE
     draft["close"] = day.isoformat()
     pipeline = context.services.opportunities.pipeline
@@ -293,7 +285,7 @@ async def chose_stage(update: Update, context: CrmContext) -> int:
         if error.code == "opportunity_duplicate":
             await query.answer()
             return await _duplicate(update, context, error)
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return STAGE
     await query.answer(t("Saved."))
     context.chat_data.pop(DRAFT, None)

@@ -42,6 +42,7 @@ from bot.conversations.flow import (
     drop_draft,
     enter,
     menu_button,
+    refuse,
     typed,
 )
 from bot.fitting import fit_lines
@@ -50,7 +51,6 @@ from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator
 from bot.keyboards import PLAN, ButtonHandler, answer_stale
 from bot.notices import day_label
-from bot.texts import refusal
 from core.domain.days import Toward
 from core.domain.errors import DomainError
 from core.domain.schedule.execution import ItemOutcome
@@ -143,10 +143,7 @@ def offered_days(context: CrmContext, today: date) -> list[date]:
 async def _show(update: Update, context: CrmContext, plan: PlanDay) -> int:
     draft = _draft(context)
     text, keyboard = review_screen(context.t, plan, draft, offered_days(context, plan.today))
-    if update.callback_query:
-        await edit_or_send(update, context, text, keyboard)
-    else:
-        await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await edit_or_send(update, context, text, keyboard)
     return ITEM
 
 
@@ -154,7 +151,7 @@ async def _open(update: Update, context: CrmContext, day: date | None) -> int:
     try:
         plan = await context.services.plans.open_day(update.effective_user.id, day)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     if update.callback_query:
         await update.callback_query.answer()
@@ -163,19 +160,12 @@ async def _open(update: Update, context: CrmContext, day: date | None) -> int:
     return await _show(update, context, plan)
 
 
-async def _refuse(update: Update, context: CrmContext, error: DomainError) -> None:
-    if update.callback_query:
-        await update.callback_query.answer(refusal(context.t, error), show_alert=True)
-    else:
-        await update.effective_message.reply_text(refusal(context.t, error))
-
-
 async def start(update: Update, context: CrmContext) -> int:
     """/plan [date] or the 🗓 Plan button: the plan for that day, default the next working day."""
     try:
         day = await day_argument(context, Toward.FUTURE)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     return await _open(update, context, day)
 
@@ -216,7 +206,7 @@ async def start_visit(update: Update, context: CrmContext) -> int:
         deal = await plans.opportunity(user_id, opportunity_id)
         plan = await plans.open_day(user_id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ConversationHandler.END
     await query.answer()
     enter(context, "plan")
@@ -242,7 +232,7 @@ async def got_item(update: Update, context: CrmContext) -> int:
                                                      date.fromisoformat(draft["day"]))
         check_item_count(len(plan.items) + len(draft["items"]))
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ITEM
     draft["pending"] = {"text": text}
     customers = await context.services.plans.customers(update.effective_user.id)
@@ -304,7 +294,7 @@ async def chose_opportunity(update: Update, context: CrmContext) -> int:
         deal = await context.services.plans.opportunity(update.effective_user.id,
                                                         PlanOpportunity.of(update).opportunity_id)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return CUSTOMER
     draft["pending"] |= {"customer_id": deal.customer_id, "customer": deal.customer_name,
                          "opportunity_id": deal.id}
@@ -342,7 +332,7 @@ async def chose_time(update: Update, context: CrmContext) -> int:
     try:
         at = None if chosen is None else check_time(f"{chosen:%H:%M}")
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return TIME
     await update.callback_query.answer()
     return await _add_pending(update, context, at)
@@ -353,7 +343,7 @@ async def typed_time(update: Update, context: CrmContext) -> int:
     try:
         at = check_time(update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return TIME
     return await _add_pending(update, context, at)
 
@@ -370,7 +360,7 @@ async def _review_press(update: Update, context: CrmContext,
     try:
         return await act(draft)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return None
 
 
@@ -441,7 +431,7 @@ async def edited(update: Update, context: CrmContext) -> int:
         plan = await context.services.plans.edit_item(
             update.effective_user.id, draft.pop("edit"), update.effective_message.text)
     except DomainError as error:
-        await _refuse(update, context, error)
+        await refuse(update, context, error)
         return ITEM
     return await _show(update, context, plan)
 

@@ -31,7 +31,7 @@ from bot.keyboards import AnswersQuestion, ButtonHandler
 from bot.notices import KIND_TITLES, Audience, Rendered, renders, summarizes
 from bot.scheduler import wake_dispatcher
 from bot.subjects import SubjectView, shows
-from bot.texts import REFUSALS, refusal
+from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expenses.approvals import REASON_MAX
 from core.domain.expenses.claims import StepKind, StepState, parse_claim_number
@@ -60,10 +60,6 @@ EVENTS = {
 
 # Reading a snapshot ------------------------------------------------------------------------
 
-def _money(value: str | None, currency: str) -> str:
-    return format_amount(Decimal(value or "0"), currency)
-
-
 def _category(payload: dict, t: Translator) -> str:
     """The category's name in the reader's language (both are in the snapshot)."""
     if t.language == "zh_Hans" and payload.get("category_name_zh"):
@@ -77,18 +73,9 @@ def budget_line(budget: dict, currency: str, t: Translator) -> str:
     category = _category(budget, t) or t("All categories")
     label = " · ".join([category, budget["unit"], budget["period"]])
     return t("{label}: {used} of {limit} used; with this claim {after} ({percent}%)",
-             label=escape(label), used=_money(budget["used"], currency),
-             limit=_money(budget["limit"], currency), after=_money(budget["after"], currency),
-             percent=budget["percent"])
-
-
-def budget_name(parts: dict, t: Translator) -> str:
-    """The budget a refusal names ('Travel · East region · 2026-11'), with the category in
-    the reader's language (the refusal carries both names)."""
-    category = (parts.get("budget_category_zh") if t.language == "zh_Hans" else None) \
-        or parts.get("budget_category") or t("All categories")
-    return " · ".join([category, parts.get("budget_unit") or "", parts.get("budget_period")
-                       or ""])
+             label=escape(label), used=format_amount(budget["used"], currency),
+             limit=format_amount(budget["limit"], currency),
+             after=format_amount(budget["after"], currency), percent=budget["percent"])
 
 
 def _outcome(payload: dict, t: Translator) -> str | None:
@@ -138,7 +125,7 @@ def card_text(payload: dict, t: Translator) -> str:
     lines = [head,
              t("<b>{claimant}</b> claims <b>{amount}</b>",
                claimant=escape(payload["claimant"]),
-               amount=_money(payload["amount"], currency)),
+               amount=format_amount(payload["amount"], currency)),
              " · ".join(escape(part) for part in (
                  _category(payload, t), payload.get("spent_on") or "", payload.get("unit") or "")
                  if part)]
@@ -154,7 +141,7 @@ def card_text(payload: dict, t: Translator) -> str:
     for budget in payload.get("budgets") or []:
         lines.append("💰 " + budget_line(budget, currency, t))
         if Decimal(budget.get("over") or "0") > 0:
-            lines.append(t("⚠️ Over budget by {over}", over=_money(budget["over"], currency)))
+            lines.append(t("⚠️ Over budget by {over}", over=format_amount(budget["over"], currency)))
     if WARN_ESCALATED in (payload.get("warnings") or []):
         lines.append(t("⏫ Over budget: one more approval level was added"))
     if payload.get("kind") == str(StepKind.FINANCE):
@@ -207,7 +194,7 @@ def _approval_request_summary(notification: Notification, t: Translator) -> str:
         return plain
     payload = notification.payload
     return t("Approve {amount} for {claimant}?", claimant=payload["claimant"],
-             amount=_money(payload["amount"], payload["currency"]))
+             amount=format_amount(payload["amount"], payload["currency"]))
 
 
 @renders(NotificationKind.APPROVAL_DECISION)
@@ -217,7 +204,7 @@ def _approval_decision(notification: Notification, t: Translator,
         return escape(plain), None
     payload = notification.payload
     values = {"number": escape(payload.get("number") or ""),
-              "amount": _money(payload["amount"], payload["currency"]),
+              "amount": format_amount(payload["amount"], payload["currency"]),
               "name": escape(payload.get("by") or "")}
     if payload["action"] == str(StepState.REJECTED):
         text = t("❌ Your claim {number} ({amount}) was rejected by {name}.\nReason: {reason}",
@@ -256,8 +243,8 @@ def _budget_alert(notification: Notification, t: Translator, audience: Audience)
     category = _category(payload, t) or t("All categories")
     label = escape(" · ".join([category, payload["unit"], payload["period"]]))
     values = {"label": label, "percent": payload["percent"],
-              "used": _money(payload["after"], currency),
-              "limit": _money(payload["limit"], currency)}
+              "used": format_amount(payload["after"], currency),
+              "limit": format_amount(payload["limit"], currency)}
     if payload.get("withdrawn"):
         text = t("↩️ <b>Budget alert withdrawn</b>: {label}\nNo longer at {threshold}%: now "
                  "{used} of {limit} ({percent}%) is approved or waiting for approval.",
@@ -302,20 +289,7 @@ async def claim_actions(context: CrmContext, notification: Notification) -> Subj
 
 # Presses ------------------------------------------------------------------------------------
 
-def refusal_text(t: Translator, error: DomainError) -> str:
-    """The refusal with its numbers and names filled in."""
-    if error.code in REFUSALS:
-        params = {k: str(v) for k, v in error.params.items()}
-        if "budget_unit" in params:
-            params["budget"] = budget_name(params, t)
-        try:
-            return t(REFUSALS[error.code], **params)
-        except (KeyError, IndexError):
-            return refusal(t, error)
-    return refusal(t, error)
-
-
-@private_press("inbox", refusal_text)
+@private_press("inbox", refusal)
 async def approve(update: Update, context: CrmContext) -> None:
     """One tap decides; the card itself is edited by the outbox, like everyone else's copy."""
     press, query, t = ApproveClaim.of(update), update.callback_query, context.t
@@ -334,7 +308,7 @@ def _decided_line(decision: Decision, t: Translator) -> str:
     return t("✅ You approved it. It now waits for {name}.", name=decision.next_approver)
 
 
-@private_press("inbox", refusal_text)
+@private_press("inbox", refusal)
 async def ask_reason(update: Update, context: CrmContext) -> None:
     """Reject asks why first: the claim is checked now and again when the reason comes."""
     press, query, t = RejectClaim.of(update), update.callback_query, context.t
@@ -372,7 +346,7 @@ async def typed_reason(update: Update, context: CrmContext) -> None:
     except DomainError as error:
         if error.code not in ("reason_empty", "reason_too_long"):
             pending.pop(claim_id, None)
-        await message.reply_text(refusal_text(t, error))
+        await message.reply_text(refusal(t, error))
         return
     pending.pop(claim_id, None)
     wake_dispatcher(context.application)
@@ -381,7 +355,7 @@ async def typed_reason(update: Update, context: CrmContext) -> None:
                                name=escape(decision.claimant)))
 
 
-@private_press("inbox", refusal_text)
+@private_press("inbox", refusal)
 async def details(update: Update, context: CrmContext) -> None:
     """Receipts as photos, then the route with each step's state and the history."""
     query, t, claim_id = update.callback_query, context.t, ClaimDetails.of(update).claim_id

@@ -8,10 +8,11 @@ from html import escape
 from telegram import Update
 from telegram.ext import CommandHandler
 
+from bot.commands import show_or_set
 from bot.context import CrmContext
 from bot.fitting import split_lines
-from bot.handlers.approvals import refusal_text
 from bot.i18n import N_, Translator
+from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import OverrunPolicy
@@ -89,28 +90,26 @@ def overview_messages(overview: BudgetOverview, t: Translator, timezone: str) ->
 
 async def show_budget(update: Update, context: CrmContext) -> None:
     """/budget, /budget 2026-Q4, or /budget set ..."""
-    t, message, args = context.t, update.effective_message, list(context.args or [])
+    t, message = context.t, update.effective_message
+    asked = show_or_set(context.args or [], setting_words=(4, 5))
+    if asked is None:
+        await message.reply_html(t(SET_USAGE))
+        return
     try:
-        if args and args[0].lower() == "set":
-            await _set(update, context, args[1:])
-            return
-        if len(args) > 1:
-            await message.reply_html(t(SET_USAGE))
+        if asked.settings is not None:
+            await _set(update, context, asked.settings)
             return
         overview = await context.services.budgets.overview(update.effective_user.id,
-                                                           args[0] if args else None)
+                                                           asked.period)
     except DomainError as error:
-        await message.reply_html(escape(refusal_text(t, error)))
+        await message.reply_html(escape(refusal(t, error)))
         return
     for text in overview_messages(overview, t, context.visitor.settings.timezone):
         await message.reply_html(text)
 
 
-async def _set(update: Update, context: CrmContext, args: list[str]) -> None:
+async def _set(update: Update, context: CrmContext, args: tuple[str, ...]) -> None:
     t, message = context.t, update.effective_message
-    if len(args) not in (4, 5):
-        await message.reply_html(t(SET_USAGE))
-        return
     unit, category, period, amount = args[:4]
     line = await context.services.budgets.set(update.effective_user.id, unit, category, period,
                                               amount, args[4] if len(args) == 5 else None)

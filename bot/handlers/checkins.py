@@ -18,6 +18,7 @@ from bot.callbacks import (
 from bot.context import CrmContext
 from bot.handlers.gate import private_press
 from bot.i18n import N_, Translator
+from bot.images import sent_image
 from bot.keyboards import ButtonHandler, private_chat_link
 from bot.texts import refusal
 from bot.timefmt import local_datetime
@@ -25,10 +26,9 @@ from core.domain.errors import DomainError
 from core.domain.schedule.checkins import CheckIn, SharedLocation, TrustFlag
 from core.schedule.checkins import CheckInResult, CheckOut, DealChoice, PhotoResult
 
-MAX_FILE_BYTES = 20 * 1024 * 1024  # the most a bot may download through the Bot API
-
+# What a rep is told about a check-in or its photos, where it differs from REFUSALS.
 # Every press is untrusted: the service re-checks owner, state and what was offered.
-REFUSALS = {
+CHECK_IN_REFUSALS = {
     "location_forwarded": N_(
         "A forwarded location is not a check-in: it shows where someone else was, at "
         "another time. Nothing was recorded. Please share your own location with the "
@@ -77,9 +77,7 @@ DEAL_TITLE_CHARS = 24  # a button stays readable on a phone
 
 
 def say_refusal(t: Translator, error: DomainError) -> str:
-    if error.code in REFUSALS:
-        return t(REFUSALS[error.code])
-    return refusal(t, error)
+    return refusal(t, error, CHECK_IN_REFUSALS)
 
 
 def distance(t: Translator, metres: float) -> str:
@@ -174,7 +172,7 @@ async def on_location(update: Update, context: CrmContext) -> None:
             update.effective_user.id, _shared_location(message),
             chat_id=message.chat_id, message_id=message.message_id)
     except DomainError as error:
-        await message.reply_text(say_refusal(t, error))
+        await message.reply_text(refusal(t, error, CHECK_IN_REFUSALS))
         return
     text, keyboard = check_in_screen(t, result, context.visitor.settings.timezone,
                                      context.services.check_ins.max_age_seconds)
@@ -202,7 +200,7 @@ async def check_out(update: Update, context: CrmContext) -> None:
     try:
         done = await context.services.check_ins.check_out(update.effective_user.id)
     except DomainError as error:
-        await update.effective_message.reply_text(say_refusal(context.t, error))
+        await update.effective_message.reply_text(refusal(context.t, error, CHECK_IN_REFUSALS))
         return
     await update.effective_message.reply_text(check_out_text(context.t, done))
 
@@ -223,15 +221,10 @@ def check_out_text(t: Translator, done: CheckOut) -> str:
 async def on_photo(update: Update, context: CrmContext) -> None:
     """A photo or an image file in the private chat: a visit photo."""
     message, t = update.effective_message, context.t
-    if message.photo:
-        item, as_document = message.photo[-1], False
-    else:
-        item, as_document = message.document, True
-        if not (item.mime_type or "").startswith("image/"):
-            await message.reply_text(t(REFUSALS["not_an_image"]))
-            return
-    if item.file_size is not None and item.file_size > MAX_FILE_BYTES:
-        await message.reply_text(t(REFUSALS["photo_too_big"]))
+    try:
+        item, as_document = sent_image(message)
+    except DomainError as error:
+        await message.reply_text(refusal(t, error, CHECK_IN_REFUSALS))
         return
     file = await context.bot.get_file(item.file_id)
     data = bytes(await file.download_as_bytearray())
@@ -240,7 +233,7 @@ async def on_photo(update: Update, context: CrmContext) -> None:
             update.effective_user.id, data, file_id=item.file_id, as_document=as_document,
             sent_at=message.date, captioned=bool(message.caption))
     except DomainError as error:
-        await message.reply_text(say_refusal(t, error))
+        await message.reply_text(refusal(t, error, CHECK_IN_REFUSALS))
         return
     text, keyboard = photo_screen(t, result, context.visitor.settings.timezone)
     await message.reply_text(text, reply_markup=keyboard)

@@ -6,7 +6,6 @@ Drafts' Continue / Discard belong to the /expense conversation.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -23,24 +22,21 @@ from bot.callbacks import (
 )
 from bot.context import CrmContext
 from bot.fitting import fit_lines
-from bot.handlers.approvals import budget_name, duplicate_warning
+from bot.handlers.approvals import duplicate_warning
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
 from bot.keyboards import ButtonHandler
-from bot.texts import REFUSALS, refusal
+from bot.texts import STATUS_NAMES, refusal
 from bot.timefmt import local_datetime
 from core.config import ExpensesConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.claims import Claim, ClaimAction, ClaimStatus, parse_claim_reference
-from core.domain.money import CENT
+from core.domain.money import format_amount
 from core.expenses.claims import ClaimDetail, ClaimPage, TripRefused, TripView
 
 STATUS_ICONS = {ClaimStatus.DRAFT: "📝", ClaimStatus.PENDING: "⏳", ClaimStatus.APPROVED: "✅",
                 ClaimStatus.REJECTED: "❌", ClaimStatus.WITHDRAWN: "↩️"}
-STATUS_NAMES = {ClaimStatus.DRAFT: N_("draft"), ClaimStatus.PENDING: N_("waiting for approval"),
-                ClaimStatus.APPROVED: N_("approved"), ClaimStatus.REJECTED: N_("rejected"),
-                ClaimStatus.WITHDRAWN: N_("withdrawn")}
 ACTION_NAMES = {ClaimAction.CREATED: N_("created"), ClaimAction.EDITED: N_("edited"),
                 ClaimAction.SUBMITTED: N_("submitted"), ClaimAction.APPROVED: N_("approved"),
                 ClaimAction.REJECTED: N_("rejected"), ClaimAction.WITHDRAWN: N_("withdrew"),
@@ -71,9 +67,9 @@ CLAIMANT_REFUSALS = {
                         "Please send the receipt again."),
 }
 
-def money(amount: Decimal) -> str:
-    """8200 -> '8,200.00': grouped, always with cents, as the cards and exports show it."""
-    return f"{amount.quantize(CENT):,.2f}"
+def say(t: Translator, error: DomainError) -> str:
+    """A refusal in the claimant's words, with its numbers filled in."""
+    return refusal(t, error, CLAIMANT_REFUSALS)
 
 
 def category_name(t: Translator, config: ExpensesConfig, key: str | None) -> str:
@@ -85,27 +81,11 @@ def category_name(t: Translator, config: ExpensesConfig, key: str | None) -> str
     return key or "—"
 
 
-def say(t: Translator, error: DomainError) -> str:
-    """A refusal with its numbers filled in."""
-    params = {k: money(v) if isinstance(v, Decimal) else v for k, v in error.params.items()}
-    if "budget_unit" in params:
-        params["budget"] = budget_name(params, t)
-    if error.code == "claim_decided" and params.get("status") in set(ClaimStatus):
-        params["status"] = t(STATUS_NAMES[ClaimStatus(params["status"])])
-    message = CLAIMANT_REFUSALS.get(error.code) or REFUSALS.get(error.code)
-    if message is None:
-        return refusal(t, error)
-    try:
-        return t(message, **params) if params else t(message)
-    except (KeyError, IndexError):
-        return t(message)
-
-
 def claim_line(t: Translator, config: ExpensesConfig, claim: Claim) -> str:
     """⏳ EXP-2026-000123 · CNY 120.50 · Travel · 2026-11-26"""
     parts = [STATUS_ICONS[claim.status] + " " + (claim.number or t("Draft"))]
     if claim.amount is not None:
-        parts.append(f"{claim.currency} {money(claim.amount)}")
+        parts.append(format_amount(claim.amount, claim.currency))
     if claim.category:
         parts.append(escape(category_name(t, config, claim.category)))
     if claim.spent_on:
@@ -151,7 +131,7 @@ def detail_screen(t: Translator, config: ExpensesConfig, detail: ClaimDetail,
     lines = [f"{STATUS_ICONS[claim.status]} <b>{head}</b> · {t(STATUS_NAMES[claim.status])}",
              " · ".join(filter(None, [
                  escape(detail.author),
-                 f"{claim.currency} {money(claim.amount)}" if claim.amount is not None else "",
+                 format_amount(claim.amount, claim.currency) if claim.amount is not None else "",
                  escape(category_name(t, config, claim.category)) if claim.category else "",
                  claim.spent_on.isoformat() if claim.spent_on else ""]))]
     if detail.unit_name:
@@ -195,7 +175,7 @@ async def show_claim(update: Update, context: CrmContext) -> None:
     try:
         detail = await service.show(update.effective_user.id, reference)
     except DomainError as error:
-        await update.effective_message.reply_text(say(t, error))
+        await update.effective_message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
         return
     text, keyboard = detail_screen(t, service.config, detail, context.visitor.settings.timezone)
     await update.effective_message.reply_html(text, reply_markup=keyboard)
@@ -225,7 +205,7 @@ async def trip(update: Update, context: CrmContext) -> None:
         try:
             created = await service.create_trip(update.effective_user.id, title)
         except DomainError as error:
-            await update.effective_message.reply_text(say(t, error))
+            await update.effective_message.reply_text(refusal(t, error, CLAIMANT_REFUSALS))
             return
         await update.effective_message.reply_html(t(
             "🧳 Trip “{title}” started. Add claims to it from their summary, then submit "
@@ -238,7 +218,8 @@ async def trip(update: Update, context: CrmContext) -> None:
 
 def trip_refusal(t: Translator, config: ExpensesConfig, error: TripRefused) -> str:
     return t("Nothing was submitted: {claim} cannot go. {reason}",
-             claim=claim_line(t, config, error.claim), reason=say(t, error.cause))
+             claim=claim_line(t, config, error.claim),
+             reason=refusal(t, error.cause, CLAIMANT_REFUSALS))
 
 
 @private_press("claims", say)

@@ -11,13 +11,14 @@ from bot.callbacks import ExportChoice, ExportFile
 from bot.context import CrmContext
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
-from bot.handlers.stats import PERIOD_LABELS, STATUS_LABELS, money
+from bot.handlers.stats import PERIOD_LABELS, STATUS_LABELS, picked_period
 from bot.i18n import Translator
 from bot.keyboards import ButtonHandler
 from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expenses.stats import StatusFilter
-from core.domain.period import Period, PeriodError
+from core.domain.money import format_amount
+from core.domain.period import Period
 from core.expenses.export import ExportFormat
 
 MAX_CHAT_ROWS = 100_000  # larger exports are for `crmbot export`
@@ -53,7 +54,7 @@ async def _send(update: Update, context: CrmContext, period: Period, status: Sta
     caption = t.plural("{period} · {status}: {n} claim, total {total}",
                        "{period} · {status}: {n} claims, total {total}", result.rows,
                        period=period.label, status=t(STATUS_LABELS[status]),
-                       total=money(result.total))
+                       total=format_amount(result.total))
     await context.bot.send_document(update.effective_chat.id,
                                     InputFile(target.getvalue(), filename=result.filename),
                                     caption=caption)
@@ -66,9 +67,8 @@ async def show_export(update: Update, context: CrmContext) -> None:
     words = [a for a in args if a.lower() not in ("csv", "xlsx")]
     try:
         if words:
-            try:
-                period = Period.parse(" ".join(words))
-            except PeriodError:
+            period = picked_period(" ".join(words))
+            if period is None:
                 await message.reply_text(t("Please give a period like 2026-11, 2026-Q4 or "
                                            "2026, and csv for a CSV file."))
                 return

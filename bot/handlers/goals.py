@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
 from bot.callbacks import OpenOpportunity
+from bot.commands import show_or_set
 from bot.context import CrmContext
 from bot.fitting import split_lines
 from bot.i18n import N_, Translator
@@ -32,25 +33,6 @@ SET_USAGE = N_("To set a goal: <code>/goals set UNIT METRIC PERIOD TARGET</code>
                "UNIT: member:KEY or department:KEY. METRIC: visits, new (opportunities), won "
                "(amount) or ratio (expenses as a percentage of the won amount, a ceiling). "
                "PERIOD: 2026-12, 2026-Q4 or 2026.")
-REFUSALS = {
-    "goal_unit": N_("Name whose goal it is as member:KEY or department:KEY, for example "
-                    "member:carol."),
-    "goal_unit_unknown": N_("I do not know that member or department. Use the key from the "
-                            "org file, for example member:carol or department:east."),
-    "goal_metric": N_("That is not a goal I can measure. Use visits, new, won or ratio."),
-    "goal_period": N_("I could not read that period. Use a month like 2026-12, a quarter like "
-                      "2026-Q4 or a year like 2026."),
-    "goal_period_over": N_("That period is over: goals are for this period or later ones."),
-    "goal_target": N_("That target does not fit the goal: visits and new opportunities are "
-                      "whole numbers above zero, won is an amount above zero, and ratio is a "
-                      "percentage above 0 and at most 100."),
-    "goal_not_allowed": N_("Only a manager of that department (or one above it) or an admin "
-                           "can set this goal."),
-}
-
-
-def _error_text(t: Translator, error: DomainError) -> str:
-    return t(REFUSALS[error.code]) if error.code in REFUSALS else refusal(t, error)
 
 
 def _amount(metric: Metric, value: Decimal | None, currency: str) -> str:
@@ -134,18 +116,18 @@ def view_messages(view: GoalsView, t: Translator) -> list[str]:
 
 async def show_goals(update: Update, context: CrmContext) -> None:
     """/goals, /goals 2026-Q4, or /goals set ..."""
-    t, message, args = context.t, update.effective_message, list(context.args or [])
+    t, message = context.t, update.effective_message
+    asked = show_or_set(context.args or [], setting_words=(4,))
+    if asked is None:
+        await message.reply_html(t(SET_USAGE))
+        return
     try:
-        if args and args[0].lower() == "set":
-            await _set(update, context, args[1:])
+        if asked.settings is not None:
+            await _set(update, context, asked.settings)
             return
-        if len(args) > 1:
-            await message.reply_html(t(SET_USAGE))
-            return
-        view = await context.services.goals.view(update.effective_user.id,
-                                                 args[0] if args else None)
+        view = await context.services.goals.view(update.effective_user.id, asked.period)
     except DomainError as error:
-        await message.reply_html(escape(_error_text(t, error)))
+        await message.reply_html(escape(refusal(t, error)))
         return
     for text in view_messages(view, t):
         await message.reply_html(text)
@@ -153,11 +135,8 @@ async def show_goals(update: Update, context: CrmContext) -> None:
         wake_dispatcher(context.application)
 
 
-async def _set(update: Update, context: CrmContext, args: list[str]) -> None:
+async def _set(update: Update, context: CrmContext, args: tuple[str, ...]) -> None:
     t, message = context.t, update.effective_message
-    if len(args) != 4:
-        await message.reply_html(t(SET_USAGE))
-        return
     result = await context.services.goals.set(update.effective_user.id, *args)
     goal = result.goal
     text = t("🎯 Goal saved: <b>{unit}</b> · {metric} · {period}: {target}",

@@ -109,8 +109,12 @@ async def open_one(update: Update, context: CrmContext) -> None:
 
 async def edit_or_send(update: Update, context: CrmContext, text: str,
                        keyboard: InlineKeyboardMarkup | None) -> None:
-    """Edit the pressed message (HTML) in place; send a new one where that is not possible."""
+    """On a press, edit the pressed message (HTML) in place, or send a new one where that is
+    not possible; to a typed message or command, reply with the screen."""
     query = update.callback_query
+    if query is None:
+        await update.effective_message.reply_html(text, reply_markup=keyboard)
+        return
     if query.message is not None and query.message.is_accessible:
         try:
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)

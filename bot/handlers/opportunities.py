@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from html import escape
@@ -29,16 +28,16 @@ from bot.callbacks import (
     StageButtons,
 )
 from bot.context import CrmContext
-from bot.fitting import fit_caption, fit_lines, shorten
+from bot.fitting import cell, fit_caption, fit_lines, shorten
 from bot.funnel import FunnelStep, funnel_chart
 from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
-from bot.handlers.claims import STATUS_ICONS, STATUS_NAMES, category_name
+from bot.handlers.claims import STATUS_ICONS, category_name
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
 from bot.keyboards import AnswersQuestion, ButtonHandler
 from bot.notices import day_label
-from bot.texts import refusal
+from bot.texts import STATUS_NAMES, refusal
 from core.config import ExpensesConfig
 from core.domain.errors import DomainError
 from core.domain.expenses.claims import ClaimStatus
@@ -78,26 +77,13 @@ def stage_name(t: Translator, pipeline: Pipeline, key: str | None) -> str:
     return pipeline.get(key).label(t.language) if pipeline.has(key) else key
 
 
-def money(amount, currency: str) -> str:
-    return format_amount(amount, currency)
-
-
-def say(t: Translator, error: DomainError) -> str:
-    """The refusal, with the numbers some of them name."""
-    text = refusal(t, error)
-    try:
-        return text.format(**error.params) if error.params else text
-    except (KeyError, IndexError, ValueError):
-        return text
-
-
 # The list -----------------------------------------------------------------------------
 
 def _list_line(t: Translator, view: OpportunityList, opp: Opportunity) -> str:
     flag = "⚠️ " if opp.overdue(view.today, view.pipeline) else ""
     owner = f" · 👤 {escape(view.owners[opp.owner_id])}" if opp.owner_id in view.owners else ""
     return (f"{flag}<b>{escape(opp.title)}</b> — {escape(opp.customer_name)}\n"
-            f"    {money(opp.amount, opp.currency)} · "
+            f"    {format_amount(opp.amount, opp.currency)} · "
             f"{escape(stage_name(t, view.pipeline, opp.stage))} · "
             f"{escape(day_label(t, opp.expected_close))}{owner}")
 
@@ -151,7 +137,7 @@ async def show_list(update: Update, context: CrmContext) -> None:
         view = await context.services.opportunities.listed(update.effective_user.id,
                                                            search=search)
     except DomainError as error:
-        await update.effective_message.reply_text(say(context.t, error))
+        await update.effective_message.reply_text(refusal(context.t, error))
         return
     text, keyboard = list_screen(view, context.t)
     await update.effective_message.reply_html(text, reply_markup=keyboard)
@@ -204,7 +190,7 @@ def _claim_line(t: Translator, card: Card, detail: dict,
     parts = [f"🧾 {escape(str(detail['number'] or '—'))}",
              escape(_category(t, expenses, detail.get("category")))]
     if card.money_visible and detail.get("amount") is not None:
-        parts.append(money(detail["amount"], str(detail["currency"])))
+        parts.append(format_amount(detail["amount"], str(detail["currency"])))
     parts.append(f"{STATUS_ICONS[status]} {t(STATUS_NAMES[status])}")
     return " · ".join(parts)
 
@@ -221,7 +207,7 @@ def _change_line(t: Translator, card: Card, detail: dict) -> str:
     if field == "amount":
         if not card.money_visible:
             return "✏️ " + t("{field} changed", field=name)
-        old, new = (money(Decimal(v), card.opportunity.currency) if v else "—"
+        old, new = (format_amount(Decimal(v), card.opportunity.currency) if v else "—"
                     for v in (old, new))
     elif field == "expected_close":
         old, new = (day_label(t, date.fromisoformat(v)) if v else "—" for v in (old, new))
@@ -270,10 +256,10 @@ def claim_totals_line(t: Translator, card: Card, expenses: ExpensesConfig | None
         return None
     currency = card.opportunity.currency
     total = sum((line.amount for line in card.claim_totals), start=ZERO)
-    parts = [f"{escape(_category(t, expenses, line.category))} {money(line.amount, currency)}"
-             for line in card.claim_totals]
+    parts = [f"{escape(_category(t, expenses, line.category))} "
+             f"{format_amount(line.amount, currency)}" for line in card.claim_totals]
     return t("🧾 Expenses (approved and pending): {total} — {parts}",
-             total=money(total, currency), parts=" · ".join(parts))
+             total=format_amount(total, currency), parts=" · ".join(parts))
 
 
 def card_text(card: Card, t: Translator, expenses: ExpensesConfig | None = None) -> str:
@@ -282,8 +268,8 @@ def card_text(card: Card, t: Translator, expenses: ExpensesConfig | None = None)
              t("🏢 {customer}", customer=escape(opp.customer_name)),
              t("👤 {owner}", owner=escape(card.owner.name)),
              t("💰 {amount} · {probability}% → weighted {weighted}",
-               amount=money(opp.amount, opp.currency), probability=opp.probability,
-               weighted=money(opp.weighted, opp.currency)),
+               amount=format_amount(opp.amount, opp.currency), probability=opp.probability,
+               weighted=format_amount(opp.weighted, opp.currency)),
              t("🔀 Stage: <b>{stage}</b>", stage=escape(stage_name(t, pipeline, opp.stage)))]
     close = t("📅 Expected close: {day}", day=escape(day_label(t, opp.expected_close)))
     if card.overdue:
@@ -359,7 +345,7 @@ async def send_card(update: Update, context: CrmContext, card: Card) -> None:
                                    reply_markup=keyboard)
 
 
-@private_press("opps", say)
+@private_press("opps", refusal)
 async def send_photos(update: Update, context: CrmContext) -> None:
     """The photos of the deal's check-ins, watermarked, in albums of up to ten."""
     query, t = update.callback_query, context.t
@@ -373,7 +359,7 @@ async def send_photos(update: Update, context: CrmContext) -> None:
                       [InputMediaPhoto(p.data, caption=fit_caption(p.caption)) for p in photos])
 
 
-@private_press("opps", say)
+@private_press("opps", refusal)
 async def open_card(update: Update, context: CrmContext) -> None:
     """The card, a page of its timeline."""
     press = OpenOpportunity.of(update)
@@ -383,7 +369,7 @@ async def open_card(update: Update, context: CrmContext) -> None:
     await edit_or_send(update, context, *card_screen(card, context))
 
 
-@private_press("opps", say)
+@private_press("opps", refusal)
 async def show_list_page(update: Update, context: CrmContext) -> None:
     """The list, filtered by a stage, a page of it."""
     press = OpportunitiesPage.of(update)
@@ -393,14 +379,14 @@ async def show_list_page(update: Update, context: CrmContext) -> None:
     await edit_or_send(update, context, *list_screen(view, context.t))
 
 
-@private_press("opps", say)
+@private_press("opps", refusal)
 async def show_stages(update: Update, context: CrmContext) -> None:
     """The stages the deal may move to, below its card."""
     query, t = update.callback_query, context.t
     card = await context.services.opportunities.card(update.effective_user.id,
                                                      StageButtons.of(update).opportunity_id)
     if not card.moves():
-        await query.answer(say(t, DomainError(
+        await query.answer(refusal(t, DomainError(
             "opp_reopen_not_allowed" if card.may_change else "opp_read_only")),
             show_alert=True)
         return
@@ -409,14 +395,14 @@ async def show_stages(update: Update, context: CrmContext) -> None:
                        + t("Move it to which stage?"), stage_keyboard(card, t))
 
 
-@private_press("opps", say)
+@private_press("opps", refusal)
 async def move_stage(update: Update, context: CrmContext) -> None:
     """Move from the stage the presser saw to another (to lost: after the reason)."""
     press = MoveStage.of(update)
     await _move(update, context, press.opportunity_id, press.from_stage, press.to_stage)
 
 
-@private_press("opps", say)
+@private_press("opps", refusal)
 async def ask_edit(update: Update, context: CrmContext) -> None:
     """Ask for a new amount, close date, or a note."""
     press = AskOpportunityEdit.of(update)
@@ -483,7 +469,7 @@ async def typed_answer(update: Update, context: CrmContext) -> None:
             card = await service.move(user_id, opp_id, service.pipeline.lost.key,
                                       from_stage=from_stage, reason=message.text)
     except DomainError as error:
-        await message.reply_text(say(t, error))
+        await message.reply_text(refusal(t, error))
         return
     context.user_data.pop(PENDING, None)
     await send_card(update, context, card)
@@ -494,21 +480,6 @@ async def typed_answer(update: Update, context: CrmContext) -> None:
 LABEL_WIDTH = 12
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _cell(text: str, width: int) -> str:
-    """The text cut and padded to `width` columns of a monospace font (CJK counts two)."""
-    while _width(text) > width:
-        text = text[:-2] + "…"
-    return text + " " * (width - _width(text))
-
-
-def _amount(value) -> str:
-    return format_amount(value, "").strip()
-
-
 def pipeline_text(view: PipelineView, t: Translator) -> str:
     scope = (t("the whole organisation") if view.everyone else t("you and your team")
              if view.people else t("yours"))
@@ -516,13 +487,14 @@ def pipeline_text(view: PipelineView, t: Translator) -> str:
              t("Opportunities of {scope}, in {currency}: open ones, and those won or lost "
                "in {period}.", scope=scope, currency=view.currency, period=view.period.label)]
     stage, amount, weighted = t("Stage"), t("Amount"), t("Weighted")
-    table = [f"{_cell(stage, LABEL_WIDTH)} {'#':>4} {amount:>13} {weighted:>13}"]
+    table = [f"{cell(stage, LABEL_WIDTH)} {'#':>4} {amount:>13} {weighted:>13}"]
     for line in view.lines:
-        table.append(f"{_cell(stage_name(t, view.pipeline, line.stage), LABEL_WIDTH)} "
-                     f"{line.count:>4} {_amount(line.amount):>13} {_amount(line.weighted):>13}")
+        table.append(f"{cell(stage_name(t, view.pipeline, line.stage), LABEL_WIDTH)} "
+                     f"{line.count:>4} {format_amount(line.amount):>13} "
+                     f"{format_amount(line.weighted):>13}")
     total, open_label = view.open_total, t("Open")
-    table.append(f"{_cell(open_label, LABEL_WIDTH)} {total.count:>4} "
-                 f"{_amount(total.amount):>13} {_amount(total.weighted):>13}")
+    table.append(f"{cell(open_label, LABEL_WIDTH)} {total.count:>4} "
+                 f"{format_amount(total.amount):>13} {format_amount(total.weighted):>13}")
     lines.append("<pre>" + escape("\n".join(table)) + "</pre>")
     rate = "—" if view.win_rate is None else str(view.win_rate) + "%"
     lines.append(t("Win rate: {rate} ({won} won, {lost} lost)", rate=rate, won=view.won,
@@ -538,8 +510,8 @@ def pipeline_text(view: PipelineView, t: Translator) -> str:
             count = sum(line.count for line in open_lines)
             amount = sum((line.amount for line in open_lines), start=ZERO)
             weighted = sum((line.weighted for line in open_lines), start=ZERO)
-            lines.append(f"{escape(person.name)}: {count} · {_amount(amount)} · "
-                         f"{_amount(weighted)}")
+            lines.append(f"{escape(person.name)}: {count} · {format_amount(amount)} · "
+                         f"{format_amount(weighted)}")
     return fit_lines(lines)
 
 
@@ -563,7 +535,7 @@ async def show_pipeline(update: Update, context: CrmContext) -> None:
     try:
         view = await context.services.opportunities.stats(update.effective_user.id, period)
     except DomainError as error:
-        await message.reply_text(say(t, error))
+        await message.reply_text(refusal(t, error))
         return
     await message.reply_html(pipeline_text(view, t))
     if view.empty:

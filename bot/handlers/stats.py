@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import unicodedata
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -12,7 +11,7 @@ from telegram.ext import CommandHandler
 from bot.callbacks import ExportFile, StatsView
 from bot.charts import Chart, bar_chart
 from bot.context import CrmContext
-from bot.fitting import fit_lines
+from bot.fitting import cell, columns, fit_lines
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
@@ -45,20 +44,15 @@ PERIOD_LABELS = {
 UNIT_MARKS = {"department": "🏢 ", "project": "📁 ", "member": "👤 "}
 
 
-def money(amount) -> str:
-    """Exact to the cent, grouped; the currency is said once in the header."""
-    return format_amount(amount, "").strip()
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _cell(text: str, width: int) -> str:
-    """The text cut and padded to `width` columns of a monospace font (CJK counts two)."""
-    while _width(text) > width:
-        text = text[:-2] + "…"
-    return text + " " * (width - _width(text))
+def picked_period(text: str | None) -> Period | None:
+    """The period typed after /stats or /export, or carried by their buttons (2026-11,
+    2026-Q4, 2026); None when there is none or it cannot be read (a typo, forged data)."""
+    if not text:
+        return None
+    try:
+        return Period.parse(text)
+    except PeriodError:
+        return None
 
 
 def sections(view: ExpenseStatsView, t: Translator) -> list[tuple[str, list[Line]]]:
@@ -102,9 +96,9 @@ def stats_text(view: ExpenseStatsView, t: Translator) -> str:
 def _row(label: str, count: int, amount) -> str:
     """One line; a longer label (an opportunity's "customer · title") gets a line of its
     own above the numbers, so that the title is not cut away."""
-    if _width(label) <= LABEL_WIDTH:
-        return f"{_cell(label, LABEL_WIDTH)} {count:>4} {money(amount):>13}"
-    return _cell(label, LONG_LABEL_WIDTH).rstrip() + "\n" + _row("", count, amount)
+    if columns(label) <= LABEL_WIDTH:
+        return f"{cell(label, LABEL_WIDTH)} {count:>4} {format_amount(amount):>13}"
+    return cell(label, LONG_LABEL_WIDTH).rstrip() + "\n" + _row("", count, amount)
 
 
 def _budgets(view: ExpenseStatsView, t: Translator) -> list[str]:
@@ -122,8 +116,8 @@ def _budget(line: BudgetLine, t: Translator) -> str:
     scope = " · ".join(filter(None, (line.unit, line.category, budget.period.label)))
     share = "" if line.percent is None else f" ({line.percent}%)"
     return scope + "\n  " + t("{amount}: used {used}{share}, left {left}",
-                              amount=money(budget.amount), used=money(line.used),
-                              share=share, left=money(line.remaining))
+                              amount=format_amount(budget.amount), used=format_amount(line.used),
+                              share=share, left=format_amount(line.remaining))
 
 
 def stats_keyboard(view: ExpenseStatsView, periods: dict[str, Period],
@@ -166,9 +160,7 @@ async def _show(update: Update, context: CrmContext, period: Period | None,
     text, keyboard = stats_text(view, t), stats_keyboard(view, periods, t)
     if update.callback_query:
         await update.callback_query.answer()
-        await edit_or_send(update, context, text, keyboard)
-    else:
-        await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await edit_or_send(update, context, text, keyboard)
     if not view.empty:
         chart = await asyncio.to_thread(stats_chart, view, t)
         await context.bot.send_photo(update.effective_chat.id, chart.png,
@@ -178,13 +170,10 @@ async def _show(update: Update, context: CrmContext, period: Period | None,
 async def show_stats(update: Update, context: CrmContext) -> None:
     """/stats, /stats 2026-11, /stats 2026-Q4, /stats 2026."""
     t, message = context.t, update.effective_message
-    period = None
-    if context.args:
-        try:
-            period = Period.parse(" ".join(context.args))
-        except PeriodError:
-            await message.reply_text(t("Please give a period like 2026-11, 2026-Q4 or 2026."))
-            return
+    period = picked_period(" ".join(context.args or []))
+    if context.args and period is None:
+        await message.reply_text(t("Please give a period like 2026-11, 2026-Q4 or 2026."))
+        return
     try:
         await _show(update, context, period, StatusFilter.COMMITTED)
     except DomainError as error:

@@ -6,6 +6,8 @@ import enum
 import re
 from datetime import date, timedelta
 
+from core.domain.errors import DomainError
+
 WORDS = {"today": 0, "今天": 0, "tomorrow": 1, "明天": 1, "后天": 2,
          "yesterday": -1, "昨天": -1, "前天": -2}
 _DAY = re.compile(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?")
@@ -42,6 +44,15 @@ def read_day(text: str, today: date, toward: Toward) -> date | None:
         if found is not None and (found - today).days * toward.value >= 0:
             return found
     return None
+
+
+def parse_day(text: str, today: date, toward: Toward, *, refusal: str = "day_format") -> date:
+    """read_day, refused with DomainError(refusal) when the text is no date: 'day_format'
+    for a plan, a log or a close date, 'spent_on_format' for the day money was spent."""
+    day = read_day(text, today, toward)
+    if day is None:
+        raise DomainError(refusal)
+    return day
 
 
 def _date(year: int, month: int, day: int) -> date | None:

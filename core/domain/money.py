@@ -39,6 +39,8 @@ def to_amount(value: object) -> Decimal:
     return abs(cents)  # "-0" is zero, not "-0.00"
 
 
-def format_amount(amount: Decimal, currency: str) -> str:
-    """1234.5 CNY -> 'CNY 1,234.50' (grouped, two decimals)."""
-    return f"{currency} {amount.quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
+def format_amount(amount: Decimal | str, currency: str = "") -> str:
+    """1234.5 CNY -> 'CNY 1,234.50'; without a currency '1,234.50' (grouped, two decimals,
+    half a cent up). A str is a Decimal as a snapshot keeps it ('1234.50')."""
+    shown = f"{Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
+    return f"{currency} {shown}" if currency else shown

@@ -29,6 +29,7 @@ from core.domain.expenses.approvals import (
     check_reason,
     check_submittable,
     escalation_levels,
+    own_claim,
     require_pending,
 )
 from core.domain.expenses.budgets import (
@@ -173,14 +174,14 @@ def step_recipients(org: OrgView, config: ExpensesConfig, step: ApprovalStep,
                     claimant_id: int, today: date) -> list[Member]:
     """Who receives a step's card: the approver and their delegate, or finance."""
     if step.kind is StepKind.FINANCE:
-        people = [m for m in org.finance if m.id != claimant_id]
+        people = [m for m in org.finance if not own_claim(m, claimant_id)]
     else:
         approver = org.members.get(step.approver_id)
         people = [approver] if approver is not None and approver.active else []
         people += delegates_of(org, config, step.approver_id, today)
     seen: dict[int, Member] = {}
     for person in people:
-        if person.id != claimant_id:
+        if not own_claim(person, claimant_id):
             seen.setdefault(person.id, person)
     return list(seen.values())
 
@@ -383,12 +384,12 @@ async def revise_cards(uow: UnitOfWork, claim_id: int, outcome: dict[str, Any], 
 # The seam with the claimant's side ---------------------------------------------------------
 
 def _route(org: OrgView, config: ExpensesConfig, claim: Claim, claimant: Member,
-           extra_levels: int) -> list[RouteStep]:
+           extra: int) -> list[RouteStep]:
     return approval_route(org.tree, claimant, claim.amount or Decimal(0),
                           config.approval_thresholds,
                           finance_ids=[m.id for m in org.finance],
                           finance_step=config.finance_step, retired=org.retired,
-                          extra_levels=extra_levels)
+                          extra_levels=extra)
 
 
 async def preview_route(uow: UnitOfWork, claim: Claim, claimant: Member, *,

@@ -14,6 +14,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from core.config import ExpensesConfig
+from core.domain.days import Toward, parse_day
 from core.domain.errors import DomainError, NotFound
 from core.domain.expenses.budgets import BudgetImpact, UnitKind
 from core.domain.expenses.claims import (
@@ -35,7 +36,6 @@ from core.domain.expenses.drafts import (
     describe,
     may_view_claim,
     next_step,
-    parse_spent_on,
     read_entry,
     receipt_missing,
     receipt_required,
@@ -285,7 +285,8 @@ class ExpenseService:
         older than the configured window."""
         async def change(uow: UnitOfWork, member: Member, claim: Claim) -> Claim:
             today = await self._today(uow)
-            spent = parse_spent_on(day, today) if isinstance(day, str) else day
+            spent = (parse_day(day, today, Toward.PAST, refusal="spent_on_format")
+                     if isinstance(day, str) else day)
             return replace(claim, spent_on=check_spent_on(spent, today,
                                                           self.config.max_age_days))
         return await self._change(account_id, claim_id, "date", DraftStep.DATE, guided,

@@ -46,7 +46,7 @@ from core.domain.opportunities.pipeline import (
     parse_close_date,
     win_rate,
 )
-from core.domain.org.model import Customer, Member, OrgSettings, OrgTree, Role
+from core.domain.org.model import Customer, Member, OrgSettings, OrgTree, Role, customers_matching
 from core.domain.org.permissions import is_manager, visible_departments
 from core.domain.period import Period
 from core.domain.text import clean_text
@@ -281,12 +281,9 @@ class OpportunityService:
         """Customers to pick: those of the member's open deals first, or those matching."""
         async with self._uows(read_only=True) as uow:
             member = await active_member(uow, account_id)
-            everyone = sorted(await uow.customers.all(), key=lambda c: c.name.casefold())
+            everyone = customers_matching(await uow.customers.all())
             if search is not None:
-                needle = search.strip().casefold()
-                return [c for c in everyone if needle and (
-                    needle in c.name.casefold() or needle in c.key.casefold())][
-                    :CUSTOMER_CHOICES]
+                return customers_matching(everyone, search)[:CUSTOMER_CHOICES]
             mine = {o.customer_id for o in await uow.opportunities.open_for(member.id)}
             return sorted(everyone, key=lambda c: c.id not in mine)[:CUSTOMER_CHOICES]
 

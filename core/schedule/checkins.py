@@ -188,11 +188,7 @@ class CheckInService:
         outside_geofence; the distance to that customer is kept."""
         async with self._uows() as uow:
             member = await active_member(uow, account_id)
-            record = await uow.check_ins.get(check_in_id)
-            if record is None or record.member_id != member.id:
-                raise NotFound("check_in_not_found")
-            if record.customer_id is not None:
-                raise DomainError("check_in_assigned")
+            record = await _own_unassigned(uow, member, check_in_id)
             deal = await uow.opportunities.get(opportunity_id)
             if deal is None or deal.owner_id != member.id:
                 raise NotFound("opp_not_found")
@@ -216,11 +212,7 @@ class CheckInService:
         sites = await self._sites.index()
         async with self._uows(read_only=True) as uow:
             member = await active_member(uow, account_id)
-            record = await uow.check_ins.get(check_in_id)
-        if record is None or record.member_id != member.id:
-            raise NotFound("check_in_not_found")
-        if record.customer_id is not None:
-            raise DomainError("check_in_assigned")
+            record = await _own_unassigned(uow, member, check_in_id)
         closest = nearest(record.lat, record.lon, sites.within(
             BoundingBox.around(record.lat, record.lon, NEAREST_SEARCH_M)))
         return CheckInResult(record, None, [], closest, self._rules.photo_required)
@@ -289,11 +281,7 @@ class CheckInService:
         now = self._clock.now()
         async with self._uows() as uow:
             member = await active_member(uow, account_id)
-            photo = await uow.photos.get(photo_id)
-            if photo is None or photo.member_id != member.id:
-                raise NotFound("photo_not_found")
-            if photo.check_in_id is not None:
-                raise DomainError("photo_already_attached")
+            photo = await _own_waiting_photo(uow, member, photo_id)
             target = await uow.check_ins.latest(member.id, await self._start_of_day(uow, now))
             if target is None:
                 raise DomainError("no_check_in_today")
@@ -305,11 +293,7 @@ class CheckInService:
         """"Cancel": forget a photo that was attached to nothing; only the sender's own."""
         async with self._uows() as uow:
             member = await active_member(uow, account_id)
-            photo = await uow.photos.get(photo_id)
-            if photo is None or photo.member_id != member.id:
-                raise NotFound("photo_not_found")
-            if photo.check_in_id is not None:
-                raise DomainError("photo_already_attached")
+            await _own_waiting_photo(uow, member, photo_id)
             await uow.photos.remove(photo_id)
             await uow.commit()
 
@@ -387,11 +371,35 @@ def candidates(sites: SiteIndex, lat: float, lon: float) -> list[Customer]:
     return sites.within(BoundingBox.around(lat, lon, radius))
 
 
-async def _own_open(uow: UnitOfWork, member: Member, check_in_id: int,
-                    now: datetime) -> CheckIn:
+async def _own_check_in(uow: UnitOfWork, member: Member, check_in_id: int) -> CheckIn:
+    """The member's own check-in; anyone else's is not found (buttons can be forged)."""
     record = await uow.check_ins.get(check_in_id)
     if record is None or record.member_id != member.id:
         raise NotFound("check_in_not_found")
+    return record
+
+
+async def _own_unassigned(uow: UnitOfWork, member: Member, check_in_id: int) -> CheckIn:
+    """The member's own check-in, while it is at no customer yet."""
+    record = await _own_check_in(uow, member, check_in_id)
+    if record.customer_id is not None:
+        raise DomainError("check_in_assigned")
+    return record
+
+
+async def _own_waiting_photo(uow: UnitOfWork, member: Member, photo_id: int) -> VisitPhoto:
+    """The member's own photo, while it is attached to no check-in."""
+    photo = await uow.photos.get(photo_id)
+    if photo is None or photo.member_id != member.id:
+        raise NotFound("photo_not_found")
+    if photo.check_in_id is not None:
+        raise DomainError("photo_already_attached")
+    return photo
+
+
+async def _own_open(uow: UnitOfWork, member: Member, check_in_id: int,
+                    now: datetime) -> CheckIn:
+    record = await _own_check_in(uow, member, check_in_id)
     if not record.is_open(now):
         raise DomainError("check_in_closed")
     return record

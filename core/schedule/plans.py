@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from core.domain.errors import NotFound
 from core.domain.inbox.reminders import WorkCalendar
 from core.domain.opportunities.pipeline import Opportunity
-from core.domain.org.model import Customer, Member, OrgSettings
+from core.domain.org.model import Customer, Member, OrgSettings, customers_matching
 from core.domain.schedule.execution import (
     NOTHING_PLANNED,
     Execution,
@@ -137,12 +137,9 @@ class PlanService(_Schedule):
         """Customers to link: those the rep planned lately first, or those matching `search`."""
         async with self._uows(read_only=True) as uow:
             member = await active_member(uow, account_id)
-            everyone = sorted(await uow.customers.all(), key=lambda c: c.name.casefold())
+            everyone = customers_matching(await uow.customers.all())
             if search is not None:
-                needle = search.strip().casefold()
-                return [c for c in everyone
-                        if needle and (needle in c.name.casefold()
-                                       or needle in c.key.casefold())][:CUSTOMER_CHOICES]
+                return customers_matching(everyone, search)[:CUSTOMER_CHOICES]
             by_id = {c.id: c for c in everyone}
             recent = [by_id[i] for i in await uow.plans.recent_customer_ids(
                 member.id, CUSTOMER_CHOICES) if i in by_id]

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.handlers.stats import money, sections, stats_chart, stats_text
+from bot.handlers.stats import sections, stats_chart, stats_text
 from bot.i18n import Translator
 from core.config import ExpensesConfig
 from core.domain.errors import NotAllowed
 from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
 from core.domain.expenses.stats import ClaimScope, Dimension, StatusFilter
+from core.domain.money import format_amount
 from core.domain.period import Period
 from core.expenses.stats import ExpenseStatsService
 from storage.expense_totals import recount
@@ -164,10 +165,10 @@ async def test_the_table_and_the_chart_show_the_databases_numbers(org, clock):
     text = stats_text(view, t)
     assert "Expenses 2026-11 · approved + pending" in text
     assert "Claims of the whole organisation, in CNY." in text
-    assert f"{money(want['total'][''])}" in text and "102,030.58" in text
+    assert f"{format_amount(want['total'][''])}" in text and "102,030.58" in text
     for category, amount in want["category"].items():
         line = next(row for row in text.splitlines() if row.startswith(CATEGORIES[category][:15]))
-        assert line.endswith(money(amount)), line
+        assert line.endswith(format_amount(amount)), line
     chart = stats_chart(view, t)
     assert chart.png.startswith(b"\x89PNG")
     by_category = {CATEGORIES[k]: v for k, v in want["category"].items()}

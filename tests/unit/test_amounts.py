@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.domain.days import Toward, parse_day
 from core.domain.errors import DomainError
 from core.domain.expenses.budgets import UnitKind
 from core.domain.expenses.claims import (
@@ -21,7 +22,7 @@ from core.domain.expenses.claims import (
     parse_claim_reference,
     split_quick_entry,
 )
-from core.domain.expenses.drafts import DraftStep, describe, next_step, parse_spent_on, read_entry
+from core.domain.expenses.drafts import DraftStep, describe, next_step, read_entry
 
 MAX = Decimal("100000")
 TODAY = date(2026, 11, 26)
@@ -110,9 +111,16 @@ def test_spent_on_window():
         check_spent_on(date(2026, 8, 27), TODAY, 90)
 
 
+def parse_spent_on(text: str, today: date) -> date:
+    return parse_day(text, today, Toward.PAST, refusal="spent_on_format")
+
+
 def test_typed_dates_are_in_the_past():
     assert parse_spent_on("yesterday", TODAY) == date(2026, 11, 25)
     assert parse_spent_on("11-20", TODAY) == date(2026, 11, 20)
+    assert parse_spent_on("11/20", TODAY) == date(2026, 11, 20)
+    assert parse_spent_on("11月20日", TODAY) == date(2026, 11, 20)
+    assert parse_spent_on("昨天", TODAY) == date(2026, 11, 25)
     assert parse_spent_on("12-01", TODAY) == date(2025, 12, 1)  # last December
     assert parse_spent_on("2026-12-01", TODAY) == date(2026, 12, 1)  # refused later
     for text in ("someday", "13-40"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from core.domain.expenses.approvals import RouteStep, approval_route, may_decide
+from core.domain.expenses.approvals import RouteStep, approval_route, may_decide, own_claim
 from core.domain.expenses.budgets import (
     Budget,
     BudgetImpact,
@@ -118,3 +118,8 @@ def test_alert_thresholds_are_reached_at_80_and_100_percent():
     assert thresholds_reached(Decimal("799.99"), Decimal("1000")) == []
     assert thresholds_reached(Decimal("800"), Decimal("1000")) == [80]
     assert thresholds_reached(Decimal("1000"), Decimal("1000")) == [80, 100]
+
+
+def test_a_claim_is_its_claimants_own_and_nobody_elses():
+    assert own_claim(CAROL, CAROL.id)
+    assert not own_claim(ERIN, CAROL.id)

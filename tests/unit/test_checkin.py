@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain.geo import CoordinateError, haversine_m
-from core.domain.org.model import Customer
+from core.domain.org.model import DEFAULT_RADIUS_M, Customer
 from core.domain.schedule.checkins import (
     BoundingBox,
+    CheckIn,
     CheckInRules,
     LocationRefused,
     OpenDeal,
@@ -20,9 +21,12 @@ from core.domain.schedule.checkins import (
     assess,
     match_sites,
     nearest,
+    parse_flags,
+    proves_visit,
     sole_deals,
     with_photo,
 )
+from core.domain.schedule.plans import Visit
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 RULES = CheckInRules()
@@ -123,3 +127,42 @@ def test_a_check_in_links_only_a_reps_sole_open_deal_at_the_customer():
              OpenDeal(3, 10, 200, "Wards"), OpenDeal(4, 11, 100, "Li's")]
     sole = sole_deals(deals)
     assert {pair: d.id for pair, d in sole.items()} == {(10, 100): 1, (11, 100): 4}
+
+
+@pytest.mark.parametrize(("text", "flags"), [
+    ("", frozenset()), (None, frozenset()),
+    ("stale", {TrustFlag.STALE}),
+    ("stale,map_picked", {TrustFlag.STALE, TrustFlag.MAP_PICKED}),
+    ("stale, map_picked", {TrustFlag.STALE, TrustFlag.MAP_PICKED}),
+    ("low_accuracy outside_geofence", {TrustFlag.LOW_ACCURACY, TrustFlag.OUTSIDE_GEOFENCE}),
+    ("no_photo;reused_photo", {TrustFlag.NO_PHOTO, TrustFlag.REUSED_PHOTO}),
+    ("stale,,", {TrustFlag.STALE}),
+])
+def test_stored_flags_are_read_however_they_are_separated(text, flags):
+    assert parse_flags(text) == flags
+
+
+def test_a_flag_this_version_does_not_know_leaves_the_check_in_readable():
+    assert parse_flags("stale,teleported") == {TrustFlag.STALE}
+    assert parse_flags("teleported") == frozenset()
+
+
+@pytest.mark.parametrize(("customer_id", "flags", "proves"), [
+    (1, "", True),
+    (1, "low_accuracy", True),  # inaccurate, yet at the site: still a visit
+    (1, "stale", False), (1, "forwarded", False), (1, "map_picked", False),
+    (1, "outside_geofence", False), (1, "reused_photo", False), (1, "exif_mismatch", False),
+    (1, "no_photo", False), (1, "low_accuracy,outside_geofence", False),
+    (None, "", False),  # at no customer: nothing is proven
+])
+def test_a_check_in_proves_a_visit_at_a_customer_without_a_doubtful_flag(customer_id, flags,
+                                                                          proves):
+    assert proves_visit(customer_id, parse_flags(flags)) is proves
+    check_in = CheckIn(1, 7, NOW, NOW, 31.24, 121.49, 12.0, None, customer_id, 10.0,
+                       parse_flags(flags))
+    assert check_in.verified is proves
+    assert Visit(1, 7, NOW.date(), customer_id, parse_flags(flags)).proves_visit is proves
+
+
+def test_a_customer_without_a_radius_has_the_default_geofence():
+    assert Customer(9, "k", "K", "", 31.24, 121.49).radius_m == DEFAULT_RADIUS_M == 200

@@ -5,6 +5,8 @@ from __future__ import annotations
 from bot.fitting import (
     CAPTION_LIMIT,
     TEXT_LIMIT,
+    cell,
+    columns,
     fit_caption,
     fit_lines,
     shorten,
@@ -86,3 +88,16 @@ def test_split_keeps_each_part_whole_and_the_separator_between():
     assert all(visible_length(m) <= TEXT_LIMIT for m in messages)
     assert sum(m.count("<b>East · travel</b>\n▓▓▓░") for m in messages) == 10
     assert all(not m.startswith("\n") for m in messages)
+
+
+def test_a_table_cell_counts_wide_characters_twice():
+    assert columns("East") == 4 and columns("华东区") == 6 and columns("") == 0
+    assert cell("East", 6) == "East  "
+    assert cell("华东区", 8) == "华东区  "
+
+
+def test_a_long_label_is_cut_to_its_cell_with_an_ellipsis():
+    shown = cell("Negotiation and contract", 12)
+    assert columns(shown) == 12 and shown.rstrip().endswith("…")
+    wide = cell("华东区销售一部", 8)
+    assert columns(wide) == 8 and wide.rstrip().endswith("…")

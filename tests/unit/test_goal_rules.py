@@ -16,7 +16,6 @@ from core.domain.opportunities.goals import (
     Progress,
     bar,
     check_target,
-    doubtful,
     expense_ratio,
     follow_up_reason,
     parse_goal_period,
@@ -130,11 +129,6 @@ def test_teams_are_ranked_furthest_along_first():
     ceiling = Progress(goal(Metric.RATIO, "10", unit_id=4), Decimal(20), TODAY,
                        Decimal(2000), Decimal(10000))
     assert rank([low, ceiling, high]) == [high, ceiling, low]
-
-
-def test_a_visit_with_a_doubtful_flag_does_not_count():
-    assert not doubtful("") and not doubtful("low_accuracy")
-    assert doubtful("stale") and doubtful("low_accuracy,outside_geofence")
 
 
 @pytest.mark.parametrize(("close", "last", "reason"), [

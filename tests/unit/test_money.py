@@ -100,6 +100,16 @@ def test_a_fraction_of_a_cent_is_refused(cents, tenth):
 ])
 def test_amounts_are_shown_grouped_with_two_decimals(amount, shown):
     assert format_amount(amount, "CNY") == shown
+    # Without a currency (a table whose header names it) and from a snapshot's text alike.
+    assert format_amount(amount) == shown.removeprefix("CNY ")
+    assert format_amount(str(amount), "CNY") == shown
+
+
+@pytest.mark.parametrize(("amount", "shown"), [
+    (Decimal("8200"), "8,200.00"), (Decimal("0.125"), "0.13"), (Decimal("0.135"), "0.14"),
+    ("120.5", "120.50"), ("0", "0.00")])
+def test_half_a_cent_is_always_rounded_up(amount, shown):
+    assert format_amount(amount) == shown
 
 
 def test_amount_beyond_what_storage_holds_is_too_large():

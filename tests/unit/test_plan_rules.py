@@ -8,16 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.domain.days import Toward, read_day
-from core.domain.errors import NotAllowed
+from core.domain.days import Toward, parse_day, read_day
+from core.domain.errors import DomainError, NotAllowed
+from core.domain.schedule.checkins import parse_flags
 from core.domain.schedule.execution import ItemOutcome, PlanRefused, plan_vs_log
 from core.domain.schedule.plans import (
     PlanItem,
     Visit,
     check_editable,
     item_result,
-    parse_day,
-    parse_flags,
     parse_time,
 )
 
@@ -34,7 +33,7 @@ def test_days_people_type_are_read(text, day):
 
 @pytest.mark.parametrize("text", ["someday", "2026-02-30", "13-01", ""])
 def test_unreadable_days_are_refused(text):
-    with pytest.raises(PlanRefused) as refused:
+    with pytest.raises(DomainError) as refused:
         parse_day(text, TODAY, Toward.FUTURE)
     assert refused.value.code == "day_format"
 

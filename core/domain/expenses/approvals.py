@@ -70,11 +70,16 @@ def approval_route(tree: OrgTree, claimant: Member, amount: Decimal,
     return steps
 
 
+def own_claim(actor: Member, claimant_id: int) -> bool:
+    """Nobody approves, rejects or is sent their own claim, whoever else they act for."""
+    return actor.id == claimant_id
+
+
 def may_decide(step: ApprovalStep, actor: Member, claimant_id: int, *,
                delegators: Iterable[int] = ()) -> bool:
     """The current step's approver (or someone they delegated to) may decide, never the
     claimant; any finance member decides a finance step."""
-    if step.state is not StepState.CURRENT or actor.id == claimant_id or not actor.active:
+    if step.state is not StepState.CURRENT or own_claim(actor, claimant_id) or not actor.active:
         return False
     if step.kind is StepKind.FINANCE:
         return actor.has(Role.FINANCE)
@@ -240,7 +245,7 @@ class ClaimApproval:
         claim = self.claim
         if claim.status is ClaimStatus.DRAFT:
             raise NotFound("claim_not_found")
-        if claim.member_id == actor.id:
+        if own_claim(actor, claim.member_id):
             raise NotAllowed("own_claim")
         delegators = set(delegators)
         allowed = self.may_decide(actor, delegators=delegators)

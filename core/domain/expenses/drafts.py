@@ -10,10 +10,9 @@ import enum
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from core.domain.days import Toward, read_day
 from core.domain.errors import DomainError
 from core.domain.expenses.claims import (
     Claim,
@@ -118,18 +117,6 @@ def read_entry(text: str, currency: str, maximum: Decimal) -> tuple[Decimal, str
     if second and (_names_currency(second, currency) or _names_currency(head, currency)):
         head, rest = head + second, remainder.strip()
     return parse_amount(head, currency, maximum), rest
-
-
-def parse_spent_on(text: str, today: date) -> date:
-    """'2026-11-20', '11-20', '11/20', '11月20日', 'yesterday', '昨天' -> a date.
-
-    Without a year: the latest such date up to today (money is spent in the past).
-    DomainError('spent_on_format') otherwise.
-    """
-    day = read_day(text, today, Toward.PAST)
-    if day is None:
-        raise DomainError("spent_on_format")
-    return day
 
 
 # Trips ---------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from core.domain.expenses.budgets import UnitKind
 from core.domain.expenses.claims import parse_amount
 from core.domain.inbox.reminders import WorkCalendar
 from core.domain.period import Period, PeriodError
-from core.domain.schedule.checkins import UNVERIFIED, parse_flags
 
 MAX_COUNT = 100_000  # visits or new opportunities in one period: more is a typo
 MAX_RATIO = Decimal("100")  # percent: spending more than is won is no target
@@ -115,12 +114,6 @@ class Goal:
     target: Decimal
     set_by: int | None = None
     set_at: datetime | None = None
-
-
-def doubtful(flags: str) -> bool:
-    """Stored flags that keep a check-in at a customer from proving a visit: the check-in
-    domain's rule (CheckIn.verified), read from the column."""
-    return bool(parse_flags(flags) & UNVERIFIED)
 
 
 def expense_ratio(expenses: Decimal, won: Decimal) -> Decimal | None:

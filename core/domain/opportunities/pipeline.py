@@ -15,13 +15,12 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
-from core.domain.days import Toward
+from core.domain.days import Toward, parse_day
 from core.domain.errors import DomainError, NotAllowed
 from core.domain.expenses.claims import parse_amount
 from core.domain.money import CENT, format_amount
 from core.domain.org.model import Member, OrgTree, Role
 from core.domain.org.permissions import can_see_member, can_see_money_of
-from core.domain.schedule.plans import parse_day
 from core.domain.text import clean_text
 
 MAX_TITLE = 200

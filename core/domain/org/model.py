@@ -76,6 +76,10 @@ class Project:
     active: bool = True
 
 
+# A customer's geofence when the org file names none.
+DEFAULT_RADIUS_M = 200
+
+
 @dataclass(frozen=True)
 class Customer:
     id: int | None
@@ -84,7 +88,19 @@ class Customer:
     address: str
     lat: float
     lon: float
-    radius_m: int = 200
+    radius_m: int = DEFAULT_RADIUS_M
+
+
+def customers_matching(customers: Iterable[Customer],
+                       search: str | None = None) -> list[Customer]:
+    """Customers by name; with `search`, those whose name or key contains it in any case
+    (none for a blank search)."""
+    everyone = sorted(customers, key=lambda c: c.name.casefold())
+    if search is None:
+        return everyone
+    needle = search.strip().casefold()
+    return [c for c in everyone
+            if needle and (needle in c.name.casefold() or needle in c.key.casefold())]
 
 
 class CycleError(ValueError):

@@ -14,7 +14,7 @@ from core.domain.geo import CoordinateError, check_point
 from core.domain.money import AmountError, to_amount
 from core.domain.opportunities.goals import Metric, check_target, parse_metric, parse_unit
 from core.domain.org.language import from_app_language
-from core.domain.org.model import Role
+from core.domain.org.model import DEFAULT_RADIUS_M, Role
 from core.domain.period import Period, PeriodError
 from core.domain.text import clean_text
 
@@ -266,7 +266,7 @@ def _customer(entry: _Entry) -> CustomerEntry:
     except CoordinateError as error:
         raise entry.fail("lat" if "latitude" in str(error) else "lon", str(error)) from None
     radius = entry.integer("radius_m", required=False)
-    radius = 200 if radius is None else radius
+    radius = DEFAULT_RADIUS_M if radius is None else radius
     if not 10 <= radius <= 50_000:
         raise entry.fail("radius_m", "must be between 10 and 50000 metres")
     return CustomerEntry(entry.key(), entry.text("name"),

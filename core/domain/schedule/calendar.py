@@ -57,12 +57,6 @@ def clamp_month(wanted: Month, today: date) -> tuple[Month, bool]:
     return wanted, False
 
 
-def parse_flags(text: str) -> frozenset[TrustFlag]:
-    """Flags as stored ("stale,map_picked"); unknown words are kept out."""
-    known = {f.value for f in TrustFlag}
-    return frozenset(TrustFlag(word) for word in text.split(",") if word in known)
-
-
 @dataclass(frozen=True)
 class DayMarks:
     """What one day of a member's calendar holds."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -167,7 +168,7 @@ class CheckIn:
     @property
     def verified(self) -> bool:
         """A visit that proves itself: at a customer, with no doubtful flag."""
-        return self.customer_id is not None and not (self.flags & UNVERIFIED)
+        return proves_visit(self.customer_id, self.flags)
 
     @property
     def is_live(self) -> bool:
@@ -221,5 +222,17 @@ def flags_text(flags: Iterable[TrustFlag]) -> str:
     return ",".join(sorted(f.value for f in flags))
 
 
-def parse_flags(text: str) -> frozenset[TrustFlag]:
-    return frozenset(TrustFlag(f) for f in text.split(",") if f)
+def parse_flags(text: str | None) -> frozenset[TrustFlag]:
+    """Flags as stored ('stale,map_picked', with spaces or semicolons too) as TrustFlags.
+
+    A word no TrustFlag knows (written by another version) is left out rather than making
+    the check-in unreadable: the calendar, the goals and the plans still open.
+    """
+    known = {f.value for f in TrustFlag}
+    return frozenset(TrustFlag(word) for word in re.split(r"[\s,;]+", text or "")
+                     if word in known)
+
+
+def proves_visit(customer_id: int | None, flags: Iterable[TrustFlag]) -> bool:
+    """A check-in proves a visit: at a customer's site, with none of the UNVERIFIED flags."""
+    return customer_id is not None and UNVERIFIED.isdisjoint(flags)

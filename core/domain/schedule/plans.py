@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from core.domain.days import Toward, read_day
 from core.domain.errors import NotAllowed
-from core.domain.schedule.checkins import UNVERIFIED, TrustFlag
+from core.domain.schedule.checkins import TrustFlag, proves_visit
 from core.domain.schedule.execution import ItemOutcome, ItemResult, PlanRefused, check_plan_day
 
 MAX_ITEMS = 30  # a day's plan; more is a list, not a plan
@@ -61,17 +60,11 @@ class Visit:
     member_id: int
     day: date
     customer_id: int | None
-    flags: frozenset[str]
+    flags: frozenset[TrustFlag]
 
     @property
     def proves_visit(self) -> bool:
-        return self.customer_id is not None and not (self.flags & {f.value for f in UNVERIFIED})
-
-
-def parse_flags(text: str) -> frozenset[str]:
-    """Stored flags ('stale,map_picked' or with spaces) as a set of TrustFlag values."""
-    known = {f.value for f in TrustFlag}
-    return frozenset(part for part in re.split(r"[\s,;]+", text or "") if part in known)
+        return proves_visit(self.customer_id, self.flags)
 
 
 def parse_time(text: str) -> str:
@@ -124,14 +117,3 @@ def item_result(item: PlanItem, visits: set[tuple[int, date, int]]) -> ItemResul
         item.verified_check_in_id is not None
         or (item.member_id, item.day, item.customer_id) in visits)
     return ItemResult(item.outcome, verified)
-
-
-def parse_day(text: str, today: date, toward: Toward) -> date:
-    """A day typed for a plan (the next such date) or a log (the last one): see read_day.
-
-    PlanRefused('day_format') when it cannot be read.
-    """
-    day = read_day(text, today, toward)
-    if day is None:
-        raise PlanRefused("day_format")
-    return day
