@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import time
@@ -47,6 +48,17 @@ class RunningClock:
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=time.monotonic() - self._began)
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_as_pytest_left_it():
+    """A `crmbot` command run in-process sets up the root logger (with a filter that drops
+    tracebacks); the next test must not log through it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
