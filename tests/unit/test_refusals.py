@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.handlers.checkins import CHECK_IN_REFUSALS
-
 from bot.handlers.claims import CLAIMANT_REFUSALS
 from bot.i18n import Translator
 from bot.texts import refusal
