@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.i18n import N_
 from core.domain.org.model import Role
+from core.domain.period import Period, PeriodError
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,17 @@ def show_or_set(args: Sequence[str], setting_words: Collection[int]) -> ShowOrSe
     if len(args) > 1:
         return None
     return ShowOrSet(period=args[0] if args else None)
+
+
+def picked_period(text: str | None) -> Period | None:
+    """The period typed after /stats, /export or /pipeline (2026-11, 2026-Q4, 2026); None
+    when there is none or it cannot be read."""
+    if not text:
+        return None
+    try:
+        return Period.parse(text)
+    except PeriodError:
+        return None
 
 
 @dataclass(frozen=True)

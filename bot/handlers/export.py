@@ -8,10 +8,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import CommandHandler
 
 from bot.callbacks import ExportChoice, ExportFile
+from bot.commands import picked_period
 from bot.context import CrmContext
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
-from bot.handlers.stats import PERIOD_LABELS, STATUS_LABELS, picked_period
+from bot.handlers.stats import PERIOD_LABELS, STATUS_LABELS
 from bot.i18n import Translator
 from bot.keyboards import ButtonHandler
 from bot.texts import refusal

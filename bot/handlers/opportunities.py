@@ -27,6 +27,7 @@ from bot.callbacks import (
     PlanVisit,
     StageButtons,
 )
+from bot.commands import picked_period
 from bot.context import CrmContext
 from bot.fitting import cell, fit_caption, fit_lines, shorten
 from bot.funnel import FunnelStep, funnel_chart
@@ -49,7 +50,6 @@ from core.domain.opportunities.pipeline import (
     Pipeline,
     TimelineEntry,
 )
-from core.domain.period import Period, PeriodError
 from core.domain.schedule.checkins import TrustFlag
 from core.opportunities.pipeline import ZERO, Card, OpportunityList, PipelineView
 
@@ -527,9 +527,8 @@ def funnel_steps(view: PipelineView, t: Translator) -> list[FunnelStep]:
 async def show_pipeline(update: Update, context: CrmContext) -> None:
     """/pipeline [2026-Q4]: the table, then the funnel chart."""
     t, message = context.t, update.effective_message
-    try:
-        period = Period.parse(" ".join(context.args)) if context.args else None
-    except PeriodError:
+    period = picked_period(" ".join(context.args or []))
+    if context.args and period is None:
         await message.reply_text(t("Please give a period like 2026-11, 2026-Q4 or 2026."))
         return
     try:

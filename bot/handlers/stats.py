@@ -10,6 +10,7 @@ from telegram.ext import CommandHandler
 
 from bot.callbacks import ExportFile, StatsView
 from bot.charts import Chart, bar_chart
+from bot.commands import picked_period
 from bot.context import CrmContext
 from bot.fitting import cell, columns, fit_lines
 from bot.handlers.gate import private_press
@@ -20,7 +21,7 @@ from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.domain.expenses.stats import BudgetLine, Line, StatusFilter, head
 from core.domain.money import format_amount
-from core.domain.period import Period, PeriodError
+from core.domain.period import Period
 from core.expenses.export import ExportFormat
 from core.expenses.stats import ExpenseStatsView
 
@@ -42,17 +43,6 @@ PERIOD_LABELS = {
     "this_year": N_("This year"),
 }
 UNIT_MARKS = {"department": "🏢 ", "project": "📁 ", "member": "👤 "}
-
-
-def picked_period(text: str | None) -> Period | None:
-    """The period typed after /stats or /export, or carried by their buttons (2026-11,
-    2026-Q4, 2026); None when there is none or it cannot be read (a typo, forged data)."""
-    if not text:
-        return None
-    try:
-        return Period.parse(text)
-    except PeriodError:
-        return None
 
 
 def sections(view: ExpenseStatsView, t: Translator) -> list[tuple[str, list[Line]]]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import ShowOrSet, show_or_set
-from bot.handlers.stats import picked_period
+from bot.commands import ShowOrSet, picked_period, show_or_set
 from core.domain.period import Period
 
 BUDGET_WORDS = (4, 5)  # unit category period amount [policy]
