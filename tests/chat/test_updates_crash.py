@@ -59,7 +59,7 @@ async def test_a_message_received_before_a_kill_is_handled_after_the_restart(
 async def _kill_and_restart(bot: RunningBot, standin: BotApiStandIn, cast: Cast, url: str,
                             carol_id: int) -> None:
     await bot.start()
-    await until(lambda: _polling(standin), 20, "the bot polls", bot)
+    await until(lambda: _polling(standin), 120, "the bot polls", bot)
     standin.delay = 1.5  # every answer of the stand-in now takes a while
     update = await cast.carol.send("/expense 120 taxi to Harbor Logistics")
     await standin.wait_fetched(update, timeout=10)  # Telegram counts it as delivered
@@ -69,9 +69,9 @@ async def _kill_and_restart(bot: RunningBot, standin: BotApiStandIn, cast: Cast,
 
     standin.delay = 0
     await bot.start()
-    answer = await standin.next_bot_message(cast.carol.id, timeout=20)
+    answer = await standin.next_bot_message(cast.carol.id, timeout=60)
     assert "120" in answer.text
-    await until(lambda: _all_handled(url), 10, "the update is crossed off", bot)
+    await until(lambda: _all_handled(url), 60, "the update is crossed off", bot)
     assert await bot.end(signal.SIGTERM) == 0, bot.output()
     assert len(standin.bot_messages(cast.carol.id)) == 1
     assert await count(url, claims_of(carol_id)) == 1  # one draft, not two
