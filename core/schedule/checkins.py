@@ -114,18 +114,13 @@ class CheckInService:
             raise DomainError("location_forwarded") from None
         except CoordinateError:
             raise DomainError("location_impossible") from None
-        sites = await self._sites.index()
-        around = candidates(sites, location.lat, location.lon)
-        choices = offers(location.lat, location.lon, around)
+        choices, closest = locate(await self._sites.index(), location.lat, location.lon)
         inside = [c for c in choices if c.inside]
-        closest = None
         if inside:
             customer, distance = inside[0].customer, inside[0].distance_m
         else:
             flags.add(TrustFlag.OUTSIDE_GEOFENCE)
             customer = None
-            closest = nearest(location.lat, location.lon, around) or _nearest(
-                sites, location.lat, location.lon)
             distance = closest.distance_m if closest else None
         # Membership (an active member) is checked inside the transaction that writes: a
         # stranger's check-in, or one of a member just deactivated, writes nothing.
@@ -370,6 +365,16 @@ def candidates(sites: SiteIndex, lat: float, lon: float) -> list[Customer]:
     for match in sites.nearest(lat, lon, OFFER_COUNT, OFFER_RADIUS_M):
         found.setdefault(match.customer.id, match.customer)
     return list(found.values())
+
+
+def locate(sites: SiteIndex, lat: float, lon: float) -> tuple[list[SiteMatch], SiteMatch | None]:
+    """Where a check-in at (lat, lon) is: the customers offered (those whose geofence holds
+    it, else the nearest few), and, when no geofence holds it, the nearest customer."""
+    around = candidates(sites, lat, lon)
+    choices = offers(lat, lon, around)
+    if any(c.inside for c in choices):
+        return choices, None
+    return choices, nearest(lat, lon, around) or _nearest(sites, lat, lon)
 
 
 def _nearest(sites: SiteIndex, lat: float, lon: float) -> SiteMatch | None:
