@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -208,10 +208,11 @@ class SqlCustomerSites:
             query = query.where(CustomerRow.lon.between(box.min_lon, box.max_lon))
         return [Customer(*row) for row in await self.session.execute(query)]
 
-    async def all(self) -> list[Customer]:
-        # In parts: with 100,000 customers, other updates go on while they are read.
+    async def in_parts(self, size: int) -> AsyncIterator[list[Customer]]:
+        # A part at a time: with 100,000 customers, other updates go on while they are read.
         result = await self.session.stream(select(*_CUSTOMER_COLUMNS))
-        return [Customer(*row) async for part in result.partitions(5000) for row in part]
+        async for part in result.partitions(size):
+            yield [Customer(*row) for row in part]
 
     async def largest_radius_m(self) -> float:
         return float(await self.session.scalar(select(func.max(CustomerRow.radius_m))) or 0)

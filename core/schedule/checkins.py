@@ -12,10 +12,10 @@ from core.domain.geo import CoordinateError, check_point, haversine_m
 from core.domain.org.model import Customer, Member
 from core.domain.schedule.checkins import (
     NEAREST_SEARCH_M,
+    OFFER_COUNT,
     OFFER_DEALS,
     OFFER_RADIUS_M,
     OPEN_VISIT_LIMIT,
-    BoundingBox,
     CheckIn,
     CheckInRules,
     LocationRefused,
@@ -114,19 +114,13 @@ class CheckInService:
             raise DomainError("location_forwarded") from None
         except CoordinateError:
             raise DomainError("location_impossible") from None
-        sites = await self._sites.index()
-        around = candidates(sites, location.lat, location.lon)
-        choices = offers(location.lat, location.lon, around)
+        choices, closest = locate(await self._sites.index(), location.lat, location.lon)
         inside = [c for c in choices if c.inside]
-        closest = None
         if inside:
             customer, distance = inside[0].customer, inside[0].distance_m
         else:
             flags.add(TrustFlag.OUTSIDE_GEOFENCE)
             customer = None
-            closest = nearest(location.lat, location.lon, around) or nearest(
-                location.lat, location.lon,
-                sites.within(BoundingBox.around(location.lat, location.lon, NEAREST_SEARCH_M)))
             distance = closest.distance_m if closest else None
         # Membership (an active member) is checked inside the transaction that writes: a
         # stranger's check-in, or one of a member just deactivated, writes nothing.
@@ -213,8 +207,7 @@ class CheckInService:
         async with self._uows(read_only=True) as uow:
             member = await active_member(uow, account_id)
             record = await _own_unassigned(uow, member, check_in_id)
-        closest = nearest(record.lat, record.lon, sites.within(
-            BoundingBox.around(record.lat, record.lon, NEAREST_SEARCH_M)))
+        closest = _nearest(sites, record.lat, record.lon)
         return CheckInResult(record, None, [], closest, self._rules.photo_required)
 
     async def live_update(self, account_id: int, chat_id: int, message_id: int,
@@ -366,9 +359,27 @@ def _with_deal(record: CheckIn, deals: dict[tuple[int, int], OpenDeal]) -> Recor
 
 
 def candidates(sites: SiteIndex, lat: float, lon: float) -> list[Customer]:
-    """The customers a check-in at (lat, lon) may be for: inside their geofence, or close."""
-    radius = max(sites.largest_radius_m, OFFER_RADIUS_M)
-    return sites.within(BoundingBox.around(lat, lon, radius))
+    """The customers a check-in at (lat, lon) may be for: those whose geofence holds it, and
+    the nearest few within OFFER_RADIUS_M (what `offers` picks from)."""
+    found = {m.customer.id: m.customer for m in sites.containing(lat, lon)}
+    for match in sites.nearest(lat, lon, OFFER_COUNT, OFFER_RADIUS_M):
+        found.setdefault(match.customer.id, match.customer)
+    return list(found.values())
+
+
+def locate(sites: SiteIndex, lat: float, lon: float) -> tuple[list[SiteMatch], SiteMatch | None]:
+    """Where a check-in at (lat, lon) is: the customers offered (those whose geofence holds
+    it, else the nearest few), and, when no geofence holds it, the nearest customer."""
+    around = candidates(sites, lat, lon)
+    choices = offers(lat, lon, around)
+    if any(c.inside for c in choices):
+        return choices, None
+    return choices, nearest(lat, lon, around) or _nearest(sites, lat, lon)
+
+
+def _nearest(sites: SiteIndex, lat: float, lon: float) -> SiteMatch | None:
+    """The nearest customer within NEAREST_SEARCH_M; beyond it, none is near."""
+    return next(iter(sites.nearest(lat, lon, 1, NEAREST_SEARCH_M)), None)
 
 
 async def _own_check_in(uow: UnitOfWork, member: Member, check_in_id: int) -> CheckIn:

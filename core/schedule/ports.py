@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -86,7 +86,10 @@ class CustomerSites(Protocol):
 
     async def within(self, box: BoundingBox) -> list[Customer]: ...
     async def largest_radius_m(self) -> float: ...
-    async def all(self) -> list[Customer]: ...
+    def in_parts(self, size: int) -> AsyncIterator[list[Customer]]:
+        """Every customer, `size` at a time."""
+        ...
+
     async def many(self, customer_ids: Collection[int]) -> dict[int, Customer]: ...
 
 

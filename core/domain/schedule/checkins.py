@@ -120,10 +120,15 @@ class BoundingBox:
         return cls(lat - dlat, lat + dlat, lon - dlon, lon + dlon)
 
 
+def nearest_first(lat: float, lon: float, customers: Iterable[Customer]) -> list[SiteMatch]:
+    """The customers with their distance from the point, nearest first."""
+    return sorted((SiteMatch(c, haversine_m(lat, lon, c.lat, c.lon)) for c in customers),
+                  key=lambda m: m.distance_m)
+
+
 def match_sites(lat: float, lon: float, customers: Iterable[Customer]) -> list[SiteMatch]:
     """Customers whose geofence contains the point, nearest first."""
-    matches = [SiteMatch(c, haversine_m(lat, lon, c.lat, c.lon)) for c in customers]
-    return sorted((m for m in matches if m.inside), key=lambda m: m.distance_m)
+    return [m for m in nearest_first(lat, lon, customers) if m.inside]
 
 
 def nearest(lat: float, lon: float, customers: Iterable[Customer]) -> SiteMatch | None:
@@ -187,8 +192,7 @@ def offers(lat: float, lon: float, customers: Iterable[Customer]) -> list[SiteMa
     inside = match_sites(lat, lon, candidates)
     if inside:
         return inside
-    around = sorted((SiteMatch(c, haversine_m(lat, lon, c.lat, c.lon)) for c in candidates),
-                    key=lambda m: m.distance_m)
+    around = nearest_first(lat, lon, candidates)
     return [m for m in around if m.distance_m <= OFFER_RADIUS_M][:OFFER_COUNT]
 
 
