@@ -28,6 +28,7 @@ from core.org.ports import (
     InviteRepository,
     MemberRepository,
     OrganizationRepository,
+    OrgRecords,
     ProjectRepository,
 )
 from core.schedule.ports import (
@@ -139,6 +140,7 @@ class UnitOfWork(Protocol):
     budgets: BudgetRepository
     record_changes: RecordChangeRepository
     invites: InviteRepository
+    org_records: OrgRecords
     notifications: NotificationRepository
     groups: TeamGroupRepository
     rules: ReminderRuleRepository

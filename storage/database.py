@@ -31,6 +31,7 @@ from storage.finance import SqlFinanceLedger
 from storage.goals import SqlGoalRepository
 from storage.inbound import SqlInboundUpdates
 from storage.opportunities import SqlOpportunityRepository
+from storage.org_records import SqlOrgRecords
 from storage.plans import SqlCheckInFacts, SqlPlanRepository, SqlWorkLogRepository
 from storage.schedule import SqlScheduleFacts
 
@@ -199,6 +200,7 @@ class SqlUnitOfWork:
         self.budgets = repos.SqlBudgetRepository(session)
         self.record_changes = repos.SqlRecordChangeRepository(session)
         self.invites = repos.SqlInviteRepository(session)
+        self.org_records = SqlOrgRecords(session)
         self.notifications = info.SqlNotificationRepository(session)
         self.groups = info.SqlTeamGroupRepository(session)
         self.rules = info.SqlReminderRuleRepository(session)

@@ -259,8 +259,12 @@ def _customer(row: CustomerRow) -> Customer:
 
 class SqlCustomerRepository(_Repository):
     async def all(self) -> list[Customer]:
-        rows = await self.session.scalars(select(CustomerRow).order_by(CustomerRow.key))
-        return [_customer(r) for r in rows]
+        # Plain columns: an org's customers run to hundreds of thousands.
+        rows = await self.session.execute(
+            select(CustomerRow.id, CustomerRow.key, CustomerRow.name, CustomerRow.address,
+                   CustomerRow.lat, CustomerRow.lon, CustomerRow.radius_m)
+            .order_by(CustomerRow.key))
+        return [Customer(*r) for r in rows]
 
     async def by_key(self, key: str) -> Customer | None:
         row = await self.session.scalar(select(CustomerRow).where(CustomerRow.key == key))
