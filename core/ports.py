@@ -43,6 +43,11 @@ from core.schedule.ports import (
 )
 
 
+class StorageBusy(Exception):
+    """Another writer held the database for longer than a write waits; the same request a
+    moment later goes through."""
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware, in UTC."""

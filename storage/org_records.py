@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain.expenses.budgets import Budget
-from core.domain.opportunities.goals import Goal
+from core.domain.expenses.budgets import Budget, UnitKind
+from core.domain.opportunities.goals import Goal, Metric
 from core.domain.org.model import Customer, Department, Member, Project
-from storage.goals import _goal
+from core.domain.period import Period
 from storage.repositories import _member_values
 from storage.tables import (
     BudgetRow,
@@ -29,6 +31,19 @@ from storage.value_lists import one_of
 # What an import says about a member; the rest (joined, reachable, reminders, quiet hours)
 # is the member's own and may change while the import runs.
 _LISTED = ("key", "name", "department_id", "username", "language", "active")
+# Column names by attribute (members.telegram_id is the member's account_id).
+_COLUMN_NAMES = {prop.key: prop.columns[0].name for prop in sa_inspect(MemberRow).column_attrs}
+
+
+def _by_id(table, names) -> object:
+    """An UPDATE of `names` (columns of `table`) by id, for executemany with parameters
+    named `row_id` and `to_<name>`."""
+    return update(table).where(table.c.id == bindparam("row_id")).values(
+        {name: bindparam(f"to_{name}") for name in names})
+
+
+def _to(values: dict) -> dict:
+    return {f"to_{name}": value for name, value in values.items()}
 
 
 class SqlOrgRecords:
@@ -45,8 +60,13 @@ class SqlOrgRecords:
         return {key: id_ for key, id_ in found}
 
     async def goals(self) -> list[Goal]:
-        return [_goal(row) for row in await self.session.scalars(
-            select(GoalRow).order_by(GoalRow.id))]
+        rows = await self.session.execute(select(
+            GoalRow.id, GoalRow.unit_kind, GoalRow.unit_id, GoalRow.metric, GoalRow.period,
+            GoalRow.target, GoalRow.set_by, GoalRow.set_at).order_by(GoalRow.id))
+        # Thousands of goals share a handful of periods.
+        period = cache(Period.parse)
+        return [Goal(r.id, UnitKind(r.unit_kind), r.unit_id, Metric(r.metric), period(r.period),
+                     r.target, r.set_by, r.set_at) for r in rows]
 
     async def invited_members(self) -> set[int]:
         return set(await self.session.scalars(
@@ -55,21 +75,26 @@ class SqlOrgRecords:
     async def add_departments(self, departments: Sequence[Department]) -> dict[str, int]:
         if not departments:
             return {}
-        await self.session.execute(insert(DepartmentRow), [
+        await self.session.execute(insert(DepartmentRow.__table__), [
             {"key": d.key, "name": d.name, "parent_id": d.parent_id,
              "manager_id": d.manager_id} for d in departments])
         return await self._ids(DepartmentRow, [d.key for d in departments])
 
     async def update_departments(self, departments: Sequence[Department]) -> None:
         if departments:
-            await self.session.execute(update(DepartmentRow), [
-                {"id": d.id, "key": d.key, "name": d.name, "parent_id": d.parent_id,
-                 "manager_id": d.manager_id} for d in departments])
+            await self.session.execute(
+                _by_id(DepartmentRow.__table__, ("key", "name", "parent_id", "manager_id")), [
+                    {"row_id": d.id, **_to({"key": d.key, "name": d.name,
+                                            "parent_id": d.parent_id,
+                                            "manager_id": d.manager_id})}
+                    for d in departments])
 
     async def add_members(self, members: Sequence[Member]) -> dict[str, int]:
         if not members:
             return {}
-        await self.session.execute(insert(MemberRow), [_member_values(m) for m in members])
+        await self.session.execute(insert(MemberRow.__table__), [
+            {_COLUMN_NAMES[name]: value for name, value in _member_values(m).items()}
+            for m in members])
         ids = await self._ids(MemberRow, [m.key for m in members])
         await self._set_roles([(ids[m.key], m) for m in members], fresh=True)
         return ids
@@ -77,8 +102,9 @@ class SqlOrgRecords:
     async def update_members(self, members: Sequence[Member]) -> None:
         if not members:
             return
-        await self.session.execute(update(MemberRow), [
-            {"id": m.id, **{name: getattr(m, name) for name in _LISTED}} for m in members])
+        await self.session.execute(_by_id(MemberRow.__table__, _LISTED), [
+            {"row_id": m.id, **_to({name: getattr(m, name) for name in _LISTED})}
+            for m in members])
         await self._set_roles([(m.id, m) for m in members], fresh=False)
 
     async def _set_roles(self, members: list[tuple[int, Member]], *, fresh: bool) -> None:
@@ -88,7 +114,7 @@ class SqlOrgRecords:
         roles = [{"member_id": member_id, "role": str(role)}
                  for member_id, member in members for role in sorted(member.roles)]
         if roles:
-            await self.session.execute(insert(MemberRoleRow), roles)
+            await self.session.execute(insert(MemberRoleRow.__table__), roles)
 
     async def move_accounts(self, accounts: Sequence[tuple[int, int | None]]) -> None:
         if not accounts:
@@ -97,15 +123,16 @@ class SqlOrgRecords:
         await self.session.execute(update(MemberRow).where(
             one_of(MemberRow.id, [member_id for member_id, _ in accounts]))
             .values(account_id=None))
-        taken = [{"id": member_id, "account_id": account} for member_id, account in accounts
-                 if account is not None]
+        taken = [{"row_id": member_id, **_to({_COLUMN_NAMES["account_id"]: account})}
+                 for member_id, account in accounts if account is not None]
         if taken:
-            await self.session.execute(update(MemberRow), taken)
+            await self.session.execute(
+                _by_id(MemberRow.__table__, [_COLUMN_NAMES["account_id"]]), taken)
 
     async def add_projects(self, projects: Sequence[Project]) -> dict[str, int]:
         if not projects:
             return {}
-        await self.session.execute(insert(ProjectRow), [
+        await self.session.execute(insert(ProjectRow.__table__), [
             {"key": p.key, "name": p.name, "department_id": p.department_id,
              "active": p.active} for p in projects])
         ids = await self._ids(ProjectRow, [p.key for p in projects])
@@ -115,9 +142,11 @@ class SqlOrgRecords:
     async def update_projects(self, projects: Sequence[Project]) -> None:
         if not projects:
             return
-        await self.session.execute(update(ProjectRow), [
-            {"id": p.id, "key": p.key, "name": p.name, "department_id": p.department_id,
-             "active": p.active} for p in projects])
+        await self.session.execute(
+            _by_id(ProjectRow.__table__, ("key", "name", "department_id", "active")), [
+                {"row_id": p.id, **_to({"key": p.key, "name": p.name,
+                                        "department_id": p.department_id, "active": p.active})}
+                for p in projects])
         await self._set_project_members([(p.id, p) for p in projects], fresh=False)
 
     async def _set_project_members(self, projects: list[tuple[int, Project]], *,
@@ -128,7 +157,7 @@ class SqlOrgRecords:
         rows = [{"project_id": project_id, "member_id": member_id}
                 for project_id, project in projects for member_id in sorted(project.member_ids)]
         if rows:
-            await self.session.execute(insert(ProjectMemberRow), rows)
+            await self.session.execute(insert(ProjectMemberRow.__table__), rows)
 
     async def put_customers(self, customers: Sequence[Customer]) -> None:
         if not customers:

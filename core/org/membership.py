@@ -347,9 +347,7 @@ class _OrgImport:
         self.projects = {p.key: p for p in self.stored.projects}
         for entry in document.projects:
             self._project(entry)
-        customers = {c.key: c for c in self.stored.customers}
-        for entry in document.customers:
-            self._customer(entry, customers.get(entry.key))
+        self._customers(document.customers)
         budgets = {(b.unit_kind, b.unit_id, b.category, b.period.label): b
                    for b in self.stored.budgets}
         for entry in document.budgets:
@@ -517,15 +515,30 @@ class _OrgImport:
         self.report.count("projects", before, after)
         self.advance(1)
 
-    def _customer(self, entry: CustomerEntry, before: Customer | None) -> None:
-        fields = dict(name=entry.name, address=entry.address, lat=entry.lat, lon=entry.lon,
-                      radius_m=entry.radius_m)
-        after = Customer(None, entry.key, **fields) if before is None else replace(
-            before, **fields)
-        if after != before:
-            self.plan.customers.append(after)
-        self.report.count("customers", before, after)
-        self.advance(1)
+    def _customers(self, entries: tuple[CustomerEntry, ...]) -> None:
+        # A company has a hundred thousand: compared field by field, counted once.
+        stored = {c.key: c for c in self.stored.customers}
+        created = updated = 0
+        for n, entry in enumerate(entries, start=1):
+            if n % 1000 == 0:
+                self.advance(1000)
+            before = stored.get(entry.key)
+            if before is None:
+                created += 1
+            elif (before.name, before.address, before.lat, before.lon, before.radius_m) == (
+                    entry.name, entry.address, entry.lat, entry.lon, entry.radius_m):
+                continue
+            else:
+                updated += 1
+            self.plan.customers.append(Customer(
+                before.id if before else None, entry.key, entry.name, entry.address,
+                entry.lat, entry.lon, entry.radius_m))
+        self.advance(len(entries) % 1000)
+        for counter, counted in ((self.report.created, created),
+                                 (self.report.updated, updated),
+                                 (self.report.unchanged, len(entries) - created - updated)):
+            if counted:
+                counter["customers"] += counted
 
     def _budget(self, entry: BudgetEntry, stored: dict[tuple, Budget]) -> None:
         if entry.unit_kind == "department":
