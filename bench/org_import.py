@@ -28,6 +28,7 @@ import asyncio
 import copy
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -150,15 +151,25 @@ def import_command(code: Path, config: Path, org_file: Path) -> tuple[list[str],
             str(org_file)], env
 
 
-def run_import(code: Path, config: Path, org_file: Path) -> tuple[float, str]:
+def children_cpu() -> float:
+    """CPU seconds (user and system) of the finished child processes so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def timed(elapsed: float, cpu: float) -> str:
+    return f"{elapsed:.1f} s (CPU {cpu:.1f} s)"
+
+
+def run_import(code: Path, config: Path, org_file: Path) -> tuple[str, str]:
     command, env = import_command(code, config, org_file)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True,
                           check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"import failed: {done.stderr.strip()[-2000:]}")
-    return elapsed, done.stdout
+    return timed(elapsed, children_cpu() - cpu), done.stdout
 
 
 @dataclass
@@ -233,22 +244,23 @@ async def bench_backend(name: str, url: str, code: Path, folder: Path, files: di
         running.set()
         checks = asyncio.create_task(checking_in(services, reps, site, running, during))
         command, env = import_command(code, config_path, files["fresh"])
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), children_cpu()
         process = await asyncio.create_subprocess_exec(
             *command, cwd=code, env=env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
         out, err = await process.communicate()
-        results["fresh"] = time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        results["fresh"] = timed(elapsed, children_cpu() - cpu)
         running.clear()
         await checks
         if process.returncode != 0:
             raise SystemExit(f"import failed: {err.decode()[-2000:]}")
         results["check-ins during the fresh import"] = during.line()
-        print(f"  {name} fresh: {results['fresh']:.1f} s", flush=True)
+        print(f"  {name} fresh: {results['fresh']}", flush=True)
         print(out.decode().rstrip(), flush=True)
         for run in ("unchanged", "changed"):
             results[run], said = run_import(code, config_path, files[run])
-            print(f"  {name} {run}: {results[run]:.1f} s", flush=True)
+            print(f"  {name} {run}: {results[run]}", flush=True)
             print(said.rstrip(), flush=True)
     finally:
         await database.dispose()
@@ -313,8 +325,7 @@ async def run(args: argparse.Namespace, code: Path) -> None:
     for backend, figures in results.items():
         print(f"{backend}:")
         for what, value in figures.items():
-            shown_value = f"{value:.1f} s" if isinstance(value, float) else value
-            print(f"  {what:36} {shown_value}")
+            print(f"  {what:36} {value}")
     print(f"load average after: {load_average()}")
 
 

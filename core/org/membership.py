@@ -251,7 +251,7 @@ class OrgService:
 
 
 # Rows written per transaction: a check-in or an approval waits for one such write at most.
-WRITE_CHUNK = 2_000
+WRITE_CHUNK = 500
 _SECTIONS = ("departments", "members", "projects", "customers", "budgets", "goals")
 
 
