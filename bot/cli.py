@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import logging
 import sys
-import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from bootstrap.config import Config, load_config
 from bot.org_file import parse_org_file
@@ -106,29 +108,52 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def read_org_file(path: Path) -> dict:
+    # rtoml reads a company's file (a hundred thousand customers) several times faster than
+    # tomllib, which stays the reader of the config.
+    import rtoml
+
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return rtoml.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise OrgFileError(str(path), "file not found") from None
     except (IsADirectoryError, PermissionError) as error:
         raise OrgFileError(str(path), f"cannot be read ({error.strerror})") from None
     except UnicodeDecodeError:
         raise OrgFileError(str(path), "is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as error:
+    except rtoml.TomlParsingError as error:
         raise OrgFileError(str(path), f"not valid TOML ({error})") from None
 
 
-async def import_org_file(config: Config, path: Path):
+class TerminalProgress:
+    """A progress bar per phase of an import on stderr, only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.shown = self.stream.isatty()
+
+    @contextmanager
+    def phase(self, name: str, total: int) -> Iterator[Callable[[int], None]]:
+        from tqdm import tqdm
+
+        with tqdm(total=total, desc=f"{name:<20}", file=self.stream, disable=not self.shown,
+                  unit_scale=True, dynamic_ncols=True) as bar:
+            yield bar.update
+
+
+async def import_org_file(config: Config, path: Path, progress: TerminalProgress | None = None):
     from bootstrap import build_services
     from core.ports import SystemClock
     from storage.database import Database
 
-    document = parse_org_file(read_org_file(path))
+    progress = progress or TerminalProgress()
+    with progress.phase("reading the file", 1) as advance:
+        document = parse_org_file(read_org_file(path))
+        advance(1)
     await upgrade_database(config)
     database = Database.connect(config.database.url)
     try:
-        return await build_services(config, database, SystemClock()).org.import_org(document)
+        return await build_services(config, database, SystemClock()).org.import_org(
+            document, progress)
     finally:
         await database.dispose()
 

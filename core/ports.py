@@ -28,6 +28,7 @@ from core.org.ports import (
     InviteRepository,
     MemberRepository,
     OrganizationRepository,
+    OrgRecords,
     ProjectRepository,
 )
 from core.schedule.ports import (
@@ -40,6 +41,11 @@ from core.schedule.ports import (
     VisitPhotoRepository,
     WorkLogRepository,
 )
+
+
+class StorageBusy(Exception):
+    """Another writer held the database for longer than a write waits; the same request a
+    moment later goes through."""
 
 
 class Clock(Protocol):
@@ -139,6 +145,7 @@ class UnitOfWork(Protocol):
     budgets: BudgetRepository
     record_changes: RecordChangeRepository
     invites: InviteRepository
+    org_records: OrgRecords
     notifications: NotificationRepository
     groups: TeamGroupRepository
     rules: ReminderRuleRepository

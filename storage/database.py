@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core.ports import StorageBusy
 from storage import checkins
 from storage import notifications as info
 from storage import repositories as repos
@@ -31,6 +32,7 @@ from storage.finance import SqlFinanceLedger
 from storage.goals import SqlGoalRepository
 from storage.inbound import SqlInboundUpdates
 from storage.opportunities import SqlOpportunityRepository
+from storage.org_records import SqlOrgRecords
 from storage.plans import SqlCheckInFacts, SqlPlanRepository, SqlWorkLogRepository
 from storage.schedule import SqlScheduleFacts
 
@@ -93,6 +95,27 @@ def _cause(error: BaseException) -> str | None:
     if isinstance(sqlstate, str) and sqlstate.startswith(_REFUSED_SESSION):
         return _first_line(error)
     return None
+
+
+# SQLite's answer once its busy timeout is over; PostgreSQL's SQLSTATEs for a lock not
+# granted, a deadlock and a serialization failure: the same write later goes through.
+_SQLITE_BUSY = ("database is locked", "database table is locked")
+_POSTGRES_BUSY = ("55P03", "40P01", "40001")
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is a write that lost the race for a lock."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.OperationalError) and str(current).startswith(
+                _SQLITE_BUSY):
+            return True
+        if getattr(current, "sqlstate", None) in _POSTGRES_BUSY:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> AsyncEngine:
@@ -187,8 +210,10 @@ class SqlUnitOfWork:
             await self.session.connection(
                 execution_options={"crmbot_write": not self._read_only}
             )
-        except BaseException:
+        except BaseException as error:
             self._release()
+            if is_busy(error):
+                raise StorageBusy() from error
             raise
         session = self.session
         self.organization = repos.SqlOrganizationRepository(session)
@@ -199,6 +224,7 @@ class SqlUnitOfWork:
         self.budgets = repos.SqlBudgetRepository(session)
         self.record_changes = repos.SqlRecordChangeRepository(session)
         self.invites = repos.SqlInviteRepository(session)
+        self.org_records = SqlOrgRecords(session)
         self.notifications = info.SqlNotificationRepository(session)
         self.groups = info.SqlTeamGroupRepository(session)
         self.rules = info.SqlReminderRuleRepository(session)
@@ -219,7 +245,8 @@ class SqlUnitOfWork:
         self.inbound = SqlInboundUpdates(session)
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, _type: object, error: BaseException | None,
+                        _traceback: object) -> None:
         try:
             await self.session.rollback()
             # The transaction is over: the next writer need not wait for the connection
@@ -228,9 +255,18 @@ class SqlUnitOfWork:
             await self.session.close()
         finally:
             self._release()
+        if error is not None and not isinstance(error, StorageBusy) and is_busy(error):
+            # Said as such, so that the person is asked to try again rather than told that
+            # something broke.
+            raise StorageBusy() from error
 
     async def commit(self) -> None:
-        await self.session.commit()
+        try:
+            await self.session.commit()
+        except Exception as error:
+            if is_busy(error):
+                raise StorageBusy() from error
+            raise
         # Committed: SQLite's write lock is free, so is the queue's.
         self._release()
 

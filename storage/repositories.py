@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect
@@ -132,7 +133,8 @@ def _member_row(r, roles: frozenset[Role]) -> Member:
 
 
 class SqlMemberRepository(_Repository):
-    async def _load(self, rows: list[MemberRow]) -> list[Member]:
+    async def _load(self, rows: list) -> list[Member]:
+        """Members from MemberRows or rows of _MEMBER_COLUMNS, with their roles."""
         if not rows:
             return []
         roles: dict[int, set[Role]] = defaultdict(set)
@@ -177,7 +179,8 @@ class SqlMemberRepository(_Repository):
         )
 
     async def all(self) -> list[Member]:
-        rows = list(await self.session.scalars(select(MemberRow).order_by(MemberRow.key)))
+        # Plain columns: an org runs to tens of thousands of members.
+        rows = list(await self.session.execute(select(*_MEMBER_COLUMNS).order_by(MemberRow.key)))
         return await self._load(rows)
 
     async def many(self, member_ids: Collection[int]) -> dict[int, Member]:
@@ -259,8 +262,12 @@ def _customer(row: CustomerRow) -> Customer:
 
 class SqlCustomerRepository(_Repository):
     async def all(self) -> list[Customer]:
-        rows = await self.session.scalars(select(CustomerRow).order_by(CustomerRow.key))
-        return [_customer(r) for r in rows]
+        # Plain columns: an org's customers run to hundreds of thousands.
+        rows = await self.session.execute(
+            select(CustomerRow.id, CustomerRow.key, CustomerRow.name, CustomerRow.address,
+                   CustomerRow.lat, CustomerRow.lon, CustomerRow.radius_m)
+            .order_by(CustomerRow.key))
+        return [Customer(*r) for r in rows]
 
     async def by_key(self, key: str) -> Customer | None:
         row = await self.session.scalar(select(CustomerRow).where(CustomerRow.key == key))
@@ -280,17 +287,24 @@ class SqlCustomerRepository(_Repository):
                 lat=customer.lat, lon=customer.lon, radius_m=customer.radius_m))
 
 
-def _budget(row: BudgetRow) -> Budget:
+def _budget(row, period=Period.parse) -> Budget:
+    """A Budget from a BudgetRow or a row of _BUDGET_COLUMNS."""
     return Budget(row.id, UnitKind(row.unit_kind), row.unit_id, row.category or None,
-                  Period.parse(row.period), row.amount, OverrunPolicy(row.policy))
+                  period(row.period), row.amount, OverrunPolicy(row.policy))
+
+
+_BUDGET_COLUMNS = (BudgetRow.id, BudgetRow.unit_kind, BudgetRow.unit_id, BudgetRow.category,
+                   BudgetRow.period, BudgetRow.amount, BudgetRow.policy)
 
 
 class SqlBudgetRepository(_Repository):
     async def all(self) -> list[Budget]:
-        rows = await self.session.scalars(
-            select(BudgetRow).order_by(BudgetRow.period, BudgetRow.unit_kind, BudgetRow.unit_id,
-                                       BudgetRow.category))
-        return [_budget(r) for r in rows]
+        rows = await self.session.execute(
+            select(*_BUDGET_COLUMNS).order_by(BudgetRow.period, BudgetRow.unit_kind,
+                                              BudgetRow.unit_id, BudgetRow.category))
+        # Thousands of budgets share a handful of periods.
+        period = cache(Period.parse)
+        return [_budget(r, period) for r in rows]
 
     async def find(self, unit_kind: UnitKind, unit_id: int, category: str | None,
                    period_label: str) -> Budget | None:

@@ -9,6 +9,7 @@ from telegram.error import TelegramError
 
 from bot.context import CrmContext
 from core.domain.org.language import from_app_language
+from core.ports import StorageBusy
 
 log = logging.getLogger("crmbot.errors")
 
@@ -16,12 +17,22 @@ log = logging.getLogger("crmbot.errors")
 async def on_error(update: object, context: CrmContext) -> None:
     """Log the traceback; apologise to the person in their language."""
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("update %s failed", update_id, exc_info=context.error)
+    busy = _caused_by(context.error, StorageBusy)
+    if busy:
+        # Nothing broke: another write (an org import, a busy minute) held the database.
+        log.warning("update %s waited too long for the database: %r", update_id,
+                    context.error.__cause__ or context.error)
+    else:
+        log.error("update %s failed", update_id, exc_info=context.error)
     if not isinstance(update, Update):
         return
     await _speak_their_language(update, context)
-    text = context.t("Sorry, something went wrong on our side. Please try again in a moment; "
-                     "if it keeps happening, tell your manager.")
+    if busy:
+        text = context.t("One moment, please: the system is busy. Please send that again in a "
+                         "few seconds.")
+    else:
+        text = context.t("Sorry, something went wrong on our side. Please try again in a "
+                         "moment; if it keeps happening, tell your manager.")
     try:
         if update.callback_query:
             await update.callback_query.answer(text, show_alert=True)
@@ -29,6 +40,16 @@ async def on_error(update: object, context: CrmContext) -> None:
             await update.effective_message.reply_text(text)
     except TelegramError:
         log.warning("could not tell the user about the failure of update %s", update_id)
+
+
+def _caused_by(error: BaseException | None, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, kind):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 async def _speak_their_language(update: Update, context: CrmContext) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import count
 from zoneinfo import ZoneInfo
 
 from core.domain.errors import DomainError, NotAllowed
@@ -35,6 +38,7 @@ from core.domain.org.org_file import (
 from core.domain.org.permissions import can_invite, effective_roles
 from core.inbox.notifications import parse_quiet_hours
 from core.org.members import active_member
+from core.org.ports import ImportProgress
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 
@@ -215,37 +219,116 @@ class OrgService:
         quiet = None if window is None else parse_quiet_hours(window)
         return await self._change_member(account_id, quiet_hours=quiet)
 
-    async def import_org(self, document: OrgDocument) -> ImportReport:
-        """Create or update everything in the document, all or nothing."""
-        async with self._uows() as uow:
-            report = await _OrgImport(uow, self._defaults, report=ImportReport()).apply(document)
-            await uow.commit()
-            return report
+    async def import_org(self, document: OrgDocument,
+                         progress: ImportProgress | None = None) -> ImportReport:
+        """Create or update everything in the document.
+
+        Everything is read once and the whole document checked against it in memory before
+        anything is written, so a bad file changes nothing. The changes are then written in
+        bulk, in short transactions of at most WRITE_CHUNK rows, so that the bot's own
+        writes (check-ins, approvals) wait a moment at most. Should the writing stop half
+        way (a crash, a lost connection), what was written stays; importing the same file
+        again writes the rest, since it compares with what is stored.
+        """
+        progress = progress or QuietProgress()
+        stored = await self._stored(progress)
+        entries = sum(len(getattr(document, s)) for s in _SECTIONS) + 1
+        with progress.phase("comparing", entries) as advance:
+            plan = _OrgImport(stored, self._defaults, ImportReport(), advance).apply(document)
+        await _OrgWrite(self._uows, plan, progress).run()
+        return plan.report
+
+    async def _stored(self, progress: ImportProgress) -> _Stored:
+        async with self._uows(read_only=True) as uow:
+            with progress.phase("reading", 8) as advance:
+                read = []
+                for reading in (uow.organization.get, uow.departments.all, uow.members.all,
+                                uow.projects.all, uow.customers.all, uow.budgets.all,
+                                uow.org_records.goals, uow.org_records.invited_members):
+                    read.append(await reading())
+                    advance(1)
+            return _Stored(*read)
+
+
+# Rows written per transaction: a check-in or an approval waits for one such write at most.
+WRITE_CHUNK = 500
+_SECTIONS = ("departments", "members", "projects", "customers", "budgets", "goals")
+
+
+class QuietProgress:
+    """No progress shown."""
+
+    @contextmanager
+    def phase(self, name: str, total: int) -> Iterator[Callable[[int], None]]:
+        yield lambda _steps: None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """The organisation as stored when an import starts."""
+
+    settings: OrgSettings | None
+    departments: list[Department]
+    members: list[Member]
+    projects: list[Project]
+    customers: list[Customer]
+    budgets: list[Budget]
+    goals: list[Goal]
+    invited: set[int]
+
+
+@dataclass
+class _Plan:
+    """What an import writes: new objects carry provisional (negative) ids until stored."""
+
+    report: ImportReport
+    settings: OrgSettings | None = None
+    recount_in: str | None = None
+    new_departments: list[Department] = field(default_factory=list)
+    departments: list[Department] = field(default_factory=list)
+    accounts: list[tuple[int, int | None]] = field(default_factory=list)
+    new_members: list[Member] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
+    new_projects: list[Project] = field(default_factory=list)
+    projects: list[Project] = field(default_factory=list)
+    customers: list[Customer] = field(default_factory=list)
+    budgets: list[Budget] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
 
 
 @dataclass
 class _OrgImport:
-    """Applies an org document inside one unit of work; any OrgFileError undoes it all."""
+    """Compares an org document with what is stored, in memory; any OrgFileError stops it
+    before anything is written."""
 
-    uow: UnitOfWork
+    stored: _Stored
     defaults: OrgSettings
     report: ImportReport
+    advance: Callable[[int], None]
     departments: dict[str, Department] = field(default_factory=dict)
     members: dict[str, Member] = field(default_factory=dict)
+    projects: dict[str, Project] = field(default_factory=dict)
     departments_before: dict[str, Department] = field(default_factory=dict)
     listed: dict[str, MemberEntry] = field(default_factory=dict)
     usernames: dict[str, list[str]] = field(default_factory=dict)
+    # Who holds each messenger account id, by member key, as the import goes.
+    accounts: dict[int, str] = field(default_factory=dict)
+    plan: _Plan = field(init=False)
     # The org file's name for a member's messenger account id.
     id_field: str = "account_id"
+    _provisional: Iterator[int] = field(default_factory=lambda: count(-1, -1))
 
-    async def apply(self, document: OrgDocument) -> ImportReport:
+    def apply(self, document: OrgDocument) -> _Plan:
+        self.plan = _Plan(self.report)
         self.id_field = document.accounts.id_field
-        await self._org(document)
-        self.departments = {d.key: d for d in await self.uow.departments.all()}
+        self._org(document)
+        self.departments = {d.key: d for d in self.stored.departments}
         self.departments_before = dict(self.departments)
         for entry in _parents_first(document.departments, self.departments):
-            await self._department(entry)
-        self.members = {m.key: m for m in await self.uow.members.all()}
+            self._department(entry)
+        self.members = {m.key: m for m in self.stored.members}
+        self.accounts = {m.account_id: m.key for m in self.stored.members
+                         if m.account_id is not None}
         self.listed = {m.key: m for m in document.members}
         for member in self.members.values():
             # Usernames of the members the file lists are the file's, checked when parsed.
@@ -254,26 +337,62 @@ class _OrgImport:
         # Retired entries first, so that an account they hand over is free when its new
         # entry comes.
         for entry in sorted(document.members, key=lambda m: m.active):
-            await self._member(entry)
+            self._member(entry)
         for entry in document.departments:
-            await self._manager(entry)
+            self._manager(entry)
         try:
             OrgTree.of(self.departments.values())
         except CycleError as error:
             raise OrgFileError(f"departments[{error}].parent", "makes a loop") from None
+        self.projects = {p.key: p for p in self.stored.projects}
         for entry in document.projects:
-            await self._project(entry)
-        for entry in document.customers:
-            await self._customer(entry)
+            self._project(entry)
+        self._customers(document.customers)
+        budgets = {(b.unit_kind, b.unit_id, b.category, b.period.label): b
+                   for b in self.stored.budgets}
         for entry in document.budgets:
-            await self._budget(entry)
+            self._budget(entry, budgets)
+        goals = {(g.unit_kind, g.unit_id, g.metric, g.period.label): g
+                 for g in self.stored.goals}
         for entry in document.goals:
-            await self._goal(entry)
-        return self.report
+            self._goal(entry, goals)
+        self._changed_records()
+        return self.plan
 
-    async def _org(self, document: OrgDocument) -> None:
+    def _new_id(self) -> int:
+        return next(self._provisional)
+
+    def _changed_records(self) -> None:
+        """Sort the departments, members and projects as they now are into what to add and
+        what to update."""
+        plan = self.plan
+        departments = {d.id: d for d in self.stored.departments}
+        for department in self.departments.values():
+            if department.id < 0:
+                plan.new_departments.append(department)
+            if departments.get(department.id) not in (None, department) or (
+                    department.id < 0 and (department.parent_id or department.manager_id)):
+                plan.departments.append(department)
+        members = {m.id: m for m in self.stored.members}
+        for member in self.members.values():
+            before = members.get(member.id)
+            if before is None:
+                plan.new_members.append(member)
+            elif before != member:
+                plan.members.append(member)
+                if before.account_id != member.account_id:
+                    plan.accounts.append((member.id, member.account_id))
+        projects = {p.id: p for p in self.stored.projects}
+        for project in self.projects.values():
+            before = projects.get(project.id)
+            if before is None:
+                plan.new_projects.append(project)
+            elif before != project:
+                plan.projects.append(project)
+
+    def _org(self, document: OrgDocument) -> None:
         header = document.org
-        before = await self.uow.organization.get()
+        before = self.stored.settings
         base = before or self.defaults
         after = OrgSettings(
             name=header.name or base.name,
@@ -282,11 +401,12 @@ class _OrgImport:
             default_language=header.default_language or base.default_language,
         )
         if after != before:
-            await self.uow.organization.put(after)
+            self.plan.settings = after
         if after.timezone != base.timezone:
             # Which day a deal moved depends on the calendar: claims by stage are refiled.
-            await self.uow.expense_stats.recount(ZoneInfo(after.timezone))
+            self.plan.recount_in = after.timezone
         self.report.count("org", before, after)
+        self.advance(1)
 
     def _department_id(self, where: str, key: str) -> int:
         if key not in self.departments:
@@ -298,22 +418,19 @@ class _OrgImport:
             raise OrgFileError(where, f'unknown member "{key}"')
         return self.members[key].id
 
-    async def _department(self, entry: DepartmentEntry) -> None:
+    def _department(self, entry: DepartmentEntry) -> None:
         where = f"departments[{entry.key}]"
         parent_id = None if entry.parent is None else self._department_id(
             f"{where}.parent", entry.parent)
         before = self.departments.get(entry.key)
         if before is None:
-            after = await self.uow.departments.add(
-                Department(None, entry.key, entry.name, parent_id, None))
+            after = Department(self._new_id(), entry.key, entry.name, parent_id, None)
         else:
             after = replace(before, name=entry.name, parent_id=parent_id)
-            if after != before:
-                await self.uow.departments.update(after)
         self.departments[entry.key] = after
         # The manager is set after the members exist; count the department then.
 
-    async def _manager(self, entry: DepartmentEntry) -> None:
+    def _manager(self, entry: DepartmentEntry) -> None:
         where = f"departments[{entry.key}]"
         current = self.departments[entry.key]
         manager_id = None if entry.manager is None else self._member_id(
@@ -322,26 +439,32 @@ class _OrgImport:
             raise OrgFileError(f"{where}.manager",
                                f'member "{entry.manager}" is retired (active = false)')
         after = replace(current, manager_id=manager_id)
-        if after != current:
-            await self.uow.departments.update(after)
-            self.departments[entry.key] = after
-        before = self.departments_before.get(entry.key)
-        self.report.count("departments", before, after)
+        self.departments[entry.key] = after
+        self.report.count("departments", self.departments_before.get(entry.key), after)
+        self.advance(1)
 
-    async def _member(self, entry: MemberEntry) -> None:
+    def _put_member(self, old_key: str, member: Member) -> None:
+        """Keep `member` (stored under `old_key` until now) and who holds which account."""
+        old = self.members.pop(old_key, None)
+        if old is not None and old.account_id is not None \
+                and self.accounts.get(old.account_id) == old_key:
+            del self.accounts[old.account_id]
+        self.members[member.key] = member
+        if member.account_id is not None:
+            self.accounts[member.account_id] = member.key
+
+    def _member(self, entry: MemberEntry) -> None:
         where = f"members[{entry.key}]"
         department_id = self._department_id(f"{where}.department", entry.department)
         before = self.members.get(entry.key)
-        for field_name, holder in await self._account_holders(entry):
+        for field_name, holder in self._account_holders(entry):
             if (before is None and holder.key not in self.listed
-                    and await self.uow.invites.joined_with_invite(holder.id)):
+                    and holder.id in self.stored.invited):
                 # Someone who joined by invite is now listed under a proper key.
                 before = holder
             elif not self._stays_active(holder):
                 # A retired entry lets go of the account; its history stays with it.
-                released = replace(holder, **{field_name: None})
-                await self.uow.members.update(released)
-                self.members[holder.key] = released
+                self._put_member(holder.key, replace(holder, **{field_name: None}))
             else:
                 named = self.id_field if field_name == "account_id" else field_name
                 raise OrgFileError(f"{where}.{named}", f"already belongs to members[{holder.key}]")
@@ -349,27 +472,24 @@ class _OrgImport:
                       roles=entry.roles, username=entry.username, language=entry.language,
                       active=entry.active)
         if before is None:
-            after = await self.uow.members.add(Member(
-                id=None, account_id=entry.account_id, **fields))
+            after = Member(id=self._new_id(), account_id=entry.account_id, **fields)
         else:
             after = replace(before, account_id=entry.account_id or before.account_id, **fields)
-            if after != before:
-                await self.uow.members.update(after)
-        self.members.pop(before.key if before else entry.key, None)
-        self.members[entry.key] = after
+        self._put_member(before.key if before else entry.key, after)
         self.report.count("members", before, after)
+        self.advance(1)
 
     def _stays_active(self, member: Member) -> bool:
         listed = self.listed.get(member.key)
         return member.active if listed is None else listed.active
 
-    async def _account_holders(self, entry: MemberEntry) -> list[tuple[str, Member]]:
+    def _account_holders(self, entry: MemberEntry) -> list[tuple[str, Member]]:
         """Other entries holding the messenger account the entry names, by Member field."""
         holders: list[tuple[str, Member]] = []
         if entry.account_id is not None:
-            holder = await self.uow.members.by_account_id(entry.account_id)
-            if holder is not None and holder.key != entry.key:
-                holders.append(("account_id", holder))
+            key = self.accounts.get(entry.account_id)
+            if key is not None and key != entry.key:
+                holders.append(("account_id", self.members[key]))
         if entry.username is not None:
             for key in self.usernames.get(entry.username.casefold(), ()):
                 holder = self.members.get(key)
@@ -380,70 +500,156 @@ class _OrgImport:
                     break
         return holders
 
-    async def _project(self, entry: ProjectEntry) -> None:
+    def _project(self, entry: ProjectEntry) -> None:
         where = f"projects[{entry.key}]"
         department_id = self._department_id(f"{where}.department", entry.department)
         member_ids = frozenset(self._member_id(f"{where}.members", k) for k in entry.members)
-        before = await self.uow.projects.by_key(entry.key)
+        before = self.projects.get(entry.key)
         if before is None:
-            after = await self.uow.projects.add(Project(None, entry.key, entry.name,
-                                                        department_id, member_ids, entry.active))
+            after = Project(self._new_id(), entry.key, entry.name, department_id, member_ids,
+                            entry.active)
         else:
             after = replace(before, name=entry.name, department_id=department_id,
                             member_ids=member_ids, active=entry.active)
-            if after != before:
-                await self.uow.projects.update(after)
+        self.projects[entry.key] = after
         self.report.count("projects", before, after)
+        self.advance(1)
 
-    async def _customer(self, entry: CustomerEntry) -> None:
-        before = await self.uow.customers.by_key(entry.key)
-        fields = dict(name=entry.name, address=entry.address, lat=entry.lat, lon=entry.lon,
-                      radius_m=entry.radius_m)
-        if before is None:
-            after = await self.uow.customers.add(Customer(None, entry.key, **fields))
-        else:
-            after = replace(before, **fields)
-            if after != before:
-                await self.uow.customers.update(after)
-        self.report.count("customers", before, after)
+    def _customers(self, entries: tuple[CustomerEntry, ...]) -> None:
+        # A company has a hundred thousand: compared field by field, counted once.
+        stored = {c.key: c for c in self.stored.customers}
+        created = updated = 0
+        for n, entry in enumerate(entries, start=1):
+            if n % 1000 == 0:
+                self.advance(1000)
+            before = stored.get(entry.key)
+            if before is None:
+                created += 1
+            elif (before.name, before.address, before.lat, before.lon, before.radius_m) == (
+                    entry.name, entry.address, entry.lat, entry.lon, entry.radius_m):
+                continue
+            else:
+                updated += 1
+            self.plan.customers.append(Customer(
+                before.id if before else None, entry.key, entry.name, entry.address,
+                entry.lat, entry.lon, entry.radius_m))
+        self.advance(len(entries) % 1000)
+        for counter, counted in ((self.report.created, created),
+                                 (self.report.updated, updated),
+                                 (self.report.unchanged, len(entries) - created - updated)):
+            if counted:
+                counter["customers"] += counted
 
-    async def _budget(self, entry: BudgetEntry) -> None:
+    def _budget(self, entry: BudgetEntry, stored: dict[tuple, Budget]) -> None:
         if entry.unit_kind == "department":
             unit_id = self._department_id(f"{entry.where}.unit", entry.unit_key)
         elif entry.unit_kind == "member":
             unit_id = self._member_id(f"{entry.where}.unit", entry.unit_key)
         else:
-            project = await self.uow.projects.by_key(entry.unit_key)
+            project = self.projects.get(entry.unit_key)
             if project is None:
                 raise OrgFileError(f"{entry.where}.unit", f'unknown project "{entry.unit_key}"')
             unit_id = project.id
-        before = await self.uow.budgets.find(entry.unit_kind, unit_id, entry.category,
-                                             entry.period.label)
+        before = stored.get((entry.unit_kind, unit_id, entry.category, entry.period.label))
         if before is None:
-            after = await self.uow.budgets.add(Budget(None, entry.unit_kind, unit_id,
-                                                      entry.category, entry.period, entry.amount,
-                                                      entry.policy))
+            after = Budget(None, entry.unit_kind, unit_id, entry.category, entry.period,
+                           entry.amount, entry.policy)
         else:
             after = replace(before, amount=entry.amount, policy=entry.policy)
-            if after != before:
-                await self.uow.budgets.update(after)
+        if after != before:
+            self.plan.budgets.append(after)
         self.report.count("budgets", before, after)
+        self.advance(1)
 
-    async def _goal(self, entry: GoalEntry) -> None:
+    def _goal(self, entry: GoalEntry, stored: dict[tuple, Goal]) -> None:
         if entry.unit_kind == UnitKind.DEPARTMENT:
             unit_id = self._department_id(f"{entry.where}.unit", entry.unit_key)
         else:
             unit_id = self._member_id(f"{entry.where}.unit", entry.unit_key)
-        before = await self.uow.goals.find(entry.unit_kind, unit_id, entry.metric,
-                                           entry.period.label)
+        before = stored.get((entry.unit_kind, unit_id, entry.metric, entry.period.label))
         if before is None:
-            after = await self.uow.goals.add(Goal(None, entry.unit_kind, unit_id, entry.metric,
-                                                  entry.period, entry.target))
+            after = Goal(None, entry.unit_kind, unit_id, entry.metric, entry.period,
+                         entry.target)
         else:
             after = replace(before, target=entry.target)
-            if after != before:
-                await self.uow.goals.update(after)
+        if after != before:
+            self.plan.goals.append(after)
         self.report.count("goals", before, after)
+        self.advance(1)
+
+
+@dataclass
+class _OrgWrite:
+    """Writes an import's plan in short transactions, each section after those it refers
+    to; new records get their ids as they are stored."""
+
+    uows: UnitOfWorkFactory
+    plan: _Plan
+    progress: ImportProgress
+    ids: dict[int, int] = field(default_factory=dict)
+
+    def _id(self, provisional: int | None) -> int | None:
+        return self.ids.get(provisional, provisional) if provisional is not None else None
+
+    async def _in_chunks(self, section: str, records: list, write) -> None:
+        if not records:
+            return
+        with self.progress.phase(f"writing {section}", len(records)) as advance:
+            for start in range(0, len(records), WRITE_CHUNK):
+                chunk = records[start:start + WRITE_CHUNK]
+                async with self.uows() as uow:
+                    await write(uow, chunk)
+                    await uow.commit()
+                advance(len(chunk))
+
+    async def _add(self, uow: UnitOfWork, add, records: list) -> None:
+        stored = await add(records)
+        self.ids.update((r.id, stored[r.key]) for r in records)
+
+    async def run(self) -> None:
+        plan = self.plan
+        if plan.settings is not None or plan.recount_in is not None:
+            async with self.uows() as uow:
+                if plan.settings is not None:
+                    await uow.organization.put(plan.settings)
+                if plan.recount_in is not None:
+                    await uow.expense_stats.recount(ZoneInfo(plan.recount_in))
+                await uow.commit()
+        # New departments first without their parent and manager (both may be new too).
+        await self._in_chunks("departments", plan.new_departments, lambda uow, chunk: self._add(
+            uow, uow.org_records.add_departments,
+            [replace(d, parent_id=None, manager_id=None) for d in chunk]))
+        if plan.accounts:
+            # In one go: an account may pass between members of different chunks.
+            async with self.uows() as uow:
+                await uow.org_records.move_accounts(plan.accounts)
+                await uow.commit()
+        await self._in_chunks("members", plan.members, lambda uow, chunk: (
+            uow.org_records.update_members(
+                [replace(m, department_id=self._id(m.department_id)) for m in chunk])))
+        await self._in_chunks("members", plan.new_members, lambda uow, chunk: self._add(
+            uow, uow.org_records.add_members,
+            [replace(m, department_id=self._id(m.department_id)) for m in chunk]))
+        await self._in_chunks("departments", plan.departments, lambda uow, chunk: (
+            uow.org_records.update_departments(
+                [replace(d, id=self._id(d.id), parent_id=self._id(d.parent_id),
+                         manager_id=self._id(d.manager_id)) for d in chunk])))
+        projects = [replace(p, department_id=self._id(p.department_id),
+                            member_ids=frozenset(self._id(m) for m in p.member_ids))
+                    for p in (*plan.new_projects, *plan.projects)]
+        new = len(plan.new_projects)
+        await self._in_chunks("projects", projects[:new], lambda uow, chunk: self._add(
+            uow, uow.org_records.add_projects, chunk))
+        await self._in_chunks("projects", projects[new:], lambda uow, chunk: (
+            uow.org_records.update_projects(chunk)))
+        await self._in_chunks("customers", plan.customers, lambda uow, chunk: (
+            uow.org_records.put_customers(chunk)))
+        await self._in_chunks("budgets", plan.budgets, lambda uow, chunk: (
+            uow.org_records.put_budgets([replace(b, unit_id=self._id(b.unit_id))
+                                         for b in chunk])))
+        await self._in_chunks("goals", plan.goals, lambda uow, chunk: (
+            uow.org_records.put_goals([replace(g, unit_id=self._id(g.unit_id))
+                                       for g in chunk])))
 
 
 def _parents_first(entries: tuple[DepartmentEntry, ...],

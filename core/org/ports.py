@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from core.domain.expenses.budgets import Budget
+from core.domain.opportunities.goals import Goal
 from core.domain.org.invite import Invite
 from core.domain.org.model import Customer, Department, Member, OrgSettings, Project
 
@@ -56,4 +59,46 @@ class InviteRepository(Protocol):
 
     async def joined_with_invite(self, member_id: int) -> bool:
         """Whether the member came in through an invite link (not listed by an import)."""
+        ...
+
+
+class OrgRecords(Protocol):
+    """The org file's sections as stored: read whole, written in bulk (ids by key back)."""
+
+    async def goals(self) -> list[Goal]: ...
+    async def invited_members(self) -> set[int]:
+        """Members who came in through an invite link (not listed by an import)."""
+        ...
+
+    async def add_departments(self, departments: Sequence[Department]) -> dict[str, int]: ...
+    async def update_departments(self, departments: Sequence[Department]) -> None: ...
+    async def add_members(self, members: Sequence[Member]) -> dict[str, int]: ...
+    async def update_members(self, members: Sequence[Member]) -> None:
+        """Everything the org file says about them, their messenger account aside."""
+        ...
+
+    async def move_accounts(self, accounts: Sequence[tuple[int, int | None]]) -> None:
+        """Give members (by id) these messenger accounts; each is let go of first."""
+        ...
+
+    async def add_projects(self, projects: Sequence[Project]) -> dict[str, int]: ...
+    async def update_projects(self, projects: Sequence[Project]) -> None: ...
+    async def put_customers(self, customers: Sequence[Customer]) -> None:
+        """Insert or update by key."""
+        ...
+
+    async def put_budgets(self, budgets: Sequence[Budget]) -> None:
+        """Insert, or set the amount and policy of the budget of the same scope."""
+        ...
+
+    async def put_goals(self, goals: Sequence[Goal]) -> None:
+        """Insert, or set the target of the goal of the same scope."""
+        ...
+
+
+class ImportProgress(Protocol):
+    """How far an org import is, phase by phase (a terminal shows a bar)."""
+
+    def phase(self, name: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+        """A phase of `total` steps; the callable given advances it by that many."""
         ...

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bot.cli import TerminalProgress
 
 ROOT = Path(__file__).resolve().parents[2]
 CRMBOT = Path(sys.executable).with_name("crmbot")
@@ -56,3 +59,19 @@ def test_org_import_with_a_bad_config_names_the_key(bad_zone, tmp_path):
 def test_config_given_before_the_subcommand_is_used(bad_mode, tmp_path):
     assert_refused_naming(crmbot("--config", str(bad_mode), "db", "upgrade", cwd=tmp_path),
                           "telegram.mode")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_import_shows_a_bar_per_phase_on_a_terminal_and_nothing_elsewhere():
+    terminal, piped = Terminal(), io.StringIO()
+    for stream in (terminal, piped):
+        with TerminalProgress(stream).phase("writing customers", 3000) as advance:
+            advance(1000)
+            advance(2000)
+    assert "writing customers" in terminal.getvalue()
+    assert "3.00k/3.00k" in terminal.getvalue()
+    assert piped.getvalue() == ""

@@ -16,7 +16,7 @@ from core.domain.opportunities.goals import Metric, check_target, parse_metric, 
 from core.domain.org.language import from_app_language
 from core.domain.org.model import DEFAULT_RADIUS_M, Role
 from core.domain.period import Period, PeriodError
-from core.domain.text import clean_text
+from core.domain.text import is_clean
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SECTIONS = ("org", "departments", "members", "projects", "customers", "budgets", "goals")
@@ -153,7 +153,7 @@ class _Entry:
             raise self.fail(field, "must be non-empty text")
         if len(value) > limit:
             raise self.fail(field, f"longer than {limit} characters")
-        if clean_text(value) != value:
+        if not is_clean(value):
             raise self.fail(field, "contains control characters (such as NUL)")
         return value.strip()
 
