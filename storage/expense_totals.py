@@ -165,13 +165,13 @@ def _statement(dialect: str, where: Sequence, moves: Sequence[tuple[int, str | N
     rows = union_all(*parts).subquery("changes")
     # Rows in one order in every transaction: concurrent changes queue, never deadlock.
     source = select(rows).order_by(
-        rows.c.dimension, rows.c.month, rows.c.status, rows.c.department_id, rows.c.key)
+        rows.c.dimension, rows.c.month, rows.c.key, rows.c.status, rows.c.department_id)
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TOTALS)
     statement = insert.from_select(
         ["dimension", "month", "status", "department_id", "key", "amount", "claims"], source)
     return statement.on_conflict_do_update(
-        index_elements=[_TOTALS.dimension, _TOTALS.month, _TOTALS.status,
-                        _TOTALS.department_id, _TOTALS.key],
+        index_elements=[_TOTALS.dimension, _TOTALS.month, _TOTALS.key, _TOTALS.status,
+                        _TOTALS.department_id],
         set_={"amount": _TOTALS.amount + statement.excluded.amount,
               "claims": _TOTALS.claims + statement.excluded.claims})
 
