@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-any-hour run lint i18n clean bench bench-fanout bench-updates bench-checkin bench-api bench-expenses bench-opportunities
+.PHONY: demo test test-any-hour run lint i18n clean bench bench-fanout bench-updates bench-checkin bench-api bench-expenses bench-opportunities bench-company
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Benchmarks print their figures and the command that made them.
-bench: bench-updates bench-fanout bench-checkin bench-api bench-expenses bench-opportunities
+bench: bench-updates bench-fanout bench-checkin bench-api bench-expenses bench-opportunities bench-company
 
 # Updates per second with 50 ms Bot API round trips: sequential vs per-chat processing.
 bench-updates: $(STAMP)
@@ -75,6 +75,11 @@ bench-opportunities: $(STAMP)
 .PHONY: bench-import
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.org_import
+
+# A company of 5,000 members in a 4-level tree, 1,000,000 claims over two years: /stats for
+# finance, a region manager and a team manager; the totals' upkeep per claim (~15 min).
+bench-company: $(STAMP)
+	$(BIN)/python -m bench.company
 
 # Refresh the message catalogs after changing user-facing text.
 i18n: $(STAMP)

@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -110,18 +111,24 @@ def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...], count: int
 
 
 def claim_rows(count: int, members: int, departments: int, projects: int, first: date,
-               days: int, deals: dict[int, list[int]], seed: int = 5) -> list[tuple]:
-    """Claims in column order of CLAIM_COLUMNS; amounts in cents, times UTC-aware. 40% are
-    for an opportunity, one of the claimant's own (`deals`: owner -> ids), as /expense
-    offers them."""
+               days: int, deals: dict[int, list[int]], seed: int = 5, *,
+               claimant: Callable[[random.Random], int] | None = None,
+               department_of: Callable[[int], int] | None = None,
+               day: Callable[[random.Random], int] | None = None,
+               linked: float = 0.4) -> list[tuple]:
+    """Claims in column order of CLAIM_COLUMNS; amounts in cents, times UTC-aware. A share
+    (`linked`, 40%) are for an opportunity, one of the claimant's own (`deals`: owner -> ids),
+    as /expense offers them. Claimants, their departments and the days spent are even over
+    `members`, `departments` and `days` unless `claimant`, `department_of` and `day` (a day
+    number from `first`) say otherwise."""
     rng = random.Random(seed)
     categories = _weighted(rng, CATEGORIES, count)
     statuses = _weighted(rng, STATUSES, count)
     rows = []
     for i in range(count):
-        member = rng.randint(1, members)
-        department = (member - 1) % departments + 1
-        spent_on = first + timedelta(days=rng.randrange(days))
+        member = claimant(rng) if claimant else rng.randint(1, members)
+        department = department_of(member) if department_of else (member - 1) % departments + 1
+        spent_on = first + timedelta(days=day(rng) if day else rng.randrange(days))
         cents = int(rng.lognormvariate(10.0, 1.0)) + 100  # ~CNY 220 typical, a long tail
         at = datetime(spent_on.year, spent_on.month, spent_on.day, 3, tzinfo=UTC) + timedelta(
             minutes=rng.randrange(60 * 24 * 3))
@@ -138,7 +145,7 @@ def claim_rows(count: int, members: int, departments: int, projects: int, first:
             "currency": "CNY", "category": categories[i], "spent_on": spent_on,
             "unit_kind": unit_kind, "unit_id": unit_id, "description": f"claim {i}",
             "opportunity_id": (rng.choice(deals[member]) if deals.get(member)
-                               and rng.random() < 0.4 else None),
+                               and rng.random() < linked else None),
             "report_id": None, "status": status, "stage": None, "version": 3, "created_at": at,
             "updated_at": decided or at, "submitted_at": submitted, "decided_at": decided,
             "posted_at": None, "ledger_ref": None}
@@ -215,6 +222,25 @@ def org_statements(org: dict[str, list[tuple]], budgets: list[tuple],
     ]
 
 
+# A table's rows in bulk: its name, the columns given, and the rows in their order.
+Rows = tuple[str, Sequence[str], Iterable[tuple]]
+
+
+def insert_sqlite(connection: sqlite3.Connection, tables: Iterable[Rows]) -> None:
+    """Multi-row inserts with the plain sqlite3 driver (values in SQLAlchemy's formats)."""
+    for table, columns, rows in tables:
+        connection.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            ([_sqlite_value(v) for v in row] for row in rows))
+
+
+async def copy_postgres(raw, schema: str, tables: Iterable[Rows]) -> None:
+    """COPY each table's rows in with asyncpg (`raw`: its connection), into `schema`."""
+    for table, columns, rows in tables:
+        await raw.copy_records_to_table(table, records=rows, columns=list(columns),
+                                        schema_name=schema)
+
+
 def fill_sqlite(path: Path, org: dict[str, list[tuple]], claims: list[tuple],
                 budgets: list[tuple]) -> None:
     """One transaction of multi-row inserts with the plain sqlite3 driver."""
@@ -222,10 +248,7 @@ def fill_sqlite(path: Path, org: dict[str, list[tuple]], claims: list[tuple],
     connection.execute("BEGIN")
     for statement, rows in org_statements(org, budgets, postgres=False):
         connection.executemany(statement, rows)
-    placeholders = ", ".join("?" * len(CLAIM_COLUMNS))
-    connection.executemany(
-        f"INSERT INTO expense_claims ({', '.join(CLAIM_COLUMNS)}) VALUES ({placeholders})",
-        ([_sqlite_value(v) for v in row] for row in claims))
+    insert_sqlite(connection, [("expense_claims", CLAIM_COLUMNS, claims)])
     connection.execute("COMMIT")
     connection.execute("ANALYZE")
     connection.close()
@@ -238,8 +261,7 @@ async def fill_postgres(database: Database, org: dict[str, list[tuple]], claims:
         raw = (await connection.get_raw_connection()).driver_connection
         for statement, rows in org_statements(org, budgets, postgres=True):
             await raw.executemany(statement, rows)
-        await raw.copy_records_to_table("expense_claims", records=claims,
-                                        columns=CLAIM_COLUMNS, schema_name=SCHEMA)
+        await copy_postgres(raw, SCHEMA, [("expense_claims", CLAIM_COLUMNS, claims)])
     await run_outside_transaction(database, "VACUUM ANALYZE")
 
 

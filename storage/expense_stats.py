@@ -6,14 +6,23 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import tzinfo
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import String, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from core.domain.expenses.budgets import Budget, UnitKind
-from core.domain.expenses.stats import ClaimScope, Dimension, ExportRow, GroupSum, opportunity_label
+from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
+from core.domain.expenses.stats import (
+    Breakdowns,
+    ClaimScope,
+    Dimension,
+    ExportRow,
+    opportunity_label,
+    overlapping_labels,
+)
+from core.domain.period import Period
 from storage import expense_totals
 from storage.tables import (
+    BudgetRow,
     ClaimRow,
     CustomerRow,
     DepartmentRow,
@@ -33,14 +42,58 @@ def _where(scope: ClaimScope) -> list:
     return conditions
 
 
+def _period_start(label) -> object:
+    """A budget's period label ("2026", "2026-Q4", "2026-11") as the month it starts
+    ("2026-01", "2026-10", "2026-11"), text that sorts as the dates do."""
+    quarter = _substr(label, 7, 1)
+    return case(
+        (func.length(label) == 4, label + literal("-01")),
+        (_substr(label, 6, 1) == "Q",
+         _substr(label, 1, 5) + case((quarter == "1", "01"), (quarter == "2", "04"),
+                                    (quarter == "3", "07"), else_="10")),
+        else_=label)
+
+
+def _substr(text, start: int, length: int) -> object:
+    return func.substr(text, start, length, type_=String)
+
+
 class SqlExpenseStats:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def breakdowns(self, scope: ClaimScope) -> dict[Dimension, list[GroupSum]]:
+    async def breakdowns(self, scope: ClaimScope, top: int | None = None) -> Breakdowns:
         if scope.empty:
-            return {by: [] for by in Dimension}
-        return await expense_totals.breakdowns(self.session, scope)
+            return Breakdowns({by: [] for by in Dimension}, {})
+        return await expense_totals.breakdowns(self.session, scope, top)
+
+    async def budgets(self, scope: ClaimScope,
+                      limit: int | None = None) -> tuple[list[Budget], int]:
+        if scope.empty:
+            return [], 0
+        conditions = [BudgetRow.period.in_(sorted(overlapping_labels(scope.period)))]
+        if scope.department_ids is not None:
+            seen = scope.department_ids
+            conditions.append(or_(
+                and_(BudgetRow.unit_kind == UnitKind.DEPARTMENT.value,
+                     one_of(BudgetRow.unit_id, seen)),
+                and_(BudgetRow.unit_kind == UnitKind.PROJECT.value, BudgetRow.unit_id.in_(
+                    select(ProjectRow.id).where(one_of(ProjectRow.department_id, seen)))),
+                and_(BudgetRow.unit_kind == UnitKind.MEMBER.value, BudgetRow.unit_id.in_(
+                    select(MemberRow.id).where(one_of(MemberRow.department_id, seen))))))
+        listed = (select(BudgetRow.id, BudgetRow.unit_kind, BudgetRow.unit_id,
+                         BudgetRow.category, BudgetRow.period, BudgetRow.amount,
+                         BudgetRow.policy, func.count().over().label("budgets"))
+                  .where(*conditions)
+                  .order_by(_period_start(BudgetRow.period), BudgetRow.unit_kind,
+                            BudgetRow.unit_id, BudgetRow.category, BudgetRow.period)
+                  .limit(limit))
+        rows = (await self.session.execute(listed)).all()
+        if not rows:
+            return [], 0
+        return [Budget(row.id, UnitKind(row.unit_kind), row.unit_id, row.category or None,
+                       Period.parse(row.period), row.amount, OverrunPolicy(row.policy))
+                for row in rows], rows[0].budgets
 
     async def opportunity_titles(self, ids: Collection[int]) -> dict[int, tuple[str, str]]:
         """(customer name, title) of each opportunity that still exists."""

@@ -16,6 +16,7 @@ on PostgreSQL's row locks (SQLite has one writer).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, tzinfo
@@ -30,6 +31,7 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -43,7 +45,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from core.domain.expenses.budgets import Budget
 from core.domain.expenses.claims import COMMITTED, ClaimStatus
-from core.domain.expenses.stats import ClaimScope, Dimension, GroupSum
+from core.domain.expenses.stats import RANKED, Breakdowns, ClaimScope, Dimension, GroupSum
 from core.domain.opportunities.pipeline import StageChange, stage_spans
 from storage.tables import ClaimRow, ExpenseTotalRow, OpportunityStageRow
 from storage.value_lists import one_of
@@ -63,14 +65,41 @@ class _MonthOf(FunctionElement[date]):
     inherit_cache = True
 
 
+class _QuarterOf(_MonthOf):
+    """The first day of a Date column's quarter."""
+
+    inherit_cache = True
+
+
+class _YearOf(_MonthOf):
+    """The first day of a Date column's year."""
+
+    inherit_cache = True
+
+
 @compiles(_MonthOf)
 def _month_of_sqlite(element: _MonthOf, compiler, **kw) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+    day = compiler.process(element.clauses, **kw)
+    if isinstance(element, _YearOf):
+        return f"date({day}, 'start of year')"
+    if isinstance(element, _QuarterOf):
+        return (f"date({day}, 'start of month', "
+                f"'-' || ((CAST(strftime('%m', {day}) AS INTEGER) - 1) % 3) || ' months')")
+    return f"date({day}, 'start of month')"
 
 
 @compiles(_MonthOf, "postgresql")
 def _month_of_postgresql(element: _MonthOf, compiler, **kw) -> str:
-    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+    unit = ("year" if isinstance(element, _YearOf) else
+            "quarter" if isinstance(element, _QuarterOf) else "month")
+    return f"CAST(date_trunc('{unit}', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+# The breakdowns /stats shows are also kept per quarter and per year (their rows' dimension
+# ends in ".q" or ".y", their month is the span's first day), so that a year is read as one
+# row per group rather than twelve.
+_SPANS = {"": _MonthOf, ".q": _QuarterOf, ".y": _YearOf}
+_ROLLED_UP = frozenset(d.value for d in Dimension)
 
 
 def _text(column) -> object:
@@ -110,66 +139,91 @@ def _budget_key(budget: Budget) -> tuple[str, str]:
     return Dimension.UNIT.value, unit
 
 
-def _statement(dialect: str, where: Sequence, sign: int, status: str | None,
+def _statement(dialect: str, where: Sequence, moves: Sequence[tuple[int, str | None]],
                dimensions: Iterable[str]):
-    """Add `sign` × the claims matching `where` (counted under `status` when given, else
-    their own) to their rows."""
-    month = _MonthOf(ClaimRow.spent_on)
-    filed_as = ClaimRow.status if status is None else literal(status, String)
+    """For each (sign, status) of `moves`, add `sign` × the claims matching `where`
+    (counted under `status` when given, else their own) to their rows."""
     parts = []
     for dimension in dimensions:
         key = _KEYS[dimension]
-        parts.append(
-            select(literal(dimension, String).label("dimension"), month.label("month"),
-                   filed_as.label("status"), ClaimRow.department_id.label("department_id"),
-                   key.label("key"),
-                   (type_coerce(func.sum(ClaimRow.amount), BigInteger) * sign).label("amount"),
-                   (func.count() * sign).label("claims"))
-            .where(*where, ClaimRow.status != _DRAFT)
-            .group_by(month, ClaimRow.department_id, key,
-                      *([ClaimRow.status] if status is None else [])))
+        for suffix, start_of in _SPANS.items():
+            if suffix and dimension not in _ROLLED_UP:
+                continue
+            month = start_of(ClaimRow.spent_on)
+            for sign, status in moves:
+                filed_as = ClaimRow.status if status is None else literal(status, String)
+                parts.append(
+                    select(literal(dimension + suffix, String).label("dimension"),
+                           month.label("month"), filed_as.label("status"),
+                           ClaimRow.department_id.label("department_id"), key.label("key"),
+                           (type_coerce(func.sum(ClaimRow.amount), BigInteger) * sign)
+                           .label("amount"),
+                           (func.count() * sign).label("claims"))
+                    .where(*where, ClaimRow.status != _DRAFT)
+                    .group_by(month, ClaimRow.department_id, key,
+                              *([ClaimRow.status] if status is None else [])))
     rows = union_all(*parts).subquery("changes")
     # Rows in one order in every transaction: concurrent changes queue, never deadlock.
     source = select(rows).order_by(
-        rows.c.dimension, rows.c.month, rows.c.status, rows.c.department_id, rows.c.key)
+        rows.c.dimension, rows.c.month, rows.c.key, rows.c.status, rows.c.department_id)
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TOTALS)
     statement = insert.from_select(
         ["dimension", "month", "status", "department_id", "key", "amount", "claims"], source)
     return statement.on_conflict_do_update(
-        index_elements=[_TOTALS.dimension, _TOTALS.month, _TOTALS.status,
-                        _TOTALS.department_id, _TOTALS.key],
+        index_elements=[_TOTALS.dimension, _TOTALS.month, _TOTALS.key, _TOTALS.status,
+                        _TOTALS.department_id],
         set_={"amount": _TOTALS.amount + statement.excluded.amount,
               "claims": _TOTALS.claims + statement.excluded.claims})
 
 
-async def tally(session: AsyncSession, where: Sequence, sign: int = 1, *,
-                status: ClaimStatus | None = None,
-                dimensions: Iterable[str] = _ALL) -> None:
-    """Count the submitted claims matching `where` in (sign 1) or out of (sign -1) the
-    totals, under `status` if given (the one they had before a change) else their own."""
-    await session.execute(_statement(session.bind.dialect.name, where, sign,
-                                     None if status is None else status.value, dimensions))
+# What a change touches: one claim, or an opportunity's claims from a day on.
+_SUBJECTS = {
+    "claim": lambda: [ClaimRow.id == bindparam("claim_id")],
+    "deal": lambda: [ClaimRow.opportunity_id == bindparam("deal_id"),
+                     ClaimRow.spent_on >= bindparam("since"), ClaimRow.status != _DRAFT],
+}
+
+
+@functools.cache
+def _change(dialect: str, subject: str, moves: tuple[tuple[int, str | None], ...],
+            dimensions: tuple[str, ...]):
+    """The statement for a change, built once: building a union of a few dozen selects
+    costs far more than running it on one claim."""
+    return _statement(dialect, _SUBJECTS[subject](), moves, dimensions)
+
+
+async def _tally(session: AsyncSession, subject: str, values: dict,
+                 moves: tuple[tuple[int, str | None], ...] = ((1, None),),
+                 dimensions: Iterable[str] = _ALL) -> None:
+    """Count the submitted claims of the subject in (sign 1) or out of (sign -1) the
+    totals, for each (sign, status) of `moves`: under that status (the one they had before
+    a change) or, for None, their own."""
+    statement = _change(session.bind.dialect.name, subject, moves, tuple(dimensions))
+    # On the connection: a Core statement with its values, not an ORM bulk insert.
+    await (await session.connection()).execute(statement, values)
 
 
 async def count_submitted(session: AsyncSession, claim_id: int) -> None:
-    await tally(session, [ClaimRow.id == claim_id])
+    await _tally(session, "claim", {"claim_id": claim_id})
 
 
 async def count_transition(session: AsyncSession, claim_id: int, before: ClaimStatus) -> None:
-    """The claim left `before` for the status it has now."""
-    await tally(session, [ClaimRow.id == claim_id], -1, status=before)
-    await tally(session, [ClaimRow.id == claim_id])
+    """The claim left `before` for the status it has now: out of one row, into the other,
+    in one statement."""
+    await _tally(session, "claim", {"claim_id": claim_id}, ((-1, before.value), (1, None)))
 
 
 async def restage(session: AsyncSession, opportunity_id: int, since: date, stage: str) -> None:
     """The opportunity is in `stage` from `since` on: its claims spent that day or later
     were spent while it was (the stage at the end of each claim's day counts)."""
-    affected = [ClaimRow.opportunity_id == opportunity_id, ClaimRow.spent_on >= since,
-                ClaimRow.status != _DRAFT]
-    await tally(session, affected, -1, dimensions=[Dimension.STAGE.value])
-    await session.execute(update(ClaimRow).where(*affected).values(stage=stage)
-                          .execution_options(synchronize_session=False))
-    await tally(session, affected, dimensions=[Dimension.STAGE.value])
+    deal = {"deal_id": opportunity_id, "since": since}
+    stages = [Dimension.STAGE.value]
+    await _tally(session, "deal", deal, ((-1, None),), stages)
+    await session.execute(update(ClaimRow).where(
+        ClaimRow.opportunity_id == opportunity_id, ClaimRow.spent_on >= since,
+        ClaimRow.status != _DRAFT).values(stage=stage)
+        .execution_options(synchronize_session=False))
+    await _tally(session, "deal", deal, ((1, None),), stages)
 
 
 def rebuild(connection: Connection, zone: tzinfo) -> None:
@@ -198,7 +252,7 @@ def rebuild(connection: Connection, zone: tzinfo) -> None:
             .values(stage=bindparam("in_stage")), spans)
     connection.execute(delete(_TOTALS))
     connection.execute(_statement(connection.dialect.name, [ClaimRow.spent_on.is_not(None)],
-                                  1, None, _ALL))
+                                  ((1, None),), _ALL))
 
 
 async def recount(session: AsyncSession, zone: tzinfo) -> None:
@@ -206,26 +260,69 @@ async def recount(session: AsyncSession, zone: tzinfo) -> None:
     await session.run_sync(lambda sync: rebuild(sync.connection(), zone))
 
 
-async def breakdowns(session: AsyncSession, scope: ClaimScope) -> dict[Dimension,
-                                                                       list[GroupSum]]:
-    """Every breakdown's sums over the scope's whole months, in one read of the totals."""
-    start, end = scope.period.start, scope.period.end
-    if start.day != 1 or end.day != 1:
-        raise ValueError(f"totals are kept by month: {scope.period}")
-    conditions = [_TOTALS.dimension.in_([d.value for d in Dimension]),
-                  _TOTALS.month >= start, _TOTALS.month < end,
+def _span_of(period_start: date, period_end: date) -> tuple[str, list[date]]:
+    """The coarsest kept span that tiles the period (years, quarters or months), and the
+    first days of the spans in it."""
+    if period_start.day != 1 or period_end.day != 1:
+        raise ValueError(f"totals are kept by month: {period_start} - {period_end}")
+    months = ((period_end.year - period_start.year) * 12 + period_end.month
+              - period_start.month)
+    for suffix, step in ((".y", 12), (".q", 3), ("", 1)):
+        if (period_start.month - 1) % step == 0 and months % step == 0:
+            return suffix, [date(period_start.year + (period_start.month - 1 + n) // 12,
+                                 (period_start.month - 1 + n) % 12 + 1, 1)
+                            for n in range(0, months, step)]
+    raise AssertionError("a month always tiles")
+
+
+async def breakdowns(session: AsyncSession, scope: ClaimScope,
+                     top: int | None = None) -> Breakdowns:
+    """Every breakdown's sums over the scope's whole months, in one read of the totals.
+    With `top`, the ranked breakdowns (RANKED) keep their `top` largest groups (and any
+    equal to the last of them) and sum the rest."""
+    suffix, starts = _span_of(scope.period.start, scope.period.end)
+    conditions = [_TOTALS.dimension.in_([d.value + suffix for d in Dimension]),
+                  _TOTALS.month.in_(starts) if len(starts) > 1 else _TOTALS.month == starts[0],
                   _TOTALS.status.in_(sorted(scope.statuses))]
     if scope.department_ids is not None:
         conditions.append(one_of(_TOTALS.department_id, scope.department_ids))
+    groups = (select(_TOTALS.dimension, _TOTALS.key,
+                     func.sum(_TOTALS.amount).label("amount"),
+                     func.sum(_TOTALS.claims).label("claims"))
+              .where(*conditions).group_by(_TOTALS.dimension, _TOTALS.key)
+              .having(func.sum(_TOTALS.claims) != 0))
+    found = Breakdowns({by: [] for by in Dimension}, {})
+    if top is None:
+        for dimension, key, amount, claims in await session.execute(groups):
+            by = Dimension(dimension.removesuffix(suffix))
+            found.groups[by].append(GroupSum(decode(by, key), amount, int(claims)))
+        return found
+    summed = groups.subquery("groups")
+    within = {"partition_by": summed.c.dimension}
+    places = select(
+        summed.c.dimension, summed.c.key, summed.c.amount, summed.c.claims,
+        func.rank().over(order_by=summed.c.amount.desc(), **within).label("place"),
+        func.count().over(**within).label("all_groups"),
+        func.sum(summed.c.amount).over(**within).label("all_amount"),
+        func.sum(summed.c.claims).over(**within).label("all_claims")).subquery("places")
+    ranked_dimensions = [d.value + suffix for d in RANKED]
     rows = await session.execute(
-        select(_TOTALS.dimension, _TOTALS.key, func.sum(_TOTALS.amount),
-               func.sum(_TOTALS.claims))
-        .where(*conditions).group_by(_TOTALS.dimension, _TOTALS.key)
-        .having(func.sum(_TOTALS.claims) != 0))
-    found: dict[Dimension, list[GroupSum]] = {by: [] for by in Dimension}
-    for dimension, key, amount, claims in rows:
-        by = Dimension(dimension)
-        found[by].append(GroupSum(decode(by, key), amount, int(claims)))
+        select(places).where(or_(places.c.place <= top,
+                                 places.c.dimension.not_in(ranked_dimensions))))
+    everything: dict[Dimension, tuple] = {}
+    for dimension, key, amount, claims, _, all_groups, all_amount, all_claims in rows:
+        by = Dimension(dimension.removesuffix(suffix))
+        found.groups[by].append(GroupSum(decode(by, key), amount, int(claims)))
+        everything[by] = (int(all_groups), all_amount, int(all_claims))
+    for by in RANKED:
+        if by not in everything:
+            continue
+        all_groups, all_amount, all_claims = everything[by]
+        kept = found.groups[by]
+        if len(kept) < all_groups:
+            found.left_out[by] = GroupSum(
+                all_groups - len(kept), all_amount - sum((s.amount for s in kept), Decimal(0)),
+                all_claims - sum(s.count for s in kept))
     return found
 
 

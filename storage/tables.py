@@ -402,9 +402,10 @@ class ExpenseTotalRow(Base):
 
     dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    # A breakdown's groups side by side in a month (or span): summed without a sort.
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # the group, as text
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # the group, as text
     amount: Mapped[Decimal] = mapped_column(Money)
     claims: Mapped[int] = mapped_column(Integer)
 

@@ -19,7 +19,7 @@ from bot.i18n import N_, Translator
 from bot.keyboards import ButtonHandler
 from bot.texts import refusal
 from core.domain.errors import DomainError
-from core.domain.expenses.stats import BudgetLine, Line, StatusFilter, head
+from core.domain.expenses.stats import BudgetLine, Dimension, Line, StatusFilter, head
 from core.domain.money import format_amount
 from core.domain.period import Period
 from core.expenses.export import ExportFormat
@@ -48,12 +48,12 @@ UNIT_MARKS = {"department": "🏢 ", "project": "📁 ", "member": "👤 "}
 def sections(view: ExpenseStatsView, t: Translator) -> list[tuple[str, list[Line]]]:
     """The breakdowns as the chat shows them: the largest lines, the rest summed in one."""
     shown = []
-    for title, lines in ((t("By category"), view.by_category),
-                         (t("By accounting unit"), view.by_unit),
-                         (t("By member"), view.by_member),
-                         (t("By opportunity"), view.by_opportunity),
-                         (t("By stage on the date spent"), view.by_stage)):
-        first, rest = head(lines, TOP)
+    for title, lines, by in ((t("By category"), view.by_category, Dimension.CATEGORY),
+                             (t("By accounting unit"), view.by_unit, Dimension.UNIT),
+                             (t("By member"), view.by_member, Dimension.MEMBER),
+                             (t("By opportunity"), view.by_opportunity, Dimension.OPPORTUNITY),
+                             (t("By stage on the date spent"), view.by_stage, Dimension.STAGE)):
+        first, rest = head(lines, TOP, view.left_out.get(by))
         if rest is not None:
             first.append(Line(t("… {n} more", n=rest.label), rest.amount, rest.count))
         shown.append((title, first))
@@ -95,8 +95,9 @@ def _budgets(view: ExpenseStatsView, t: Translator) -> list[str]:
     if not view.budgets:
         return []
     rows = [_budget(b, t) for b in view.budgets[:TOP_BUDGETS]]
-    if len(view.budgets) > TOP_BUDGETS:
-        rows.append(t("… {n} more budgets", n=len(view.budgets) - TOP_BUDGETS))
+    more = max(0, len(view.budgets) - TOP_BUDGETS) + view.more_budgets
+    if more:
+        rows.append(t("… {n} more budgets", n=more))
     return [t("<b>Budget vs actual</b> (used = approved + pending)"),
             "<pre>" + escape("\n".join(rows)) + "</pre>"]
 
@@ -145,7 +146,8 @@ async def _show(update: Update, context: CrmContext, period: Period | None,
     """The table (edited in place on a press) and, when there is anything, the chart."""
     t, user_id = context.t, update.effective_user.id
     view = await context.services.expense_stats.stats(user_id, period, status,
-                                                      language=t.language)
+                                                      language=t.language, top=TOP,
+                                                      top_budgets=TOP_BUDGETS)
     periods = await context.services.expense_stats.periods(user_id)
     text, keyboard = stats_text(view, t), stats_keyboard(view, periods, t)
     if update.callback_query:

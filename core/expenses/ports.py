@@ -11,7 +11,7 @@ from core.domain.expenses.budgets import Budget, UnitKind
 from core.domain.expenses.claims import ApprovalStep, Claim, ClaimEvent, ClaimStatus, Receipt
 from core.domain.expenses.drafts import ExpenseReport
 from core.domain.expenses.finance import LedgerClaimRecord, LedgerRow, Position, PostingState
-from core.domain.expenses.stats import ClaimScope, Dimension, ExportRow, GroupSum
+from core.domain.expenses.stats import Breakdowns, ClaimScope, ExportRow
 
 
 class BudgetRepository(Protocol):
@@ -97,10 +97,18 @@ class ApprovalRepository(Protocol):
 class ExpenseStats(Protocol):
     """Sums and rows of claims, computed by the database (money in exact cents)."""
 
-    async def breakdowns(self, scope: ClaimScope) -> dict[Dimension, list[GroupSum]]:
+    async def breakdowns(self, scope: ClaimScope, top: int | None = None) -> Breakdowns:
         """One sum and count per group of every dimension (a unit's key is (unit kind, unit
         id); a stage's is the stage the claim's opportunity had at the end of its date);
-        claims without a value are the group None."""
+        claims without a value are the group None. With `top`, the ranked dimensions keep
+        their `top` largest groups (and those equal to the last) and sum the others."""
+        ...
+
+    async def budgets(self, scope: ClaimScope,
+                      limit: int | None = None) -> tuple[list[Budget], int]:
+        """The budgets of the scope's units (its departments, their projects and people; all
+        for None) whose period overlaps the scope's, by period, unit and category: the first
+        `limit` of them (all without), and how many there are."""
         ...
 
     async def opportunity_titles(self, ids: Collection[int]) -> dict[int, tuple[str, str]]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from core.config import ExpensesConfig, PipelineConfig
 from core.domain.errors import NotAllowed
-from core.domain.expenses.budgets import Budget, UnitKind
+from core.domain.expenses.budgets import UnitKind
 from core.domain.expenses.stats import (
     NO_VALUE,
     ZERO,
@@ -20,8 +20,8 @@ from core.domain.expenses.stats import (
     GroupSum,
     Line,
     StatusFilter,
+    cut,
     opportunity_label,
-    overlaps,
     period_choices,
     ranked,
     total,
@@ -48,6 +48,9 @@ class ExpenseStatsView:
     by_opportunity: list[Line]  # "customer · title", largest first
     by_stage: list[Line]  # the stage on each claim's date, in the pipeline's order
     budgets: list[BudgetLine]
+    # A ranked breakdown cut to its largest lines: the others summed (the label: how many).
+    left_out: dict[Dimension, Line] = field(default_factory=dict)
+    more_budgets: int = 0  # budgets after those listed, when the list was cut
 
     @property
     def total(self) -> Line:
@@ -95,14 +98,18 @@ class ExpenseStatsService:
 
     async def stats(self, account_id: int, period: Period | None = None,
                     status: StatusFilter = StatusFilter.COMMITTED, *,
-                    language: str = "en") -> ExpenseStatsView:
-        """Totals of the claims the person may see: managers their subtree, finance all."""
+                    language: str = "en", top: int | None = None,
+                    top_budgets: int | None = None) -> ExpenseStatsView:
+        """Totals of the claims the person may see: managers their subtree, finance all.
+        With `top`, the breakdowns by unit, member and opportunity hold their `top` largest
+        lines and sum the others (`left_out`), and with `top_budgets` the first budgets are
+        listed and the others counted, so a big organisation costs no more."""
         async with self._uows(read_only=True) as uow:
             actor = await active_member(uow, account_id)
             departments = await _scope_of(uow, actor)
             period = period or period_choices(await self._today(uow))["this_month"]
             return await self._view(uow, ClaimScope(period, status.statuses, departments),
-                                    status, language)
+                                    status, language, top, top_budgets)
 
     async def export(self, account_id: int | None, period: Period, status: StatusFilter,
                      form: ExportFormat, target: BinaryIO, *, language: str = "en",
@@ -150,13 +157,15 @@ class ExpenseStatsService:
         return lines
 
     async def _view(self, uow: UnitOfWork, scope: ClaimScope, status: StatusFilter,
-                    language: str) -> ExpenseStatsView:
+                    language: str, top: int | None = None,
+                    top_budgets: int | None = None) -> ExpenseStatsView:
         settings = await uow.organization.get() or self._defaults
         facts = uow.expense_stats
-        sums = await facts.breakdowns(scope)
+        found = await facts.breakdowns(scope, top)
+        sums = found.groups
         titles = await facts.opportunity_titles(
             {s.key for s in sums[Dimension.OPPORTUNITY] if s.key is not None})
-        budgets = await _visible_budgets(uow, scope)
+        budgets, all_budgets = await facts.budgets(scope, top_budgets)
         member_ids = {s.key for s in sums[Dimension.MEMBER]} | {
             unit_id for kind, unit_id in (s.key for s in sums[Dimension.UNIT])
             if kind == UnitKind.MEMBER} | {
@@ -170,16 +179,29 @@ class ExpenseStatsService:
                                    b.category and names.category(b.category))
                         for b in budgets]
         by_category = _lines(sums[Dimension.CATEGORY], names.category)
+        ranked_lines = {
+            Dimension.UNIT: ranked([Line(names.unit(*s.key), s.amount, s.count, s.key[0] or "")
+                                    for s in sums[Dimension.UNIT]]),
+            Dimension.MEMBER: _lines(sums[Dimension.MEMBER],
+                                     lambda key: names.members.get(key, f"#{key}")),
+            Dimension.OPPORTUNITY: _lines(
+                sums[Dimension.OPPORTUNITY],
+                lambda key: opportunity_label(key, *titles.get(key, (None, None))))}
+        left_out = {}
+        for by, lines in ranked_lines.items():
+            # The database kept the largest groups and those equal to the last of them,
+            # whose names decide the order: the cut is made here.
+            others = found.left_out.get(by)
+            ranked_lines[by], rest = cut(lines, top, None if others is None else Line(
+                str(others.key), others.amount, others.count))
+            if rest is not None:
+                left_out[by] = rest
         return ExpenseStatsView(
             scope.period, status, settings.currency, scope.department_ids is None,
-            by_category,
-            ranked([Line(names.unit(*s.key), s.amount, s.count, s.key[0] or "")
-                    for s in sums[Dimension.UNIT]]),
-            _lines(sums[Dimension.MEMBER], lambda key: names.members.get(key, f"#{key}")),
-            _lines(sums[Dimension.OPPORTUNITY],
-                   lambda key: opportunity_label(key, *titles.get(key, (None, None)))),
+            by_category, ranked_lines[Dimension.UNIT], ranked_lines[Dimension.MEMBER],
+            ranked_lines[Dimension.OPPORTUNITY],
             self._stage_lines(sums[Dimension.STAGE], total(by_category), language),
-            budget_lines)
+            budget_lines, left_out, all_budgets - len(budget_lines))
 
 
 def _lines(sums: list[GroupSum], label: Callable[[object], str]) -> list[Line]:
@@ -196,14 +218,3 @@ async def _scope_of(uow: UnitOfWork, actor: Member) -> frozenset[int] | None:
     return frozenset(departments)
 
 
-async def _visible_budgets(uow: UnitOfWork, scope: ClaimScope) -> list[Budget]:
-    """Budgets of the units in the scope whose period overlaps the one shown."""
-    budgets = [b for b in await uow.budgets.all() if overlaps(b, scope.period)]
-    if scope.department_ids is not None:
-        seen = scope.department_ids
-        projects = {p.id for p in await uow.projects.all() if p.department_id in seen}
-        people = {m.id for m in await uow.members.all() if m.department_id in seen}
-        units = {UnitKind.DEPARTMENT: seen, UnitKind.PROJECT: projects, UnitKind.MEMBER: people}
-        budgets = [b for b in budgets if b.unit_id in units[b.unit_kind]]
-    return sorted(budgets, key=lambda b: (b.period.start, b.unit_kind, b.unit_id,
-                                          b.category or ""))

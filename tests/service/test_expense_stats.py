@@ -16,7 +16,7 @@ from bot.i18n import Translator
 from core.config import ExpensesConfig
 from core.domain.errors import NotAllowed
 from core.domain.expenses.budgets import Budget, OverrunPolicy, UnitKind
-from core.domain.expenses.stats import ClaimScope, Dimension, StatusFilter
+from core.domain.expenses.stats import ClaimScope, Dimension, StatusFilter, head
 from core.domain.money import format_amount
 from core.domain.period import Period
 from core.expenses.stats import ExpenseStatsService
@@ -178,6 +178,32 @@ async def test_the_table_and_the_chart_show_the_databases_numbers(org, clock):
     assert [dict(bars) for bars in chart.drawn] == [
         {k: float(v) for k, v in by_category.items()}, {k: float(v) for k, v in by_member.items()}]
     assert dict(sections(view, t))["By category"] == view.by_category
+
+
+async def test_the_largest_lines_alone_show_what_every_line_shows(org, clock):
+    """/stats reads only the largest people, deals and units (and those tied with the last
+    of them): the lines shown and the rest summed are those of the whole breakdowns."""
+    await add_claims(org, [*EAST_AND_WEST,
+                           # Ties at every cut: the names decide, as with every line read.
+                           Spent("erin", "512.39"), Spent("mei", "512.39", opportunity=7),
+                           Spent("li", "512.39", "meals", unit=("member", None)),
+                           Spent("mei", "1234.56", unit=("member", None))])
+    stats = service(org, clock)
+    for account, period, top in itertools.product((FIONA, ERIN), (NOV, Period.parse("2026")),
+                                                  (1, 2, 3, 4)):
+        whole = await stats.stats(account, period)
+        largest = await stats.stats(account, period, top=top)
+        assert largest.by_category == whole.by_category
+        assert largest.by_stage == whole.by_stage
+        assert top > 2 or largest.left_out  # something was left to the database to sum
+        for by, every, kept in ((Dimension.UNIT, whole.by_unit, largest.by_unit),
+                                (Dimension.MEMBER, whole.by_member, largest.by_member),
+                                (Dimension.OPPORTUNITY, whole.by_opportunity,
+                                 largest.by_opportunity)):
+            assert len(kept) == min(top, len(every))
+            for limit in range(2, top + 1):
+                assert head(kept, limit, largest.left_out.get(by)) == head(every, limit), (
+                    account, period, top, by)
 
 
 async def test_a_manager_sees_only_the_departments_they_lead(org, clock):
@@ -372,7 +398,7 @@ async def test_the_stage_on_a_date_agrees_with_the_history_read_day_by_day(org, 
             await recount(uow.session, zone)
             stages = await uow.opportunities.stages_on(
                 [(c.opportunity, c.spent_on) for c in counted if c.opportunity], zone)
-            got = (await uow.expense_stats.breakdowns(scope))[Dimension.STAGE]
+            got = (await uow.expense_stats.breakdowns(scope)).groups[Dimension.STAGE]
             await uow.commit()
         want: dict[str | None, Decimal] = defaultdict(Decimal)
         for claim in counted:

@@ -156,7 +156,7 @@ async def summed_afresh(database, scope: ClaimScope,
 async def kept(database, scope: ClaimScope) -> dict[Dimension, dict[object, tuple]]:
     async with database.uow(read_only=True) as uow:
         found = await uow.expense_stats.breakdowns(scope)
-    return {by: {s.key: (s.amount, s.count) for s in sums} for by, sums in found.items()}
+    return {by: {s.key: (s.amount, s.count) for s in sums} for by, sums in found.groups.items()}
 
 
 async def assert_totals_match_the_claims(database, zone: ZoneInfo = SHANGHAI) -> None:

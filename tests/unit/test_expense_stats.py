@@ -14,6 +14,7 @@ from core.domain.expenses.stats import (
     ClaimScope,
     Line,
     StatusFilter,
+    cut,
     head,
     overlaps,
     period_choices,
@@ -57,6 +58,20 @@ def test_the_rest_is_summed_into_one_line_to_the_cent():
     assert rest == Line("7", Decimal("0.28"), 7)  # 7 lines, 0.07 + ... + 0.01
     assert total([*shown, rest]).amount == total(lines).amount == Decimal("0.55")
     assert head(lines, 10) == (lines, None)
+
+
+def test_a_breakdown_cut_to_its_largest_lines_shows_what_the_whole_one_shows():
+    lines = [Line(str(i), Decimal("0.01") * i, 1) for i in range(10, 0, -1)]
+    for top in range(1, 12):
+        kept, left_out = cut(lines, top)
+        assert total([*kept, *([left_out] if left_out else [])]) == total(lines)
+        for limit in range(2, top + 1):
+            assert head(kept, limit, left_out) == head(lines, limit), (top, limit)
+    assert cut(lines, None) == (lines, None)
+    # Lines already summed by the database come on top of those cut here.
+    kept, left_out = cut(lines[:5], 3, Line("5", Decimal("0.15"), 5))
+    assert left_out == Line("7", Decimal("0.28"), 7)
+    assert head(kept, 3, left_out) == head(lines, 3)
 
 
 def test_a_budget_shows_what_is_left_and_how_much_is_used():

@@ -47,6 +47,11 @@ class Dimension(enum.StrEnum):
     STAGE = "stage"  # the stage the claim's opportunity was in at the end of its date
 
 
+# The breakdowns with a group per person, deal or unit: grown with the organisation, ranked
+# largest first, and shown as their largest lines and the rest summed.
+RANKED = (Dimension.UNIT, Dimension.MEMBER, Dimension.OPPORTUNITY)
+
+
 @dataclass(frozen=True)
 class ClaimScope:
     """The claims a statistic or an export covers: spent in the period, in these statuses,
@@ -69,6 +74,15 @@ class GroupSum:
     key: object
     amount: Decimal
     count: int
+
+
+@dataclass(frozen=True)
+class Breakdowns:
+    """Every breakdown's groups as summed; a breakdown cut to its largest groups has the
+    others summed in `left_out` (its key: how many groups they are)."""
+
+    groups: dict[Dimension, list[GroupSum]]
+    left_out: dict[Dimension, GroupSum]
 
 
 @dataclass(frozen=True)
@@ -110,12 +124,31 @@ def ranked(lines: Sequence[Line]) -> list[Line]:
     return sorted(lines, key=lambda line: (-line.amount, line.label.casefold(), line.label))
 
 
-def head(lines: Sequence[Line], limit: int) -> tuple[list[Line], Line | None]:
-    """The first `limit` lines and the rest summed into one (None when nothing is left)."""
-    if len(lines) <= limit:
+def head(lines: Sequence[Line], limit: int,
+         left_out: Line | None = None) -> tuple[list[Line], Line | None]:
+    """The first `limit` lines and the rest summed into one (None when nothing is left);
+    `left_out`: lines already summed after `lines`, as a cut breakdown has them."""
+    if left_out is None and len(lines) <= limit:
         return list(lines), None
-    rest = lines[limit - 1:]
-    return list(lines[:limit - 1]), Line(str(len(rest)), *_sums(rest))
+    return list(lines[:limit - 1]), _rest(lines[limit - 1:], left_out)
+
+
+def cut(lines: Sequence[Line], top: int | None,
+        left_out: Line | None = None) -> tuple[list[Line], Line | None]:
+    """The first `top` lines (all without a top) and the others summed into one, with the
+    lines already summed (`left_out`)."""
+    if top is None or len(lines) <= top:
+        return list(lines), left_out
+    return list(lines[:top]), _rest(lines[top:], left_out)
+
+
+def _rest(lines: Sequence[Line], left_out: Line | None) -> Line:
+    """Lines summed into one labelled with how many they are."""
+    amount, count = _sums(lines)
+    if left_out is None:
+        return Line(str(len(lines)), amount, count)
+    return Line(str(len(lines) + int(left_out.label)), amount + left_out.amount,
+                count + left_out.count)
 
 
 def _sums(lines: Sequence[Line]) -> tuple[Decimal, int]:
@@ -148,6 +181,18 @@ def period_choices(today: date) -> dict[str, Period]:
 
 def overlaps(budget: Budget, period: Period) -> bool:
     return budget.period.start < period.end and period.start < budget.period.end
+
+
+def overlapping_labels(period: Period) -> set[str]:
+    """Every month, quarter and year that overlaps the period, by its label: the periods a
+    budget may have and still overlap it."""
+    labels = set()
+    day = period.start
+    while day < period.end:
+        labels |= {f"{day:%Y-%m}", f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}",
+                   f"{day.year:04d}"}
+        day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return labels
 
 
 @dataclass(frozen=True, slots=True)
