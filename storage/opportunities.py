@@ -42,6 +42,7 @@ from sqlalchemy.orm import aliased
 
 from core.domain.audit import OPPORTUNITY
 from core.domain.expenses.claims import COMMITTED
+from core.domain.money import CENT
 from core.domain.opportunities.pipeline import (
     CardFacts,
     ClaimTotal,
@@ -59,7 +60,7 @@ from core.domain.opportunities.pipeline import (
 )
 from core.domain.schedule.calendar import PhotoFact
 from core.domain.schedule.checkins import parse_flags
-from storage import expense_totals
+from storage import expense_totals, pipeline_counts
 from storage.tables import (
     CheckInRow,
     ClaimRow,
@@ -69,6 +70,7 @@ from storage.tables import (
     OpportunityNoteRow,
     OpportunityRow,
     OpportunityStageRow,
+    PipelineCountRow,
     PlanItemRow,
     PlanRow,
     RecordChangeRow,
@@ -100,13 +102,17 @@ def _change(row: OpportunityStageRow) -> StageChange:
                        row.reason, row.id)
 
 
-def _in_scope(scope: OpportunityScope) -> list:
+def _whose(scope: OpportunityScope, owner_id, department_id) -> list:
+    """The conditions on rows of an owner and a department that keep those in scope."""
     if scope.everyone:
         return []
     if not scope.department_ids:
-        return [_ROW.owner_id == scope.member_id]
-    return [or_(_ROW.owner_id == scope.member_id,
-                one_of(_ROW.department_id, scope.department_ids))]
+        return [owner_id == scope.member_id]
+    return [or_(owner_id == scope.member_id, one_of(department_id, scope.department_ids))]
+
+
+def _in_scope(scope: OpportunityScope) -> list:
+    return _whose(scope, _ROW.owner_id, _ROW.department_id)
 
 
 def _like(needle: str) -> str:
@@ -381,7 +387,10 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
         # A new deal has no claims yet.
         await self.add_change(StageChange(new_id, None, opportunity.stage, changed_by, at),
                               day=None)
-        return replace(opportunity, id=new_id, version=1, updated_at=at, last_activity_at=at)
+        created = replace(opportunity, id=new_id, version=1, updated_at=at,
+                          last_activity_at=at)
+        await pipeline_counts.count(self.session, None, created)
+        return created
 
     async def get(self, opportunity_id: int) -> Opportunity | None:
         found = (await self.session.execute(
@@ -389,8 +398,17 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
         return None if found is None else _opportunity(*found)
 
     async def update(self, opportunity: Opportunity, *, version: int, stage: str) -> bool:
-        """Write the opportunity if it is still at `version` in `stage` (raising the version);
-        False when someone changed it first."""
+        """Write the opportunity if it is still at `version` in `stage` (raising the version),
+        and keep the pipeline's sums; False when someone changed it first."""
+        # The deal as it is stored, locked until the end of the transaction on PostgreSQL:
+        # what its sums take out is what the update replaces.
+        found = (await self.session.execute(
+            _opportunities().where(_ROW.id == opportunity.id, _ROW.version == version,
+                                   _ROW.stage == stage)
+            .with_for_update(of=_ROW))).first()
+        if found is None:
+            return False
+        before = _opportunity(*found)  # read now: the update refreshes the row's object
         result = await self.session.execute(
             update(_ROW).where(_ROW.id == opportunity.id, _ROW.version == version,
                                _ROW.stage == stage)
@@ -399,7 +417,12 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                     expected_close=opportunity.expected_close, closed_at=opportunity.closed_at,
                     lost_reason=opportunity.lost_reason, updated_at=opportunity.updated_at,
                     last_activity_at=opportunity.updated_at, version=_ROW.version + 1))
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        await pipeline_counts.count(self.session, before, replace(
+            before, amount=opportunity.amount, stage=opportunity.stage,
+            probability=opportunity.probability, closed_at=opportunity.closed_at))
+        return True
 
     async def touch(self, opportunity_id: int, at: datetime) -> None:
         """Something happened on the deal (a visit, a note, a claim): not idle."""
@@ -523,17 +546,32 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
     async def stage_sums(self, scope: OpportunityScope, closed_from: datetime,
                          closed_before: datetime) -> list[tuple[int, StageSum]]:
         """Per owner and stage: count, amount and weighted amount of the open opportunities
-        and of those closed in [closed_from, closed_before)."""
-        weighted = func.sum(type_coerce(_ROW.amount, BigInteger) * _ROW.probability)
-        rows = await self.session.execute(
-            select(_ROW.owner_id, _ROW.stage, func.count(), func.sum(_ROW.amount), weighted)
-            .where(*_in_scope(scope),
-                   or_(_ROW.closed_at.is_(None),
-                       and_(_ROW.closed_at >= closed_from, _ROW.closed_at < closed_before)))
+        (kept summed in pipeline_counts) and of those closed in [closed_from, closed_before)
+        (summed from the index on the closing moment: the period's, not every deal)."""
+        kept = PipelineCountRow
+        open_ones = (
+            select(kept.owner_id, kept.stage, func.sum(kept.deals).label("deals"),
+                   func.sum(kept.amount).label("amount"),
+                   func.sum(kept.weighted).label("weighted"))
+            .where(*_whose(scope, kept.owner_id, kept.department_id))
+            .group_by(kept.owner_id, kept.stage))
+        cents = type_coerce(_ROW.amount, BigInteger)
+        closed = (
+            select(_ROW.owner_id, _ROW.stage, func.count(), func.sum(cents),
+                   func.sum(cents * _ROW.probability))
+            .where(_ROW.closed_at >= closed_from, _ROW.closed_at < closed_before,
+                   *_in_scope(scope))
             .group_by(_ROW.owner_id, _ROW.stage))
-        return [(owner_id, StageSum(stage, count, amount or Decimal("0.00"),
-                                    weighted_from_cent_percent(int(cent_percent or 0))))
-                for owner_id, stage, count, amount, cent_percent in rows]
+        sums: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for owner_id, stage, count, amount, cent_percent in await self.session.execute(
+                union_all(open_ones, closed)):
+            line = sums[(owner_id, stage)]
+            line[0] += int(count or 0)
+            line[1] += int(amount or 0)
+            line[2] += int(cent_percent or 0)
+        return [(owner_id, StageSum(stage, count, Decimal(cents) * CENT,
+                                    weighted_from_cent_percent(cent_percent)))
+                for (owner_id, stage), (count, cents, cent_percent) in sums.items() if count]
 
     async def stays_ending_between(self, scope: OpportunityScope, start: datetime,
                                    end: datetime) -> list[StageStays]:
