@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -28,6 +28,7 @@ from sqlalchemy import (
     insert,
     join,
     literal_column,
+    not_,
     null,
     or_,
     outerjoin,
@@ -71,6 +72,7 @@ from storage.tables import (
     OpportunityRow,
     OpportunityStageRow,
     PipelineCountRow,
+    PipelineStayRow,
     PlanItemRow,
     PlanRow,
     RecordChangeRow,
@@ -499,6 +501,9 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                 to_stage=change.to_stage, changed_by=change.changed_by, at=change.at,
                 reason=change.reason, entered_at=entered_at)
             .returning(OpportunityStageRow.id))
+        if change.from_stage is not None and entered_at is not None:
+            await pipeline_counts.count_stay(self.session, change.opportunity_id,
+                                             change.from_stage, entered_at, change.at)
         if day is not None:
             await expense_totals.restage(self.session, change.opportunity_id, day,
                                          change.to_stage)
@@ -562,13 +567,13 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
             .where(_ROW.closed_at >= closed_from, _ROW.closed_at < closed_before,
                    *_in_scope(scope))
             .group_by(_ROW.owner_id, _ROW.stage))
-        sums: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        # A stage no longer configured may hold open and closed deals: one line each.
+        sums: dict[tuple[int, str], tuple[int, int, int]] = {}
         for owner_id, stage, count, amount, cent_percent in await self.session.execute(
                 union_all(open_ones, closed)):
-            line = sums[(owner_id, stage)]
-            line[0] += int(count or 0)
-            line[1] += int(amount or 0)
-            line[2] += int(cent_percent or 0)
+            before = sums.get((owner_id, stage), (0, 0, 0))
+            sums[(owner_id, stage)] = (before[0] + int(count), before[1] + int(amount or 0),
+                                       before[2] + int(cent_percent or 0))
         return [(owner_id, StageSum(stage, count, Decimal(cents) * CENT,
                                     weighted_from_cent_percent(cent_percent)))
                 for (owner_id, stage), (count, cents, cent_percent) in sums.items() if count]
@@ -576,12 +581,44 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
     async def stays_ending_between(self, scope: OpportunityScope, start: datetime,
                                    end: datetime) -> list[StageStays]:
         """Per stage: how many stays in it ended in [start, end) (the opportunity moved on)
-        and their total seconds, summed by the database over the opportunities in scope.
+        and their total seconds, over the opportunities in scope.
 
-        Each move row knows when the stage it leaves was entered (entered_at: the previous
-        change, in the order of (at, id), as days_per_stage pairs them), so this reads the
-        period's moves from one index.
+        The whole UTC days of the period come from the kept stays of the departments in
+        scope (pipeline_stays), the hours before the first and after the last from the moves
+        themselves, as do a person's own deals outside those departments. Each move row knows
+        when the stage it leaves was entered (entered_at: the previous change, in the order
+        of (at, id), as days_per_stage pairs them), so the moves are read from one index.
         """
+        first, last = _whole_days(start, end)
+        parts = []
+        if scope.everyone or scope.department_ids:
+            kept = PipelineStayRow
+            parts.append(
+                select(kept.stage, func.sum(kept.stays),
+                       cast(func.sum(kept.milliseconds), Float) / 1000)
+                .where(kept.day >= first.date(), kept.day < last.date(),
+                       *([] if scope.everyone
+                         else [one_of(kept.department_id, scope.department_ids)]))
+                .group_by(kept.stage))
+            teams = [] if scope.everyone else [one_of(_ROW.department_id,
+                                                      scope.department_ids)]
+            parts += [self._stays(start, first, teams), self._stays(last, end, teams)]
+        if not scope.everyone:
+            # Their own deals the departments do not hold (all of them, for a rep).
+            own = [_ROW.owner_id == scope.member_id]
+            if scope.department_ids:
+                own.append(not_(one_of(_ROW.department_id, scope.department_ids)))
+            parts.append(self._stays(start, end, own))
+        totals: dict[str, tuple[int, float]] = {}
+        for stage, count, seconds in await self.session.execute(union_all(*parts)):
+            before = totals.get(stage, (0, 0.0))
+            totals[stage] = (before[0] + int(count or 0), before[1] + float(seconds or 0))
+        return [StageStays(stage, count, seconds)
+                for stage, (count, seconds) in totals.items() if count]
+
+    def _stays(self, start: datetime, end: datetime, deals: list) -> Select:
+        """The stays that ended in [start, end) summed per stage from the moves, of the
+        opportunities matching `deals` (all when empty)."""
         stages = OpportunityStageRow
         if self.session.bind.dialect.name == "sqlite":
             seconds = (func.julianday(stages.at) - func.julianday(stages.entered_at)) * 86_400
@@ -591,9 +628,17 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                  .where(stages.at >= start, stages.at < end, stages.from_stage.is_not(None),
                         stages.entered_at.is_not(None))
                  .group_by(stages.from_stage))
-        if not scope.everyone:
-            query = query.where(stages.opportunity_id.in_(select(_ROW.id).where(
-                *_in_scope(scope))))
-        rows = await self.session.execute(query)
-        return [StageStays(stage, count, float(total or 0)) for stage, count, total in rows]
+        if deals:
+            query = query.where(stages.opportunity_id.in_(select(_ROW.id).where(*deals)))
+        return query
 
+
+def _whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The first and the last UTC midnight of [start, end) (the same when none is whole)."""
+    first = datetime.combine(start.astimezone(UTC).date(), time(), UTC)
+    if first < start:
+        first += timedelta(days=1)
+    last = datetime.combine(end.astimezone(UTC).date(), time(), UTC)
+    if last < first:
+        return start, start
+    return first, last

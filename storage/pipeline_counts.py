@@ -1,34 +1,58 @@
-"""Open opportunities summed per department, owner and stage, kept as the deals change.
+"""What /pipeline shows of many deals, kept as the deals change.
 
 /pipeline over hundreds of thousands of open deals cannot visit each one and answer in
-time, so what it shows of them is kept in `pipeline_counts`, in the same transaction as
-every change of a deal: how many, their amount in cents and their weighted amount (cents ×
-percent, so it stays exact until /pipeline rounds it once). Creating an open deal adds it;
-an edit or a stage move takes it out as it was and adds it as it is now (a won or lost deal
-is no longer open, a reopened one is again); `rebuild` sums everything again from the
-opportunities (the migration that introduced the table, bulk loads).
+time, so it reads sums kept in the same transaction as every change of a deal:
 
-A change is one INSERT ... ON CONFLICT DO UPDATE of at most two rows, written in the order
-of the primary key, so concurrent moves queue on PostgreSQL's row locks and never deadlock
-(SQLite has one writer). The department is the deal's own (its owner's when created), which
-nothing changes afterwards: moving a member to another department leaves the sums as they
-are.
+- `pipeline_counts`, the open deals per department, owner and stage: how many, their
+  amount in cents and their weighted amount (cents × percent, exact until /pipeline rounds
+  it once). Creating an open deal adds it; an edit or a stage move takes it out as it was
+  and adds it as it is now (a won or lost deal is no longer open, a reopened one is again).
+- `pipeline_stays`, the stays in a stage that ended, per UTC day they ended, department and
+  stage left: how many and how long in all (milliseconds). Each move adds the stay it ends.
+  Days are UTC's so that a period of the team's calendar is whole days of them but for a
+  few hours at each end, which /pipeline reads from the moves themselves; a new time zone
+  changes nothing here.
+
+`rebuild` sums both again from the deals and their history (the migration that introduced
+them, bulk loads). A change is one INSERT ... ON CONFLICT DO UPDATE of at most two rows,
+written in the order of the primary key, so concurrent moves queue on PostgreSQL's row
+locks and never deadlock (SQLite has one writer); a move takes its counts, then its stay.
+The department is the deal's own (its owner's when created), which nothing changes
+afterwards: moving a member to another department leaves the sums as they are.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import BigInteger, Select, delete, func, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    Select,
+    String,
+    delete,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain.money import CENT
 from core.domain.opportunities.pipeline import Opportunity
-from storage.tables import OpportunityRow, PipelineCountRow
+from storage.tables import (
+    OpportunityRow,
+    OpportunityStageRow,
+    PipelineCountRow,
+    PipelineStayRow,
+)
 
 _COUNTS = PipelineCountRow
+_STAYS = PipelineStayRow
 Key = tuple[int, int, str]  # department, owner, stage
 
 
@@ -58,8 +82,7 @@ async def count(session: AsyncSession, before: Opportunity | None,
     rows = changes(before, after)
     if not rows:
         return
-    insert = (postgresql.insert if session.bind.dialect.name == "postgresql"
-              else sqlite.insert)(_COUNTS)
+    insert = _insert(session.bind.dialect.name, _COUNTS)
     statement = insert.values([
         {"department_id": department_id, "owner_id": owner_id, "stage": stage,
          "deals": deals, "amount": amount, "weighted": weighted}
@@ -69,6 +92,31 @@ async def count(session: AsyncSession, before: Opportunity | None,
         set_={"deals": _COUNTS.deals + statement.excluded.deals,
               "amount": _COUNTS.amount + statement.excluded.amount,
               "weighted": _COUNTS.weighted + statement.excluded.weighted}))
+
+
+def milliseconds(entered_at: datetime, left_at: datetime) -> int:
+    return (left_at - entered_at) // timedelta(milliseconds=1)
+
+
+async def count_stay(session: AsyncSession, opportunity_id: int, stage: str,
+                     entered_at: datetime, left_at: datetime) -> None:
+    """The deal left `stage`, entered at `entered_at`, at `left_at`: one stay more."""
+    deal = OpportunityRow
+    insert = _insert(session.bind.dialect.name, _STAYS)
+    statement = insert.from_select(
+        ["day", "department_id", "stage", "stays", "milliseconds"],
+        select(literal(left_at.astimezone(UTC).date(), Date), deal.department_id,
+               literal(stage, String), literal(1, Integer),
+               literal(milliseconds(entered_at, left_at), BigInteger))
+        .where(deal.id == opportunity_id))
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=[_STAYS.day, _STAYS.department_id, _STAYS.stage],
+        set_={"stays": _STAYS.stays + statement.excluded.stays,
+              "milliseconds": _STAYS.milliseconds + statement.excluded.milliseconds}))
+
+
+def _insert(dialect: str, table):
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def summed() -> Select:
@@ -81,11 +129,31 @@ def summed() -> Select:
             .group_by(deals.department_id, deals.owner_id, deals.stage))
 
 
+def stays_summed(connection: Connection) -> list[dict]:
+    """Every ended stay of the history summed as the kept rows are, row by row."""
+    moves = OpportunityStageRow
+    sums: dict[tuple[date, int, str], list[int]] = {}
+    for left_at, entered_at, department_id, stage in connection.execute(
+            select(moves.at, moves.entered_at, OpportunityRow.department_id, moves.from_stage)
+            .join(OpportunityRow, OpportunityRow.id == moves.opportunity_id)
+            .where(moves.from_stage.is_not(None), moves.entered_at.is_not(None))):
+        line = sums.setdefault((left_at.date(), department_id, stage), [0, 0])
+        line[0] += 1
+        line[1] += milliseconds(entered_at, left_at)
+    return [{"day": day, "department_id": department_id, "stage": stage, "stays": stays,
+             "milliseconds": total}
+            for (day, department_id, stage), (stays, total) in sorted(sums.items())]
+
+
 def rebuild(connection: Connection) -> None:
-    """Every kept sum again, from the opportunities as they are."""
+    """Every kept sum again, from the opportunities and their history as they are."""
     connection.execute(delete(_COUNTS))
     connection.execute(_COUNTS.__table__.insert().from_select(
         ["department_id", "owner_id", "stage", "deals", "amount", "weighted"], summed()))
+    connection.execute(delete(_STAYS))
+    stays = stays_summed(connection)
+    for first in range(0, len(stays), 10_000):
+        connection.execute(_STAYS.__table__.insert(), stays[first:first + 10_000])
 
 
 async def recount(session: AsyncSession) -> None:

@@ -522,6 +522,21 @@ class PipelineCountRow(Base):
     weighted: Mapped[int] = mapped_column(BigInteger)  # cents x percent
 
 
+class PipelineStayRow(Base):
+    """Stays in a stage that ended (the deal moved on), summed per UTC day they ended, the
+    deal's department and the stage left (storage/pipeline_counts.py keeps them with every
+    move), so /pipeline's days per stage read a few rows a day rather than every move."""
+
+    __tablename__ = "pipeline_stays"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # in UTC
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    stays: Mapped[int] = mapped_column(Integer)
+    milliseconds: Mapped[int] = mapped_column(BigInteger)
+
+
 class OpportunityStageRow(Base):
     """One move of an opportunity (from_stage NULL: created): "stage on a date" reads these."""
 

@@ -9,6 +9,7 @@ import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +18,13 @@ from sqlalchemy import insert, select
 from core.config import PipelineConfig
 from core.domain.errors import DomainError
 from core.domain.money import CENT
-from core.domain.opportunities.pipeline import OpportunityScope, weighted_amount
+from core.domain.opportunities.pipeline import (
+    OpportunityScope,
+    StageChange,
+    average_days,
+    days_per_stage,
+    weighted_amount,
+)
 from core.domain.period import Period
 from core.opportunities.pipeline import NewOpportunity, OpportunityService
 from storage import pipeline_counts
@@ -28,7 +35,9 @@ from storage.tables import (
     DepartmentRow,
     MemberRow,
     OpportunityRow,
+    OpportunityStageRow,
     PipelineCountRow,
+    PipelineStayRow,
 )
 from tests.example_org import DEFAULTS, import_example
 
@@ -77,8 +86,59 @@ async def summed_afresh(database) -> dict[tuple[int, int, str], tuple[int, int, 
     return {key: tuple(line) for key, line in sums.items()}
 
 
+async def history(database) -> list[tuple[StageChange, int, int]]:
+    """Every move with its deal's owner and department."""
+    moves, deal = OpportunityStageRow, OpportunityRow
+    async with database.uow(read_only=True) as uow:
+        rows = await uow.session.execute(
+            select(moves.id, moves.opportunity_id, moves.from_stage, moves.to_stage, moves.at,
+                   deal.owner_id, deal.department_id)
+            .join(deal, deal.id == moves.opportunity_id))
+        return [(StageChange(opportunity_id, from_stage, to_stage, 0, at, id=move_id),
+                 owner_id, department_id)
+                for move_id, opportunity_id, from_stage, to_stage, at, owner_id, department_id
+                in rows]
+
+
+async def kept_stays(database) -> dict[tuple[date, int, str], tuple[int, int]]:
+    async with database.uow(read_only=True) as uow:
+        rows = await uow.session.execute(select(PipelineStayRow))
+        return {(r.day, r.department_id, r.stage): (r.stays, r.milliseconds) for (r,) in rows}
+
+
+async def stays_afresh(database) -> dict[tuple[date, int, str], tuple[int, int]]:
+    """Each stay that ended, paired from the history in the order of (moment, id), added to
+    the UTC day it ended."""
+    by_deal: dict[int, list[tuple[StageChange, int]]] = defaultdict(list)
+    for change, _, department_id in await history(database):
+        by_deal[change.opportunity_id].append((change, department_id))
+    sums: dict[tuple[date, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for moves in by_deal.values():
+        moves.sort(key=lambda m: (m[0].at, m[0].id))
+        for (entered, _), (left, department_id) in pairwise(moves):
+            line = sums[(left.at.astimezone(UTC).date(), department_id, entered.to_stage)]
+            line[0] += 1
+            line[1] += (left.at - entered.at) // timedelta(milliseconds=1)
+    return {key: tuple(line) for key, line in sums.items()}
+
+
 async def assert_counts_match_the_deals(database) -> None:
     assert await kept(database) == await summed_afresh(database)
+    assert await kept_stays(database) == await stays_afresh(database)
+
+
+async def assert_days_match_the_history(database, scope: OpportunityScope,
+                                        period: Period) -> None:
+    """The stays /pipeline reads, averaged, equal the domain's days per stage worked out
+    from the whole history of the deals in scope."""
+    start = datetime.combine(period.start, time(), SHANGHAI).astimezone(UTC)
+    end = datetime.combine(period.end, time(), SHANGHAI).astimezone(UTC)
+    changes = [change for change, owner_id, department_id in await history(database)
+               if scope.everyone or owner_id == scope.member_id
+               or department_id in (scope.department_ids or ())]
+    async with database.uow(read_only=True) as uow:
+        read = await uow.opportunities.stays_ending_between(scope, start, end)
+    assert average_days(read) == days_per_stage(changes, start, end)
 
 
 async def assert_pipeline_reads_match_the_deals(database, scope: OpportunityScope,
@@ -162,12 +222,13 @@ async def test_kept_counts_equal_the_open_deals_after_random_changes(service, da
                 for period in ("2026-Q4", "2026-12", "2027-Q1", "2027"):
                     await assert_pipeline_reads_match_the_deals(database, scope,
                                                                 Period.parse(period))
-    assert len(made) > 20 and await kept(database)
-    expected = await kept(database)
+                    await assert_days_match_the_history(database, scope, Period.parse(period))
+    assert len(made) > 20 and await kept(database) and await kept_stays(database)
+    expected = await kept(database), await kept_stays(database)
     async with database.uow() as uow:
         await pipeline_counts.recount(uow.session)
         await uow.commit()
-    assert await kept(database) == expected
+    assert (await kept(database), await kept_stays(database)) == expected
 
 
 async def test_the_view_shows_the_kept_counts(service, database, clock):
@@ -222,21 +283,31 @@ async def test_the_migration_sums_the_deals_already_there(tmp_path, clock):
             for n in range(40):
                 owner, department = people[rng.choice(OWNERS)]
                 stage = rng.choice(STAGES)
-                await uow.session.execute(insert(OpportunityRow).values(
+                deal_id = await uow.session.scalar(insert(OpportunityRow).values(
                     owner_id=owner, department_id=rng.choice([department, *departments]),
                     customer_id=rng.choice(customers), title=f"Deal {n}",
                     amount=Decimal(rng.randrange(1, 10**9)) / 100, currency="CNY",
                     stage=stage, probability=rng.randrange(101),
                     expected_close=date(2027, 1, 31), version=1, created_at=at,
                     updated_at=at, last_activity_at=at,
-                    closed_at=at - timedelta(days=n) if stage in ("won", "lost") else None))
+                    closed_at=at - timedelta(days=n) if stage in ("won", "lost") else None)
+                    .returning(OpportunityRow.id))
+                # Its history as the moves kept it: each knows when the stage it left began.
+                entered, moved = None, at - timedelta(days=90)
+                path = [None, *STAGES[:rng.randrange(1, 4)]]
+                for from_stage, to_stage in pairwise(path):
+                    await uow.session.execute(insert(OpportunityStageRow).values(
+                        opportunity_id=deal_id, from_stage=from_stage, to_stage=to_stage,
+                        changed_by=owner, at=moved, entered_at=entered))
+                    entered, moved = moved, moved + timedelta(hours=rng.randrange(1, 500),
+                                                              seconds=rng.random())
             await uow.commit()
     finally:
         await database.dispose()
     await upgrade(url)
     database = Database.connect(url)
     try:
-        assert await kept(database)
+        assert await kept(database) and await kept_stays(database)
         await assert_counts_match_the_deals(database)
     finally:
         await database.dispose()

@@ -1,4 +1,5 @@
-"""pipeline counts: the open opportunities summed per department, owner and stage for /pipeline
+"""pipeline counts: the open opportunities per department, owner and stage, and the ended
+stays per UTC day, department and stage, summed for /pipeline
 
 Revision ID: 0013
 Revises: 0012
@@ -6,6 +7,8 @@ Create Date: 2026-12-05 07:30:00.000000
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -35,6 +38,52 @@ counts = sa.table(
     sa.column('amount', sa.BigInteger()),
     sa.column('weighted', sa.BigInteger()),
 )
+stage_moves = sa.table(
+    'opportunity_stages',
+    sa.column('opportunity_id', sa.Integer()),
+    sa.column('from_stage', sa.String()),
+    sa.column('at', sa.DateTime(timezone=True)),
+    sa.column('entered_at', sa.DateTime(timezone=True)),
+)
+deals = sa.table(
+    'opportunities',
+    sa.column('id', sa.Integer()),
+    sa.column('department_id', sa.Integer()),
+)
+stays = sa.table(
+    'pipeline_stays',
+    sa.column('day', sa.Date()),
+    sa.column('department_id', sa.Integer()),
+    sa.column('stage', sa.String()),
+    sa.column('stays', sa.Integer()),
+    sa.column('milliseconds', sa.BigInteger()),
+)
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite keeps UTC without a zone.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def sum_stays(bind) -> None:
+    """Each ended stay (a move from a stage entered at a known moment) added to the row of
+    the UTC day it ended, the deal's department and the stage left."""
+    sums: dict[tuple, list[int]] = {}
+    for left_at, entered_at, department_id, stage in bind.execute(
+            sa.select(stage_moves.c.at, stage_moves.c.entered_at, deals.c.department_id,
+                      stage_moves.c.from_stage)
+            .select_from(stage_moves.join(deals, deals.c.id == stage_moves.c.opportunity_id))
+            .where(stage_moves.c.from_stage.is_not(None),
+                   stage_moves.c.entered_at.is_not(None))):
+        left_at, entered_at = _utc(left_at), _utc(entered_at)
+        line = sums.setdefault((left_at.date(), department_id, stage), [0, 0])
+        line[0] += 1
+        line[1] += (left_at - entered_at) // timedelta(milliseconds=1)
+    rows = [{'day': day, 'department_id': department_id, 'stage': stage, 'stays': count,
+             'milliseconds': total}
+            for (day, department_id, stage), (count, total) in sorted(sums.items())]
+    for first in range(0, len(rows), 10_000):
+        bind.execute(stays.insert(), rows[first:first + 10_000])
 
 
 def upgrade() -> None:
@@ -59,6 +108,18 @@ def upgrade() -> None:
         .where(opportunities.c.closed_at.is_(None))
         .group_by(opportunities.c.department_id, opportunities.c.owner_id,
                   opportunities.c.stage)))
+    op.create_table(
+        'pipeline_stays',
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('department_id', sa.Integer(), nullable=False),
+        sa.Column('stage', sa.String(length=32), nullable=False),
+        sa.Column('stays', sa.Integer(), nullable=False),
+        sa.Column('milliseconds', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('day', 'department_id', 'stage',
+                                name=op.f('pk_pipeline_stays')),
+        sqlite_with_rowid=False,
+    )
+    sum_stays(op.get_bind())
     # /pipeline reads the open deals from the counts and the closed ones of its period from
     # this index; the index of every deal by owner and stage is no longer read.
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
@@ -74,4 +135,5 @@ def downgrade() -> None:
         batch_op.create_index('ix_opportunities_pipeline',
                               ['owner_id', 'stage', 'closed_at', 'amount', 'probability'],
                               unique=False)
+    op.drop_table('pipeline_stays')
     op.drop_table('pipeline_counts')
