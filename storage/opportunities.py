@@ -71,6 +71,7 @@ from storage.tables import (
     OpportunityNoteRow,
     OpportunityRow,
     OpportunityStageRow,
+    PipelineClosedRow,
     PipelineCountRow,
     PipelineStayRow,
     PlanItemRow,
@@ -548,35 +549,48 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
         return [Note(r.opportunity_id, r.author_id, r.text, r.at, r.id)
                 for r in await self.session.scalars(query)]
 
-    async def stage_sums(self, scope: OpportunityScope, closed_from: datetime,
-                         closed_before: datetime) -> list[tuple[int, StageSum]]:
-        """Per owner and stage: count, amount and weighted amount of the open opportunities
-        (kept summed in pipeline_counts) and of those closed in [closed_from, closed_before)
-        (summed from the index on the closing moment: the period's, not every deal)."""
+    async def open_sums(self, scope: OpportunityScope) -> list[tuple[int, StageSum]]:
+        """Per owner and stage: count, amount and weighted amount of the open opportunities,
+        from the sums kept in pipeline_counts."""
         kept = PipelineCountRow
-        open_ones = (
-            select(kept.owner_id, kept.stage, func.sum(kept.deals).label("deals"),
-                   func.sum(kept.amount).label("amount"),
-                   func.sum(kept.weighted).label("weighted"))
+        rows = await self.session.execute(
+            select(kept.owner_id, kept.stage, func.sum(kept.deals), func.sum(kept.amount),
+                   func.sum(kept.weighted))
             .where(*_whose(scope, kept.owner_id, kept.department_id))
             .group_by(kept.owner_id, kept.stage))
-        cents = type_coerce(_ROW.amount, BigInteger)
-        closed = (
-            select(_ROW.owner_id, _ROW.stage, func.count(), func.sum(cents),
-                   func.sum(cents * _ROW.probability))
-            .where(_ROW.closed_at >= closed_from, _ROW.closed_at < closed_before,
-                   *_in_scope(scope))
-            .group_by(_ROW.owner_id, _ROW.stage))
-        # A stage no longer configured may hold open and closed deals: one line each.
-        sums: dict[tuple[int, str], tuple[int, int, int]] = {}
-        for owner_id, stage, count, amount, cent_percent in await self.session.execute(
-                union_all(open_ones, closed)):
-            before = sums.get((owner_id, stage), (0, 0, 0))
-            sums[(owner_id, stage)] = (before[0] + int(count), before[1] + int(amount or 0),
-                                       before[2] + int(cent_percent or 0))
-        return [(owner_id, StageSum(stage, count, Decimal(cents) * CENT,
-                                    weighted_from_cent_percent(cent_percent)))
-                for (owner_id, stage), (count, cents, cent_percent) in sums.items() if count]
+        return [(owner_id, _stage_sum(stage, count, cents, cent_percent))
+                for owner_id, stage, count, cents, cent_percent in rows if count]
+
+    async def closed_sums(self, scope: OpportunityScope, start: datetime,
+                          end: datetime) -> list[StageSum]:
+        """Per stage: the opportunities in scope that closed (won or lost) in [start, end).
+
+        The whole UTC days of the period come from the sums kept per day and department
+        (pipeline_closed), the hours before the first and after the last from the index on
+        the closing moment, as do a person's own deals outside their departments."""
+        first, last = _whole_days(start, end)
+        parts = []
+        if scope.everyone or scope.department_ids:
+            kept = PipelineClosedRow
+            parts.append(
+                select(kept.stage, func.sum(kept.deals), func.sum(kept.amount),
+                       func.sum(kept.weighted))
+                .where(kept.day >= first.date(), kept.day < last.date(),
+                       *([] if scope.everyone
+                         else [one_of(kept.department_id, scope.department_ids)]))
+                .group_by(kept.stage))
+            teams = [] if scope.everyone else [one_of(_ROW.department_id,
+                                                      scope.department_ids)]
+            parts += [_closed(start, first, teams), _closed(last, end, teams)]
+        if not scope.everyone:
+            parts.append(_closed(start, end, _own_outside(scope)))
+        totals: dict[str, tuple[int, int, int]] = {}
+        for stage, count, cents, cent_percent in await self.session.execute(
+                union_all(*parts)):
+            before = totals.get(stage, (0, 0, 0))
+            totals[stage] = (before[0] + int(count or 0), before[1] + int(cents or 0),
+                             before[2] + int(cent_percent or 0))
+        return [_stage_sum(stage, *sums) for stage, sums in totals.items() if sums[0]]
 
     async def stays_ending_between(self, scope: OpportunityScope, start: datetime,
                                    end: datetime) -> list[StageStays]:
@@ -600,15 +614,10 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                        *([] if scope.everyone
                          else [one_of(kept.department_id, scope.department_ids)]))
                 .group_by(kept.stage))
-            teams = [] if scope.everyone else [one_of(_ROW.department_id,
-                                                      scope.department_ids)]
-            parts += [self._stays(start, first, teams), self._stays(last, end, teams)]
+            parts += [self._stays(start, first, departments=scope.department_ids),
+                      self._stays(last, end, departments=scope.department_ids)]
         if not scope.everyone:
-            # Their own deals the departments do not hold (all of them, for a rep).
-            own = [_ROW.owner_id == scope.member_id]
-            if scope.department_ids:
-                own.append(not_(one_of(_ROW.department_id, scope.department_ids)))
-            parts.append(self._stays(start, end, own))
+            parts.append(self._stays(start, end, deals=_own_outside(scope)))
         totals: dict[str, tuple[int, float]] = {}
         for stage, count, seconds in await self.session.execute(union_all(*parts)):
             before = totals.get(stage, (0, 0.0))
@@ -616,9 +625,13 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
         return [StageStays(stage, count, seconds)
                 for stage, (count, seconds) in totals.items() if count]
 
-    def _stays(self, start: datetime, end: datetime, deals: list) -> Select:
-        """The stays that ended in [start, end) summed per stage from the moves, of the
-        opportunities matching `deals` (all when empty)."""
+    def _stays(self, start: datetime, end: datetime, *,
+               departments: Collection[int] | None = None, deals: list | None = None
+               ) -> Select:
+        """The stays that ended in [start, end) summed per stage from the moves: of the deals
+        of `departments` (looked up move by move: a few hours' moves, departments of many
+        deals), of the opportunities matching `deals` (looked up deal by deal: a person's),
+        or of all."""
         stages = OpportunityStageRow
         if self.session.bind.dialect.name == "sqlite":
             seconds = (func.julianday(stages.at) - func.julianday(stages.entered_at)) * 86_400
@@ -628,9 +641,35 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                  .where(stages.at >= start, stages.at < end, stages.from_stage.is_not(None),
                         stages.entered_at.is_not(None))
                  .group_by(stages.from_stage))
+        if departments is not None:
+            query = query.where(one_of(
+                select(_ROW.department_id).where(_ROW.id == stages.opportunity_id)
+                .scalar_subquery(), departments))
         if deals:
             query = query.where(stages.opportunity_id.in_(select(_ROW.id).where(*deals)))
         return query
+
+
+def _stage_sum(stage: str, count: int, cents: int | None,
+               cent_percent: int | None) -> StageSum:
+    return StageSum(stage, int(count), Decimal(int(cents or 0)) * CENT,
+                    weighted_from_cent_percent(int(cent_percent or 0)))
+
+
+def _own_outside(scope: OpportunityScope) -> list:
+    """A person's own deals that the departments in scope do not hold (all, for a rep)."""
+    own = [_ROW.owner_id == scope.member_id]
+    if scope.department_ids:
+        own.append(not_(one_of(_ROW.department_id, scope.department_ids)))
+    return own
+
+
+def _closed(start: datetime, end: datetime, deals: list) -> Select:
+    """The opportunities matching `deals` closed in [start, end), summed per stage."""
+    cents = type_coerce(_ROW.amount, BigInteger)
+    return (select(_ROW.stage, func.count(), func.sum(cents), func.sum(cents * _ROW.probability))
+            .where(_ROW.closed_at >= start, _ROW.closed_at < end, *deals)
+            .group_by(_ROW.stage))
 
 
 def _whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:

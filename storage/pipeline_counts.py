@@ -7,18 +7,21 @@ time, so it reads sums kept in the same transaction as every change of a deal:
   amount in cents and their weighted amount (cents × percent, exact until /pipeline rounds
   it once). Creating an open deal adds it; an edit or a stage move takes it out as it was
   and adds it as it is now (a won or lost deal is no longer open, a reopened one is again).
+- `pipeline_closed`, the won and lost deals per UTC day they closed, department and stage,
+  with the same three sums: closing adds a deal, reopening takes it out, an edit of a closed
+  deal's amount changes it.
 - `pipeline_stays`, the stays in a stage that ended, per UTC day they ended, department and
   stage left: how many and how long in all (milliseconds). Each move adds the stay it ends.
-  Days are UTC's so that a period of the team's calendar is whole days of them but for a
-  few hours at each end, which /pipeline reads from the moves themselves; a new time zone
-  changes nothing here.
 
-`rebuild` sums both again from the deals and their history (the migration that introduced
-them, bulk loads). A change is one INSERT ... ON CONFLICT DO UPDATE of at most two rows,
-written in the order of the primary key, so concurrent moves queue on PostgreSQL's row
-locks and never deadlock (SQLite has one writer); a move takes its counts, then its stay.
-The department is the deal's own (its owner's when created), which nothing changes
-afterwards: moving a member to another department leaves the sums as they are.
+Days are UTC's so that a period of the team's calendar is whole days of them but for a few
+hours at each end, which /pipeline reads from the deals and moves themselves; a new time
+zone changes nothing here. `rebuild` sums all three again from the deals and their history
+(the migration that introduced them, bulk loads). A change is one INSERT ... ON CONFLICT DO
+UPDATE per table of at most two rows, written in the order of the primary key, so
+concurrent changes queue on PostgreSQL's row locks and never deadlock (SQLite has one
+writer); a change takes its counts, then its closed deals, then its stay. The department is
+the deal's own (its owner's when created), which nothing changes afterwards: moving a member
+to another department leaves the sums as they are.
 """
 
 from __future__ import annotations
@@ -47,51 +50,66 @@ from core.domain.opportunities.pipeline import Opportunity
 from storage.tables import (
     OpportunityRow,
     OpportunityStageRow,
+    PipelineClosedRow,
     PipelineCountRow,
     PipelineStayRow,
 )
 
 _COUNTS = PipelineCountRow
+_CLOSED = PipelineClosedRow
 _STAYS = PipelineStayRow
-Key = tuple[int, int, str]  # department, owner, stage
 
 
 def _cents(opportunity: Opportunity) -> int:
     return int(opportunity.amount / CENT)
 
 
-def changes(before: Opportunity | None, after: Opportunity | None) -> dict[Key, tuple[int, ...]]:
-    """What a deal changing from `before` to `after` (None: not there) adds to each row:
-    (deals, cents, cents × percent), rows that do not change left out."""
-    delta: dict[Key, Counter] = {}
+def _open_key(deal: Opportunity) -> tuple | None:
+    return None if deal.closed_at is not None else (
+        deal.department_id, deal.owner_id, deal.stage)
+
+
+def _closed_key(deal: Opportunity) -> tuple | None:
+    return None if deal.closed_at is None else (
+        deal.closed_at.astimezone(UTC).date(), deal.department_id, deal.stage)
+
+
+def changes(before: Opportunity | None, after: Opportunity | None,
+            key=_open_key) -> dict[tuple, tuple[int, ...]]:
+    """What a deal changing from `before` to `after` (None: not there) adds to each row
+    (by default the open deals'): (deals, cents, cents × percent), rows that do not change
+    left out, in the order of their keys."""
+    delta: dict[tuple, Counter] = {}
     for sign, deal in ((-1, before), (1, after)):
-        if deal is None or deal.closed_at is not None:
+        found = None if deal is None else key(deal)
+        if found is None:
             continue
-        key = (deal.department_id, deal.owner_id, deal.stage)
         cents = _cents(deal)
-        row = delta.setdefault(key, Counter())
+        row = delta.setdefault(found, Counter())
         row.update({"deals": sign, "amount": sign * cents,
                     "weighted": sign * cents * deal.probability})
-    return {key: (row["deals"], row["amount"], row["weighted"])
-            for key, row in sorted(delta.items()) if any(row.values())}
+    return {found: (row["deals"], row["amount"], row["weighted"])
+            for found, row in sorted(delta.items()) if any(row.values())}
 
 
 async def count(session: AsyncSession, before: Opportunity | None,
                 after: Opportunity | None) -> None:
     """Keep the sums of a deal that was `before` and is now `after` (either may be None)."""
-    rows = changes(before, after)
-    if not rows:
-        return
-    insert = _insert(session.bind.dialect.name, _COUNTS)
-    statement = insert.values([
-        {"department_id": department_id, "owner_id": owner_id, "stage": stage,
-         "deals": deals, "amount": amount, "weighted": weighted}
-        for (department_id, owner_id, stage), (deals, amount, weighted) in rows.items()])
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=[_COUNTS.department_id, _COUNTS.owner_id, _COUNTS.stage],
-        set_={"deals": _COUNTS.deals + statement.excluded.deals,
-              "amount": _COUNTS.amount + statement.excluded.amount,
-              "weighted": _COUNTS.weighted + statement.excluded.weighted}))
+    for table, key, columns in ((_COUNTS, _open_key, ("department_id", "owner_id", "stage")),
+                                (_CLOSED, _closed_key, ("day", "department_id", "stage"))):
+        rows = changes(before, after, key)
+        if not rows:
+            continue
+        insert = _insert(session.bind.dialect.name, table)
+        statement = insert.values([
+            dict(zip(columns, found, strict=True))
+            | {"deals": deals, "amount": amount, "weighted": weighted}
+            for found, (deals, amount, weighted) in rows.items()])
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=[getattr(table, column) for column in columns],
+            set_={"deals": table.deals + statement.excluded.deals,
+                  "amount": table.amount + statement.excluded.amount,
+                  "weighted": table.weighted + statement.excluded.weighted}))
 
 
 def milliseconds(entered_at: datetime, left_at: datetime) -> int:
@@ -145,15 +163,33 @@ def stays_summed(connection: Connection) -> list[dict]:
             for (day, department_id, stage), (stays, total) in sorted(sums.items())]
 
 
+def closed_summed(connection: Connection) -> list[dict]:
+    """Every won or lost deal summed as the kept rows are."""
+    deals = OpportunityRow
+    sums: dict[tuple[date, int, str], list[int]] = {}
+    for closed_at, department_id, stage, cents, probability in connection.execute(
+            select(deals.closed_at, deals.department_id, deals.stage,
+                   type_coerce(deals.amount, BigInteger), deals.probability)
+            .where(deals.closed_at.is_not(None))):
+        line = sums.setdefault((closed_at.date(), department_id, stage), [0, 0, 0])
+        line[0] += 1
+        line[1] += cents
+        line[2] += cents * probability
+    return [{"day": day, "department_id": department_id, "stage": stage, "deals": count,
+             "amount": amount, "weighted": weighted}
+            for (day, department_id, stage), (count, amount, weighted) in sorted(sums.items())]
+
+
 def rebuild(connection: Connection) -> None:
     """Every kept sum again, from the opportunities and their history as they are."""
     connection.execute(delete(_COUNTS))
     connection.execute(_COUNTS.__table__.insert().from_select(
         ["department_id", "owner_id", "stage", "deals", "amount", "weighted"], summed()))
-    connection.execute(delete(_STAYS))
-    stays = stays_summed(connection)
-    for first in range(0, len(stays), 10_000):
-        connection.execute(_STAYS.__table__.insert(), stays[first:first + 10_000])
+    for table, rows in ((_CLOSED, closed_summed(connection)),
+                        (_STAYS, stays_summed(connection))):
+        connection.execute(delete(table))
+        for first in range(0, len(rows), 10_000):
+            connection.execute(table.__table__.insert(), rows[first:first + 10_000])
 
 
 async def recount(session: AsyncSession) -> None:

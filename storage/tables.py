@@ -522,6 +522,22 @@ class PipelineCountRow(Base):
     weighted: Mapped[int] = mapped_column(BigInteger)  # cents x percent
 
 
+class PipelineClosedRow(Base):
+    """Deals won or lost, summed per UTC day they closed, department and stage
+    (storage/pipeline_counts.py keeps them with every change of a deal), so /pipeline reads a
+    few rows a day rather than every deal closed in its period."""
+
+    __tablename__ = "pipeline_closed"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # in UTC
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deals: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)  # cents
+    weighted: Mapped[int] = mapped_column(BigInteger)  # cents x percent
+
+
 class PipelineStayRow(Base):
     """Stays in a stage that ended (the deal moved on), summed per UTC day they ended, the
     deal's department and the stage left (storage/pipeline_counts.py keeps them with every

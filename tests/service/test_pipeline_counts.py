@@ -36,6 +36,7 @@ from storage.tables import (
     MemberRow,
     OpportunityRow,
     OpportunityStageRow,
+    PipelineClosedRow,
     PipelineCountRow,
     PipelineStayRow,
 )
@@ -122,8 +123,28 @@ async def stays_afresh(database) -> dict[tuple[date, int, str], tuple[int, int]]
     return {key: tuple(line) for key, line in sums.items()}
 
 
+async def kept_closed(database) -> dict[tuple[date, int, str], tuple[int, int, int]]:
+    async with database.uow(read_only=True) as uow:
+        rows = await uow.session.execute(select(PipelineClosedRow))
+        return {(r.day, r.department_id, r.stage): (r.deals, r.amount, r.weighted)
+                for (r,) in rows if r.deals}
+
+
+async def closed_afresh(database) -> dict[tuple[date, int, str], tuple[int, int, int]]:
+    sums: dict[tuple[date, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for department_id, _, stage, amount, probability, closed_at in await deals(database):
+        if closed_at is not None:
+            cents = int(amount / CENT)
+            line = sums[(closed_at.astimezone(UTC).date(), department_id, stage)]
+            line[0] += 1
+            line[1] += cents
+            line[2] += cents * probability
+    return {key: tuple(line) for key, line in sums.items()}
+
+
 async def assert_counts_match_the_deals(database) -> None:
     assert await kept(database) == await summed_afresh(database)
+    assert await kept_closed(database) == await closed_afresh(database)
     assert await kept_stays(database) == await stays_afresh(database)
 
 
@@ -143,25 +164,34 @@ async def assert_days_match_the_history(database, scope: OpportunityScope,
 
 async def assert_pipeline_reads_match_the_deals(database, scope: OpportunityScope,
                                                 period: Period) -> None:
-    """What /pipeline reads per owner and stage equals the deals in scope, open or closed in
-    the period (in Shanghai), summed afresh."""
+    """What /pipeline reads equals the deals in scope summed afresh: the open ones per owner
+    and stage, those closed in the period (in Shanghai) per stage."""
     start = datetime.combine(period.start, time(), SHANGHAI).astimezone(UTC)
     end = datetime.combine(period.end, time(), SHANGHAI).astimezone(UTC)
-    expected: dict[tuple[int, str], list] = defaultdict(lambda: [0, Decimal("0.00"),
-                                                                 Decimal("0")])
-    for deal in await deals(database):
-        in_scope = scope.everyone or deal.owner_id == scope.member_id or (
-            deal.department_id in (scope.department_ids or ()))
-        if in_scope and (deal.closed_at is None or start <= deal.closed_at < end):
-            line = expected[(deal.owner_id, deal.stage)]
-            line[0] += 1
-            line[1] += deal.amount
-            line[2] += deal.amount * deal.probability / 100
+    open_ones: dict[tuple[int, str], list] = defaultdict(lambda: [0, Decimal("0.00"), 0])
+    closed: dict[str, list] = defaultdict(lambda: [0, Decimal("0.00"), 0])
+    for department_id, owner_id, stage, amount, probability, closed_at in await deals(database):
+        if not (scope.everyone or owner_id == scope.member_id
+                or department_id in (scope.department_ids or ())):
+            continue
+        if closed_at is None:
+            line = open_ones[(owner_id, stage)]
+        elif start <= closed_at < end:
+            line = closed[stage]
+        else:
+            continue
+        line[0] += 1
+        line[1] += amount
+        line[2] += amount * probability
     async with database.uow(read_only=True) as uow:
-        read = await uow.opportunities.stage_sums(scope, start, end)
-    assert {(owner, s.stage): (s.count, s.amount, s.weighted) for owner, s in read} == {
-        key: (count, amount, weighted_amount(weighted, 100))
-        for key, (count, amount, weighted) in expected.items()}
+        read_open = await uow.opportunities.open_sums(scope)
+        read_closed = await uow.opportunities.closed_sums(scope, start, end)
+    assert {(owner, s.stage): (s.count, s.amount, s.weighted) for owner, s in read_open} == {
+        key: (count, amount, weighted_amount(weighted, 1))
+        for key, (count, amount, weighted) in open_ones.items()}
+    assert {s.stage: (s.count, s.amount, s.weighted) for s in read_closed} == {
+        key: (count, amount, weighted_amount(weighted, 1))
+        for key, (count, amount, weighted) in closed.items()}
 
 
 async def member_ids(database) -> dict[int, tuple[int, int]]:
@@ -224,11 +254,13 @@ async def test_kept_counts_equal_the_open_deals_after_random_changes(service, da
                                                                 Period.parse(period))
                     await assert_days_match_the_history(database, scope, Period.parse(period))
     assert len(made) > 20 and await kept(database) and await kept_stays(database)
-    expected = await kept(database), await kept_stays(database)
+    assert await kept_closed(database)
+    expected = await kept(database), await kept_closed(database), await kept_stays(database)
     async with database.uow() as uow:
         await pipeline_counts.recount(uow.session)
         await uow.commit()
-    assert (await kept(database), await kept_stays(database)) == expected
+    assert (await kept(database), await kept_closed(database),
+            await kept_stays(database)) == expected
 
 
 async def test_the_view_shows_the_kept_counts(service, database, clock):
@@ -307,7 +339,8 @@ async def test_the_migration_sums_the_deals_already_there(tmp_path, clock):
     await upgrade(url)
     database = Database.connect(url)
     try:
-        assert await kept(database) and await kept_stays(database)
+        assert await kept(database) and await kept_closed(database)
+        assert await kept_stays(database)
         await assert_counts_match_the_deals(database)
     finally:
         await database.dispose()

@@ -1,5 +1,5 @@
-"""pipeline counts: the open opportunities per department, owner and stage, and the ended
-stays per UTC day, department and stage, summed for /pipeline
+"""pipeline counts: the open opportunities per department, owner and stage, the closed ones
+and the ended stays per UTC day, department and stage, summed for /pipeline
 
 Revision ID: 0013
 Revises: 0012
@@ -49,6 +49,19 @@ deals = sa.table(
     'opportunities',
     sa.column('id', sa.Integer()),
     sa.column('department_id', sa.Integer()),
+    sa.column('stage', sa.String()),
+    sa.column('amount', sa.BigInteger()),
+    sa.column('probability', sa.Integer()),
+    sa.column('closed_at', sa.DateTime(timezone=True)),
+)
+closed = sa.table(
+    'pipeline_closed',
+    sa.column('day', sa.Date()),
+    sa.column('department_id', sa.Integer()),
+    sa.column('stage', sa.String()),
+    sa.column('deals', sa.Integer()),
+    sa.column('amount', sa.BigInteger()),
+    sa.column('weighted', sa.BigInteger()),
 )
 stays = sa.table(
     'pipeline_stays',
@@ -65,6 +78,29 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _insert(bind, table, rows: list[dict]) -> None:
+    for first in range(0, len(rows), 10_000):
+        bind.execute(table.insert(), rows[first:first + 10_000])
+
+
+def sum_closed(bind) -> None:
+    """Each won or lost deal added to the row of the UTC day it closed, its department and
+    its stage."""
+    sums: dict[tuple, list[int]] = {}
+    for closed_at, department_id, stage, cents, probability in bind.execute(
+            sa.select(deals.c.closed_at, deals.c.department_id, deals.c.stage,
+                      deals.c.amount, deals.c.probability)
+            .where(deals.c.closed_at.is_not(None))):
+        line = sums.setdefault((_utc(closed_at).date(), department_id, stage), [0, 0, 0])
+        line[0] += 1
+        line[1] += cents
+        line[2] += cents * probability
+    _insert(bind, closed, [
+        {'day': day, 'department_id': department_id, 'stage': stage, 'deals': count,
+         'amount': amount, 'weighted': weighted}
+        for (day, department_id, stage), (count, amount, weighted) in sorted(sums.items())])
+
+
 def sum_stays(bind) -> None:
     """Each ended stay (a move from a stage entered at a known moment) added to the row of
     the UTC day it ended, the deal's department and the stage left."""
@@ -79,11 +115,10 @@ def sum_stays(bind) -> None:
         line = sums.setdefault((left_at.date(), department_id, stage), [0, 0])
         line[0] += 1
         line[1] += (left_at - entered_at) // timedelta(milliseconds=1)
-    rows = [{'day': day, 'department_id': department_id, 'stage': stage, 'stays': count,
-             'milliseconds': total}
-            for (day, department_id, stage), (count, total) in sorted(sums.items())]
-    for first in range(0, len(rows), 10_000):
-        bind.execute(stays.insert(), rows[first:first + 10_000])
+    _insert(bind, stays, [
+        {'day': day, 'department_id': department_id, 'stage': stage, 'stays': count,
+         'milliseconds': total}
+        for (day, department_id, stage), (count, total) in sorted(sums.items())])
 
 
 def upgrade() -> None:
@@ -109,6 +144,19 @@ def upgrade() -> None:
         .group_by(opportunities.c.department_id, opportunities.c.owner_id,
                   opportunities.c.stage)))
     op.create_table(
+        'pipeline_closed',
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('department_id', sa.Integer(), nullable=False),
+        sa.Column('stage', sa.String(length=32), nullable=False),
+        sa.Column('deals', sa.Integer(), nullable=False),
+        sa.Column('amount', sa.BigInteger(), nullable=False),
+        sa.Column('weighted', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('day', 'department_id', 'stage',
+                                name=op.f('pk_pipeline_closed')),
+        sqlite_with_rowid=False,
+    )
+    sum_closed(op.get_bind())
+    op.create_table(
         'pipeline_stays',
         sa.Column('day', sa.Date(), nullable=False),
         sa.Column('department_id', sa.Integer(), nullable=False),
@@ -120,8 +168,8 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     sum_stays(op.get_bind())
-    # /pipeline reads the open deals from the counts and the closed ones of its period from
-    # this index; the index of every deal by owner and stage is no longer read.
+    # /pipeline reads the deals closed in the hours at the ends of its period from this
+    # index; the index of every deal by owner and stage is no longer read.
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
         batch_op.drop_index('ix_opportunities_pipeline')
         batch_op.create_index('ix_opportunities_closed',
@@ -136,4 +184,5 @@ def downgrade() -> None:
                               ['owner_id', 'stage', 'closed_at', 'amount', 'probability'],
                               unique=False)
     op.drop_table('pipeline_stays')
+    op.drop_table('pipeline_closed')
     op.drop_table('pipeline_counts')
