@@ -31,16 +31,29 @@ import tempfile
 import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+
+from sqlalchemy import BigInteger, func, or_, select, text, type_coerce
 
 from bench.expenses import _sqlite_value
 from bench.scratch import run_outside_transaction, scratch_schema
 from core.config import PipelineConfig
+from core.domain.opportunities.pipeline import (
+    OpportunityScope,
+    StageStays,
+    StageSum,
+    weighted_from_cent_percent,
+)
 from core.domain.org.model import OrgSettings
 from core.domain.period import Period
 from core.opportunities.pipeline import OpportunityService
+from storage import pipeline_counts
 from storage.database import Database
 from storage.migrate import upgrade
+from storage.opportunities import SqlOpportunityRepository
+from storage.tables import OpportunityRow, OpportunityStageRow, PipelineCountRow
+from storage.value_lists import one_of
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_opportunities"
@@ -69,9 +82,9 @@ def _at(rng: random.Random, start: datetime, end: datetime) -> datetime:
     return start + timedelta(seconds=rng.randrange(span))
 
 
-def generate(count: int, linked: int, seed: int = 3) -> dict[str, list[tuple]]:
-    """Every table's rows as tuples in the column order of STATEMENTS."""
-    rng = random.Random(seed)
+def _org(rng: random.Random, *, plans: bool = True) -> dict[str, list[tuple]]:
+    """Every table's rows, the organisation filled in: departments, members, customers and,
+    with `plans`, everyone's plan and log of every day."""
     rows: dict[str, list[tuple]] = {name: [] for name in STATEMENTS}
     rows["organization"].append((1, SETTINGS.name, SETTINGS.timezone, SETTINGS.currency, "en"))
     for d in range(1, DEPARTMENTS + 1):
@@ -83,11 +96,18 @@ def generate(count: int, linked: int, seed: int = 3) -> dict[str, list[tuple]]:
     for c in range(1, CUSTOMERS + 1):
         rows["customers"].append((c, f"c{c}", f"Customer {c}", "", 30.0 + c / 500,
                                   120.0 + c / 700, 200))
-    for m in range(1, MEMBERS + 1):
+    for m in range(1, MEMBERS + 1 if plans else 1):
         for day in range(DAYS + 1):
             moment = YEAR_START + timedelta(days=day)
             rows["plans"].append((_plan_id(m, day), m, moment.date(), moment, moment))
             rows["work_logs"].append((_plan_id(m, day), m, moment.date(), moment, moment, False))
+    return rows
+
+
+def generate(count: int, linked: int, seed: int = 3) -> dict[str, list[tuple]]:
+    """Every table's rows as tuples in the column order of STATEMENTS."""
+    rng = random.Random(seed)
+    rows = _org(rng)
     deals = []
     for o in range(1, count + 1):
         owner = rng.randint(2, MEMBERS)
@@ -152,6 +172,37 @@ def generate(count: int, linked: int, seed: int = 3) -> dict[str, list[tuple]]:
     return rows
 
 
+def generate_pipeline(count: int, seed: int = 5) -> dict[str, list[tuple]]:
+    """The org and `count` opportunities with their stage histories, nothing else: /pipeline's
+    data. Each deal went through the open stages in order up to the one it is at (a fifth
+    then won or lost), at moments spread between its creation and now."""
+    rng = random.Random(seed)
+    rows = _org(rng, plans=False)
+    stages = [stage for stage, _ in OPEN_STAGES]
+    for o in range(1, count + 1):
+        owner = rng.randint(2, MEMBERS)
+        created = _at(rng, YEAR_START, NOW - timedelta(days=2))
+        roll = rng.random()
+        reached = rng.randrange(len(OPEN_STAGES))
+        path = stages[:reached + 1]
+        if roll < 0.2:
+            path.append("won" if roll < 0.12 else "lost")
+        moments = sorted(_at(rng, created, NOW) for _ in path[1:])
+        closed = moments[-1] if roll < 0.2 else None
+        stage = path[-1]
+        probability = {"won": 100, "lost": 0, **dict(OPEN_STAGES)}[stage]
+        rows["opportunities"].append((
+            o, owner, (owner - 1) % DEPARTMENTS + 1, rng.randint(1, CUSTOMERS), f"Deal {o}",
+            rng.randrange(1_000_00, 5_000_000_00), "CNY", stage, probability,
+            date(2026, 12, 31), 1, created, moments[-1] if moments else created, closed,
+            moments[-1] if moments else created))
+        for from_stage, to_stage, at in zip([None, *path[:-1]], path, [created, *moments],
+                                            strict=True):
+            rows["opportunity_stages"].append((o, from_stage, to_stage, owner, at))
+    rows["opportunity_stages"] = _with_entered_at(rows["opportunity_stages"])
+    return rows
+
+
 def _with_entered_at(moves: list[tuple]) -> list[tuple]:
     """Each move with when the stage it leaves was entered, as the repository writes it."""
     moves = sorted(moves, key=lambda m: (m[0], m[4]))
@@ -190,6 +241,11 @@ STATEMENTS = {
 }
 
 
+# Member d works in department d and heads it (the first, finance's, has no head).
+HEADS = "UPDATE departments SET manager_id = id WHERE id > 1"
+MANAGER = TELEGRAM + 2  # heads department 2: a twentieth of the deals
+
+
 def _columns(table: str) -> list[str]:
     return [c.strip() for c in STATEMENTS[table].partition("(")[2].rstrip(")").split(",")]
 
@@ -201,6 +257,7 @@ def fill_sqlite(path: Path, rows: dict[str, list[tuple]]) -> None:
         marks = ", ".join("?" * len(_columns(table)))
         connection.executemany(f"INSERT INTO {statement} VALUES ({marks})",
                                (tuple(_sqlite_value(v) for v in row) for row in rows[table]))
+    connection.execute(HEADS)
     connection.execute("COMMIT")
     connection.execute("ANALYZE")
     connection.close()
@@ -212,7 +269,18 @@ async def fill_postgres(database: Database, rows: dict[str, list[tuple]]) -> Non
         for table in STATEMENTS:
             await raw.copy_records_to_table(table, records=rows[table], columns=_columns(table),
                                             schema_name=SCHEMA)
+        await raw.execute(HEADS)
     await run_outside_transaction(database, "VACUUM ANALYZE")
+
+
+async def _sum(database: Database) -> float:
+    """Sum the loaded open deals into the kept pipeline counts, as migration 0014 does; the
+    seconds it took."""
+    start = time.perf_counter()
+    async with database.uow() as uow:
+        await pipeline_counts.recount(uow.session)
+        await uow.commit()
+    return time.perf_counter() - start
 
 
 async def _median(call, runs: int) -> float:
@@ -240,6 +308,158 @@ async def measure(database: Database, runs: int, ordinary: Iterable[int]) -> dic
     return figures
 
 
+# What /pipeline read before the kept counts: every open deal, from an index by owner and
+# stage (migration 0014 dropped it; made again for the baseline and dropped after it).
+OLD_INDEX = ("CREATE INDEX ix_opportunities_pipeline ON opportunities "
+             "(owner_id, stage, closed_at, amount, probability)")
+
+
+def _whose(scope: OpportunityScope) -> list:
+    deal = OpportunityRow
+    return [] if scope.everyone else [or_(deal.owner_id == scope.member_id, one_of(
+        deal.department_id, scope.department_ids or ()))]
+
+
+async def _open_counted(self, scope: OpportunityScope) -> list[tuple[int, StageSum]]:
+    """The open deals summed afresh, as /pipeline did before the kept counts."""
+    deal = OpportunityRow
+    weighted = func.sum(type_coerce(deal.amount, BigInteger) * deal.probability)
+    rows = await self.session.execute(
+        select(deal.owner_id, deal.stage, func.count(), func.sum(deal.amount), weighted)
+        .where(*_whose(scope), deal.closed_at.is_(None))
+        .group_by(deal.owner_id, deal.stage))
+    return [(owner_id, StageSum(stage, count, amount or Decimal("0.00"),
+                                weighted_from_cent_percent(int(cent_percent or 0))))
+            for owner_id, stage, count, amount, cent_percent in rows]
+
+
+async def _closed_counted(self, scope: OpportunityScope, start: datetime,
+                          end: datetime) -> list[StageSum]:
+    """The deals closed in the period summed afresh."""
+    deal = OpportunityRow
+    weighted = func.sum(type_coerce(deal.amount, BigInteger) * deal.probability)
+    rows = await self.session.execute(
+        select(deal.stage, func.count(), func.sum(deal.amount), weighted)
+        .where(*_whose(scope), deal.closed_at >= start, deal.closed_at < end)
+        .group_by(deal.stage))
+    return [StageSum(stage, count, amount or Decimal("0.00"),
+                     weighted_from_cent_percent(int(cent_percent or 0)))
+            for stage, count, amount, cent_percent in rows]
+
+
+async def _stays_counted(self, scope: OpportunityScope, start: datetime,
+                         end: datetime) -> list[StageStays]:
+    """The stays that ended in the period summed afresh from every move of it."""
+    stages = OpportunityStageRow
+    if self.session.bind.dialect.name == "sqlite":
+        seconds = (func.julianday(stages.at) - func.julianday(stages.entered_at)) * 86_400
+    else:
+        seconds = func.extract("epoch", stages.at - stages.entered_at)
+    query = (select(stages.from_stage, func.count(), func.sum(seconds))
+             .where(stages.at >= start, stages.at < end, stages.from_stage.is_not(None),
+                    stages.entered_at.is_not(None))
+             .group_by(stages.from_stage))
+    if not scope.everyone:
+        query = query.where(stages.opportunity_id.in_(
+            select(OpportunityRow.id).where(*_whose(scope))))
+    rows = await self.session.execute(query)
+    return [StageStays(stage, count, float(total or 0)) for stage, count, total in rows]
+
+
+BEFORE = {"open_sums": _open_counted, "closed_sums": _closed_counted,
+          "stays_ending_between": _stays_counted}
+
+
+async def _timed(call, runs: int) -> tuple[float, float]:
+    """Medians of the wall time and of this process's CPU time (ms): on a busy machine the
+    second says what the call itself costs here, besides what the database server does."""
+    await call()  # warm the caches
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        await call()
+        walls.append((time.perf_counter() - wall) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+async def _execute(database: Database, *statements: str) -> None:
+    async with database.engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
+
+
+def _p95(times: list[float]) -> float:
+    return statistics.quantiles(times, n=20)[18]
+
+
+async def measure_pipeline(database: Database, runs: int, moves: int) -> dict[str, float]:
+    """/pipeline for the whole organisation (finance) and a department's head, 2026-Q4, as
+    it was (the baseline) and as it is; then `moves` stage moves by their owners, timing the
+    upkeep of the kept counts within each."""
+    service = OpportunityService(database.uow, FixedClock(), SETTINGS, PipelineConfig())
+    period = Period.parse("2026-Q4")
+    views = {"org": lambda: service.stats(TELEGRAM + 1, period),
+             "manager": lambda: service.stats(MANAGER, period)}
+    figures: dict[str, float] = {}
+    await _execute(database, OLD_INDEX, "ANALYZE")
+    kept_reads = {name: getattr(SqlOpportunityRepository, name) for name in BEFORE}
+    for name, read in BEFORE.items():
+        setattr(SqlOpportunityRepository, name, read)
+    try:
+        before = {who: await view() for who, view in views.items()}
+        for who, view in views.items():
+            figures[f"{who} before"], figures[f"{who} before cpu"] = await _timed(view, runs)
+    finally:
+        for name, read in kept_reads.items():
+            setattr(SqlOpportunityRepository, name, read)
+    await _execute(database, "DROP INDEX ix_opportunities_pipeline", "ANALYZE")
+    for who, view in views.items():
+        assert await view() == before[who], f"/pipeline of the {who} as before"
+        figures[who], figures[f"{who} cpu"] = await _timed(view, runs)
+        figures[f"{who} deals"] = sum(line.count for line in before[who].open_lines)
+    async with database.uow(read_only=True) as uow:
+        open_deals = (await uow.session.execute(
+            select(OpportunityRow.id, OpportunityRow.owner_id, OpportunityRow.stage)
+            .where(OpportunityRow.closed_at.is_(None),
+                   OpportunityRow.stage != OPEN_STAGES[-1][0]))).all()
+    # The upkeep of a move: its counts, its closed deals and the stay it ends.
+    upkeep: list[float] = []
+    kept = {name: getattr(pipeline_counts, name) for name in ("count", "count_stay")}
+
+    def timing(keep):
+        async def timed(*args) -> None:
+            start = time.perf_counter()
+            await keep(*args)
+            upkeep[-1] += (time.perf_counter() - start) * 1000
+        return timed
+
+    whole_moves = []
+    for name, keep in kept.items():
+        setattr(pipeline_counts, name, timing(keep))
+    try:
+        order = [stage for stage, _ in OPEN_STAGES]
+        for deal_id, owner, stage in random.Random(11).sample(open_deals, moves):
+            upkeep.append(0.0)
+            start = time.perf_counter()
+            await service.move(TELEGRAM + owner, deal_id, order[order.index(stage) + 1],
+                               from_stage=stage)
+            whole_moves.append((time.perf_counter() - start) * 1000)
+    finally:
+        for name, keep in kept.items():
+            setattr(pipeline_counts, name, keep)
+    figures["upkeep p95"], figures["upkeep median"] = _p95(upkeep), statistics.median(upkeep)
+    figures["move p95"] = _p95(whole_moves)
+    async with database.uow(read_only=True) as uow:
+        counted = (await uow.session.execute(select(
+            func.sum(PipelineCountRow.deals), func.sum(PipelineCountRow.amount)))).one()
+        afresh = (await uow.session.execute(select(
+            func.count(), func.sum(type_coerce(OpportunityRow.amount, BigInteger)))
+            .where(OpportunityRow.closed_at.is_(None)))).one()
+    assert tuple(counted) == tuple(afresh), "the kept counts equal the open deals after moves"
+    return figures
+
+
 async def bench_sqlite(path: Path, rows, runs: int, ordinary: list[int]) -> dict:
     """Fill a new database at `path`, or, without rows, time the one already there (brought
     to the newest migration and analysed again, so new indexes are planned with)."""
@@ -255,9 +475,35 @@ async def bench_sqlite(path: Path, rows, runs: int, ordinary: list[int]) -> dict
     loaded = time.perf_counter() - start
     database = Database.connect(url)
     try:
-        return {"load": loaded, **await measure(database, runs, ordinary)}
+        summed = await _sum(database) if rows is not None else 0.0
+        return {"load": loaded, "sum": summed, **await measure(database, runs, ordinary)}
     finally:
         await database.dispose()
+
+
+async def bench_pipeline(url: str | None, rows, runs: int, moves: int) -> dict:
+    """/pipeline's data loaded into a fresh SQLite file (url None) or a PostgreSQL schema of
+    its own, summed, then measure_pipeline."""
+    if url is None:
+        with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as folder:
+            path = Path(folder) / "pipeline.db"
+            await upgrade(f"sqlite+aiosqlite:///{path}")
+            start = time.perf_counter()
+            fill_sqlite(path, rows)
+            loaded = time.perf_counter() - start
+            database = Database.connect(f"sqlite+aiosqlite:///{path}")
+            try:
+                summed = await _sum(database)
+                return {"load": loaded, "sum": summed,
+                        **await measure_pipeline(database, runs, moves)}
+            finally:
+                await database.dispose()
+    async with scratch_schema(url, SCHEMA) as database:
+        start = time.perf_counter()
+        await fill_postgres(database, rows)
+        loaded = time.perf_counter() - start
+        summed = await _sum(database)
+        return {"load": loaded, "sum": summed, **await measure_pipeline(database, runs, moves)}
 
 
 async def bench_postgres(url: str, rows, runs: int, ordinary: list[int], *,
@@ -271,7 +517,8 @@ async def bench_postgres(url: str, rows, runs: int, ordinary: list[int], *,
         else:
             await fill_postgres(database, rows)
         loaded = time.perf_counter() - start
-        return {"load": loaded, **await measure(database, runs, ordinary)}
+        summed = await _sum(database) if rows is not None else 0.0
+        return {"load": loaded, "sum": summed, **await measure(database, runs, ordinary)}
 
 
 def main() -> None:
@@ -280,6 +527,13 @@ def main() -> None:
     parser.add_argument("--opportunities", type=int, default=100_000)
     parser.add_argument("--linked", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--pipeline", action="store_true",
+                        help="only /pipeline: the opportunities and their stage histories, "
+                             "timed for the whole organisation and a department's head "
+                             "against the query before the kept counts, and the counts' "
+                             "upkeep in stage moves (--linked is not used)")
+    parser.add_argument("--moves", type=int, default=300,
+                        help="stage moves timed with --pipeline (default: %(default)s)")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
                         help="a PostgreSQL URL, or '' to skip (default: %(default)s)")
     parser.add_argument("--keep", type=Path, metavar="PATH",
@@ -291,8 +545,42 @@ def main() -> None:
     asyncio.run(run(parser.parse_args()))
 
 
+async def run_pipeline(args: argparse.Namespace) -> None:
+    print(f"$ .venv/bin/python -m bench.opportunities --pipeline --opportunities "
+          f"{args.opportunities} --runs {args.runs} --moves {args.moves}"
+          + (f" --postgres {args.postgres}" if args.postgres != DEFAULT_POSTGRES else ""))
+    start = time.perf_counter()
+    rows = generate_pipeline(args.opportunities)
+    open_deals = sum(1 for row in rows["opportunities"] if row[13] is None)
+    print(f"generated {args.opportunities:,} opportunities ({open_deals:,} open) and "
+          f"{len(rows['opportunity_stages']):,} stage changes in "
+          f"{time.perf_counter() - start:.1f} s")
+    results = {"SQLite": await bench_pipeline(None, rows, args.runs, args.moves)}
+    if args.postgres:
+        results["PostgreSQL"] = await bench_pipeline(args.postgres, rows, args.runs, args.moves)
+    first = next(iter(results.values()))
+    print(f"/pipeline 2026-Q4, median of {args.runs} runs: the whole organisation as finance "
+          f"sees it ({first['org deals']:,} open deals) and the head of one department "
+          f"({first['manager deals']:,}); before: the query without the kept counts. Upkeep: "
+          f"the kept sums' statements in each of {args.moves} stage moves (move: the whole "
+          f"move, its card included)")
+    print("(ms; wall time, and in brackets the CPU time of this process)")
+    print(f"{'backend':<11}{'load':>7}{'sum':>7}{'org before':>18}{'org':>15}"
+          f"{'head before':>18}{'head':>15}{'upkeep p95':>11}{'median':>8}{'move p95':>9}")
+    for backend, f in results.items():
+        print(f"{backend:<11}{f['load']:>5.1f} s{f['sum']:>5.1f} s"
+              + "".join(f"{f[k]:>9.1f} ({f[k + ' cpu']:>5.1f})"
+                        f"{f[k.removesuffix(' before')]:>7.1f} "
+                        f"({f[k.removesuffix(' before') + ' cpu']:>5.1f})"
+                        for k in ("org before", "manager before"))
+              + f"{f['upkeep p95']:>11.2f}{f['upkeep median']:>8.2f}{f['move p95']:>9.1f}")
+
+
 async def run(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING)
+    if args.pipeline:
+        await run_pipeline(args)
+        return
     print(f"$ .venv/bin/python -m bench.opportunities --opportunities {args.opportunities} "
           f"--linked {args.linked} --runs {args.runs}"
           + (f" --postgres {args.postgres}" if args.postgres != DEFAULT_POSTGRES else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -28,6 +28,7 @@ from sqlalchemy import (
     insert,
     join,
     literal_column,
+    not_,
     null,
     or_,
     outerjoin,
@@ -42,6 +43,7 @@ from sqlalchemy.orm import aliased
 
 from core.domain.audit import OPPORTUNITY
 from core.domain.expenses.claims import COMMITTED
+from core.domain.money import CENT
 from core.domain.opportunities.pipeline import (
     CardFacts,
     ClaimTotal,
@@ -59,7 +61,7 @@ from core.domain.opportunities.pipeline import (
 )
 from core.domain.schedule.calendar import PhotoFact
 from core.domain.schedule.checkins import parse_flags
-from storage import expense_totals
+from storage import expense_totals, pipeline_counts
 from storage.tables import (
     CheckInRow,
     ClaimRow,
@@ -69,6 +71,9 @@ from storage.tables import (
     OpportunityNoteRow,
     OpportunityRow,
     OpportunityStageRow,
+    PipelineClosedRow,
+    PipelineCountRow,
+    PipelineStayRow,
     PlanItemRow,
     PlanRow,
     RecordChangeRow,
@@ -100,13 +105,17 @@ def _change(row: OpportunityStageRow) -> StageChange:
                        row.reason, row.id)
 
 
-def _in_scope(scope: OpportunityScope) -> list:
+def _whose(scope: OpportunityScope, owner_id, department_id) -> list:
+    """The conditions on rows of an owner and a department that keep those in scope."""
     if scope.everyone:
         return []
     if not scope.department_ids:
-        return [_ROW.owner_id == scope.member_id]
-    return [or_(_ROW.owner_id == scope.member_id,
-                one_of(_ROW.department_id, scope.department_ids))]
+        return [owner_id == scope.member_id]
+    return [or_(owner_id == scope.member_id, one_of(department_id, scope.department_ids))]
+
+
+def _in_scope(scope: OpportunityScope) -> list:
+    return _whose(scope, _ROW.owner_id, _ROW.department_id)
 
 
 def _like(needle: str) -> str:
@@ -381,7 +390,10 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
         # A new deal has no claims yet.
         await self.add_change(StageChange(new_id, None, opportunity.stage, changed_by, at),
                               day=None)
-        return replace(opportunity, id=new_id, version=1, updated_at=at, last_activity_at=at)
+        created = replace(opportunity, id=new_id, version=1, updated_at=at,
+                          last_activity_at=at)
+        await pipeline_counts.count(self.session, None, created)
+        return created
 
     async def get(self, opportunity_id: int) -> Opportunity | None:
         found = (await self.session.execute(
@@ -389,8 +401,17 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
         return None if found is None else _opportunity(*found)
 
     async def update(self, opportunity: Opportunity, *, version: int, stage: str) -> bool:
-        """Write the opportunity if it is still at `version` in `stage` (raising the version);
-        False when someone changed it first."""
+        """Write the opportunity if it is still at `version` in `stage` (raising the version),
+        and keep the pipeline's sums; False when someone changed it first."""
+        # The deal as it is stored, locked until the end of the transaction on PostgreSQL:
+        # what its sums take out is what the update replaces.
+        found = (await self.session.execute(
+            _opportunities().where(_ROW.id == opportunity.id, _ROW.version == version,
+                                   _ROW.stage == stage)
+            .with_for_update(of=_ROW))).first()
+        if found is None:
+            return False
+        before = _opportunity(*found)  # read now: the update refreshes the row's object
         result = await self.session.execute(
             update(_ROW).where(_ROW.id == opportunity.id, _ROW.version == version,
                                _ROW.stage == stage)
@@ -399,7 +420,12 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                     expected_close=opportunity.expected_close, closed_at=opportunity.closed_at,
                     lost_reason=opportunity.lost_reason, updated_at=opportunity.updated_at,
                     last_activity_at=opportunity.updated_at, version=_ROW.version + 1))
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        await pipeline_counts.count(self.session, before, replace(
+            before, amount=opportunity.amount, stage=opportunity.stage,
+            probability=opportunity.probability, closed_at=opportunity.closed_at))
+        return True
 
     async def touch(self, opportunity_id: int, at: datetime) -> None:
         """Something happened on the deal (a visit, a note, a claim): not idle."""
@@ -476,6 +502,9 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                 to_stage=change.to_stage, changed_by=change.changed_by, at=change.at,
                 reason=change.reason, entered_at=entered_at)
             .returning(OpportunityStageRow.id))
+        if change.from_stage is not None and entered_at is not None:
+            await pipeline_counts.count_stay(self.session, change.opportunity_id,
+                                             change.from_stage, entered_at, change.at)
         if day is not None:
             await expense_totals.restage(self.session, change.opportunity_id, day,
                                          change.to_stage)
@@ -520,30 +549,89 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
         return [Note(r.opportunity_id, r.author_id, r.text, r.at, r.id)
                 for r in await self.session.scalars(query)]
 
-    async def stage_sums(self, scope: OpportunityScope, closed_from: datetime,
-                         closed_before: datetime) -> list[tuple[int, StageSum]]:
-        """Per owner and stage: count, amount and weighted amount of the open opportunities
-        and of those closed in [closed_from, closed_before)."""
-        weighted = func.sum(type_coerce(_ROW.amount, BigInteger) * _ROW.probability)
+    async def open_sums(self, scope: OpportunityScope) -> list[tuple[int, StageSum]]:
+        """Per owner and stage: count, amount and weighted amount of the open opportunities,
+        from the sums kept in pipeline_counts."""
+        kept = PipelineCountRow
         rows = await self.session.execute(
-            select(_ROW.owner_id, _ROW.stage, func.count(), func.sum(_ROW.amount), weighted)
-            .where(*_in_scope(scope),
-                   or_(_ROW.closed_at.is_(None),
-                       and_(_ROW.closed_at >= closed_from, _ROW.closed_at < closed_before)))
-            .group_by(_ROW.owner_id, _ROW.stage))
-        return [(owner_id, StageSum(stage, count, amount or Decimal("0.00"),
-                                    weighted_from_cent_percent(int(cent_percent or 0))))
-                for owner_id, stage, count, amount, cent_percent in rows]
+            select(kept.owner_id, kept.stage, func.sum(kept.deals), func.sum(kept.amount),
+                   func.sum(kept.weighted))
+            .where(*_whose(scope, kept.owner_id, kept.department_id))
+            .group_by(kept.owner_id, kept.stage))
+        return [(owner_id, _stage_sum(stage, count, cents, cent_percent))
+                for owner_id, stage, count, cents, cent_percent in rows if count]
+
+    async def closed_sums(self, scope: OpportunityScope, start: datetime,
+                          end: datetime) -> list[StageSum]:
+        """Per stage: the opportunities in scope that closed (won or lost) in [start, end).
+
+        The whole UTC days of the period come from the sums kept per day and department
+        (pipeline_closed), the hours before the first and after the last from the index on
+        the closing moment, as do a person's own deals outside their departments."""
+        first, last = _whole_days(start, end)
+        parts = []
+        if scope.everyone or scope.department_ids:
+            kept = PipelineClosedRow
+            parts.append(
+                select(kept.stage, func.sum(kept.deals), func.sum(kept.amount),
+                       func.sum(kept.weighted))
+                .where(kept.day >= first.date(), kept.day < last.date(),
+                       *([] if scope.everyone
+                         else [one_of(kept.department_id, scope.department_ids)]))
+                .group_by(kept.stage))
+            teams = [] if scope.everyone else [one_of(_ROW.department_id,
+                                                      scope.department_ids)]
+            parts += [_closed(start, first, teams), _closed(last, end, teams)]
+        if not scope.everyone:
+            parts.append(_closed(start, end, _own_outside(scope)))
+        totals: dict[str, tuple[int, int, int]] = {}
+        for stage, count, cents, cent_percent in await self.session.execute(
+                union_all(*parts)):
+            before = totals.get(stage, (0, 0, 0))
+            totals[stage] = (before[0] + int(count or 0), before[1] + int(cents or 0),
+                             before[2] + int(cent_percent or 0))
+        return [_stage_sum(stage, *sums) for stage, sums in totals.items() if sums[0]]
 
     async def stays_ending_between(self, scope: OpportunityScope, start: datetime,
                                    end: datetime) -> list[StageStays]:
         """Per stage: how many stays in it ended in [start, end) (the opportunity moved on)
-        and their total seconds, summed by the database over the opportunities in scope.
+        and their total seconds, over the opportunities in scope.
 
-        Each move row knows when the stage it leaves was entered (entered_at: the previous
-        change, in the order of (at, id), as days_per_stage pairs them), so this reads the
-        period's moves from one index.
+        The whole UTC days of the period come from the kept stays of the departments in
+        scope (pipeline_stays), the hours before the first and after the last from the moves
+        themselves, as do a person's own deals outside those departments. Each move row knows
+        when the stage it leaves was entered (entered_at: the previous change, in the order
+        of (at, id), as days_per_stage pairs them), so the moves are read from one index.
         """
+        first, last = _whole_days(start, end)
+        parts = []
+        if scope.everyone or scope.department_ids:
+            kept = PipelineStayRow
+            parts.append(
+                select(kept.stage, func.sum(kept.stays),
+                       cast(func.sum(kept.milliseconds), Float) / 1000)
+                .where(kept.day >= first.date(), kept.day < last.date(),
+                       *([] if scope.everyone
+                         else [one_of(kept.department_id, scope.department_ids)]))
+                .group_by(kept.stage))
+            parts += [self._stays(start, first, departments=scope.department_ids),
+                      self._stays(last, end, departments=scope.department_ids)]
+        if not scope.everyone:
+            parts.append(self._stays(start, end, deals=_own_outside(scope)))
+        totals: dict[str, tuple[int, float]] = {}
+        for stage, count, seconds in await self.session.execute(union_all(*parts)):
+            before = totals.get(stage, (0, 0.0))
+            totals[stage] = (before[0] + int(count or 0), before[1] + float(seconds or 0))
+        return [StageStays(stage, count, seconds)
+                for stage, (count, seconds) in totals.items() if count]
+
+    def _stays(self, start: datetime, end: datetime, *,
+               departments: Collection[int] | None = None, deals: list | None = None
+               ) -> Select:
+        """The stays that ended in [start, end) summed per stage from the moves: of the deals
+        of `departments` (looked up move by move: a few hours' moves, departments of many
+        deals), of the opportunities matching `deals` (looked up deal by deal: a person's),
+        or of all."""
         stages = OpportunityStageRow
         if self.session.bind.dialect.name == "sqlite":
             seconds = (func.julianday(stages.at) - func.julianday(stages.entered_at)) * 86_400
@@ -553,9 +641,43 @@ class SqlOpportunityRepository(SqlOpportunityTimeline):
                  .where(stages.at >= start, stages.at < end, stages.from_stage.is_not(None),
                         stages.entered_at.is_not(None))
                  .group_by(stages.from_stage))
-        if not scope.everyone:
-            query = query.where(stages.opportunity_id.in_(select(_ROW.id).where(
-                *_in_scope(scope))))
-        rows = await self.session.execute(query)
-        return [StageStays(stage, count, float(total or 0)) for stage, count, total in rows]
+        if departments is not None:
+            query = query.where(one_of(
+                select(_ROW.department_id).where(_ROW.id == stages.opportunity_id)
+                .scalar_subquery(), departments))
+        if deals:
+            query = query.where(stages.opportunity_id.in_(select(_ROW.id).where(*deals)))
+        return query
 
+
+def _stage_sum(stage: str, count: int, cents: int | None,
+               cent_percent: int | None) -> StageSum:
+    return StageSum(stage, int(count), Decimal(int(cents or 0)) * CENT,
+                    weighted_from_cent_percent(int(cent_percent or 0)))
+
+
+def _own_outside(scope: OpportunityScope) -> list:
+    """A person's own deals that the departments in scope do not hold (all, for a rep)."""
+    own = [_ROW.owner_id == scope.member_id]
+    if scope.department_ids:
+        own.append(not_(one_of(_ROW.department_id, scope.department_ids)))
+    return own
+
+
+def _closed(start: datetime, end: datetime, deals: list) -> Select:
+    """The opportunities matching `deals` closed in [start, end), summed per stage."""
+    cents = type_coerce(_ROW.amount, BigInteger)
+    return (select(_ROW.stage, func.count(), func.sum(cents), func.sum(cents * _ROW.probability))
+            .where(_ROW.closed_at >= start, _ROW.closed_at < end, *deals)
+            .group_by(_ROW.stage))
+
+
+def _whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The first and the last UTC midnight of [start, end) (the same when none is whole)."""
+    first = datetime.combine(start.astimezone(UTC).date(), time(), UTC)
+    if first < start:
+        first += timedelta(days=1)
+    last = datetime.combine(end.astimezone(UTC).date(), time(), UTC)
+    if last < first:
+        return start, start
+    return first, last

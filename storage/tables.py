@@ -481,9 +481,10 @@ class OpportunityRow(Base):
         Index("ix_opportunities_department_stage", "department_id", "stage"),
         Index("ix_opportunities_owner_stage", "owner_id", "stage"),
         Index("ix_opportunities_stage_close", "stage", "expected_close"),
-        # /pipeline: sums per owner and stage read from the index alone, in its order.
-        Index("ix_opportunities_pipeline", "owner_id", "stage", "closed_at", "amount",
-              "probability"),
+        # /pipeline: the deals closed in a period, summed from the index alone (the open
+        # ones are kept summed in pipeline_counts).
+        Index("ix_opportunities_closed", "closed_at", "department_id", "owner_id", "stage",
+              "amount", "probability"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -503,6 +504,54 @@ class OpportunityRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lost_reason: Mapped[str | None] = mapped_column(Text)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PipelineCountRow(Base):
+    """The open opportunities summed per department, owner and stage (storage/pipeline_counts.py
+    keeps them with every change of a deal), so /pipeline reads a few sums per person rather
+    than every open deal."""
+
+    __tablename__ = "pipeline_counts"
+    # On SQLite the primary key's b-tree is the table: a range of it holds the sums too.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deals: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)  # cents
+    weighted: Mapped[int] = mapped_column(BigInteger)  # cents x percent
+
+
+class PipelineClosedRow(Base):
+    """Deals won or lost, summed per UTC day they closed, department and stage
+    (storage/pipeline_counts.py keeps them with every change of a deal), so /pipeline reads a
+    few rows a day rather than every deal closed in its period."""
+
+    __tablename__ = "pipeline_closed"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # in UTC
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deals: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)  # cents
+    weighted: Mapped[int] = mapped_column(BigInteger)  # cents x percent
+
+
+class PipelineStayRow(Base):
+    """Stays in a stage that ended (the deal moved on), summed per UTC day they ended, the
+    deal's department and the stage left (storage/pipeline_counts.py keeps them with every
+    move), so /pipeline's days per stage read a few rows a day rather than every move."""
+
+    __tablename__ = "pipeline_stays"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # in UTC
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    stays: Mapped[int] = mapped_column(Integer)
+    milliseconds: Mapped[int] = mapped_column(BigInteger)
 
 
 class OpportunityStageRow(Base):

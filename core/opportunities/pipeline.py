@@ -171,6 +171,8 @@ class Card:
 
 @dataclass(frozen=True)
 class PersonPipeline:
+    """One person's open deals by stage."""
+
     member_id: int
     name: str
     lines: list[StageSum]
@@ -511,7 +513,8 @@ class OpportunityService:
 
     async def stats(self, account_id: int, period: Period | None = None) -> PipelineView:
         """Open deals by stage, and the deals won and lost in `period` (default: this
-        quarter); a manager's view adds one line per person."""
+        quarter); a manager's view adds one line per person with their open deals, the
+        largest weighted amount first."""
         async with self._uows(read_only=True) as uow:
             member = await active_member(uow, account_id)
             scope, tree = await self._scope(uow, member)
@@ -521,13 +524,15 @@ class OpportunityService:
             period = period or Period.parse(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
             start = datetime.combine(period.start, time(), zone).astimezone(UTC)
             end = datetime.combine(period.end, time(), zone).astimezone(UTC)
-            sums = await uow.opportunities.stage_sums(scope, start, end)
             by_stage: dict[str, StageSum] = {}
             by_owner: dict[int, list[StageSum]] = defaultdict(list)
-            for owner_id, line in sums:
+            for owner_id, line in await uow.opportunities.open_sums(scope):
                 before = by_stage.get(line.stage, StageSum(line.stage, 0, ZERO, ZERO))
                 by_stage[line.stage] = before + line
                 by_owner[owner_id].append(line)
+            for line in await uow.opportunities.closed_sums(scope, start, end):
+                before = by_stage.get(line.stage, StageSum(line.stage, 0, ZERO, ZERO))
+                by_stage[line.stage] = before + line
             lines = funnel(list(by_stage.values()), self.pipeline)
             people = []
             if is_manager(member, tree) or scope.everyone:

@@ -60,9 +60,13 @@ class OpportunityRepository(Protocol):
 
     async def add_note(self, note: Note) -> Note: ...
     async def notes(self, opportunity_id: int, limit: int | None = None) -> list[Note]: ...
-    async def stage_sums(self, scope: OpportunityScope, closed_from: datetime,
-                         closed_before: datetime) -> list[tuple[int, StageSum]]:
-        """(owner id, sums) per owner and stage: open ones and those closed in the period."""
+    async def open_sums(self, scope: OpportunityScope) -> list[tuple[int, StageSum]]:
+        """(owner id, sums) per owner and stage of the open ones."""
+        ...
+
+    async def closed_sums(self, scope: OpportunityScope, start: datetime,
+                          end: datetime) -> list[StageSum]:
+        """Sums per stage of those closed (won or lost) in [start, end)."""
         ...
 
     async def stays_ending_between(self, scope: OpportunityScope, start: datetime,
