@@ -252,6 +252,12 @@ class _Lane:
     window: SlidingWindow
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     paused_until: float = 0.0
+    # The bulk message the chat's line is sending, and the replies that went ahead of it.
+    bulk: Bulk | None = None
+    overtaken: int = 0
+    # When the chat's window is clear of the last bulk message; set once it is answered.
+    bulk_clear: float = 0.0
+    bulk_answered: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -396,39 +402,75 @@ class Pacer(BaseRateLimiter[Bulk]):
                        bulk: Bulk | None):
         lane = self._lane(chat)
         if bulk is None and is_private(chat) and self.replies_first:
-            # Not paced per chat, a reply needs no turn in the chat's line: a bulk message
-            # waiting there for the chat's window does not hold it up.
-            await self._wait_until(lane.paused_until)
-            lane.window.take(weight)
-            return await self._leave_overall(lane, weight, callback, args, kwargs, bulk)
+            return await self._reply_in_private(lane, weight, callback, args, kwargs)
         # The chat's lock keeps its messages in order while other chats go on.
         async with lane.lock:
             paced = bulk is not None or not is_private(chat)
-            if paced and bulk is not None and bulk.max_wait is not None:
-                ready = lane.window.free_at(weight)
-                ready = max(ready if ready is not None else 0.0, lane.paused_until)
-                if ready - self.clock() > bulk.max_wait:
-                    raise Postponed(ready - self.clock())
-            await self._wait_until(lane.paused_until)
-            if paced:
-                await lane.window.enter(weight)
-            else:
-                lane.window.take(weight)
-            return await self._leave_overall(lane, weight, callback, args, kwargs, bulk)
+            while True:
+                if paced and bulk is not None and bulk.max_wait is not None:
+                    ready = lane.window.free_at(weight)
+                    ready = max(ready if ready is not None else 0.0, lane.paused_until)
+                    if ready - self.clock() > bulk.max_wait:
+                        raise Postponed(ready - self.clock())
+                await self._wait_until(lane.paused_until)
+                if paced:
+                    await lane.window.enter(weight)
+                else:
+                    lane.window.take(weight)
+                urgent = bulk is None and self.replies_first
+                overtaken, lane.bulk = lane.overtaken, bulk
+                try:
+                    departed = await self.overall.enter(weight, urgent=urgent)
+                except BaseException:
+                    lane.window.abandon(weight)
+                    lane.bulk = None
+                    raise
+                if lane.overtaken == overtaken:
+                    break
+                # A reply went to this chat meanwhile, in this message's place: it waits for
+                # the chat's window again.
+                self.overall.abandon(weight, urgent=urgent)
+                lane.window.abandon(weight)
+            try:
+                return await self._depart(callback, args, kwargs, bulk)
+            finally:
+                self.overall.leave(departed, weight, urgent=urgent)
+                lane.window.leave(departed, weight)
+                if bulk is not None:
+                    lane.bulk = None
+                    lane.bulk_clear = max(departed + lane.window.stretched,
+                                          self.clock() + lane.window.seconds)
+                    lane.bulk_answered.set()
 
-    async def _leave_overall(self, lane: _Lane, weight: int, callback, args, kwargs,
-                             bulk: Bulk | None):
-        """With the chat's places taken: take the overall window's, then send."""
-        urgent = bulk is None and self.replies_first
+    async def _reply_in_private(self, lane: _Lane, weight: int, callback, args, kwargs):
+        """A reply in a private chat: not paced per chat, and no turn in the chat's line.
+
+        It goes ahead of a bulk message still waiting to leave for the chat (which then
+        waits for the chat's window again), but after one already on its way: Telegram
+        would refuse a second message within the chat's second.
+        """
+        while True:
+            await self._wait_until(lane.paused_until)
+            if lane.bulk is not None and lane.bulk.departed:
+                lane.bulk_answered.clear()
+                await lane.bulk_answered.wait()
+                continue
+            if lane.bulk_clear > self.clock():
+                await self._wait_until(lane.bulk_clear)
+                continue
+            break
+        if lane.bulk is not None:
+            lane.overtaken += 1
+        lane.window.take(weight)
         try:
-            departed = await self.overall.enter(weight, urgent=urgent)
+            departed = await self.overall.enter(weight, urgent=True)
         except BaseException:
             lane.window.abandon(weight)
             raise
         try:
-            return await self._depart(callback, args, kwargs, bulk)
+            return await self._depart(callback, args, kwargs, None)
         finally:
-            self.overall.leave(departed, weight, urgent=urgent)
+            self.overall.leave(departed, weight, urgent=True)
             lane.window.leave(departed, weight)
 
     @staticmethod
