@@ -324,7 +324,9 @@ def report(phases: list[Phase], members: int, scale: float, rate: float, command
                          f"rep's own notice (one message a second per private chat)")
         if phase.unanswered:
             lines.append(f"    {phase.unanswered} check-ins unanswered")
-    ok = all(p.too_many_requests == 0 and not p.unanswered for p in phases)
+    # The baseline in call order is measured, not judged (its replies can earn a 429).
+    judged = [p for p in phases if "call order" not in p.name]
+    ok = all(p.too_many_requests == 0 and not p.unanswered for p in judged)
     first = [p for p in phases[1:] if "replies first" in p.name]
     if first:
         added_p95 = (first[0].percentile(95) - base.percentile(95)) * scale
@@ -359,9 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     command = (f".venv/bin/python -m bench.replies --members {args.members} "
                f"--scale {args.scale:g} --rate {args.rate:g} --idle {args.idle:g}"
                + (f" --only {args.only}" if args.only else ""))
-    print(report(phases, args.members, args.scale, args.rate, command))
-    ok = all(p.too_many_requests == 0 and not p.unanswered for p in phases)
-    return 0 if ok else 1
+    text = report(phases, args.members, args.scale, args.rate, command)
+    print(text)
+    return 0 if "PASS" in text else 1
 
 
 if __name__ == "__main__":
