@@ -51,6 +51,11 @@ bench-updates: $(STAMP)
 bench-fanout: $(STAMP)
 	$(BIN)/python -m bench.fanout --members 10000 --scale 10
 
+# Check-in replies during a fan-out to 10,000 members at Telegram's own limits: in call
+# order, then replies first (~15 min).
+bench-replies: $(STAMP)
+	$(BIN)/python -m bench.replies --members 10000 --scale 1
+
 # Check-ins from 500 reps vs a bare echo bot (0 and 50 ms per answer); matching a point
 # against 100,000 customers (~3 min).
 bench-checkin: $(STAMP)

@@ -16,6 +16,7 @@ import heapq
 import logging
 import time
 import warnings
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,6 +39,14 @@ SAFETY = 0.02
 INTERACTIVE_RETRIES = 3
 # Spread-out messages may catch up on this many slots lost to a busy moment, no more.
 CATCH_UP = 3
+# Of the overall window's places, replies leave this many to bulk sends waiting beside them:
+# a stream of replies that would fill the window on its own still lets a fan-out progress
+# at a sixth of the rate, while any lighter stream of replies never waits behind bulk.
+BULK_SHARE = 5
+# While replies are flowing (one left within the last window), bulk sends leave this many of
+# the overall window's places free, so the next reply finds one at once instead of waiting
+# for a place to come free (up to a tenth of a second after a burst).
+REPLY_ROOM = 1
 # Chats remembered before idle ones are forgotten (a fan-out touches thousands).
 _LANES_KEPT = 2048
 
@@ -63,6 +72,15 @@ class Postponed(Exception):
         self.seconds = seconds
 
 
+@dataclass(eq=False)
+class _Waiter:
+    """One caller waiting for places in a window."""
+
+    n: int
+    urgent: bool
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class SlidingWindow:
     """At most `count` messages reach Telegram in any `seconds`-long stretch.
 
@@ -71,14 +89,22 @@ class SlidingWindow:
     reached Telegram somewhere in between, so however long it travelled, the message that
     takes its place next cannot arrive within `seconds` of it: latency jitter can make
     sends look neither closer nor more numerous at the server than the window allows.
+
+    Places are handed out in call order, except that urgent callers (replies to what a
+    person just did) go before every waiting bulk send, as long as they hold fewer than
+    `count - reserved` places: the last `reserved` are bulk's whenever bulk waits, so a
+    stream of replies slows bulk sends down but never stops them. While urgent messages
+    hold places, bulk sends leave `room` places free for the next one.
     """
 
     def __init__(self, count: int, seconds: float, *, safety: float = SAFETY,
-                 spread: bool = False, clock: Clock = time.monotonic,
-                 sleep: Sleep = asyncio.sleep) -> None:
+                 spread: bool = False, reserved: int = 0, room: int = 0,
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self.count = count
         self.seconds = seconds
         self.stretched = seconds * (1 + safety)
+        self.reserved = reserved
+        self.room = room
         # Spread out, messages leave one every seconds/count instead of in bursts of `count`:
         # a burst of 30 requests queues at both ends, which stretches every round trip and
         # with it how long each place stays taken.
@@ -88,7 +114,10 @@ class SlidingWindow:
         self.sleep = sleep
         self._holds: list[float] = []  # when the places of answered messages come free
         self._in_flight = 0
-        self._line = asyncio.Lock()  # places are handed out in call order
+        self._urgent_holds: list[float] = []  # the same, for urgent messages only
+        self._urgent_in_flight = 0
+        self._urgent: deque[_Waiter] = deque()
+        self._bulk: deque[_Waiter] = deque()
         self._answered = asyncio.Event()
 
     def _taken(self, now: float) -> int:
@@ -96,10 +125,31 @@ class SlidingWindow:
             heapq.heappop(self._holds)
         return self._in_flight + len(self._holds)
 
-    def _fits(self, n: int, now: float) -> bool:
+    def _urgent_taken(self, now: float) -> int:
+        while self._urgent_holds and self._urgent_holds[0] <= now:
+            heapq.heappop(self._urgent_holds)
+        return self._urgent_in_flight + len(self._urgent_holds)
+
+    def _fits(self, n: int, now: float, room: int = 0) -> bool:
         taken = self._taken(now)
         # n bigger than the window (an album to a private chat) goes once the window is empty.
-        return taken + n <= self.count or taken == 0
+        return taken + n <= self.count - room or taken == 0
+
+    def _room(self, urgent: bool, now: float) -> int:
+        """Places a caller leaves free: bulk leaves `room` while urgent messages hold some
+        (and not their whole share: then the room would stand empty)."""
+        if urgent:
+            return 0
+        return self.room if 0 < self._urgent_taken(now) < self.count - self.reserved else 0
+
+    def _next_up(self) -> _Waiter | None:
+        """Who gets the next places: the first urgent caller within its share, else bulk."""
+        if self._urgent and (not self._bulk or self._urgent_taken(self.clock())
+                             + self._urgent[0].n <= self.count - self.reserved):
+            return self._urgent[0]
+        if self._bulk:
+            return self._bulk[0]
+        return None
 
     def free_at(self, n: int = 1) -> float | None:
         """When n places will be free, if nothing is in flight (None: it depends on answers)."""
@@ -114,40 +164,78 @@ class SlidingWindow:
     def idle(self) -> bool:
         return self._taken(self.clock()) == 0
 
-    async def enter(self, n: int = 1) -> float:
+    async def enter(self, n: int = 1, *, urgent: bool = False) -> float:
         """Wait for n places; returns the moment they were taken."""
-        async with self._line:
-            while not self._fits(n, self.clock()):
-                self._answered.clear()
-                await self._until(self._holds[0] if self._holds else None)
-            if self._next > self.clock():
-                await self.sleep(self._next - self.clock())
-            now = self.clock()
-            self._next = max(self._next, now - CATCH_UP * self.spacing) + self.spacing * n
-            self._in_flight += n
-            return now
+        me = _Waiter(n, urgent)
+        line = self._urgent if urgent else self._bulk
+        before = self._next_up()
+        line.append(me)
+        if before is not None and before is not self._next_up():
+            before.woken.set()  # it no longer goes next: let it step back
+        try:
+            while True:
+                me.woken.clear()
+                first = self._next_up()
+                if first is not me:
+                    if first is not None:
+                        first.woken.set()  # a share came free while the first slept
+                    await me.woken.wait()
+                    continue
+                now = self.clock()
+                if not self._fits(n, now, self._room(urgent, now)):
+                    self._answered.clear()
+                    await self._until(self._holds[0] if self._holds else None,
+                                      self._answered, me.woken)
+                    continue
+                if self._next > self.clock():
+                    await self._until(self._next, me.woken)
+                    continue
+                break
+        except BaseException:
+            line.remove(me)
+            self._wake_next()
+            raise
+        line.popleft()
+        now = self.clock()
+        self._next = max(self._next, now - CATCH_UP * self.spacing) + self.spacing * n
+        self._in_flight += n
+        if urgent:
+            self._urgent_in_flight += n
+        self._wake_next()
+        return now
+
+    def _wake_next(self) -> None:
+        first = self._next_up()
+        if first is not None:
+            first.woken.set()
 
     def take(self, n: int = 1) -> float:
         """Take n places without waiting (a reply must not be slowed, but it counts)."""
         self._in_flight += n
         return self.clock()
 
-    def leave(self, departed: float, n: int = 1) -> None:
+    def leave(self, departed: float, n: int = 1, *, urgent: bool = False) -> None:
         """Telegram answered the message that left at `departed`."""
         self._in_flight -= n
         free = max(departed + self.stretched, self.clock() + self.seconds)
         for _ in range(n):
             heapq.heappush(self._holds, free)
+        if urgent:
+            self._urgent_in_flight -= n
+            for _ in range(n):
+                heapq.heappush(self._urgent_holds, free)
         self._answered.set()
 
-    def abandon(self, n: int = 1) -> None:
+    def abandon(self, n: int = 1, *, urgent: bool = False) -> None:
         """The places were taken but the message never left."""
         self._in_flight -= n
+        if urgent:
+            self._urgent_in_flight -= n
         self._answered.set()
 
-    async def _until(self, moment: float | None) -> None:
-        """Sleep until `moment` (None: no limit), or until an answer frees a place."""
-        waits = [asyncio.ensure_future(self._answered.wait())]
+    async def _until(self, moment: float | None, *events: asyncio.Event) -> None:
+        """Sleep until `moment` (None: no limit), or until one of `events` is set."""
+        waits = [asyncio.ensure_future(event.wait()) for event in events]
         if moment is not None:
             waits.append(asyncio.ensure_future(self.sleep(max(0.0, moment - self.clock()))))
         try:
@@ -164,6 +252,12 @@ class _Lane:
     window: SlidingWindow
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     paused_until: float = 0.0
+    # The bulk message the chat's line is sending, and the replies that went ahead of it.
+    bulk: Bulk | None = None
+    overtaken: int = 0
+    # When the chat's window is clear of the last bulk message; set once it is answered.
+    bulk_clear: float = 0.0
+    bulk_answered: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -203,18 +297,24 @@ def is_private(chat: int | str) -> bool:
 class Pacer(BaseRateLimiter[Bulk]):
     """Sliding windows: overall, per group always, per private chat for bulk sends only.
 
-    Interactive calls (no rate_limit_args) wait out a 429 and retry a few times; bulk calls
+    Interactive calls (no rate_limit_args) are replies to what someone just did: they take
+    the overall window's places before any waiting bulk send (within all but BULK_SHARE
+    places), and in a private chat they do not queue behind a bulk message waiting for
+    that chat. They wait out a 429 and retry a few times; bulk calls
     (rate_limit_args=Bulk()) get the RetryAfter raised so the dispatcher reschedules the
     notification instead of holding a place. Either way only that chat waits.
     """
 
     def __init__(self, messages_per_second: float = 30, private_per_second: float = 1,
                  group_per_minute: float = 20, *, safety: float = SAFETY,
-                 max_retries: int = INTERACTIVE_RETRIES, clock: Clock = time.monotonic,
-                 sleep: Sleep = asyncio.sleep) -> None:
+                 max_retries: int = INTERACTIVE_RETRIES, replies_first: bool = True,
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self._window = {"safety": safety, "clock": clock, "sleep": sleep}
         self.overall = SlidingWindow(OVERALL_BURST, OVERALL_BURST / messages_per_second,
-                                     spread=True, **self._window)
+                                     spread=True, reserved=BULK_SHARE, room=REPLY_ROOM,
+                                     **self._window)
+        # Off, replies and bulk sends share one line in call order (a benchmark's baseline).
+        self.replies_first = replies_first
         self._private_seconds = PRIVATE_BURST / private_per_second
         self._group_seconds = GROUP_BURST * 60 / group_per_minute
         self.max_retries = max_retries
@@ -291,38 +391,87 @@ class Pacer(BaseRateLimiter[Bulk]):
                     await self.sleep(wait)
 
     async def _overall(self, weight: int, callback, args, kwargs, bulk: Bulk | None):
-        departed = await self.overall.enter(weight)
+        urgent = bulk is None and self.replies_first
+        departed = await self.overall.enter(weight, urgent=urgent)
         try:
             return await self._depart(callback, args, kwargs, bulk)
         finally:
-            self.overall.leave(departed, weight)
+            self.overall.leave(departed, weight, urgent=urgent)
 
     async def _in_chat(self, chat: int | str, weight: int, callback, args, kwargs,
                        bulk: Bulk | None):
         lane = self._lane(chat)
+        if bulk is None and is_private(chat) and self.replies_first:
+            return await self._reply_in_private(lane, weight, callback, args, kwargs)
         # The chat's lock keeps its messages in order while other chats go on.
         async with lane.lock:
             paced = bulk is not None or not is_private(chat)
-            if paced and bulk is not None and bulk.max_wait is not None:
-                ready = lane.window.free_at(weight)
-                ready = max(ready if ready is not None else 0.0, lane.paused_until)
-                if ready - self.clock() > bulk.max_wait:
-                    raise Postponed(ready - self.clock())
-            await self._wait_until(lane.paused_until)
-            if paced:
-                await lane.window.enter(weight)
-            else:
-                lane.window.take(weight)
-            try:
-                departed = await self.overall.enter(weight)
-            except BaseException:
+            while True:
+                if paced and bulk is not None and bulk.max_wait is not None:
+                    ready = lane.window.free_at(weight)
+                    ready = max(ready if ready is not None else 0.0, lane.paused_until)
+                    if ready - self.clock() > bulk.max_wait:
+                        raise Postponed(ready - self.clock())
+                await self._wait_until(lane.paused_until)
+                if paced:
+                    await lane.window.enter(weight)
+                else:
+                    lane.window.take(weight)
+                urgent = bulk is None and self.replies_first
+                overtaken, lane.bulk = lane.overtaken, bulk
+                try:
+                    departed = await self.overall.enter(weight, urgent=urgent)
+                except BaseException:
+                    lane.window.abandon(weight)
+                    lane.bulk = None
+                    raise
+                if lane.overtaken == overtaken:
+                    break
+                # A reply went to this chat meanwhile, in this message's place: it waits for
+                # the chat's window again.
+                self.overall.abandon(weight, urgent=urgent)
                 lane.window.abandon(weight)
-                raise
             try:
                 return await self._depart(callback, args, kwargs, bulk)
             finally:
-                self.overall.leave(departed, weight)
+                self.overall.leave(departed, weight, urgent=urgent)
                 lane.window.leave(departed, weight)
+                if bulk is not None:
+                    lane.bulk = None
+                    lane.bulk_clear = max(departed + lane.window.stretched,
+                                          self.clock() + lane.window.seconds)
+                    lane.bulk_answered.set()
+
+    async def _reply_in_private(self, lane: _Lane, weight: int, callback, args, kwargs):
+        """A reply in a private chat: not paced per chat, and no turn in the chat's line.
+
+        It goes ahead of a bulk message still waiting to leave for the chat (which then
+        waits for the chat's window again), but after one already on its way: Telegram
+        would refuse a second message within the chat's second.
+        """
+        while True:
+            await self._wait_until(lane.paused_until)
+            if lane.bulk is not None and lane.bulk.departed:
+                lane.bulk_answered.clear()
+                await lane.bulk_answered.wait()
+                continue
+            if lane.bulk_clear > self.clock():
+                await self._wait_until(lane.bulk_clear)
+                continue
+            break
+        if lane.bulk is not None:
+            lane.overtaken += 1
+        lane.window.take(weight)
+        try:
+            departed = await self.overall.enter(weight, urgent=True)
+        except BaseException:
+            lane.window.abandon(weight)
+            raise
+        try:
+            return await self._depart(callback, args, kwargs, None)
+        finally:
+            self.overall.leave(departed, weight, urgent=True)
+            lane.window.leave(departed, weight)
 
     @staticmethod
     async def _depart(callback, args, kwargs, bulk: Bulk | None):

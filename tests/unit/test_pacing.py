@@ -7,9 +7,11 @@ import heapq
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from telegram.error import RetryAfter
 
-from bot.pacing import CATCH_UP, SAFETY, Bulk, Pacer, Postponed, SlidingWindow
+from bot.pacing import BULK_SHARE, CATCH_UP, SAFETY, Bulk, Pacer, Postponed, SlidingWindow
 
 # PTB warns about retry_after's future type whenever a RetryAfter is made.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -221,3 +223,131 @@ async def test_a_bulk_send_that_would_wait_too_long_is_postponed_unsent(time, te
     first = telegram.calls[0][0]
     assert postponed.value.seconds == pytest.approx(first + 60 * (1 + SAFETY) - time.now)
     assert not bulk.departed and len(telegram.calls) == 20
+
+
+# --- replies before bulk sends ------------------------------------------------------------
+
+
+def at(time: VirtualTime, moment: float, coroutine):
+    """Start `coroutine` at virtual `moment`."""
+    async def later():
+        await time.sleep(moment - time.now)
+        return await coroutine
+    return later()
+
+
+def fan_out(limiter: Pacer, telegram: FakeTelegram, count: int, first: int = 100_000):
+    return [send(limiter, telegram, first + i, bulk=Bulk()) for i in range(count)]
+
+
+@pytest.mark.parametrize("replies_first", [True, False])
+async def test_a_reply_goes_before_the_bulk_sends_queued_ahead_of_it(time, telegram,
+                                                                     replies_first):
+    limiter = pacer(time, replies_first=replies_first)
+    start = time.now
+    asked = start + 1.5  # the window is full and over 200 bulk sends wait
+    await time.run(*fan_out(limiter, telegram, 300),
+                   at(time, asked, send(limiter, telegram, 2001)))
+    arrived = {chat: t for t, chat in telegram.calls}
+    bulk_after = sum(1 for t, chat in telegram.calls if chat != 2001 and t > arrived[2001])
+    if replies_first:
+        # It waited only for the next place to come free, one spacing of the window.
+        assert arrived[2001] - asked <= 1 / 30 + 1e-9
+        assert bulk_after > 200
+    else:  # the baseline: in call order, behind every bulk send that asked first
+        assert arrived[2001] - asked > 5
+        assert bulk_after == 0
+
+
+async def test_a_reply_goes_ahead_of_a_bulk_message_still_waiting_for_its_chat(time, telegram):
+    limiter = pacer(time)
+    start = time.now
+    asked = start + 1.5
+    # 2001's notice is among 300 queued for the overall window when 2001 checks in, due to
+    # leave a moment after the reply.
+    notices = [*fan_out(limiter, telegram, 50), send(limiter, telegram, 2001, bulk=Bulk()),
+               *fan_out(limiter, telegram, 249, first=200_000)]
+    await time.run(*notices, at(time, asked, send(limiter, telegram, 2001)))
+    reply, notice = [t for t, chat in telegram.calls if chat == 2001]
+    assert reply - asked <= 1 / 30 + 1e-9
+    assert notice >= reply + 1 + SAFETY  # the chat's second is kept
+    assert len(telegram.calls) == 301
+
+
+async def test_a_reply_waits_out_the_chats_second_after_a_bulk_message_left(time, telegram):
+    limiter = pacer(time)
+    start = time.now
+    await time.run(send(limiter, telegram, 2001, bulk=Bulk()),
+                   at(time, start + 0.5, send(limiter, telegram, 2001, endpoint="editMessageText")))
+    assert [t - start for t, _ in telegram.calls] == pytest.approx([0, 1 + SAFETY])
+
+
+async def test_bulk_sends_share_the_window_with_a_steady_stream_of_replies(time, telegram):
+    limiter = pacer(time)
+    start = time.now
+    replies = [at(time, start + i / 10, send(limiter, telegram, 2000 + i)) for i in range(100)]
+    await time.run(*fan_out(limiter, telegram, 400), *replies)
+    bulk = [t for t, chat in telegram.calls if chat >= 100_000]
+    reply = {chat: t for t, chat in telegram.calls if chat < 100_000}
+    # 10 replies a second each go at once (within a spacing), and bulk takes the other 20.
+    assert max(t - (start + (chat - 2000) / 10) for chat, t in reply.items()) <= 1 / 30 + 1e-9
+    during = sum(1 for t in bulk if t < start + 10)
+    assert 19 * 10 <= during <= 20 * 10 + CATCH_UP + 1
+    assert most_in_any_stretch([t for t, _ in telegram.calls], 1.0) == 30
+
+
+async def test_bulk_still_progresses_when_replies_alone_would_fill_the_window(time, telegram):
+    limiter = pacer(time)
+    start = time.now
+    # 50 replies a second for 10 s: more than Telegram takes from the bot altogether.
+    replies = [at(time, start + i / 50, send(limiter, telegram, 2000 + i)) for i in range(500)]
+    await time.run(*fan_out(limiter, telegram, 100), *replies)
+    bulk = [t for t, chat in telegram.calls if chat >= 100_000]
+    moments = [t for t, _ in telegram.calls]
+    assert most_in_any_stretch(moments, 1.0) == 30
+    # Bulk keeps its share of the window: BULK_SHARE of every 30 places.
+    assert sum(1 for t in bulk if t < start + 10) >= BULK_SHARE * 9
+    assert len(telegram.calls) == 600
+
+
+mixes = st.lists(
+    st.tuples(st.floats(0, 3, allow_nan=False),          # when it is asked for
+              st.booleans(),                              # bulk, or a reply
+              st.integers(0, 40),                         # the chat (a few repeat)
+              st.floats(0, 0.4, allow_nan=False),         # how long Telegram takes to answer
+              st.sampled_from([1, 1, 1, 3])),             # messages (an album of 3)
+    min_size=1, max_size=150)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixes)
+def test_no_mix_of_replies_and_bulk_ever_exceeds_the_window(mix):
+    time = VirtualTime()
+    limiter = pacer(time)
+    start = time.now
+    arrivals: list[tuple[float, int, bool]] = []
+    requests: list[tuple[float, int, bool]] = []
+
+    def call(chat: int, latency: float, weight: int, is_bulk: bool):
+        async def callback() -> dict:
+            arrivals.extend([(time.now, chat, is_bulk)] * weight)
+            requests.append((time.now, chat, is_bulk))
+            await time.sleep(latency)
+            return {"ok": True}
+        return callback
+
+    def request(moment, is_bulk, chat, latency, weight):
+        endpoint, data = "sendMessage", {"chat_id": 3000 + chat}
+        if weight > 1:
+            endpoint, data["media"] = "sendMediaGroup", [{}] * weight
+        return at(time, start + moment, limiter.process_request(
+            call(3000 + chat, latency, weight, is_bulk), (), {}, endpoint, data,
+            Bulk() if is_bulk else None))
+
+    asyncio.run(time.run(*(request(*item) for item in mix)))
+    assert len(arrivals) == sum(item[4] for item in mix)  # everything went, nothing twice
+    assert most_in_any_stretch([t for t, _, _ in arrivals], 1.0) <= 30
+    for chat in {c for _, c, b in requests if b}:  # a chat's second around a bulk send is kept
+        sent = sorted((t, b) for t, c, b in requests if c == chat)
+        assert all(later - earlier >= 1 for (earlier, bulk), (later, next_bulk)
+                   in itertools.pairwise(sent) if bulk or next_bulk)
