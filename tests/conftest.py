@@ -13,11 +13,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.tables import Base
+
+# Property tests judge results, never speed: a busy machine must not fail them, and a failure
+# found once is not replayed from a database outside the repository.
+settings.register_profile("crmbot", deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("crmbot")
 
 PG_URL = os.environ.get("CRMBOT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]

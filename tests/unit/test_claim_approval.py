@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain.errors import DomainError, NotAllowed, NotFound
@@ -24,8 +24,6 @@ from core.domain.expenses.budgets import Budget, BudgetImpact, OverrunPolicy, Un
 from core.domain.expenses.claims import Claim, ClaimAction, ClaimStatus, StepKind, StepState
 from core.domain.org.model import Department, Member, OrgTree, Role
 from core.domain.period import Period
-
-quick = settings(database=None, deadline=None)
 
 TREE = OrgTree.of([Department(1, "sales", "Sales", None, 10),
                    Department(2, "east", "East", 1, 20),
@@ -379,7 +377,6 @@ def deciders(approval: ClaimApproval) -> Member:
         m for m in PEOPLE if m.id == step.approver_id)
 
 
-@quick
 @given(amount=amounts, finance_step=st.booleans())
 def test_approving_every_step_in_order_always_ends_approved(amount, finance_step):
     approval = submitted(str(amount), finance_step=finance_step)
@@ -399,7 +396,6 @@ presses = st.lists(st.tuples(st.sampled_from(PEOPLE),
                              st.booleans()), max_size=12)
 
 
-@quick
 @given(amount=amounts, finance_step=st.booleans(), script=presses)
 def test_no_sequence_of_presses_decides_a_step_twice(amount, finance_step, script):
     """Whoever presses what, on a fresh card or on one they kept: each step is decided at

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bootstrap.config import Config, load_config, parse_config
@@ -17,7 +17,6 @@ from core.config import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
-quick = settings(database=None, deadline=None)
 
 
 def refusal(data: dict, env: dict[str, str] | None = None) -> str:
@@ -105,7 +104,6 @@ def test_webhook_mode_needs_the_public_url():
     assert config.telegram.webhook.url == "https://crm.example.org/hook"
 
 
-@quick
 @given(st.text(min_size=1, max_size=20).filter(
     lambda k: k not in Config.model_fields["telegram"].annotation.model_fields))
 def test_any_unknown_key_gives_one_line_naming_it(key):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain.geo import EARTH_RADIUS_M, CoordinateError, check_point, haversine_m
 
-quick = settings(database=None, deadline=None)
 SHANGHAI = (31.2304, 121.4737)
 BEIJING = (39.9042, 116.4074)
 latitudes = st.floats(-90, 90)
@@ -31,7 +30,6 @@ def test_antipodes_are_half_way_round():
     assert haversine_m(90, 0, -90, 0) == pytest.approx(math.pi * EARTH_RADIUS_M)
 
 
-@quick
 @given(latitudes, longitudes, latitudes, longitudes)
 def test_distance_is_symmetric_and_bounded(lat1, lon1, lat2, lon2):
     there = haversine_m(lat1, lon1, lat2, lon2)
@@ -39,7 +37,6 @@ def test_distance_is_symmetric_and_bounded(lat1, lon1, lat2, lon2):
     assert 0 <= there <= math.pi * EARTH_RADIUS_M + 1e-6
 
 
-@quick
 @given(latitudes, longitudes)
 def test_a_point_is_zero_metres_from_itself(lat, lon):
     assert haversine_m(lat, lon, lat, lon) == 0

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.org_file import parse_org_file
@@ -20,7 +20,6 @@ from core.domain.org.model import Role
 from core.domain.org.org_file import OrgFileError
 
 EXAMPLE_ORG = Path(__file__).resolve().parents[2] / "examples" / "org.toml"
-quick = settings(database=None, deadline=None)
 
 with EXAMPLE_ORG.open("rb") as _handle:
     EXAMPLE = tomllib.load(_handle)
@@ -370,14 +369,12 @@ def test_a_huge_whole_number_latitude_is_refused_not_crashed():
     assert refusal(minimal(customers=[customer(lat=10**400)])).startswith("customers[site].lat")
 
 
-@quick
 @given(st.floats(allow_nan=False).filter(lambda v: not -90 <= v <= 90))
 def test_any_latitude_beyond_the_poles_is_refused(lat):
     assert refusal(minimal(customers=[customer(lat=lat)])) == (
         "customers[site].lat: latitude must be between -90 and 90")
 
 
-@quick
 @given(st.floats(-90, 90), st.floats(-180, 180))
 def test_any_point_on_the_earth_is_accepted(lat, lon):
     site = parse_org_file(minimal(customers=[customer(lat=lat, lon=lon)])).customers[0]
@@ -425,7 +422,6 @@ def test_an_absurdly_large_budget_is_refused_not_crashed():
     assert refusal(minimal(budgets=[budget(amount="1e40")])).startswith("budgets[1].amount: ")
 
 
-@quick
 @given(st.decimals(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, places=2))
 def test_any_positive_amount_with_two_decimals_round_trips(amount):
     for written in (str(amount), f"{amount:f}"):
@@ -434,7 +430,6 @@ def test_any_positive_amount_with_two_decimals_round_trips(amount):
         assert parsed.amount.as_tuple().exponent == -2
 
 
-@quick
 @given(st.integers(1, 10**12))
 def test_a_toml_float_amount_keeps_the_written_cents(cents):
     written = cents / 100  # what tomllib gives for `amount = 12.5`

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain.org.model import CycleError, Department, Member, OrgTree, Role
@@ -19,8 +19,6 @@ from core.domain.org.permissions import (
     is_manager,
     visible_departments,
 )
-
-quick = settings(database=None, deadline=None)
 
 # Harbor Trading: sales (dana) > east (erin), west (walt); finance has no head.
 SALES, EAST, WEST, FINANCE = 1, 2, 3, 4
@@ -235,7 +233,6 @@ def trees(draw) -> OrgTree:
         for i in range(size))
 
 
-@quick
 @given(trees())
 def test_every_subtree_contains_its_root_and_nests_in_its_parents(tree):
     for dept_id, dept in tree.departments.items():
@@ -244,7 +241,6 @@ def test_every_subtree_contains_its_root_and_nests_in_its_parents(tree):
             assert tree.subtree_ids(dept_id) < tree.subtree_ids(dept.parent_id)
 
 
-@quick
 @given(trees())
 def test_ancestors_never_include_the_department_and_mirror_subtrees(tree):
     for dept_id in tree.departments:
@@ -256,7 +252,6 @@ def test_ancestors_never_include_the_department_and_mirror_subtrees(tree):
             assert below == (other == dept_id or other in ancestors)
 
 
-@quick
 @given(trees())
 def test_the_manager_chain_is_the_heads_above_without_repeats(tree):
     for dept_id, dept in tree.departments.items():
@@ -266,7 +261,6 @@ def test_the_manager_chain_is_the_heads_above_without_repeats(tree):
         assert chain == list(dict.fromkeys(heads))
 
 
-@quick
 @given(trees(), st.integers(1, 4))
 def test_a_head_manages_exactly_the_subtrees_they_head(tree, member_id):
     some_dept = next(iter(tree.departments))
@@ -278,7 +272,6 @@ def test_a_head_manages_exactly_the_subtrees_they_head(tree, member_id):
         assert can_see_member(member, person(99, dept_id), tree) == (dept_id in expected)
 
 
-@quick
 @given(st.lists(st.one_of(st.none(), st.integers(0, 7)), min_size=1, max_size=8))
 def test_a_tree_is_refused_exactly_when_some_department_is_its_own_ancestor(parents):
     size = len(parents)

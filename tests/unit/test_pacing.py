@@ -7,7 +7,7 @@ import heapq
 import itertools
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram.error import RetryAfter
 
@@ -319,7 +319,7 @@ mixes = st.lists(
     min_size=1, max_size=150)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(mixes)
 def test_no_mix_of_replies_and_bulk_ever_exceeds_the_window(mix):
     time = VirtualTime()

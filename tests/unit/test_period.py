@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain.period import Period, PeriodError
-
-quick = settings(database=None, deadline=None)
 
 
 def test_a_month_runs_to_the_first_of_the_next():
@@ -59,7 +57,6 @@ def test_what_is_not_a_period_is_refused(text):
         Period.parse(text)
 
 
-@quick
 @given(st.integers(1, 9998), st.integers(1, 12))
 def test_any_month_holds_exactly_its_days(year, month):
     period = Period.parse(f"{year:04d}-{month:02d}")
@@ -70,7 +67,6 @@ def test_any_month_holds_exactly_its_days(year, month):
     assert Period.parse(period.label) == period
 
 
-@quick
 @given(st.integers(1, 9998), st.integers(1, 4))
 def test_any_quarter_is_its_three_months(year, quarter):
     period = Period.parse(f"{year:04d}-Q{quarter}")
@@ -80,7 +76,6 @@ def test_any_quarter_is_its_three_months(year, quarter):
     assert Period.parse(period.label) == period
 
 
-@quick
 @given(st.integers(1, 9998))
 def test_any_year_is_its_four_quarters(year):
     period = Period.parse(f"{year:04d}")

@@ -52,7 +52,7 @@ def sites_and_point(draw):
     return customers, draw(st.one_of(on_site, where))
 
 
-@settings(max_examples=300, database=None, deadline=None)
+@settings(max_examples=300)
 @given(sites_and_point())
 def test_geofences_holding_a_point_are_exactly_those_within_their_radius(case):
     customers, (lat, lon) = case
@@ -61,7 +61,7 @@ def test_geofences_holding_a_point_are_exactly_those_within_their_radius(case):
     assert [m.distance_m for m in found] == sorted(m.distance_m for m in found)
 
 
-@settings(max_examples=300, database=None, deadline=None)
+@settings(max_examples=300)
 @given(sites_and_point(), st.integers(1, 5), st.sampled_from([0.0, 5_000.0, 50_000.0, 2e7]))
 def test_nearest_sites_are_exactly_the_nearest_by_distance(case, count, within_m):
     customers, (lat, lon) = case
