@@ -3,7 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-any-hour run lint i18n clean bench bench-fanout bench-updates bench-checkin bench-api bench-expenses bench-opportunities bench-company
+.PHONY: demo test test-any-hour run lint i18n clean bench bench-fanout bench-updates bench-checkin bench-api bench-expenses bench-opportunities \
+	bench-replies bench-import bench-company bench-company-stats bench-matching bench-pipeline
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,14 +78,28 @@ bench-opportunities: $(STAMP)
 
 # `crmbot org import` of 10,000 members and 100,000 customers: fresh, unchanged, 1% changed,
 # with reps checking in meanwhile, on SQLite and PostgreSQL (a database of its own) (~3 min).
-.PHONY: bench-import
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.org_import
 
-# A company of 5,000 members in a 4-level tree, 1,000,000 claims over two years: /stats for
-# finance, a region manager and a team manager; the totals' upkeep per claim (~15 min).
-bench-company: $(STAMP)
+# A company's shape, every figure of its own: /stats and the totals' upkeep, check-in matching
+# against clustered customers, the org import, replies during a fan-out, /pipeline at 300,000
+# open deals (about an hour and a half in all).
+bench-company: bench-company-stats bench-matching bench-import bench-replies bench-pipeline
+
+# 5,000 members in a 4-level tree, 1,000,000 claims over two years: /stats for finance, a
+# region manager and a team manager; the totals' upkeep per claim (~15 min).
+bench-company-stats: $(STAMP)
 	$(BIN)/python -m bench.company
+
+# Matching check-ins (on a site, between sites, outside every site) against 100,000 customers
+# around 20 cities, and how long the event loop is held (~5 min).
+bench-matching: $(STAMP)
+	$(BIN)/python -m bench.checkin --skip-throughput
+
+# /pipeline at 300,000 open deals for the organisation and a department's head, against the
+# reads before the kept sums; the sums' upkeep per stage move (~15 min).
+bench-pipeline: $(STAMP)
+	$(BIN)/python -m bench.opportunities --pipeline --opportunities 375000 --runs 7 --moves 300
 
 # Refresh the message catalogs after changing user-facing text.
 i18n: $(STAMP)

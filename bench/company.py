@@ -51,7 +51,7 @@ from bench.expenses import (
     insert_sqlite,
     sum_claims,
 )
-from bench.scratch import run_outside_transaction, scratch_schema
+from bench.scratch import DEFAULT_POSTGRES, run_outside_transaction, scratch_schema
 from bot.handlers.stats import TOP, TOP_BUDGETS
 from core.config import ExpensesConfig
 from core.domain.expenses.claims import ClaimStatus
@@ -63,7 +63,6 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.tables import ClaimRow, ExpenseTotalRow
 
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_company"
 SETTINGS = OrgSettings("Bench Trading", "Asia/Shanghai", "CNY", "en")
 TELEGRAM = 700_000  # member m has Telegram id TELEGRAM + m

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.scratch import run_outside_transaction, scratch_schema
+from bench.scratch import DEFAULT_POSTGRES, run_outside_transaction, scratch_schema
 from core.config import ExpensesConfig
 from core.domain.expenses.stats import StatusFilter
 from core.domain.org.model import OrgSettings
@@ -46,7 +46,6 @@ from storage.expense_totals import rebuild
 from storage.migrate import upgrade
 from storage.tables import ClaimRow
 
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_expenses"
 SETTINGS = OrgSettings("Bench Trading", "Asia/Shanghai", "CNY", "en")
 FINANCE_TELEGRAM_ID = 900_000

@@ -37,7 +37,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, func, or_, select, text, type_coerce
 
 from bench.expenses import _sqlite_value
-from bench.scratch import run_outside_transaction, scratch_schema
+from bench.scratch import DEFAULT_POSTGRES, run_outside_transaction, scratch_schema
 from core.config import PipelineConfig
 from core.domain.opportunities.pipeline import (
     OpportunityScope,
@@ -55,7 +55,6 @@ from storage.opportunities import SqlOpportunityRepository
 from storage.tables import OpportunityRow, OpportunityStageRow, PipelineCountRow
 from storage.value_lists import one_of
 
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_opportunities"
 SETTINGS = OrgSettings("Bench Trading", "Asia/Shanghai", "CNY", "en")
 TELEGRAM = 800_000  # member m has Telegram id TELEGRAM + m; member 1 is finance

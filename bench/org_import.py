@@ -44,7 +44,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+from bench.scratch import DEFAULT_POSTGRES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_ACCOUNT = 10_000_000
 # Around each city: 8 km is about 0.072 degrees of latitude.

@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from storage.database import Database
 from storage.tables import Base
 
+# The test server's database; a benchmark works in a schema or database of its own on it.
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
 
 @asynccontextmanager
 async def scratch_schema(url: str, schema: str, *, fresh: bool = True,
