@@ -407,6 +407,15 @@ class BudgetPage(Callback):
     page: int
 
 
+# /goals
+
+@button("goal:p", OrNone(PERIOD), PAGE)
+@dataclass(frozen=True)
+class GoalsPage(Callback):
+    period: Period | None  # None: the periods running today
+    page: int
+
+
 # /stats and /export
 
 @button("sta", PERIOD, STATUS)

@@ -1,5 +1,6 @@
 """A company's shapes: a department of six hundred reps, six hundred departments with a
-budget each, a rep with two hundred open deals, a manager with three hundred notifications.
+budget and a goal each, a rep with two hundred open deals, a manager with three hundred
+notifications.
 Every list pages (◀ 3/12 ▶) or counts what it leaves out, every message stays within
 Telegram's 4,096 characters and 100 buttons, the pages together show everyone once, and a
 forged page is answered with the last one.
@@ -56,6 +57,8 @@ def crowded_org() -> dict:
     org["budgets"] += [{"unit": f"department:office{n:03d}", "period": "2026-11",
                         "amount": "999999999.99", "policy": "escalate"}
                        for n in range(1, DEPARTMENTS + 1)]
+    org["goals"] += [{"unit": f"department:office{n:03d}", "metric": "new",
+                      "period": "2026-11", "target": 50} for n in range(1, DEPARTMENTS + 1)]
     return org
 
 
@@ -223,6 +226,20 @@ async def test_a_budget_page_is_shown_only_to_whom_may_see_it(stage, cast):
     shown = last(stage, cast.carol)
     assert "Regional office" not in shown.text
     assert page_of(shown) is None
+
+
+async def test_an_admin_pages_through_six_hundred_departments_goals(stage, cast):
+    """Measuring a goal is a query or two: one page and the last, not all fifty."""
+    await stage.act(cast.dana.send("/goals"))
+    first = last(stage, cast.dana)
+    within_limits(first)
+    number, count = page_of(first)
+    assert number == 1 and count * 12 >= DEPARTMENTS + 3 > (count - 1) * 12
+    await stage.act(cast.dana.press(first, callback_data="goal:p:-:9999", forge=True))
+    shown = last(stage, cast.dana)
+    within_limits(shown)
+    assert shown.buttons[-1] == ["◀", f"{count}/{count}"]
+    assert shown.text.startswith("👥 Team goals")
 
 
 async def test_a_rep_pages_through_two_hundred_open_deals(stage, cast):

@@ -179,7 +179,7 @@ async def test_a_years_budgets_come_a_page_at_a_time(stage, cast, org_database):
                for block in text.split("\n\n")[1:])
 
 
-async def test_a_managers_many_goals_come_in_several_messages(stage, cast, org_database):
+async def test_a_managers_many_goals_come_a_page_at_a_time(stage, cast, org_database):
     goals = stage.application.bot_data["services"].goals
     units = ("department:sales", "department:east", "department:west", "member:carol",
              "member:li", "member:sam", "member:mei")
@@ -188,10 +188,19 @@ async def test_a_managers_many_goals_come_in_several_messages(stage, cast, org_d
             for period in ("2026-11", "2026-Q4"):
                 await goals.set(1001, unit, metric, period, "50")
     said = fits(await stage.act(cast.dana.send("/goals")))
-    assert len(said) > 1
+    assert len(said) == 1
     assert said[0].startswith("🎯 My goals")
+    pages = [last(stage, cast.dana)]
+    while "▶" in pages[-1].buttons[-1]:
+        said += fits(await stage.act(cast.dana.press(pages[-1], "▶")))
+        pages.append(last(stage, cast.dana))
+    assert [page.buttons[-1][-1] for page in pages] == ["▶", "▶", "▶", "▶", "5/5"]
+    assert all(text.startswith("👥 Team goals") for text in said[1:])
     bars = [line for text in said for line in text.splitlines() if "%  " in line]
     assert len(bars) == len(units) * 4 * 2
+    # A forged page far out: the last page.
+    await stage.act(cast.dana.press(pages[0], callback_data="goal:p:-:9999", forge=True))
+    assert last(stage, cast.dana).buttons[-1] == ["◀", "5/5"]
 
 
 async def test_a_claim_with_every_text_at_its_limit_reads_whole(stage, cast, org_database,

@@ -33,6 +33,7 @@ from bot.callbacks import (
     EditDraftField,
     ExportChoice,
     ExportFile,
+    GoalsPage,
     Invalid,
     MarkItem,
     MonthCodec,
@@ -274,6 +275,7 @@ WIRE = [
     (ChooseLanguage("zh_Hans"), "lang:zh_Hans"),
     (BudgetPage(None, 0), "bud:p:-:0"),
     (BudgetPage(Period.parse("2026-Q4"), 3), "bud:p:2026-Q4:3"),
+    (GoalsPage(None, 2), "goal:p:-:2"),
 ]
 
 
