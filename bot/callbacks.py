@@ -398,6 +398,24 @@ class RateLog(Callback):
     rating: int
 
 
+# /budget
+
+@button("bud:p", OrNone(PERIOD), PAGE)
+@dataclass(frozen=True)
+class BudgetPage(Callback):
+    period: Period | None  # None: the budgets running today
+    page: int
+
+
+# /goals
+
+@button("goal:p", OrNone(PERIOD), PAGE)
+@dataclass(frozen=True)
+class GoalsPage(Callback):
+    period: Period | None  # None: the periods running today
+    page: int
+
+
 # /stats and /export
 
 @button("sta", PERIOD, STATUS)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import unescape
 
 TEXT_LIMIT = 4096
@@ -171,6 +171,29 @@ def fit_lines(lines: Sequence[str], limit: int = TEXT_LIMIT, *, html: bool = Tru
         kept.append(line)
         used += size
     return "\n".join([*kept, ELLIPSIS, *tail])
+
+
+LONGEST_ITEM = 256  # an item of a list cut to a few: no single one takes the message
+
+
+def fit_some(items: Sequence[str], more: Callable[[int], str], limit: int = TEXT_LIMIT, *,
+             html: bool = True, head: Sequence[str] = (), footer: Sequence[str] = ()) -> str:
+    """The head, as many of the items as fit whole (in order), `more(n)` for the n left out,
+    then the footer: a list too long for one message, shortened by counting what is left."""
+    head, footer = _single_lines(head, html), _single_lines(footer, html)
+    items = [shorten(item, LONGEST_ITEM, html=html) for item in _single_lines(items, html)]
+    text = "\n".join([*head, *items, *footer])
+    if visible_length(text, html=html) <= limit:
+        return text
+    used = sum(visible_length(line, html=html) + 1 for line in [*head, *footer])
+    used += visible_length(more(len(items)), html=html) + 1  # the longest count says no less
+    kept: list[str] = []
+    for item in items:
+        used += visible_length(item, html=html) + 1
+        if used > limit:
+            break
+        kept.append(item)
+    return "\n".join([*head, *kept, more(len(items) - len(kept)), *footer])
 
 
 def fit_text(text: str, limit: int = TEXT_LIMIT, *, html: bool = True) -> str:

@@ -85,6 +85,25 @@ def language_picker(current: str) -> InlineKeyboardMarkup:
     ]])
 
 
+def pager(number: int, count: int,
+          turn_to: Callable[[int], Callback]) -> list[InlineKeyboardButton]:
+    """The row under a long list on page `number` (from 0) of `count`: ◀ 3/12 ▶, each arrow
+    only where there is a page that way; the middle button shows the page again (the list
+    may have changed). Empty when the list has one page.
+
+    `turn_to(n)` is the button data of page n: the list's own kind, so its handler re-checks
+    who may see the list on every press.
+    """
+    if count <= 1:
+        return []
+    row = [InlineKeyboardButton(f"{number + 1}/{count}", callback_data=turn_to(number).encode())]
+    if number > 0:
+        row.insert(0, InlineKeyboardButton("◀", callback_data=turn_to(number - 1).encode()))
+    if number + 1 < count:
+        row.append(InlineKeyboardButton("▶", callback_data=turn_to(number + 1).encode()))
+    return row
+
+
 def private_chat_link(bot_username: str, t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(t("Open a private chat"), url=f"https://t.me/{bot_username}")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import OpenLog, PlanReminder
-from bot.fitting import fit_lines, fit_text
+from bot.fitting import fit_some, fit_text
 from bot.i18n import N_, Translator
 from core.domain.inbox.notifications import Notification, NotificationKind
 
@@ -233,22 +233,32 @@ def _digest_cell(row: dict, column: str) -> str:
 
 @renders(NotificationKind.DIGEST)
 def _digest(notification: Notification, t: Translator, audience: Audience) -> Rendered:
-    """One line per rep, the marks first so they line up; what is not tracked has no column."""
+    """One line per rep, the marks first so they line up; what is not tracked has no column.
+
+    A department too big for one message shows the reps with something missing first, as
+    many as fit, and counts the rest: the totals always cover everyone.
+    """
     payload = notification.payload
     columns, rows = payload["columns"], payload["rows"]
-    lines = [t("📊 <b>Team digest: {department}</b>", department=escape(payload["department"])),
-             t("{day} — {columns}", day=day_label(t, date.fromisoformat(payload["day"])),
-               columns=" / ".join(t(DIGEST_COLUMNS[c]) for c in columns))]
+    head = [t("📊 <b>Team digest: {department}</b>", department=escape(payload["department"])),
+            t("{day} — {columns}", day=day_label(t, date.fromisoformat(payload["day"])),
+              columns=" / ".join(t(DIGEST_COLUMNS[c]) for c in columns))]
     if not rows:
-        lines.append(t("No reps in this department yet."))
-    for row in rows:
-        marks = " ".join(_digest_cell(row, c) for c in columns)
-        lines.append(f"{marks}  {escape(row['name'])}")
+        head.append(t("No reps in this department yet."))
+    missing_first = sorted(rows, key=lambda row: all(row.get(c) for c in columns))
+    people = [" ".join(_digest_cell(row, c) for c in columns) + "  " + escape(row["name"])
+              for row in missing_first]
     as_of = datetime.fromisoformat(payload["as_of"]).astimezone(ZoneInfo(audience.timezone))
     totals = [t("Planned {done}/{total}", done=sum(r["plan"] for r in rows), total=len(rows)),
               t("Logged {done}/{total}", done=sum(r["log"] for r in rows), total=len(rows))]
     stamp = t("as of {time}", time=as_of.strftime("%H:%M"))
-    return fit_lines(lines, footer=["", " · ".join([*(totals if rows else []), stamp])]), None
+
+    def more(n: int) -> str:
+        return t.plural("… and {n} more: a manager sees everyone with /team.",
+                        "… and {n} more: a manager sees everyone with /team.", n)
+
+    return fit_some(people, more, head=head,
+                    footer=["", " · ".join([*(totals if rows else []), stamp])]), None
 
 
 @summarizes(NotificationKind.DIGEST)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
+from bot.callbacks import BudgetPage
 from bot.commands import show_or_set
 from bot.context import CrmContext
-from bot.fitting import split_lines
+from bot.fitting import fit_text
+from bot.handlers.gate import private_press
+from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
+from bot.keyboards import ButtonHandler, pager
 from bot.texts import refusal
 from bot.timefmt import local_datetime
 from core.domain.errors import DomainError
@@ -74,18 +78,21 @@ def change_text(change: BudgetChange, currency: str, timezone: str, t: Translato
                     field=what, old=old, new=new)
 
 
-def overview_messages(overview: BudgetOverview, t: Translator, timezone: str) -> list[str]:
-    """The budgets, one block each, and their last changes, in as many messages as they need."""
+def overview_screen(overview: BudgetOverview, t: Translator,
+                    timezone: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of the budgets, one block each, and on the first page their last changes."""
     head = (t("💰 <b>Budgets</b> · {period}", period=overview.period.label) if overview.period
             else t("💰 <b>Budgets running now</b>"))
     if not overview.lines:
-        return [head + "\n\n" + t("No budgets for your units in this period.")]
+        return head + "\n\n" + t("No budgets for your units in this period."), None
     blocks = [head + "\n" + t("used = approved + waiting for approval"),
               *(line_text(line, overview.currency, t) for line in overview.lines)]
     if overview.changes:
         blocks.append(t("<b>Last changes</b>") + "\n" + "\n".join(
             "• " + change_text(c, overview.currency, timezone, t) for c in overview.changes))
-    return split_lines(blocks, separator="\n\n")
+    pages, period = overview.pages, overview.period
+    turn = pager(pages.number, pages.count, lambda number: BudgetPage(period, number))
+    return fit_text("\n\n".join(blocks)), InlineKeyboardMarkup([turn]) if turn else None
 
 
 async def show_budget(update: Update, context: CrmContext) -> None:
@@ -104,8 +111,19 @@ async def show_budget(update: Update, context: CrmContext) -> None:
     except DomainError as error:
         await message.reply_html(escape(refusal(t, error)))
         return
-    for text in overview_messages(overview, t, context.visitor.settings.timezone):
-        await message.reply_html(text)
+    text, keyboard = overview_screen(overview, t, context.visitor.settings.timezone)
+    await message.reply_html(text, reply_markup=keyboard)
+
+
+@private_press("budget")
+async def show_page(update: Update, context: CrmContext) -> None:
+    """Another page of the budgets; who may see which is decided again on every press."""
+    press = BudgetPage.of(update)
+    overview = await context.services.budgets.overview(
+        update.effective_user.id, press.period.label if press.period else None, press.page)
+    await update.callback_query.answer()
+    await edit_or_send(update, context,
+                       *overview_screen(overview, context.t, context.visitor.settings.timezone))
 
 
 async def _set(update: Update, context: CrmContext, args: tuple[str, ...]) -> None:
@@ -118,4 +136,4 @@ async def _set(update: Update, context: CrmContext, args: tuple[str, ...]) -> No
 
 
 def handlers() -> list:
-    return [CommandHandler("budget", show_budget)]
+    return [CommandHandler("budget", show_budget), ButtonHandler(BudgetPage, show_page)]

@@ -26,7 +26,7 @@ from bot.handlers.approvals import duplicate_warning
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import ButtonHandler
+from bot.keyboards import ButtonHandler, pager
 from bot.texts import STATUS_NAMES, refusal
 from bot.timefmt import local_datetime
 from core.config import ExpensesConfig
@@ -113,14 +113,8 @@ def list_screen(t: Translator, config: ExpensesConfig,
                 row.append(InlineKeyboardButton(t("↩️ Withdraw"),
                                                 callback_data=WithdrawClaim(claim.id).encode()))
             rows.append(row)
-    pager = []
-    if page.page > 0:
-        pager.append(InlineKeyboardButton("◀", callback_data=ClaimsPage(page.page - 1).encode()))
-    if page.page + 1 < page.pages:
-        pager.append(InlineKeyboardButton("▶", callback_data=ClaimsPage(page.page + 1).encode()))
-    if pager:
-        lines.append(t("Page {page} of {pages}", page=page.page + 1, pages=page.pages))
-        rows.append(pager)
+    if turn := pager(page.page, page.pages, ClaimsPage):
+        rows.append(turn)
     return fit_lines(lines), InlineKeyboardMarkup(rows)
 
 

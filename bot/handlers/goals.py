@@ -11,11 +11,14 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
-from bot.callbacks import OpenOpportunity
+from bot.callbacks import GoalsPage, OpenOpportunity
 from bot.commands import show_or_set
 from bot.context import CrmContext
-from bot.fitting import split_lines
+from bot.fitting import fit_text
+from bot.handlers.gate import private_press
+from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
+from bot.keyboards import ButtonHandler, pager
 from bot.notices import Audience, Rendered, day_label, renders, summarizes
 from bot.scheduler import wake_dispatcher
 from bot.texts import refusal
@@ -23,10 +26,13 @@ from core.domain.errors import DomainError
 from core.domain.inbox.notifications import Notification, NotificationKind
 from core.domain.money import format_amount
 from core.domain.opportunities.goals import Metric, Progress, bar, per_day
+from core.domain.paging import Pages
+from core.domain.period import Period
 from core.opportunities.goals import GoalLine, GoalsView
 
 METRICS = {Metric.VISITS: N_("Visits"), Metric.NEW: N_("New opportunities"),
            Metric.WON: N_("Won amount"), Metric.RATIO: N_("Expenses to won")}
+PAGE = 12  # goals a page of /goals: an admin sees every department's
 SET_USAGE = N_("To set a goal: <code>/goals set UNIT METRIC PERIOD TARGET</code>\n"
                "for example <code>/goals set member:carol visits 2026-12 20</code> or "
                "<code>/goals set department:east won 2026-Q4 500000</code>\n"
@@ -98,20 +104,27 @@ def line_text(line: GoalLine, currency: str, t: Translator, *, with_unit: bool) 
             + pace_text(line, currency, t))
 
 
-def view_messages(view: GoalsView, t: Translator) -> list[str]:
-    """The goals, one block each, in as many messages as they need."""
-    parts = [t("🎯 <b>My goals</b>")]
-    if view.mine:
-        parts += [line_text(line, view.currency, t, with_unit=False) for line in view.mine]
-    else:
-        parts.append(t("No goals for you in this period."))
-    if view.is_manager:
+def view_screen(view: GoalsView, t: Translator, period: Period | None,
+                page: int = 0) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of the goals, one block each: mine, then the team's; a section's heading opens
+    each page it is on. An admin's team goals run to hundreds."""
+    mine = [("mine", line_text(line, view.currency, t, with_unit=False)) for line in view.mine]
+    team = [("team", line_text(line, view.currency, t, with_unit=True)) for line in view.team]
+    pages = Pages.of(len(mine) + len(team), PAGE, page)
+    shown = pages.cut([*mine, *team])
+    parts = []
+    if pages.first or any(section == "mine" for section, _ in shown):
+        parts.append(t("🎯 <b>My goals</b>"))
+        if not view.mine:
+            parts.append(t("No goals for you in this period."))
+    parts += [text for section, text in shown if section == "mine"]
+    if view.is_manager and (pages.first or any(section == "team" for section, _ in shown)):
         parts.append(t("👥 <b>Team goals</b>, furthest along first"))
-        if view.team:
-            parts += [line_text(line, view.currency, t, with_unit=True) for line in view.team]
-        else:
+        if not view.team:
             parts.append(t("No goals for your team in this period. Set one with /goals set."))
-    return split_lines(parts, separator="\n\n")
+    parts += [text for section, text in shown if section == "team"]
+    turn = pager(pages.number, pages.count, lambda number: GoalsPage(period, number))
+    return fit_text("\n\n".join(parts)), InlineKeyboardMarkup([turn]) if turn else None
 
 
 async def show_goals(update: Update, context: CrmContext) -> None:
@@ -129,8 +142,21 @@ async def show_goals(update: Update, context: CrmContext) -> None:
     except DomainError as error:
         await message.reply_html(escape(refusal(t, error)))
         return
-    for text in view_messages(view, t):
-        await message.reply_html(text)
+    period = Period.parse(asked.period) if asked.period else None
+    text, keyboard = view_screen(view, t, period)
+    await message.reply_html(text, reply_markup=keyboard)
+    if view.congratulated:
+        wake_dispatcher(context.application)
+
+
+@private_press("goals")
+async def show_page(update: Update, context: CrmContext) -> None:
+    """Another page of the goals; whose goals may be seen is decided again on every press."""
+    press = GoalsPage.of(update)
+    view = await context.services.goals.view(
+        update.effective_user.id, press.period.label if press.period else None)
+    await update.callback_query.answer()
+    await edit_or_send(update, context, *view_screen(view, context.t, press.period, press.page))
     if view.congratulated:
         wake_dispatcher(context.application)
 
@@ -149,7 +175,7 @@ async def _set(update: Update, context: CrmContext, args: tuple[str, ...]) -> No
 
 
 def handlers() -> list:
-    return [CommandHandler("goals", show_goals)]
+    return [CommandHandler("goals", show_goals), ButtonHandler(GoalsPage, show_page)]
 
 
 # In the team group: a goal reached ---------------------------------------------------------

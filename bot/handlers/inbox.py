@@ -17,7 +17,7 @@ from bot.context import CrmContext
 from bot.fitting import fit_text, shorten
 from bot.handlers.gate import private_press
 from bot.i18n import Translator
-from bot.keyboards import INBOX, ButtonHandler, counted_label_pattern
+from bot.keyboards import INBOX, ButtonHandler, counted_label_pattern, pager
 from bot.timefmt import local_datetime
 from core.domain.inbox.notifications import Notification, Page
 
@@ -52,18 +52,11 @@ def list_screen(page: Page, t: Translator,
                  "alerts will appear here."), None
     lines = [t("📥 <b>Inbox</b> — unread: {unread} of {total}",
                unread=page.unread, total=page.total)]
-    if page.pages > 1:
-        lines.append(t("Page {page} of {pages}", page=page.number + 1, pages=page.pages))
     lines.append(t("Tap a notification to open it."))
     rows = [[InlineKeyboardButton(title(n, t, timezone),
                                   callback_data=OpenNotification(n.id, page.number).encode())]
             for n in page.items]
-    turn = []
-    if page.number > 0:
-        turn.append(InlineKeyboardButton("◀", callback_data=InboxPage(page.number - 1).encode()))
-    if page.number < page.pages - 1:
-        turn.append(InlineKeyboardButton("▶", callback_data=InboxPage(page.number + 1).encode()))
-    if turn:
+    if turn := pager(page.number, page.pages, InboxPage):
         rows.append(turn)
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 

@@ -36,7 +36,7 @@ from bot.handlers.claims import STATUS_ICONS, category_name
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import N_, Translator
-from bot.keyboards import AnswersQuestion, ButtonHandler
+from bot.keyboards import AnswersQuestion, ButtonHandler, pager
 from bot.notices import day_label
 from bot.texts import STATUS_NAMES, refusal
 from core.config import ExpensesConfig
@@ -104,23 +104,15 @@ def list_screen(view: OpportunityList, t: Translator) -> tuple[str, InlineKeyboa
     if view.search and view.total > len(view.items):
         lines.append(t("Showing {shown} of {total}: type more letters to narrow it down.",
                        shown=len(view.items), total=view.total))
-    elif view.pages > 1:
-        lines.append(t("Page {page} of {pages}", page=view.page + 1, pages=view.pages))
     if any(o.overdue(view.today, view.pipeline) for o in view.items):
         lines.append(t("⚠️ past its expected close date and still open."))
     rows = [[InlineKeyboardButton(f"{o.title[:40]} — {o.customer_name[:20]}",
                                   callback_data=OpenOpportunity(o.id).encode())]
             for o in view.items]
     if not view.search:
-        pager = []
-        if view.page > 0:
-            pager.append(InlineKeyboardButton(
-                "◀", callback_data=OpportunitiesPage(view.stage, view.page - 1).encode()))
-        if view.page + 1 < view.pages:
-            pager.append(InlineKeyboardButton(
-                "▶", callback_data=OpportunitiesPage(view.stage, view.page + 1).encode()))
-        if pager:
-            rows.append(pager)
+        if turn := pager(view.page, view.pages,
+                         lambda number: OpportunitiesPage(view.stage, number)):
+            rows.append(turn)
         filters_row = [InlineKeyboardButton(("✓ " if view.stage is None else "") + t("All"),
                                             callback_data=OpportunitiesPage(None, 0).encode())]
         filters_row += [InlineKeyboardButton(

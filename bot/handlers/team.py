@@ -15,10 +15,11 @@ from bot.handlers.calendar import day_keyboard, day_text
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
 from bot.i18n import Translator, all_translations
-from bot.keyboards import TEAM, AnswersQuestion, ButtonHandler
+from bot.keyboards import TEAM, AnswersQuestion, ButtonHandler, pager
 from bot.notices import day_label
 from bot.texts import refusal
 from core.domain.errors import DomainError
+from core.domain.paging import Pages
 from core.domain.schedule.calendar import MAX_RATING, MIN_RATING, Month
 from core.domain.schedule.execution import percent
 from core.schedule.calendar import TeamToday
@@ -43,9 +44,8 @@ def team_screen(today: TeamToday, t: Translator,
     if not today.rows:
         lines.append(t("Nobody in your team yet."))
         return "\n".join(lines), None
-    pages = -(-len(today.rows) // PAGE)
-    page = max(0, min(page, pages - 1))
-    shown = today.rows[page * PAGE:(page + 1) * PAGE]
+    pages = Pages.of(len(today.rows), PAGE, page)
+    shown = pages.cut(today.rows)
     month = Month.of(today.today)
     rows = []
     for row in shown:
@@ -55,15 +55,9 @@ def team_screen(today: TeamToday, t: Translator,
         rows.append([InlineKeyboardButton(
             shorten(row.member.name, NAME_BUTTON) + flag,
             callback_data=CalendarMonth(row.member.id, month).encode())])
-    footer = []
-    if pages > 1:
-        footer.append(t("Page {page} of {pages}", page=page + 1, pages=pages))
-        turn = []
-        if page > 0:
-            turn.append(InlineKeyboardButton("◀", callback_data=TeamPage(page - 1).encode()))
-        if page + 1 < pages:
-            turn.append(InlineKeyboardButton("▶", callback_data=TeamPage(page + 1).encode()))
+    if turn := pager(pages.number, pages.count, TeamPage):
         rows.append(turn)
+    footer = []
     if any(r.flagged for r in shown):
         footer.append(t("⚠ a check-in today carries a trust flag: open the day to see why."))
     footer.append(t("Tap a person to see their calendar."))

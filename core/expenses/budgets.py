@@ -14,6 +14,7 @@ from core.domain.expenses.budgets import Budget, BudgetImpact, OverrunPolicy, Un
 from core.domain.expenses.claims import parse_amount
 from core.domain.money import CENT, MAX_AMOUNT
 from core.domain.org.model import Member, OrgSettings, Role
+from core.domain.paging import Pages
 from core.domain.period import Period, PeriodError
 from core.expenses.approvals import OrgView, category_names, load_org, refresh_budget_alerts
 from core.org.members import active_member
@@ -21,6 +22,7 @@ from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 ALL_CATEGORIES = ("all", "*", "-")
 LAST_CHANGES = 5  # under /budget: who changed the budgets shown lately
+PAGE = 20  # budgets a page of /budget: finance sees every unit's, hundreds of them
 UNIT_EXAMPLE = "department:east"
 
 
@@ -58,11 +60,12 @@ class BudgetChange:
 
 @dataclass(frozen=True)
 class BudgetOverview:
-    lines: list[BudgetLine]
+    lines: list[BudgetLine]  # a page of them
     currency: str
     day: date  # the budgets shown are those running on this day (or in the asked period)
     period: Period | None  # the period asked for, if any
-    changes: list[BudgetChange] = field(default_factory=list)  # newest first
+    pages: Pages
+    changes: list[BudgetChange] = field(default_factory=list)  # newest first, of all pages
 
 
 def visible_units(org: OrgView, actor: Member) -> set[tuple[UnitKind, int]] | None:
@@ -120,8 +123,11 @@ class BudgetService:
         self._defaults = defaults
         self._config = config
 
-    async def overview(self, account_id: int, period: str | None = None) -> BudgetOverview:
-        """The budgets of my units running now (or in `period`), with their usage."""
+    async def overview(self, account_id: int, period: str | None = None,
+                       page: int = 0) -> BudgetOverview:
+        """A page of the budgets of my units running now (or in `period`), with their usage,
+        departments first, then by unit, category and start; the last changes of any of
+        them on the first page."""
         asked = parse_period(period) if period else None
         async with self._uows(read_only=True) as uow:
             actor = await active_member(uow, account_id)
@@ -129,21 +135,31 @@ class BudgetService:
             today = self._clock.now().astimezone(ZoneInfo(settings.timezone)).date()
             org = await load_org(uow)
             units = visible_units(org, actor)
-            lines = []
-            for budget in await uow.budgets.all():
-                if units is not None and (budget.unit_kind, budget.unit_id) not in units:
-                    continue
-                running = (budget.period.start < asked.end and asked.start < budget.period.end
-                           if asked else budget.period.contains(today))
-                if running:
-                    lines.append(await _line(uow, org, self._config, budget))
-            lines.sort(key=lambda line: (line.budget.unit_kind != UnitKind.DEPARTMENT,
-                                         line.unit, line.category_name,
-                                         line.budget.period.start))
-            shown = {line.budget.id: line for line in lines}
-            changes = [BudgetChange(c, shown[c.subject_id], org.name(c.changed_by))
-                       for c in await uow.record_changes.of(BUDGET, shown, LAST_CHANGES)]
-            return BudgetOverview(lines, settings.currency, today, asked, changes)
+            running = [budget for budget in await uow.budgets.all()
+                       if (units is None or (budget.unit_kind, budget.unit_id) in units)
+                       and (budget.period.start < asked.end and asked.start < budget.period.end
+                            if asked else budget.period.contains(today))]
+
+            def order(budget: Budget) -> tuple:
+                category = (category_names(self._config, budget.category)[0]
+                            if budget.category else "")
+                return (budget.unit_kind != UnitKind.DEPARTMENT,
+                        org.unit_name(budget.unit_kind, budget.unit_id), category,
+                        budget.period.start, budget.id)
+
+            running.sort(key=order)
+            pages = Pages.of(len(running), PAGE, page)
+            # Usage is a query a budget: read only for the page shown (and the changed ones).
+            lines = [await _line(uow, org, self._config, b) for b in pages.cut(running)]
+            changes = []
+            if pages.first:
+                shown = {budget.id: budget for budget in running}
+                on_page = {line.budget.id: line for line in lines}
+                for change in await uow.record_changes.of(BUDGET, shown, LAST_CHANGES):
+                    line = on_page.get(change.subject_id) or await _line(
+                        uow, org, self._config, shown[change.subject_id])
+                    changes.append(BudgetChange(change, line, org.name(change.changed_by)))
+            return BudgetOverview(lines, settings.currency, today, asked, pages, changes)
 
     async def set(self, account_id: int, unit: str, category: str | None, period: str,
                   amount: str, policy: str | None = None) -> BudgetLine:

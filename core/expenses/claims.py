@@ -41,6 +41,7 @@ from core.domain.expenses.drafts import (
     receipt_required,
 )
 from core.domain.org.model import Member, OrgSettings, OrgTree
+from core.domain.paging import Pages
 from core.expenses import approvals
 from core.opportunities.pipeline import open_opportunities, workable_opportunity
 from core.org.members import active_member
@@ -414,10 +415,9 @@ class ExpenseService:
         async with self._uows(read_only=True) as uow:
             member = await active_member(uow, account_id)
             total = await uow.claims.count_mine(member.id)
-            pages = max(1, -(-total // PAGE_SIZE))
-            page = min(max(page, 0), pages - 1)
-            return ClaimPage(await uow.claims.mine(member.id, page * PAGE_SIZE, PAGE_SIZE),
-                             page, pages)
+            pages = Pages.of(total, PAGE_SIZE, page)
+            return ClaimPage(await uow.claims.mine(member.id, pages.offset, PAGE_SIZE),
+                             pages.number, pages.count)
 
     async def withdraw(self, account_id: int, claim_id: int,
                        chat_id: int | None = None) -> Claim:

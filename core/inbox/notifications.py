@@ -22,6 +22,7 @@ from core.domain.inbox.notifications import (
 from core.domain.inbox.reminders import TeamGroup
 from core.domain.org.model import Member, OrgSettings, OrgTree, Role
 from core.domain.org.permissions import can_act_on_department
+from core.domain.paging import Pages
 from core.org.members import active_member
 from core.ports import Clock, SystemClock, UnitOfWork, UnitOfWorkFactory
 
@@ -135,10 +136,9 @@ class InboxService:
             member = await active_member(uow, account_id)
             now = self._clock.now()
             total, unread = await uow.notifications.inbox_counts(member.id, now)
-            pages = max(1, -(-total // size))
-            number = min(max(0, number), pages - 1)
-            items = await uow.notifications.inbox(member.id, number * size, size, now)
-            return Page(items, number, pages, total, unread)
+            pages = Pages.of(total, size, number)
+            items = await uow.notifications.inbox(member.id, pages.offset, size, now)
+            return Page(items, pages.number, pages.count, total, unread)
 
     async def unread(self, account_id: int) -> int:
         async with self._uows(read_only=True) as uow:

@@ -48,6 +48,7 @@ from core.domain.opportunities.pipeline import (
 )
 from core.domain.org.model import Customer, Member, OrgSettings, OrgTree, Role, customers_matching
 from core.domain.org.permissions import is_manager, visible_departments
+from core.domain.paging import Pages
 from core.domain.period import Period
 from core.domain.text import clean_text
 from core.org.members import active_member
@@ -124,7 +125,7 @@ class OpportunityList:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // PAGE))
+        return Pages.of(self.total, PAGE).count
 
 
 @dataclass(frozen=True)
@@ -374,15 +375,15 @@ class OpportunityService:
             today, _ = await self._today(uow)
             stages = None if stage is None else [stage]
             total = await uow.opportunities.count_listed(scope, stages=stages, search=search)
-            page = max(0, min(page, max(0, (total - 1) // PAGE)))
+            pages = Pages.of(total, PAGE, page)
             items = await uow.opportunities.listed(scope, today=today, stages=stages,
-                                                   search=search, offset=page * PAGE,
+                                                   search=search, offset=pages.offset,
                                                    limit=PAGE)
             owners = {}
             if any(o.owner_id != member.id for o in items):
                 people = await uow.members.many({o.owner_id for o in items})
                 owners = {i: m.name for i, m in people.items()}
-            return OpportunityList(items, total, page, stage, search, today, owners,
+            return OpportunityList(items, total, pages.number, stage, search, today, owners,
                                    self.pipeline)
 
     async def _visible(self, uow: UnitOfWork, member: Member, opportunity_id: int

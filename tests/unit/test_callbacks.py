@@ -19,6 +19,7 @@ from bot.callbacks import (
     AddToTrip,
     ApproveClaim,
     BindGroup,
+    BudgetPage,
     BudgetUnit,
     CalendarLabel,
     CalendarMonth,
@@ -32,6 +33,7 @@ from bot.callbacks import (
     EditDraftField,
     ExportChoice,
     ExportFile,
+    GoalsPage,
     Invalid,
     MarkItem,
     MonthCodec,
@@ -271,6 +273,9 @@ WIRE = [
     (OpenLog(date(2026, 11, 20)), "log:open:2026-11-20"),
     (MarkItem(4, ItemOutcome.NOT_DONE), "log:o:4:n"),
     (ChooseLanguage("zh_Hans"), "lang:zh_Hans"),
+    (BudgetPage(None, 0), "bud:p:-:0"),
+    (BudgetPage(Period.parse("2026-Q4"), 3), "bud:p:2026-Q4:3"),
+    (GoalsPage(None, 2), "goal:p:-:2"),
 ]
 
 

@@ -9,6 +9,7 @@ from bot.fitting import (
     columns,
     fit_caption,
     fit_lines,
+    fit_some,
     shorten,
     split_lines,
     visible_length,
@@ -101,3 +102,24 @@ def test_a_long_label_is_cut_to_its_cell_with_an_ellipsis():
     assert columns(shown) == 12 and shown.rstrip().endswith("…")
     wide = cell("华东区销售一部", 8)
     assert columns(wide) == 8 and wide.rstrip().endswith("…")
+
+
+def more(n: int) -> str:
+    return f"… and {n} more"
+
+
+def test_a_list_that_fits_is_shown_whole_without_a_count():
+    assert fit_some(["a", "b"], more, head=["Head"], footer=["Total 2"]) == \
+        "Head\na\nb\nTotal 2"
+
+
+def test_a_list_too_long_keeps_whole_items_and_counts_the_rest():
+    items = [f"<b>{n:04d}</b> Representative of the East Region field sales" for n in range(600)]
+    text = fit_some(items, more, head=["Head"], footer=["", "Planned 0/600"])
+    assert visible_length(text) <= TEXT_LIMIT
+    lines = text.split("\n")
+    shown = lines[1:-3]
+    assert lines[0] == "Head" and lines[-2:] == ["", "Planned 0/600"]
+    assert shown == items[:len(shown)]
+    assert lines[-3] == more(600 - len(shown))
+    assert len(shown) > 50
