@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.database import Database
+from storage.database import POSTGRES_SETTINGS, Database
 from storage.tables import Base
 
 # The test server's database; a benchmark works in a schema or database of its own on it.
@@ -28,7 +28,7 @@ async def scratch_schema(url: str, schema: str, *, fresh: bool = True,
                 await connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
                 await connection.execute(text(f"CREATE SCHEMA {schema}"))
         database = Database(create_async_engine(url, pool_size=5, connect_args={
-            "server_settings": {"search_path": schema}}))
+            "server_settings": {**POSTGRES_SETTINGS, "search_path": schema}}))
         try:
             async with database.engine.begin() as connection:
                 await connection.run_sync(_create_tables)

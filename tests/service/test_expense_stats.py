@@ -10,6 +10,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from bot.handlers.stats import sections, stats_chart, stats_text
 from bot.i18n import Translator
@@ -20,8 +21,10 @@ from core.domain.expenses.stats import ClaimScope, Dimension, StatusFilter, head
 from core.domain.money import format_amount
 from core.domain.period import Period
 from core.expenses.stats import ExpenseStatsService
+from storage.database import Database
 from storage.expense_totals import recount
 from storage.tables import ClaimRow, OpportunityRow, OpportunityStageRow
+from tests.conftest import PG_URL
 from tests.example_org import DEFAULTS
 
 ERIN, WALT, DANA, FIONA, CAROL = 1002, 1003, 1001, 3001, 2001
@@ -406,3 +409,15 @@ async def test_the_stage_on_a_date_agrees_with_the_history_read_day_by_day(org, 
         assert {s.key: s.amount for s in got} == dict(want)
         # In UTC the move to "proposal" falls on the 14th: the same claims group differently.
         assert want["proposal"] == Decimal("200.20" if zone is not UTC else "300.30")
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only")
+async def test_postgresql_plans_a_managers_departments_knowing_them():
+    """A manager's departments travel as one array: PostgreSQL plans each run with its values
+    rather than keep a generic plan that guesses the list (a region's /stats took 4× as long)."""
+    database = Database.connect(PG_URL)
+    try:
+        async with database.uow(read_only=True) as uow:
+            assert await uow.session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+    finally:
+        await database.dispose()
