@@ -51,7 +51,12 @@ from bench.expenses import (
     insert_sqlite,
     sum_claims,
 )
-from bench.scratch import DEFAULT_POSTGRES, run_outside_transaction, scratch_schema
+from bench.scratch import (
+    DEFAULT_POSTGRES,
+    database_options,
+    run_outside_transaction,
+    scratch_schema,
+)
 from bot.handlers.stats import TOP, TOP_BUDGETS
 from core.config import ExpensesConfig
 from core.domain.expenses.claims import ClaimStatus
@@ -441,14 +446,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--samples", type=int, default=200,
                         help="claims submitted and decided for the upkeep's p95")
-    parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
-                        help="a PostgreSQL URL, or '' to skip (default: %(default)s)")
-    parser.add_argument("--keep", type=Path, metavar="PATH",
-                        help="keep the SQLite database at PATH and the PostgreSQL schema "
-                             f"{SCHEMA}, to time them again with --reuse")
-    parser.add_argument("--reuse", type=Path, metavar="PATH",
-                        help="time the SQLite database kept at PATH and the kept PostgreSQL "
-                             "schema instead of generating new ones (the same sizes)")
+    database_options(parser, SCHEMA, "sizes")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -37,7 +37,12 @@ from pathlib import Path
 from sqlalchemy import BigInteger, func, or_, select, text, type_coerce
 
 from bench.expenses import _sqlite_value
-from bench.scratch import DEFAULT_POSTGRES, run_outside_transaction, scratch_schema
+from bench.scratch import (
+    DEFAULT_POSTGRES,
+    database_options,
+    run_outside_transaction,
+    scratch_schema,
+)
 from core.config import PipelineConfig
 from core.domain.opportunities.pipeline import (
     OpportunityScope,
@@ -533,14 +538,7 @@ def main() -> None:
                              "upkeep in stage moves (--linked is not used)")
     parser.add_argument("--moves", type=int, default=300,
                         help="stage moves timed with --pipeline (default: %(default)s)")
-    parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
-                        help="a PostgreSQL URL, or '' to skip (default: %(default)s)")
-    parser.add_argument("--keep", type=Path, metavar="PATH",
-                        help="keep the SQLite database at PATH and the PostgreSQL schema "
-                             f"{SCHEMA}, to time them again with --reuse")
-    parser.add_argument("--reuse", type=Path, metavar="PATH",
-                        help="time the SQLite database kept at PATH and the kept PostgreSQL "
-                             "schema instead of generating new ones (the same --opportunities)")
+    database_options(parser, SCHEMA, "--opportunities")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -54,3 +56,15 @@ def _create_tables(connection) -> None:
     for table in Base.metadata.sorted_tables:
         for index in table.indexes:
             index.create(connection, checkfirst=True)
+
+
+def database_options(parser: argparse.ArgumentParser, schema: str, sizes: str) -> None:
+    """--postgres, and --keep / --reuse to time loaded data again without loading it."""
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
+                        help="a PostgreSQL URL, or '' to skip (default: %(default)s)")
+    parser.add_argument("--keep", type=Path, metavar="PATH",
+                        help="keep the SQLite database at PATH and the PostgreSQL schema "
+                             f"{schema}, to time them again with --reuse")
+    parser.add_argument("--reuse", type=Path, metavar="PATH",
+                        help="time the SQLite database kept at PATH and the kept PostgreSQL "
+                             f"schema instead of generating new ones (the same {sizes})")
