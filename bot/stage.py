@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from collections.abc import Awaitable
 from typing import Literal, Self
 
@@ -89,6 +91,19 @@ class Stage:
     def dispatcher(self) -> Dispatcher:
         """The outbox dispatcher of the running bot."""
         return self.application.bot_data["dispatcher"]
+
+    async def sent(self, timeout: float = 10.0) -> None:
+        """Wait until every notification the outbox has claimed is sent and recorded.
+
+        The stand-in shows a message as soon as the bot sends it; the database records the
+        delivery a moment later, together with the others sent meanwhile.
+        """
+        deadline = time.monotonic() + timeout
+        while self.dispatcher.in_flight:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.dispatcher.in_flight} notifications still on their "
+                                   f"way after {timeout}s")
+            await asyncio.sleep(0.01)
 
     async def fire(self, rule: str) -> int:
         """A rule runs now, as it does when its time comes; returns how many notices are new."""

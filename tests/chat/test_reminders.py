@@ -156,6 +156,7 @@ async def test_the_group_sees_one_digest_and_digest_edits_it_in_place(
     await stage.standin.idle()
     digests = [m for m in stage.standin.bot_messages(group.id) if m.text.startswith("📊")]
     assert [m.message_id for m in digests] == [digest.message_id]
+    await stage.sent()
     rows = [r for r in await notification_rows(org_database) if r.kind == "digest"]
     assert [(r.version, r.sent_version) for r in rows] == [(2, 2)]
 
