@@ -183,7 +183,7 @@ async def test_a_member_who_blocked_the_bot_is_given_up_and_their_manager_told(
     refused = stage.standin.stats.errors[403]
     assert refused <= 1
     await publish_now(stage, org_database, config, text_note("carol:later", carol, "later"))
-    await until(lambda: not stage.dispatcher.in_flight)
+    await stage.sent()
     await asyncio.sleep(0.2)
     assert stage.standin.stats.errors[403] == refused  # no further attempts
     assert await states(org_database, member_id=carol) == ["skipped"] * 4
@@ -209,7 +209,7 @@ async def test_the_bot_removed_from_a_bound_group_unbinds_it_and_tells_the_manag
         payload={"text": "The new price list is in the shared folder."}))
     notice = await stage.standin.next_bot_message(cast.erin, timeout=5)
     assert "I was removed from the group <b>East team</b>" in notice.html
-    await until(lambda: not stage.dispatcher.in_flight)
+    await stage.sent()
     assert await groups.bound(group.id) is None
     assert bot_texts(stage, group.id) == []
     assert len(bot_texts(stage, cast.erin.id)) == 1
