@@ -39,8 +39,10 @@ from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
 from bench.geography import KINDS, check_in_points, clustered_customers, even_customers
+from bench.standin import control, standin_process
 from bootstrap.config import Config, parse_config
-from bot.stage import Stage
+from bot.app import settle_memory
+from bot.stage import Stage, free_port
 from core.domain.org.model import Customer
 from core.domain.schedule.checkins import (
     NEAREST_SEARCH_M,
@@ -398,7 +400,9 @@ async def bot_lag(customers: list[dict], points: dict[str, list[tuple[float, flo
                   concurrency: int) -> tuple[LoopBlocking, int, float]:
     """The bot checking reps in, a check-in of every kind in turn, against `customers`
     (SQLite), the sites already loaded: how long callbacks held the event loop, the
-    check-ins and updates/s."""
+    check-ins and updates/s. The stand-in runs in a process of its own, as Telegram does,
+    and the reps' locations are posted to it from another thread: the loop measured runs
+    the bot alone."""
     stops = [p for kinds in zip(*points.values(), strict=True) for p in kinds]
     reps = min(500, len(stops))
     with tempfile.TemporaryDirectory() as directory:
@@ -411,19 +415,34 @@ async def bot_lag(customers: list[dict], points: dict[str, list[tuple[float, flo
         # bot: the garbage collector leaves it be, as it would not be in the bot's process.
         gc.collect()
         gc.freeze()
-        async with BotApiStandIn() as standin, \
+        port = free_port()
+        async with standin_process(port, reps, FIRST_ID, scale=100) as standin, \
                 Stage(bench_config(url, concurrency), database, standin=standin):
-            users = [standin.user(FIRST_ID + i, f"Rep {i}") for i in range(reps)]
+            settle_memory()  # as `crmbot run` does once started
+
+            def share(n: int, lat: float, lon: float) -> None:
+                control(port, "location", {"user_id": FIRST_ID + n % reps, "latitude": lat,
+                                           "longitude": lon, "horizontal_accuracy": 8.0})
+
+            def answered() -> int:
+                return control(port, "stats")["messages_sent"]
+
+            async def until_answered(count: int, timeout: float) -> None:
+                deadline = time.monotonic() + timeout
+                while await asyncio.to_thread(answered) < count:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"fewer than {count} check-ins answered")
+                    await asyncio.sleep(0.05)
+
             # One check-in first: the sites are read and indexed before the measure starts.
-            await users[0].share_location(*stops[0], horizontal_accuracy=8.0)
-            await standin.wait_for(lambda _: standin.received_messages() >= 1, timeout=120)
-            before = standin.received_messages()
+            await asyncio.to_thread(share, 0, *stops[0])
+            await until_answered(1, timeout=120)
+            before = await asyncio.to_thread(answered)
             with LoopBlocking() as lag:
                 started = time.perf_counter()
-                for n, (lat, lon) in enumerate(stops):
-                    await users[n % reps].share_location(lat, lon, horizontal_accuracy=8.0)
-                await standin.wait_for(
-                    lambda _: standin.received_messages() - before >= len(stops), timeout=600)
+                await asyncio.to_thread(
+                    lambda: [share(n, lat, lon) for n, (lat, lon) in enumerate(stops)])
+                await until_answered(before + len(stops), timeout=600)
                 elapsed = time.perf_counter() - started
         await database.dispose()
     return lag, len(stops), len(stops) / elapsed

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import insert, select
 
+from bench.standin import TOKEN, control, standin_process
 from bootstrap import org_defaults
 from bootstrap.config import Config, parse_config
 from bot.app import build_application
@@ -36,9 +35,7 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.tables import DepartmentRow, MemberRoleRow, MemberRow
 
-ROOT = Path(__file__).resolve().parents[1]
 FIRST_ID = 500_000
-TOKEN = "123456:SANDBOX"
 BOT_ID = 123456
 RULES = ("plan_reminder", "log_reminder", "morning_digest", "approval_sla", "follow_up")
 ENQUEUE_LIMIT = 2.0  # seconds
@@ -116,12 +113,6 @@ async def enqueue(database: Database, config: Config) -> tuple[float, int]:
     return time.perf_counter() - started, created
 
 
-def control(port: int, path: str) -> dict:
-    """GET the stand-in's control API."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/{path}", timeout=60) as r:
-        return json.load(r)["result"]
-
-
 async def deliver(config: Config, database: Database, members: int, port: int) -> int:
     """Run the real bot until every notification was delivered; the dispatcher's 429 count."""
     application = build_application(config, database=database, token=TOKEN)
@@ -152,20 +143,10 @@ async def run(members: int, scale: float) -> Result:
     database = Database.connect(url)
     await generate_org(database, members)
     enqueue_seconds, enqueued = await enqueue(database, config)
-    standin = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.standin", "--port", str(port), "--users", str(members),
-        "--first-id", str(FIRST_ID), "--scale", str(scale), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE)
-    try:
-        assert standin.stdout is not None
-        if (await standin.stdout.readline()).strip() != b"ready":
-            raise SystemExit("the stand-in did not start")
+    async with standin_process(port, members, FIRST_ID, scale):
         dispatcher_429s = await deliver(config, database, members, port)
         stats = await asyncio.to_thread(control, port, "stats")
         entries = (await asyncio.to_thread(control, port, "transcript"))["entries"]
-    finally:
-        standin.terminate()
-        await standin.wait()
     accepted = sorted(e["time"] for e in entries
                       if e["actor_id"] == BOT_ID and e["kind"] == "message")
     per_chat = Counter({int(k): v for k, v in stats["messages_per_chat"].items()})

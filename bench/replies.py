@@ -33,7 +33,8 @@ import aiohttp
 from sqlalchemy import insert, select
 from telegram import Update
 
-from bench.fanout import BOT_ID, FIRST_ID, RULES, TOKEN, generate_org
+from bench.fanout import BOT_ID, FIRST_ID, RULES, generate_org
+from bench.standin import TOKEN, standin_process
 from bootstrap import org_defaults
 from bootstrap.config import Config, parse_config
 from bot.app import build_application
@@ -47,7 +48,6 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.tables import CustomerRow, MemberRow
 
-ROOT = Path(__file__).resolve().parents[1]
 ADDED_P95_LIMIT = 0.300  # seconds over the round trip, at Telegram's own rates
 NOTICE = "The price list for {phase} is out."
 # Reps who check in: the first of the org's members, each at a site of their own.
@@ -224,74 +224,66 @@ async def run(members: int, scale: float, rate: float, idle_seconds: float,
     reps = min(CHECKING_IN, members)
     rows = sites(reps)
     await seed_customers(database, rows)
-    standin = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.standin", "--port", str(port), "--users", str(members),
-        "--first-id", str(FIRST_ID), "--scale", str(scale), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE)
     phases: list[Phase] = []
-    application = build_application(config, database=database, token=TOKEN)
-    try:
-        assert standin.stdout is not None
-        if (await standin.stdout.readline()).strip() != b"ready":
-            raise SystemExit("the stand-in did not start")
-        await application.initialize()
-        await application.post_init(application)  # starts the dispatcher
-        await application.start()
-        await application.updater.start_polling(poll_interval=0.0, timeout=5,
-                                                allowed_updates=Update.ALL_TYPES)
-        pacer: Pacer = application.bot.rate_limiter  # type: ignore[assignment]
-        dispatcher: Dispatcher = application.bot_data["dispatcher"]
-        paced = time_replies_in(pacer)
-        async with Driver(port, reps, rows, rate * scale) as driver:
-            mark = 0
+    async with standin_process(port, members, FIRST_ID, scale):
+        application = build_application(config, database=database, token=TOKEN)
+        try:
+            await application.initialize()
+            await application.post_init(application)  # starts the dispatcher
+            await application.start()
+            await application.updater.start_polling(poll_interval=0.0, timeout=5,
+                                                    allowed_updates=Update.ALL_TYPES)
+            pacer: Pacer = application.bot.rate_limiter  # type: ignore[assignment]
+            dispatcher: Dispatcher = application.bot_data["dispatcher"]
+            paced = time_replies_in(pacer)
+            async with Driver(port, reps, rows, rate * scale) as driver:
+                mark = 0
 
-            async def phase(name: str, notice: str | None, until) -> Phase:
-                nonlocal mark
-                paced.clear()
-                before = (await driver.get("stats"))["too_many_requests"]
-                await driver.steadily(until)
-                await asyncio.sleep(2)  # the last answers come back
-                entries = (await driver.get("transcript", since=mark))["entries"]
-                mark += len(entries)
-                result = measure(entries, name, notice)
-                result.paced = list(paced)
-                result.too_many_requests = (await driver.get("stats"))["too_many_requests"] \
-                    - before
-                return result
+                async def phase(name: str, notice: str | None, until) -> Phase:
+                    nonlocal mark
+                    paced.clear()
+                    before = (await driver.get("stats"))["too_many_requests"]
+                    await driver.steadily(until)
+                    await asyncio.sleep(2)  # the last answers come back
+                    entries = (await driver.get("transcript", since=mark))["entries"]
+                    mark += len(entries)
+                    result = measure(entries, name, notice)
+                    result.paced = list(paced)
+                    result.too_many_requests = (await driver.get("stats"))["too_many_requests"] \
+                        - before
+                    return result
 
-            stop_at = time.monotonic() + idle_seconds
-            phases.append(await phase("check-ins alone (the round trip)", None,
-                                      lambda: time.monotonic() > stop_at))
-            for replies_first in modes:
-                pacer.replies_first = replies_first
-                label = "replies first" if replies_first else "one line, in call order"
-                name = f"during the fan-out: {label}"
-                tag = "replies-first" if replies_first else "call-order"
-                target = dispatcher.counters.sent + members
-                started = time.monotonic()
-                await publish(database, config, tag)
-                dispatcher.wake()
-                done: list[float] = []
+                stop_at = time.monotonic() + idle_seconds
+                phases.append(await phase("check-ins alone (the round trip)", None,
+                                          lambda: time.monotonic() > stop_at))
+                for replies_first in modes:
+                    pacer.replies_first = replies_first
+                    label = "replies first" if replies_first else "one line, in call order"
+                    name = f"during the fan-out: {label}"
+                    tag = "replies-first" if replies_first else "call-order"
+                    target = dispatcher.counters.sent + members
+                    started = time.monotonic()
+                    await publish(database, config, tag)
+                    dispatcher.wake()
+                    done: list[float] = []
 
-                def finished(target=target, started=started, done=done) -> bool:
-                    if dispatcher.counters.sent >= target:
-                        done.append(time.monotonic() - started)
-                        return True
-                    return False
+                    def finished(target=target, started=started, done=done) -> bool:
+                        if dispatcher.counters.sent >= target:
+                            done.append(time.monotonic() - started)
+                            return True
+                        return False
 
-                result = await phase(name, NOTICE.format(phase=tag), finished)
-                result.completion_seconds = done[0]
-                phases.append(result)
-        await application.updater.stop()
-    finally:
-        if application.running:
-            await application.stop()
-            await application.post_stop(application)
-        await application.shutdown()
-        await application.post_shutdown(application)
-        standin.terminate()
-        await standin.wait()
-        await database.dispose()
+                    result = await phase(name, NOTICE.format(phase=tag), finished)
+                    result.completion_seconds = done[0]
+                    phases.append(result)
+            await application.updater.stop()
+        finally:
+            if application.running:
+                await application.stop()
+                await application.post_stop(application)
+            await application.shutdown()
+            await application.post_shutdown(application)
+    await database.dispose()
     return phases
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault
@@ -54,9 +55,20 @@ GUARD_GROUP = -5
 FEATURE_GROUP = 0
 
 
+def settle_memory() -> None:
+    """Leave what the bot keeps for its whole life (modules, handlers, mappers, the
+    application) out of the garbage collector's full collections: they then walk only what
+    updates made since, and hold the event loop for a fraction of the time."""
+    gc.collect()
+    gc.freeze()
+
+
 def build_application(config: Config, *, database: Database | None = None,
-                      clock: Clock | None = None, token: str | None = None) -> Application:
-    """Build the Application; nothing connects until it is initialized."""
+                      clock: Clock | None = None, token: str | None = None,
+                      settle: bool = False) -> Application:
+    """Build the Application; nothing connects until it is initialized. With `settle`, memory
+    is settled once it has started: for a long-running process, not for tests, which build
+    hundreds of applications in one process."""
     database = database or Database.connect(config.database.url, echo=config.database.echo)
     clock = clock or SystemClock()
     telegram = config.telegram
@@ -72,6 +84,8 @@ def build_application(config: Config, *, database: Database | None = None,
         await publish_commands(application)
         await start_scheduler(application)
         await application.bot_data["dispatcher"].start()
+        if settle:
+            settle_memory()
 
     async def post_stop(application: Application) -> None:
         # The bot can still send here: what is on its way is finished and recorded.

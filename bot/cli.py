@@ -86,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(token)
     # An empty or older database is brought up to date first, in one transaction.
     asyncio.run(upgrade_database(config))
-    application = build_application(config, token=token)
+    application = build_application(config, token=token, settle=True)
     telegram = config.telegram
     if telegram.mode == "polling":
         application.run_polling(allowed_updates=Update.ALL_TYPES)
