@@ -297,20 +297,29 @@ async def breakdowns(session: AsyncSession, scope: ClaimScope,
             by = Dimension(dimension.removesuffix(suffix))
             found.groups[by].append(GroupSum(decode(by, key), amount, int(claims)))
         return found
-    summed = groups.subquery("groups")
-    within = {"partition_by": summed.c.dimension}
-    places = select(
-        summed.c.dimension, summed.c.key, summed.c.amount, summed.c.claims,
-        func.rank().over(order_by=summed.c.amount.desc(), **within).label("place"),
-        func.count().over(**within).label("all_groups"),
-        func.sum(summed.c.amount).over(**within).label("all_amount"),
-        func.sum(summed.c.claims).over(**within).label("all_claims")).subquery("places")
+    # The groups are summed once (MATERIALIZED); each ranked breakdown keeps the groups
+    # at least as large as its `top`-th largest, found by a sort that keeps `top` rows
+    # rather than a rank over every group.
+    summed = groups.cte("groups").prefix_with("MATERIALIZED")
+    larger = summed.alias("larger")
+    least = (select(larger.c.amount).where(larger.c.dimension == summed.c.dimension)
+             .order_by(larger.c.amount.desc()).limit(1).offset(top - 1).scalar_subquery())
+    per_dimension = select(
+        summed.c.dimension, func.count().label("all_groups"),
+        func.sum(summed.c.amount).label("all_amount"),
+        func.sum(summed.c.claims).label("all_claims"),
+        least.label("least")).group_by(summed.c.dimension).subquery("per_dimension")
     ranked_dimensions = [d.value + suffix for d in RANKED]
     rows = await session.execute(
-        select(places).where(or_(places.c.place <= top,
-                                 places.c.dimension.not_in(ranked_dimensions))))
+        select(summed.c.dimension, summed.c.key, summed.c.amount, summed.c.claims,
+               per_dimension.c.all_groups, per_dimension.c.all_amount,
+               per_dimension.c.all_claims)
+        .join_from(summed, per_dimension, summed.c.dimension == per_dimension.c.dimension)
+        .where(or_(summed.c.dimension.not_in(ranked_dimensions),
+                   per_dimension.c.least.is_(None),
+                   summed.c.amount >= per_dimension.c.least)))
     everything: dict[Dimension, tuple] = {}
-    for dimension, key, amount, claims, _, all_groups, all_amount, all_claims in rows:
+    for dimension, key, amount, claims, all_groups, all_amount, all_claims in rows:
         by = Dimension(dimension.removesuffix(suffix))
         found.groups[by].append(GroupSum(decode(by, key), amount, int(claims)))
         everything[by] = (int(all_groups), all_amount, int(all_claims))
