@@ -51,6 +51,7 @@ from bench.expenses import (
     insert_sqlite,
     sum_claims,
 )
+from bench.opportunities import median_ms
 from bench.scratch import (
     DEFAULT_POSTGRES,
     database_options,
@@ -335,16 +336,6 @@ async def fill_postgres(database: Database, company: Company) -> None:
     await run_outside_transaction(database, "VACUUM ANALYZE")
 
 
-async def _median(call, runs: int) -> float:
-    await call()  # warm the caches
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        await call()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 ACTORS = (("finance", "finance"), ("region manager", "region_manager"),
           ("team manager", "team_manager"))
 
@@ -360,7 +351,7 @@ async def time_stats(database: Database, who: dict[str, int],
             period = Period.parse(label)
             view = await service.stats(TELEGRAM + who[actor], period, top=TOP,
                                         top_budgets=TOP_BUDGETS)
-            figures[(actor, label)] = (await _median(
+            figures[(actor, label)] = (await median_ms(
                 lambda a=actor, p=period: service.stats(TELEGRAM + who[a], p, top=TOP,
                                                         top_budgets=TOP_BUDGETS), runs),
                 view.total.count)
@@ -447,7 +438,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200,
                         help="claims submitted and decided for the upkeep's p95")
     database_options(parser, SCHEMA, "sizes")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    heads = 1 + REGIONS * (1 + BRANCHES * (1 + TEAMS))
+    if args.members <= heads + 1:
+        parser.error(f"--members must be more than {heads + 1}: the {heads} departments' "
+                     "heads and the finance person, and at least one rep")
+    asyncio.run(run(args))
 
 
 def _who(members: int) -> dict[str, int]:

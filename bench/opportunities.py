@@ -287,7 +287,8 @@ async def _sum(database: Database) -> float:
     return time.perf_counter() - start
 
 
-async def _median(call, runs: int) -> float:
+async def median_ms(call, runs: int) -> float:
+    """The median of `runs` awaited calls, in ms, after one that warms the caches."""
     await call()  # warm the caches
     times = []
     for _ in range(runs):
@@ -301,13 +302,13 @@ async def measure(database: Database, runs: int, ordinary: Iterable[int]) -> dic
     service = OpportunityService(database.uow, FixedClock(), SETTINGS, PipelineConfig())
     finance = TELEGRAM + 1
     figures = {"busy card": statistics.median([
-        await _median(lambda o=o: service.card(finance, o), runs) for o in range(1, BUSY + 1)])}
+        await median_ms(lambda o=o: service.card(finance, o), runs) for o in range(1, BUSY + 1)])}
     figures["card"] = statistics.median([
-        await _median(lambda o=o: service.card(finance, o), runs) for o in ordinary])
+        await median_ms(lambda o=o: service.card(finance, o), runs) for o in ordinary])
     card = await service.card(finance, 1)
     assert len(card.timeline) == 10 and card.has_more, "a busy deal fills its first page"
-    figures["card page 20"] = await _median(lambda: service.card(finance, 1, 20), runs)
-    figures["pipeline"] = await _median(
+    figures["card page 20"] = await median_ms(lambda: service.card(finance, 1, 20), runs)
+    figures["pipeline"] = await median_ms(
         lambda: service.stats(finance, Period.parse("2026-Q4")), runs)
     return figures
 
