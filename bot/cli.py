@@ -1,4 +1,5 @@
-"""The `crmbot` command: run the bot, migrate, import the org, play the demo."""
+"""The `crmbot` command: run the bot, migrate, import the org, back up and restore, play
+the demo."""
 
 from __future__ import annotations
 
@@ -326,6 +327,31 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from core.ports import SystemClock
+    from storage.backup import backup
+
+    config = read_config(args)
+    folder = Path(args.folder)
+    manifest = asyncio.run(backup(config.database.url, config.storage.photos_dir, folder,
+                                  SystemClock().now()))
+    print(f"backed up {sum(manifest.tables.values()):,} rows in {len(manifest.tables)} tables "
+          f"and {manifest.photos:,} photos to {folder} ({manifest.backend}, schema "
+          f"{manifest.revision})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from storage.backup import restore
+
+    config = read_config(args)
+    folder = Path(args.folder)
+    manifest = asyncio.run(restore(folder, config.database.url, config.storage.photos_dir))
+    print(f"restored {sum(manifest.tables.values()):,} rows in {len(manifest.tables)} tables "
+          f"and {manifest.photos:,} photos from the backup of {manifest.made_at}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -367,6 +393,14 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("api", parents=[common],
                         help="serve the finance API ([api] in the config)").set_defaults(
         func=cmd_api)
+    saver = commands.add_parser("backup", parents=[common],
+                                help="a consistent copy of the database and the photos")
+    saver.add_argument("folder", help="a new or empty folder to write it to")
+    saver.set_defaults(func=cmd_backup)
+    restorer = commands.add_parser("restore", parents=[common],
+                                   help="a backup into an empty database and photo folder")
+    restorer.add_argument("folder", help="a folder `crmbot backup` wrote")
+    restorer.set_defaults(func=cmd_restore)
     demo = commands.add_parser("demo", help="play a scripted day against a local Bot API")
     demo.add_argument("--plain", action="store_true", help="no colours")
     demo.set_defaults(func=cmd_demo)
@@ -376,13 +410,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from telegram.error import InvalidToken, NetworkError
 
+    from storage.backup import BackupError
     from storage.database import DatabaseUnavailable, unavailable_cause
 
     args = parser().parse_args(argv)
     args.config = getattr(args, "config", None)
     try:
         return args.func(args)
-    except (ConfigError, OrgFileError, UsageError, DatabaseUnavailable) as error:
+    except (ConfigError, OrgFileError, UsageError, DatabaseUnavailable, BackupError) as error:
         print(f"crmbot: {error}", file=sys.stderr)
         return EXIT_USAGE
     except InvalidToken:
