@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterable
@@ -93,8 +94,10 @@ def _sqlite_path(url: str) -> Path:
 
 
 def _libpq(url: str) -> str:
-    """The URL as pg_dump and pg_restore take it (no SQLAlchemy driver name)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The URL as pg_dump and pg_restore take it (no SQLAlchemy driver name), without its
+    password, which `_run` passes in the environment rather than on a command line that
+    every user of the machine can read."""
+    return make_url(url).set(drivername="postgresql", password=None).render_as_string()
 
 
 def _tables() -> list[str]:
@@ -163,7 +166,7 @@ async def _postgres_backup(url: str, target: Path) -> tuple[dict[str, int], str 
                     text("SELECT pg_export_snapshot()"))).scalar_one()
                 counts = await connection.run_sync(_count, _tables())
                 revision = await connection.run_sync(_revision)
-                await _run("pg_dump", "--format=custom", "--no-owner", "--no-privileges",
+                await _run(url, "pg_dump", "--format=custom", "--no-owner", "--no-privileges",
                            f"--snapshot={snapshot}", f"--file={target}",
                            f"--dbname={_libpq(url)}")
     finally:
@@ -171,10 +174,14 @@ async def _postgres_backup(url: str, target: Path) -> tuple[dict[str, int], str 
     return counts, revision
 
 
-async def _run(*command: str) -> None:
+async def _run(url: str, *command: str) -> None:
+    """A PostgreSQL client program against the server at `url`."""
+    password = make_url(url).password
+    environment = os.environ | ({"PGPASSWORD": str(password)} if password else {})
     try:
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=environment)
     except FileNotFoundError:
         raise BackupError(f"{command[0]} not found: install PostgreSQL's client "
                           "programs (Debian: postgresql-client)") from None
@@ -222,7 +229,7 @@ async def _postgres_restore(url: str, dump: Path) -> dict[str, int]:
             if await connection.run_sync(_has_tables):
                 raise BackupError(f"{make_url(url).render_as_string()}: the database is not "
                                   "empty: restore into a new one")
-        await _run("pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+        await _run(url, "pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
                    "--single-transaction", f"--dbname={_libpq(url)}", str(dump))
         async with engine.connect() as connection:
             return await connection.run_sync(_count, _tables())
