@@ -439,10 +439,11 @@ def main() -> None:
                         help="claims submitted and decided for the upkeep's p95")
     database_options(parser, SCHEMA, "sizes")
     args = parser.parse_args()
-    heads = 1 + REGIONS * (1 + BRANCHES * (1 + TEAMS))
-    if args.members <= heads + 1:
-        parser.error(f"--members must be more than {heads + 1}: the {heads} departments' "
-                     "heads and the finance person, and at least one rep")
+    company = org(members=args.members)
+    if not company.reps:
+        parser.error(f"--members must be more than {company.finance}: the "
+                     f"{len(company.heads)} departments' heads and the finance person, and "
+                     "at least one rep")
     asyncio.run(run(args))
 
 

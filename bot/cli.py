@@ -335,8 +335,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     manifest = asyncio.run(backup(config.database.url, config.storage.photos_dir, folder,
                                   SystemClock().now()))
-    print(f"backed up {sum(manifest.tables.values()):,} rows in {len(manifest.tables)} tables "
-          f"and {manifest.photos:,} photos to {folder} ({manifest.backend}, schema "
+    print(f"backed up {manifest.contents} to {folder} ({manifest.backend}, schema "
           f"{manifest.revision})")
     return 0
 
@@ -347,8 +346,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     config = read_config(args)
     folder = Path(args.folder)
     manifest = asyncio.run(restore(folder, config.database.url, config.storage.photos_dir))
-    print(f"restored {sum(manifest.tables.values()):,} rows in {len(manifest.tables)} tables "
-          f"and {manifest.photos:,} photos from the backup of {manifest.made_at}")
+    print(f"restored {manifest.contents} from the backup of {manifest.made_at}")
     return 0
 
 

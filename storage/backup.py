@@ -17,16 +17,16 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from storage.database import create_engine
+from storage.migrate import revision_of
 from storage.tables import Base
 
 MANIFEST = "manifest.json"
@@ -50,6 +50,11 @@ class Manifest:
     @property
     def photos(self) -> int:
         return sum(1 for name in self.files if name.startswith(PHOTOS + "/"))
+
+    @property
+    def contents(self) -> str:
+        return (f"{sum(self.tables.values()):,} rows in {len(self.tables)} tables and "
+                f"{self.photos:,} photos")
 
     def write(self, folder: Path) -> None:
         body = {"format": FORMAT, "made_at": self.made_at, "backend": self.backend,
@@ -100,28 +105,21 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql", password=None).render_as_string()
 
 
-def _tables() -> list[str]:
-    return [table.name for table in Base.metadata.sorted_tables]
+def _facts(connection: Connection) -> tuple[dict[str, int], str | None]:
+    """Rows per table and the schema revision, as the connection's transaction sees them."""
+    counts = {table.name: connection.execute(
+        select(func.count()).select_from(table)).scalar_one()
+        for table in Base.metadata.sorted_tables}
+    return counts, revision_of(connection)
 
 
-def _count(connection: Connection | sqlite3.Connection, names: Iterable[str]) -> dict[str, int]:
-    counts = {}
-    for name in names:
-        statement = f'SELECT count(*) FROM "{name}"'
-        if isinstance(connection, sqlite3.Connection):
-            counts[name] = connection.execute(statement).fetchone()[0]
-        else:
-            counts[name] = connection.execute(text(statement)).scalar_one()
-    return counts
-
-
-def _revision(connection: Connection | sqlite3.Connection) -> str | None:
-    statement = "SELECT version_num FROM alembic_version"
-    if isinstance(connection, sqlite3.Connection):
-        row = connection.execute(statement).fetchone()
-    else:
-        row = connection.execute(text(statement)).first()
-    return row[0] if row else None
+async def _facts_of(url: str) -> tuple[dict[str, int], str | None]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_facts)
+    finally:
+        await engine.dispose()
 
 
 def _empty_folder(path: Path, what: str) -> None:
@@ -145,14 +143,13 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
-def _sqlite_backup(source: Path, target: Path) -> tuple[dict[str, int], str | None]:
-    """Copy the live database page by page (readers and writers may go on); count the
-    rows in the copy, which is the snapshot."""
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """Copy the database at `source` page by page, as one read transaction sees it (readers
+    and writers may go on)."""
     if not source.is_file():
         raise BackupError(f"{source}: no such database file")
     with closing(_read_only(source)) as live, closing(sqlite3.connect(target)) as copy:
         live.backup(copy)
-        return _count(copy, _tables()), _revision(copy)
 
 
 async def _postgres_backup(url: str, target: Path) -> tuple[dict[str, int], str | None]:
@@ -164,14 +161,13 @@ async def _postgres_backup(url: str, target: Path) -> tuple[dict[str, int], str 
             async with connection.begin():
                 snapshot = (await connection.execute(
                     text("SELECT pg_export_snapshot()"))).scalar_one()
-                counts = await connection.run_sync(_count, _tables())
-                revision = await connection.run_sync(_revision)
+                facts = await connection.run_sync(_facts)
                 await _run(url, "pg_dump", "--format=custom", "--no-owner", "--no-privileges",
                            f"--snapshot={snapshot}", f"--file={target}",
                            f"--dbname={_libpq(url)}")
     finally:
         await engine.dispose()
-    return counts, revision
+    return facts
 
 
 async def _run(url: str, *command: str) -> None:
@@ -198,7 +194,9 @@ async def backup(url: str, photos: Path, folder: Path, made_at: datetime) -> Man
     backend = _backend(url)
     target = folder / FILES[backend]
     if backend == "sqlite":
-        counts, revision = await asyncio.to_thread(_sqlite_backup, _sqlite_path(url), target)
+        await asyncio.to_thread(_sqlite_copy, _sqlite_path(url), target)
+        # Counted in the copy, which is the snapshot.
+        counts, revision = await _facts_of(f"sqlite+aiosqlite:///{target}")
     else:
         counts, revision = await _postgres_backup(url, target)
     files = {target.name: await asyncio.to_thread(_sha256, target)}
@@ -222,31 +220,20 @@ def _has_tables(connection: Connection) -> bool:
     return bool(inspect(connection).get_table_names())
 
 
-async def _postgres_restore(url: str, dump: Path) -> dict[str, int]:
+async def _refuse_unless_empty(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
             if await connection.run_sync(_has_tables):
                 raise BackupError(f"{make_url(url).render_as_string()}: the database is not "
                                   "empty: restore into a new one")
-        await _run(url, "pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                   "--single-transaction", f"--dbname={_libpq(url)}", str(dump))
-        async with engine.connect() as connection:
-            return await connection.run_sync(_count, _tables())
     finally:
         await engine.dispose()
 
 
-def _sqlite_restore(copy: Path, target: Path) -> dict[str, int]:
-    if target.exists() and target.stat().st_size:
-        with closing(_read_only(target)) as existing:
-            tables = existing.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables:
-            raise BackupError(f"{target}: the database is not empty: restore into a new file")
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _sqlite_restore(copy: Path, target: Path) -> None:
     with closing(_read_only(copy)) as source, closing(sqlite3.connect(target)) as restored:
         source.backup(restored)
-        return _count(restored, _tables())
 
 
 async def restore(folder: Path, url: str, photos: Path) -> Manifest:
@@ -260,10 +247,13 @@ async def restore(folder: Path, url: str, photos: Path) -> Manifest:
     _empty_folder(photos, "photo folder")
     await asyncio.to_thread(_verify, folder, manifest)
     dump = folder / FILES[backend]
+    await _refuse_unless_empty(url)
     if backend == "sqlite":
-        counts = await asyncio.to_thread(_sqlite_restore, dump, _sqlite_path(url))
+        await asyncio.to_thread(_sqlite_restore, dump, _sqlite_path(url))
     else:
-        counts = await _postgres_restore(url, dump)
+        await _run(url, "pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+                   "--single-transaction", f"--dbname={_libpq(url)}", str(dump))
+    counts, _ = await _facts_of(url)
     differ = sorted(name for name, count in manifest.tables.items() if counts.get(name) != count)
     if differ:
         raise BackupError("restored rows differ from the manifest in " + ", ".join(differ))

@@ -27,7 +27,8 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def _current(connection: Connection) -> str | None:
+def revision_of(connection: Connection) -> str | None:
+    """The schema revision of the database on `connection` (None when never migrated)."""
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -35,7 +36,7 @@ async def current_revision(url: str) -> str | None:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            return await connection.run_sync(_current)
+            return await connection.run_sync(revision_of)
     finally:
         await engine.dispose()
 

@@ -156,6 +156,7 @@ async def test_a_backup_restores_only_into_the_backend_it_came_from(org, photos,
     assert not (tmp_path / "elsewhere.db").exists()
     assert not (tmp_path / "restored-photos").exists()
 
+
 def test_the_commands_back_up_and_restore_and_refuse_in_one_line(tmp_path):
     config = write_config(tmp_path)
     with config.open("a") as handle:
