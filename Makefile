@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-any-hour run lint i18n clean bench bench-fanout bench-updates bench-checkin bench-api bench-expenses bench-opportunities \
+.PHONY: demo test test-any-hour run lint i18n clean bench bench-fanout bench-standby bench-updates bench-checkin bench-api bench-expenses bench-opportunities \
 	bench-replies bench-import bench-company bench-company-stats bench-matching bench-pipeline
 
 $(STAMP): pyproject.toml
@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Benchmarks print their figures and the command that made them.
-bench: bench-updates bench-fanout bench-checkin bench-api bench-expenses bench-opportunities bench-company
+bench: bench-updates bench-fanout bench-standby bench-checkin bench-api bench-expenses bench-opportunities bench-company
 
 # Updates per second with 50 ms Bot API round trips: sequential vs per-chat processing.
 bench-updates: $(STAMP)
@@ -51,6 +51,11 @@ bench-updates: $(STAMP)
 # 10,000 notifications enqueued, then delivered under Telegram's limits scaled x10 (~40 s).
 bench-fanout: $(STAMP)
 	$(BIN)/python -m bench.fanout --members 10000 --scale 10
+
+# Two `crmbot run` processes on one PostgreSQL database (a scratch database on the test server):
+# the same fan-out, the active one killed half way and the standby finishing it (~1 min).
+bench-standby: $(STAMP)
+	$(BIN)/python -m bench.fanout --members 10000 --scale 10 --processes 2 --kill-at 0.5
 
 # Check-in replies during a fan-out to 10,000 members at Telegram's own limits: in call
 # order, then replies first (~15 min).

@@ -22,6 +22,7 @@ from api.auth import POST, READ, Client, Tokens
 from api.cursor import CursorCodec, CursorError
 from bootstrap import build_services
 from bootstrap.config import Config
+from bootstrap.metrics import CONTENT_TYPE, MetricsPage
 from core.domain.errors import DomainError, NotFound
 from core.domain.expenses.finance import (
     LedgerClaim,
@@ -34,6 +35,7 @@ from core.domain.expenses.finance import (
 from core.expenses.finance import FinanceService, PostingRequest
 from core.ports import Clock, PhotoFiles, SystemClock
 from storage.database import Database
+from storage.health import readiness
 
 PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -350,6 +352,26 @@ def _routes(app: FastAPI) -> None:
             for o in outcomes]})
 
 
+def _probes(app: FastAPI, database: Database, clock: Clock) -> None:
+    """/healthz, /readyz and /metrics for the operator's monitoring: no token, and not in
+    the OpenAPI document, which is the finance system's."""
+    page = MetricsPage(database, clock)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def alive() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def ready() -> Response:
+        found = await readiness(database)
+        return Response(to_json(found.report("api")), status_code=200 if found.ready else 503,
+                        media_type="application/json")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(await page.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
 def _field(error: dict) -> str:
     """`limit`, `ledger_ref`, `postings.0.number`; `body` when it is not JSON at all."""
     location = error["loc"]
@@ -414,5 +436,6 @@ def create_app(config: Config, database: Database, *, clock: Clock | None = None
     app.router.route_class = _AuthFirst
     app.add_middleware(_BodyLimit)
     _routes(app)
+    _probes(app, database, clock)
     _handlers(app)
     return app

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
 
 from api.app import create_app
+from bench.scratch import scratch_database
 from bootstrap.config import parse_config
 from core.domain.expenses.claims import claim_number
-from storage.database import Database, create_engine
+from storage.database import Database
 from storage.migrate import upgrade
 from storage.tables import ClaimReceiptRow, ClaimRow, DepartmentRow, MemberRow, ProjectRow
 
@@ -143,20 +143,6 @@ async def run(url: str, photos: Path, claims: int, page: int,
         await database.dispose()
 
 
-async def scratch_postgres(url: str, name: str, create: bool) -> str:
-    """Create (or drop) database `name` on the server `url` points at; its URL."""
-    admin = create_engine(make_url(url).set(database="postgres").render_as_string(False))
-    try:
-        async with admin.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            if create:
-                await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-    return make_url(url).set(database=name).render_as_string(False)
-
-
 def report(backend: str, timings: list[tuple[float, float]], page: int) -> None:
     wall = [w for w, _ in timings]
     median = statistics.median(wall)
@@ -185,13 +171,13 @@ async def main() -> None:
                                             args.page, args.rounds)))
         if args.postgres:
             print("PostgreSQL:")
-            url = await scratch_postgres(args.postgres, "crmbot_bench_api", create=True)
+            url = await scratch_database(args.postgres, "crmbot_bench_api", create=True)
             try:
                 results.append(("PostgreSQL", await run(url, Path(directory) / "photos",
                                                         args.claims, args.page,
                                                         args.rounds)))
             finally:
-                await scratch_postgres(args.postgres, "crmbot_bench_api", create=False)
+                await scratch_database(args.postgres, "crmbot_bench_api", create=False)
     print(f"\nGET /api/v1/claims/approved, {args.claims:,} approved claims, "
           "through the ASGI app (JSON included), ms per page; cpu: this process's CPU time "
           "(median), which on a busy machine says more than the wall clock")

@@ -40,11 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import tomli_w
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.scratch import DEFAULT_POSTGRES
+from bench.scratch import DEFAULT_POSTGRES, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_ACCOUNT = 10_000_000
@@ -268,21 +266,6 @@ async def bench_backend(name: str, url: str, code: Path, folder: Path, files: di
     return results
 
 
-async def scratch_postgres(url: str, suffix: str, create: bool) -> str:
-    """A database of the benchmark's own beside the one `url` names."""
-    parsed = make_url(url)
-    scratch = f"{parsed.database}_{suffix}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-            if create:
-                await connection.execute(text(f'CREATE DATABASE "{scratch}"'))
-    finally:
-        await admin.dispose()
-    return parsed.set(database=scratch).render_as_string(hide_password=False)
-
-
 def load_average() -> str:
     """The machine's load over the last minute (the benchmark shares it)."""
     with open("/proc/loadavg") as handle:
@@ -316,12 +299,15 @@ async def run(args: argparse.Namespace, code: Path) -> None:
         results["SQLite"] = await bench_backend("sqlite", sqlite_url, code, folder, files,
                                                 seed_file, reps, site)
         if args.postgres:
-            url = await scratch_postgres(args.postgres, "org_import", create=True)
+            url = await scratch_database(
+                args.postgres, f"{make_url(args.postgres).database}_org_import", create=True)
             try:
                 results["PostgreSQL"] = await bench_backend("postgres", url, code, folder,
                                                             files, seed_file, reps, site)
             finally:
-                await scratch_postgres(args.postgres, "org_import", create=False)
+                await scratch_database(
+                    args.postgres, f"{make_url(args.postgres).database}_org_import",
+                    create=False)
     print(f"\n$ {shown}")
     for backend, figures in results.items():
         print(f"{backend}:")

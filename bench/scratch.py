@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.database import POSTGRES_SETTINGS, Database
@@ -15,6 +16,20 @@ from storage.tables import Base
 
 # The test server's database; a benchmark works in a schema or database of its own on it.
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+async def scratch_database(url: str, name: str, create: bool) -> str:
+    """Create anew (or drop) database `name` on the server `url` points at; its URL."""
+    admin = create_async_engine(make_url(url).set(database="postgres").render_as_string(False),
+                                isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if create:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return make_url(url).set(database=name).render_as_string(False)
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bootstrap.config import Config
+from bootstrap.nightly_backup import NightlyBackup
 from core.domain.org.model import OrgSettings
 from core.domain.schedule.checkins import CheckInRules
 from core.expenses.approvals import ApprovalService
@@ -56,6 +57,8 @@ class Services:
     goals: GoalService
     inbound: InboundService
     finance: FinanceService
+    # The backup rule's work, and what its runs left (`crmbot jobs list`).
+    backups: NightlyBackup
     clock: Clock
 
 
@@ -72,6 +75,8 @@ def org_defaults(config: Config) -> OrgSettings:
 def build_services(config: Config, database: Database, clock: Clock,
                    worker: str | None = None) -> Services:
     defaults = org_defaults(config)
+    backups = NightlyBackup(config.database.url, config.storage.photos_dir,
+                            config.reminders.backup.folder, config.reminders.backup.keep)
     worker = worker or worker_name()
     org = OrgService(database.uow, clock, defaults, invite_ttl=config.telegram.invite_ttl)
     approvals = ApprovalService(database.uow, clock, defaults, config.expenses,
@@ -88,7 +93,7 @@ def build_services(config: Config, database: Database, clock: Clock,
         groups=GroupService(database.uow, clock, defaults),
         reminders=ReminderService(database.uow, clock, defaults, config.reminders,
                                   work_calendar(config.calendar), sla=approvals.run_sla,
-                                  follow_up=goal_service.run_daily),
+                                  follow_up=goal_service.run_daily, backup=backups),
         plans=PlanService(database.uow, clock, defaults, work_calendar(config.calendar)),
         work_logs=WorkLogService(database.uow, clock, defaults, work_calendar(config.calendar)),
         check_ins=CheckInService(
@@ -113,5 +118,6 @@ def build_services(config: Config, database: Database, clock: Clock,
         goals=goal_service,
         inbound=InboundService(database.uow, clock),
         finance=FinanceService(database.uow, clock, PhotoStore(config.storage.photos_dir)),
+        backups=backups,
         clock=clock,
     )

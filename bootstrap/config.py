@@ -7,11 +7,13 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
+from bootstrap.logs import LoggingConfig
 from bot.config import TOKEN_ENV, TelegramConfig
 from core.config import (
     CURSOR_SECRET_ENV,
+    DATABASE_URL_ENV,
     ApiConfig,
     CalendarConfig,
     CheckInConfig,
@@ -27,12 +29,29 @@ from core.config import (
 )
 
 CONFIG_ENV = "CRMBOT_CONFIG"
+# The health port of one of several processes on a machine (a systemd instance's own).
+HEALTH_PORT_ENV = "CRMBOT_HEALTH_PORT"
+# Values the environment sets over the file: the secrets, and what differs per process.
+ENV_OVERRIDES = (
+    (TOKEN_ENV, "telegram", "token"),
+    (CURSOR_SECRET_ENV, "api", "cursor_secret"),
+    (DATABASE_URL_ENV, "database", "url"),
+    (HEALTH_PORT_ENV, "health", "port"),
+)
+
+
+class HealthConfig(Section):
+    """Where `crmbot run` answers /healthz, /readyz and /metrics; port 0 turns it off."""
+
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
 
 
 class Config(Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
     storage: StorageConfig = StorageConfig()
+    logging: LoggingConfig = LoggingConfig()
     org: OrgConfig = OrgConfig()
     reminders: RemindersConfig = RemindersConfig()
     calendar: CalendarConfig = CalendarConfig()
@@ -41,6 +60,7 @@ class Config(Section):
     expenses: ExpensesConfig = ExpensesConfig()
     api: ApiConfig = ApiConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    health: HealthConfig = HealthConfig()
 
     def require_token(self) -> str:
         """The bot token, or ConfigError when none is configured."""
@@ -65,13 +85,11 @@ def _first_error(error: ValidationError) -> str:
 def parse_config(data: dict, *, env: dict[str, str] | None = None) -> Config:
     """Validate a config mapping; the secrets may come from the environment."""
     env = os.environ if env is None else env
-    telegram = data.get("telegram") or {}
-    if env.get(TOKEN_ENV) and isinstance(telegram, dict):
-        # Not a table: left alone, so validation names telegram instead of crashing here.
-        data = {**data, "telegram": {**telegram, "token": env[TOKEN_ENV]}}
-    api = data.get("api") or {}
-    if env.get(CURSOR_SECRET_ENV) and isinstance(api, dict):
-        data = {**data, "api": {**api, "cursor_secret": env[CURSOR_SECRET_ENV]}}
+    for variable, section, key in ENV_OVERRIDES:
+        table = data.get(section) or {}
+        # Not a table: left alone, so validation names the section instead of crashing here.
+        if env.get(variable) and isinstance(table, dict):
+            data = {**data, section: {**table, key: env[variable]}}
     try:
         config = Config.model_validate(data)
     except ValidationError as error:

@@ -41,10 +41,12 @@ from bot.i18n import LANGUAGES, TELEGRAM_CODES, Translator
 from bot.inbound import JournaledPolling, JournaledQueue, UpdateJournal
 from bot.outbox import Dispatcher
 from bot.pacing import Pacer
+from bot.persistence import DatabasePersistence
 from bot.scheduler import start_scheduler
 from bot.transport import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
 from core.ports import Clock, SystemClock
+from storage.chat_states import ChatStates
 from storage.database import Database
 
 log = logging.getLogger("crmbot")
@@ -65,15 +67,16 @@ def settle_memory() -> None:
 
 def build_application(config: Config, *, database: Database | None = None,
                       clock: Clock | None = None, token: str | None = None,
-                      settle: bool = False) -> Application:
+                      settle: bool = False, worker: str | None = None) -> Application:
     """Build the Application; nothing connects until it is initialized. With `settle`, memory
     is settled once it has started: for a long-running process, not for tests, which build
     hundreds of applications in one process."""
     database = database or Database.connect(config.database.url, echo=config.database.echo)
     clock = clock or SystemClock()
     telegram = config.telegram
-    services = build_services(config, database, clock)
+    services = build_services(config, database, clock, worker)
     journal = UpdateJournal(services.inbound)
+    persistence = DatabasePersistence(ChatStates(database))
 
     async def post_init(application: Application) -> None:
         # Handled first once the bot starts: what an earlier process received and never did.
@@ -81,9 +84,10 @@ def build_application(config: Config, *, database: Database | None = None,
         if unhandled:
             log.info("%d updates received before a stop are handled now", len(unhandled))
         await application.update_queue.replay(unhandled)
+        # The outbox first: after a takeover, a fan-out goes on before the menus are set.
+        await application.bot_data["dispatcher"].start()
         await publish_commands(application)
         await start_scheduler(application)
-        await application.bot_data["dispatcher"].start()
         if settle:
             settle_memory()
 
@@ -111,14 +115,22 @@ def build_application(config: Config, *, database: Database | None = None,
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
+        .persistence(persistence)
         .build()
     )
+
+    async def save_chat_states() -> None:
+        await application.update_persistence()
+        await persistence.save()
+
+    journal.before_marking = save_chat_states
     application.update_processor.on_handled = journal.handled  # type: ignore[attr-defined]
     application.bot_data["services"] = services
     application.bot_data["dispatcher"] = Dispatcher(
         application.bot, services.outbox, batch=config.outbox.batch,
         single_process=database.is_sqlite)
     application.bot_data["database"] = database
+    application.bot_data["journal"] = journal
     register_handlers(application)
     return application
 

@@ -13,49 +13,12 @@ from pathlib import Path
 from typing import TextIO
 
 from bootstrap.config import Config, load_config
+from bootstrap.logs import configure_logging
 from bot.org_file import parse_org_file
 from core.config import ConfigError
 from core.domain.org.org_file import OrgFileError
 
 EXIT_USAGE = 2
-
-
-class Redact(logging.Filter):
-    """Keeps the bot token out of every log line and traceback; network errors in one line.
-
-    httpx logs request URLs, which carry the token; a Bot API server that is down makes
-    python-telegram-bot log a three-part traceback that says no more than its last line.
-    """
-
-    def __init__(self, secret: str | None) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def _clean(self, text: str) -> str:
-        return text.replace(self.secret, "<token>") if self.secret else text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from telegram.error import NetworkError
-
-        message = record.getMessage()
-        if record.exc_info and isinstance(record.exc_info[1], NetworkError):
-            message = f"{message} ({record.exc_info[1]})"
-            record.exc_info, record.exc_text = None, None
-        elif record.exc_info:
-            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        record.msg, record.args = self._clean(message), ()
-        return True
-
-
-def configure_logging(secret: str | None = None, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(Redact(secret))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 async def upgrade_database(config: Config) -> None:
@@ -77,32 +40,21 @@ def read_config(args: argparse.Namespace) -> Config:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the bot against Telegram (or any Bot API server in base_url)."""
-    from telegram import Update
-
-    from bot.app import build_application
+    """Run the bot against Telegram (or any Bot API server in base_url): the active process,
+    or a standby that takes over when the active one is gone (PostgreSQL)."""
+    from bot.run import serve
 
     config = read_config(args)
     token = config.require_token()
-    configure_logging(token)
+    configure_logging(config)
     # An empty or older database is brought up to date first, in one transaction.
-    asyncio.run(upgrade_database(config))
-    application = build_application(config, token=token, settle=True)
-    telegram = config.telegram
-    if telegram.mode == "polling":
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
-    else:
-        hook = telegram.webhook
-        application.run_webhook(
-            listen=hook.listen, port=hook.port, url_path=hook.path, webhook_url=hook.url,
-            secret_token=hook.secret_token.get_secret_value() if hook.secret_token else None,
-            allowed_updates=Update.ALL_TYPES)
+    asyncio.run(serve(config, token, lambda: upgrade_database(config)))
     return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     config = read_config(args)
-    configure_logging()
+    configure_logging(config)
     asyncio.run(upgrade_database(config))
     print("database is up to date")
     return 0
@@ -161,7 +113,7 @@ async def import_org_file(config: Config, path: Path, progress: TerminalProgress
 
 def cmd_org_import(args: argparse.Namespace) -> int:
     config = read_config(args)
-    configure_logging(level=logging.WARNING)
+    configure_logging(config, floor=logging.WARNING)
     report = asyncio.run(import_org_file(config, Path(args.file)))
     sections = sorted(set(report.created) | set(report.updated) | set(report.unchanged))
     for section in sections:
@@ -194,7 +146,7 @@ def _local(moment, zone) -> str:
 
 
 async def list_jobs(services) -> list[str]:
-    from core.inbox.reminders import APPROVAL_SLA, RULE_NAMES, SLA_INTERVAL, next_run
+    from core.inbox.reminders import APPROVAL_SLA, BACKUP, RULE_NAMES, SLA_INTERVAL, next_run
 
     order = {name: index for index, name in enumerate(RULE_NAMES)}
     rules = sorted(await services.reminders.sync_rules(),
@@ -212,19 +164,21 @@ async def list_jobs(services) -> list[str]:
             upcoming = _local(next_run(rule, now, zone, services.reminders.calendar), zone)
         lines.append(f"{rule.name:16}{'yes' if rule.enabled else 'no':9}{rule.at or '-':7}"
                      f"{last:22}{upcoming}")
+        if rule.name == BACKUP and rule.last_run_at:
+            lines.append(f"{'':16}{services.backups.outcome(rule.last_run_at)}")
     return lines
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
     config = read_config(args)
-    configure_logging(level=logging.WARNING)
+    configure_logging(config, floor=logging.WARNING)
     for line in asyncio.run(_with_services(config, list_jobs)):
         print(line)
     return 0
 
 
 async def run_job(services, name: str) -> str:
-    from core.inbox.reminders import APPROVAL_SLA
+    from core.inbox.reminders import APPROVAL_SLA, BACKUP
 
     rules = {r.name: r for r in await services.reminders.sync_rules()}
     if not rules[name].enabled:
@@ -234,6 +188,8 @@ async def run_job(services, name: str) -> str:
         created = await services.reminders.run(name)
         return f"{name}: {created} new notifications (reminders and escalations)"
     zone = await services.reminders.zone()
+    if name == BACKUP:
+        return await _run_backup(services, zone)
     if not services.reminders.calendar.is_working_day(services.clock.now().astimezone(
             zone).date()):
         return f"{name}: today is not a working day in the team's calendar, nothing to send"
@@ -243,6 +199,19 @@ async def run_job(services, name: str) -> str:
     return f"{name}: {created} new notifications; the bot sends them while it runs"
 
 
+async def _run_backup(services, zone) -> str:
+    """Every day, once: a second run that day says what the first one made."""
+    from core.inbox.reminders import BACKUP
+
+    now = services.clock.now()
+    await services.reminders.run(BACKUP, now)
+    ran_at = next(r for r in await services.reminders.rules() if r.name == BACKUP).last_run_at
+    outcome = services.backups.outcome(ran_at)
+    if ran_at != now:
+        return f"{BACKUP}: already ran today at {_local(ran_at, zone)}: {outcome}"
+    return f"{BACKUP}: {outcome}"
+
+
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     from core.inbox.reminders import RULE_NAMES
 
@@ -250,7 +219,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         raise UsageError(f'jobs run: unknown rule "{args.rule}" '
                          f"(known: {', '.join(RULE_NAMES)})")
     config = read_config(args)
-    configure_logging(level=logging.WARNING)
+    configure_logging(config, floor=logging.WARNING)
     print(asyncio.run(_with_services(config, lambda services: run_job(services, args.rule))))
     return 0
 
@@ -293,11 +262,82 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"export: --output {output}: no such folder {output.parent}")
     status, form = StatusFilter(STATUS_CHOICES[args.status]), ExportFormat(args.format)
     config = read_config(args)
-    configure_logging(level=logging.WARNING)
+    configure_logging(config, floor=logging.WARNING)
     result = asyncio.run(_with_services(
         config, lambda services: export_claims(services, period, status, form, output)))
     print(f"{result.rows} claims, total {result.total}, written to {output}")
     return 0
+
+
+def _age(seconds: float) -> str:
+    """45 s, 12 min, 3 h 5 min, 2 d 4 h."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 24:
+        return f"{hours} h {minutes % 60} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+async def status_lines(config: Config) -> tuple[int, list[str]]:
+    """What `crmbot status` prints, one fact a line, and its exit code (1 when the schema is
+    not the one this crmbot migrates to). Reads only: nothing is migrated or synced."""
+    from bootstrap import build_services
+    from core.inbox.reminders import RULE_NAMES
+    from core.ports import SystemClock
+    from storage.database import Database, DatabaseUnavailable
+    from storage.health import outbox_backlog, readiness
+    from storage.leadership import read_holder
+
+    database = Database.connect(config.database.url)
+    try:
+        found = await readiness(database)
+        if found.database != "ok":
+            raise DatabaseUnavailable(config.database.url, found.error or "no answer")
+        schema = f"database schema: {found.migrations} ({found.revision or 'empty'})"
+        if not found.ready:
+            return 1, [f"{schema}; this crmbot expects {found.head}: run `crmbot db upgrade`"
+                       if found.migrations == "behind" else
+                       f"{schema}; this crmbot knows up to {found.head}: run a newer crmbot"]
+        services = build_services(config, database, SystemClock())
+        zone, now = await services.reminders.zone(), services.clock.now()
+        lines = [f"time zone: {zone.key}", schema]
+        holder = await read_holder(database)
+        lines.append("active process: none" if holder is None else
+                     f"active process: {holder.worker}, since {_local(holder.since, zone)}, "
+                     f"last seen {_local(holder.seen_at, zone)} "
+                     f"({_age((now - holder.seen_at).total_seconds())} ago)")
+        backlog = await outbox_backlog(database, now)
+        waiting = (f", the oldest waiting {_age(backlog.lag_seconds(now))} (due "
+                   f"{_local(backlog.oldest_due_at, zone)})" if backlog.oldest_due_at else "")
+        lines += [f"outbox due now: {backlog.due}{waiting}",
+                  f"outbox scheduled for later: {backlog.by_state['pending'] - backlog.due}",
+                  f"outbox failed (refused for good): {backlog.by_state['failed']}",
+                  f"outbox skipped (recipient unreachable or no longer true): "
+                  f"{backlog.by_state['skipped']}"]
+        stored = {r.name: r for r in await services.reminders.rules()}
+        for name in RULE_NAMES:
+            rule = stored.get(name)
+            last = (f"last run {_local(rule.last_run_at, zone)}"
+                    if rule and rule.last_run_at else "never run")
+            lines.append(f"rule {name}: {last}{'' if rule is None or rule.enabled else ', off'}")
+        return 0, lines
+    finally:
+        await database.dispose()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The active process, the outbox's backlog and each rule's last run, from the database."""
+    config = read_config(args)
+    configure_logging(config, floor=logging.WARNING)
+    code, lines = asyncio.run(status_lines(config))
+    for line in lines:
+        print(line)
+    return code
 
 
 async def serve_api(config: Config) -> None:
@@ -321,7 +361,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     """Serve the finance API on [api] listen and port."""
     config = read_config(args)
     config.api.require_servable()
-    configure_logging()
+    configure_logging(config)
     asyncio.run(upgrade_database(config))
     asyncio.run(serve_api(config))
     return 0
@@ -332,6 +372,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from storage.backup import backup
 
     config = read_config(args)
+    configure_logging(config, floor=logging.WARNING)
     folder = Path(args.folder)
     manifest = asyncio.run(backup(config.database.url, config.storage.photos_dir, folder,
                                   SystemClock().now()))
@@ -344,6 +385,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from storage.backup import restore
 
     config = read_config(args)
+    configure_logging(config, floor=logging.WARNING)
     folder = Path(args.folder)
     manifest = asyncio.run(restore(folder, config.database.url, config.storage.photos_dir))
     print(f"restored {manifest.contents} from the backup of {manifest.made_at}")
@@ -353,7 +395,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    configure_logging(level=logging.WARNING)
+    configure_logging(floor=logging.WARNING)
     return asyncio.run(run_demo(color=sys.stdout.isatty() and not args.plain))
 
 
@@ -373,13 +415,16 @@ def parser() -> argparse.ArgumentParser:
     importer = org.add_parser("import", parents=[common], help="create or update the org")
     importer.add_argument("file", help="an org file, see examples/org.toml")
     importer.set_defaults(func=cmd_org_import)
-    jobs = commands.add_parser("jobs", help="the scheduled reminders and digests").add_subparsers(
+    jobs = commands.add_parser(
+        "jobs", help="the scheduled reminders, digests and backup").add_subparsers(
         dest="jobs", required=True)
     lister = jobs.add_parser("list", parents=[common], help="each rule: on or off, when it runs")
     lister.set_defaults(func=cmd_jobs_list)
     runner = jobs.add_parser("run", parents=[common], help="run a rule now (once per day)")
     runner.add_argument("rule", help="a rule name, as `crmbot jobs list` shows")
     runner.set_defaults(func=cmd_jobs_run)
+    commands.add_parser("status", parents=[common], help="the active process, the outbox and "
+                        "the rules' last runs").set_defaults(func=cmd_status)
     exporter = commands.add_parser("export", parents=[common],
                                    help="expense claims of a period as XLSX or CSV")
     exporter.add_argument("--period", required=True, help="2026-11, 2026-Q4 or 2026")
@@ -410,12 +455,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from storage.backup import BackupError
     from storage.database import DatabaseUnavailable, unavailable_cause
+    from storage.leadership import AlreadyRunning
 
     args = parser().parse_args(argv)
     args.config = getattr(args, "config", None)
     try:
         return args.func(args)
-    except (ConfigError, OrgFileError, UsageError, DatabaseUnavailable, BackupError) as error:
+    except (ConfigError, OrgFileError, UsageError, DatabaseUnavailable, BackupError,
+            AlreadyRunning) as error:
         print(f"crmbot: {error}", file=sys.stderr)
         return EXIT_USAGE
     except InvalidToken:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, Update
@@ -33,6 +34,9 @@ class UpdateJournal:
         self._repeats: set[int] = set()
         self._done: list[int] = []
         self._writer: asyncio.Task[None] | None = None
+        # Saves what the handlers changed in chats and conversations (bot.persistence) before
+        # their updates are crossed off.
+        self.before_marking: Callable[[], Awaitable[None]] | None = None
 
     async def received(self, payloads: list[dict[str, Any]], offset: int | None) -> None:
         """A polled batch, recorded before Telegram hears that it arrived."""
@@ -63,6 +67,8 @@ class UpdateJournal:
         while self._done:
             batch, self._done = self._done, []
             try:
+                if self.before_marking is not None:
+                    await self.before_marking()
                 await self.inbound.handled(batch)
             except Exception:
                 # Left unmarked, they are handled again after a restart: logged, not lost.
@@ -95,6 +101,12 @@ class JournaledQueue(asyncio.Queue):
         if isinstance(item, Update) and not await self.journal.admit(item):
             return
         await super().put(item)
+
+    def forsake(self) -> None:
+        """Let go of the updates not yet begun: the journal keeps them for the next process."""
+        while not self.empty():
+            self.get_nowait()
+            self.task_done()
 
     async def replay(self, updates: list[Update]) -> None:
         for update in updates:

@@ -22,6 +22,7 @@ from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
+from bootstrap import metrics
 from bot.i18n import Translator
 from bot.notices import render
 from bot.pacing import Bulk, Postponed, retry_after_seconds
@@ -104,6 +105,9 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         # SQLite means one process: claims found at start belong to a process that died.
         self.single_process = single_process
+        # The active process this one took over from: whatever it claimed is sent again now,
+        # rather than when its lease runs out (it may be on another machine).
+        self.predecessor: str | None = None
         self.stop_timeout = stop_timeout
         # A chat that cannot take a message for half the lease gets it rescheduled instead.
         self.max_wait = outbox.lease.total_seconds() / 2
@@ -132,7 +136,9 @@ class Dispatcher:
         if self.single_process:
             released = await self.outbox.release_all()
         else:
-            released = await self.outbox.release_abandoned(abandoned_here)
+            predecessor = self.predecessor
+            released = await self.outbox.release_abandoned(
+                lambda worker: worker == predecessor or abandoned_here(worker))
         if released:
             log.info("%d notifications claimed by a bot that died are sent again", released)
         _LIVE.add(self.outbox.worker)
@@ -246,6 +252,7 @@ class Dispatcher:
             await self._retry(delivery, wait.seconds, str(wait), count_attempt=False)
         except RetryAfter as error:
             self.counters.too_many_requests += 1
+            metrics.too_many_requests("outbox")
             await self._retry(delivery, retry_after_seconds(error), str(error),
                               count_attempt=False)
         except Forbidden as error:

@@ -26,6 +26,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from bootstrap import metrics
 from core.config import OutboxConfig
 
 log = logging.getLogger("crmbot.pacing")
@@ -382,6 +383,8 @@ class Pacer(BaseRateLimiter[Bulk]):
                 if chat is not None:
                     lane = self._lane(chat)
                     lane.paused_until = max(lane.paused_until, self.clock() + wait)
+                if rate_limit_args is None:  # the outbox counts its own
+                    metrics.too_many_requests("reply")
                 if rate_limit_args is not None or retries >= self.max_retries:
                     raise
                 retries += 1

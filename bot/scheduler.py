@@ -10,8 +10,9 @@ import logging
 
 from telegram.ext import Application
 
-from bootstrap import Services
+from bootstrap import Services, metrics
 from bot.context import CrmContext
+from core.inbox.reminders import RULE_NAMES
 
 log = logging.getLogger("crmbot.scheduler")
 
@@ -36,6 +37,8 @@ async def _look(services: Services) -> dict[str, int]:
 def _report(application: Application, ran: dict[str, int]) -> None:
     for name, created in ran.items():
         log.info("%s ran: %d new notifications", name, created)
+        if name in RULE_NAMES:  # not the claims handed over from people who left
+            metrics.job_ran(name)
     if any(ran.values()):
         wake_dispatcher(application)
 

@@ -124,4 +124,6 @@ class Stage:
         update = await action
         self.last_update_id = update["update_id"]
         await self.processor.wait_finished(update["update_id"], timeout)
+        # Crossed off, with what it changed in the chat's conversations saved.
+        await self.application.bot_data["journal"].flush()
         return self.standin.transcript()[mark:]

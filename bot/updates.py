@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from bot import observe
+from core.trace import handling_update
 
 # How many updates may wait in line (in all chats together) before PTB stops taking more.
 BACKLOG = 4096
@@ -22,6 +26,28 @@ def chat_key(update: object) -> int | None:
     if update.effective_user is not None:
         return update.effective_user.id
     return None
+
+
+def update_kind(update: Update) -> str:
+    """What the update carries: message, callback_query, edited_message, my_chat_member, ..."""
+    return next((kind for kind in Update.ALL_TYPES if getattr(update, kind, None) is not None),
+                "unknown")
+
+
+async def handled(update: object, coroutine: Awaitable[Any]) -> None:
+    """Run an update's handlers with its fields on every log line written meanwhile, and
+    close it with a line of its own, also when they fail."""
+    if not isinstance(update, Update):
+        await coroutine
+        return
+    chat = update.effective_chat
+    with handling_update(update.update_id, chat.id if chat is not None else None) as fields:
+        started = time.perf_counter()
+        try:
+            await coroutine
+        finally:
+            observe.finished(update_kind(update), time.perf_counter() - started,
+                             fields.outcome)
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -74,7 +100,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 self.running += 1
                 self.peak_running = max(self.peak_running, self.running)
                 try:
-                    await coroutine
+                    await handled(update, coroutine)
                 finally:
                     self.running -= 1
         finally:

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 CURSOR_SECRET_ENV = "CRMBOT_API_CURSOR_SECRET"
+DATABASE_URL_ENV = "CRMBOT_DATABASE_URL"
 LANGUAGES = ("en", "zh_Hans")
 
 
@@ -100,6 +101,16 @@ class FollowUpConfig(RuleConfig):
     idle_days: int = Field(default=14, ge=1, le=365)
 
 
+class BackupConfig(RuleConfig):
+    """The nightly backup: every day at `at`, into a new dated folder inside `folder`."""
+
+    enabled: bool = False
+    at: str = "02:00"
+    folder: Path = Path("backups")
+    # After a backup is made, only this many of the rule's folders are kept (the newest).
+    keep: int = Field(default=7, ge=1, le=3650)
+
+
 class RemindersConfig(Section):
     # A rule missed while no bot ran is caught up only this long after its time.
     catch_up_minutes: int = Field(default=120, ge=0, le=24 * 60)
@@ -110,6 +121,7 @@ class RemindersConfig(Section):
     morning_digest: RuleConfig = RuleConfig(at="09:00")
     approval_sla: ApprovalSlaConfig = ApprovalSlaConfig()
     follow_up: FollowUpConfig = FollowUpConfig()
+    backup: BackupConfig = BackupConfig()
 
 
 class CalendarConfig(Section):

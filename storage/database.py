@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from core.ports import StorageBusy
+from core.trace import COMMITTED, ROLLED_BACK, record_outcome
 from storage import checkins
 from storage import notifications as info
 from storage import repositories as repos
@@ -207,6 +208,7 @@ class SqlUnitOfWork:
         self._database = database
         self._read_only = read_only
         self._lock: asyncio.Lock | None = None
+        self._committed = False
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
@@ -263,6 +265,8 @@ class SqlUnitOfWork:
             await self.session.close()
         finally:
             self._release()
+        if error is not None and not self._read_only and not self._committed:
+            record_outcome(ROLLED_BACK)
         if error is not None and not isinstance(error, StorageBusy) and is_busy(error):
             # Said as such, so that the person is asked to try again rather than told that
             # something broke.
@@ -277,9 +281,12 @@ class SqlUnitOfWork:
             raise
         # Committed: SQLite's write lock is free, so is the queue's.
         self._release()
+        self._committed = True
+        record_outcome(COMMITTED)
 
     async def rollback(self) -> None:
         await self.session.rollback()
+        record_outcome(ROLLED_BACK)
 
     def _release(self) -> None:
         if self._lock is not None:

@@ -14,6 +14,9 @@ from sqlalchemy.engine import Connection
 from storage.database import create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock's key while upgrading: several processes starting together upgrade
+# one after the other, and the later ones find nothing left to do.
+UPGRADE_KEY = 0x63726D75
 
 
 def alembic_config(url: str) -> Config:
@@ -48,6 +51,9 @@ async def upgrade(url: str, revision: str = "head") -> None:
     engine = create_engine(url, foreign_keys=False)
     try:
         async with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                         {"key": UPGRADE_KEY})
 
             def run(sync_connection: Connection) -> None:
                 config.attributes["connection"] = sync_connection

@@ -338,3 +338,20 @@ class SqlReminderRuleRepository:
             insert(ReminderRuleRow).values(name=rule.name, **values)
             .on_conflict_do_update(index_elements=["name"], set_=values))
         self.session.expire_all()
+
+    async def claim_run(self, rule: ReminderRule, at: datetime, since: datetime) -> bool:
+        dialect = self.session.bind.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await self.session.execute(
+            insert(ReminderRuleRow).values(name=rule.name, enabled=rule.enabled, at=rule.at,
+                                           params=rule.params, last_run_at=None)
+            .on_conflict_do_nothing(index_elements=["name"]))
+        # A second process waits for the first one's row lock, then finds the run recorded.
+        claimed = await self.session.execute(
+            update(ReminderRuleRow)
+            .where(ReminderRuleRow.name == rule.name,
+                   or_(ReminderRuleRow.last_run_at.is_(None),
+                       ReminderRuleRow.last_run_at < since))
+            .values(last_run_at=at).execution_options(synchronize_session=False))
+        self.session.expire_all()
+        return claimed.rowcount == 1

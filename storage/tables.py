@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -644,3 +645,25 @@ class RecordChangeRow(Base):
     new_value: Mapped[str | None] = mapped_column(Text)
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ActiveProcessRow(Base):
+    """The `crmbot run` process that holds the active role (one row), for `crmbot status`."""
+
+    __tablename__ = "active_process"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    worker: Mapped[str] = mapped_column(String(128))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChatStateRow(Base):
+    """What the bot remembers of a chat, a person or a conversation between updates, so that
+    a standby taking over goes on where the active process stopped."""
+
+    __tablename__ = "chat_states"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)  # chat, user, flow name
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)

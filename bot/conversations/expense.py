@@ -28,6 +28,7 @@ from telegram.ext import (
     filters,
 )
 
+from bootstrap import metrics
 from bot.callbacks import (
     AddToTrip,
     BudgetUnit,
@@ -506,6 +507,7 @@ async def submit(update: Update, context: CrmContext) -> int:
         await refuse(update, context, error, CLAIMANT_REFUSALS)
         await context.bot.send_message(chat_id, refusal(t, error, CLAIMANT_REFUSALS))
         return TAP
+    metrics.claim_submitted()
     await query.answer(t("Submitted."))
     await edit_or_send(update, context, submitted_text(t, context, result), None)
     return _end(context)

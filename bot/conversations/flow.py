@@ -52,8 +52,10 @@ class ScheduleConversation(ConversationHandler):
             # Tracked per chat, not per message, on purpose: every button carries what it
             # acts on (PTB warns of button handlers in such a conversation).
             warnings.simplefilter("ignore", PTBUserWarning)
+            # Persistent: a process taking over goes on where the conversation stood.
             super().__init__(name=flow, per_chat=True, per_user=True, per_message=False,
-                             allow_reentry=True, conversation_timeout=TIMEOUT, **kwargs)
+                             allow_reentry=True, conversation_timeout=TIMEOUT,
+                             persistent=True, **kwargs)
         self.flow = flow
         self._chats: Mapping[int, dict] = {}
 
@@ -106,6 +108,6 @@ async def drop_draft(update: Update, context: Any, key: str, said: str) -> int:
 
 
 async def draft_closed(update: Update, said: str) -> int:
-    """A button of a draft that is gone (saved, cancelled, timed out, or the bot restarted)."""
+    """A button of a draft that is gone (saved, cancelled or timed out)."""
     await update.callback_query.answer(said, show_alert=True)
     return ConversationHandler.END

@@ -21,6 +21,7 @@ from telegram import (
 )
 from telegram.ext import MessageHandler, filters
 
+from bootstrap import metrics
 from bot.albums import send_albums
 from bot.callbacks import ApproveClaim, ClaimDetails, RejectClaim
 from bot.context import CrmContext
@@ -296,6 +297,7 @@ async def approve(update: Update, context: CrmContext) -> None:
     decision = await context.services.approvals.approve(
         update.effective_user.id, press.claim_id, version=press.version,
         chat_id=update.effective_chat.id)
+    metrics.claim_decided(decision)
     wake_dispatcher(context.application)
     await query.answer(_decided_line(decision, t))
 
@@ -349,6 +351,7 @@ async def typed_reason(update: Update, context: CrmContext) -> None:
         await message.reply_text(refusal(t, error))
         return
     pending.pop(claim_id, None)
+    metrics.claim_decided(decision)
     wake_dispatcher(context.application)
     await message.reply_html(t("❌ Rejected {number}. {name} will see your reason.",
                                number=escape(decision.claim.number or ""),

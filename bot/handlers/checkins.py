@@ -7,6 +7,7 @@ from datetime import timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bootstrap import metrics
 from bot.callbacks import (
     AttachPhoto,
     CheckOutVisit,
@@ -174,6 +175,7 @@ async def on_location(update: Update, context: CrmContext) -> None:
     except DomainError as error:
         await message.reply_text(refusal(t, error, CHECK_IN_REFUSALS))
         return
+    metrics.checked_in(flagged=bool(result.check_in.flags))
     text, keyboard = check_in_screen(t, result, context.visitor.settings.timezone,
                                      context.services.check_ins.max_age_seconds)
     await message.reply_text(text, reply_markup=keyboard)

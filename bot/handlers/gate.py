@@ -14,6 +14,7 @@ from bot.i18n import Translator
 from bot.texts import refusal
 from core.domain.errors import DomainError
 from core.org.membership import Visitor
+from core.trace import bind_member
 
 
 def refusal_for(t: Translator, visitor: Visitor) -> str:
@@ -42,6 +43,8 @@ async def identify(update: Update, context: CrmContext) -> None:
         return
     visitor = await context.services.visitors.identify(user.id)
     context.visitor = visitor
+    if visitor.member is not None:
+        bind_member(visitor.member.id, visitor.member.key)
     context.choose_language(visitor, user.language_code)
     if visitor.is_member:
         return

@@ -1,4 +1,5 @@
-"""Scheduled rules: plan and log reminders and the team digest, each run once per day.
+"""Scheduled rules: plan and log reminders, the team digest and the nightly backup, each
+run once per day.
 
 The config says which rules run and when; `sync_rules` writes that to the database, so
 every process reads what runs (and when each rule last ran) from one place.
@@ -6,9 +7,10 @@ every process reads what runs (and when each rule last ran) from one place.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,13 +30,23 @@ FOLLOW_UP = "follow_up"
 # Counts hours from each pending approval, so it runs every few minutes, not at a time.
 APPROVAL_SLA = "approval_sla"
 SLA_INTERVAL = timedelta(minutes=15)
+# A copy of the database and the photos (made by the callable bootstrap wires in).
+BACKUP = "backup"
 # A run this long after its time is a catch-up: people now in their quiet hours are left out.
 ON_TIME = timedelta(minutes=5)
-RULE_NAMES = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST, APPROVAL_SLA, FOLLOW_UP)
+RULE_NAMES = (PLAN_REMINDER, LOG_REMINDER, MORNING_DIGEST, APPROVAL_SLA, FOLLOW_UP, BACKUP)
+# Rules that run on every day of the week, working day or not.
+EVERY_DAY = frozenset({BACKUP})
+
+log = logging.getLogger(__name__)
 
 
 class UnknownRule(DomainError):
     code = "unknown_rule"
+
+
+class BackupFailed(Exception):
+    """The backup could not be made; the message says why, in one line."""
 
 
 def work_calendar(config: CalendarConfig) -> WorkCalendar:
@@ -66,13 +78,15 @@ def previous_working_day(calendar: WorkCalendar, day: date) -> date:
 
 def next_run(rule: ReminderRule, now: datetime, zone: ZoneInfo,
              calendar: WorkCalendar) -> datetime | None:
-    """The rule's first fire time after `now` on a working day; None without a time of day."""
+    """The rule's first fire time after `now` on a day it runs (a working day, unless it
+    runs every day); None without a time of day."""
     if not rule.at:
         return None
     today = now.astimezone(zone).date()
     for ahead in range(367):
         day = today + timedelta(days=ahead)
-        if calendar.is_working_day(day) and (moment := rule.fire_time(day, zone)) > now:
+        runs = rule.name in EVERY_DAY or calendar.is_working_day(day)
+        if runs and (moment := rule.fire_time(day, zone)) > now:
             return moment
     return None
 
@@ -134,7 +148,8 @@ class ReminderService:
     def __init__(self, uows: UnitOfWorkFactory, clock: Clock, defaults: OrgSettings,
                  config: RemindersConfig, calendar: WorkCalendar,
                  sla: Callable[[datetime], Awaitable[int]] | None = None,
-                 follow_up: Callable[..., Awaitable[int]] | None = None) -> None:
+                 follow_up: Callable[..., Awaitable[int]] | None = None,
+                 backup: Callable[[datetime], Awaitable[str]] | None = None) -> None:
         self._uows = uows
         self._clock = clock
         self._defaults = defaults
@@ -144,6 +159,9 @@ class ReminderService:
         self._sla = sla
         # The opportunities' daily pass (core.goals.GoalService.run_daily).
         self._follow_up = follow_up
+        # Makes a backup named for the moment given and says what it made, or raises
+        # BackupFailed (bootstrap.nightly_backup.NightlyBackup).
+        self._backup = backup
 
     @property
     def check_interval(self) -> timedelta:
@@ -187,6 +205,8 @@ class ReminderService:
             return await self._run_sla(configured, now)
         if name == FOLLOW_UP:
             return await self._run_follow_up(configured, now, late)
+        if name == BACKUP:
+            return await self._run_backup(configured, now)
         async with self._uows() as uow:
             settings = await uow.organization.get() or self._defaults
             today = now.astimezone(ZoneInfo(settings.timezone)).date()
@@ -223,6 +243,24 @@ class ReminderService:
             await uow.commit()
         return created
 
+    async def _run_backup(self, configured: ReminderRule, now: datetime) -> int:
+        """Every day, at most once per day of the team's calendar, whichever process asks
+        first; a failure is logged (the next day's run tries again). Notifies nobody."""
+        async with self._uows() as uow:
+            zone = ZoneInfo((await uow.organization.get() or self._defaults).timezone)
+            midnight = datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
+            claimed = await uow.rules.claim_run(configured, now, since=midnight)
+            await uow.commit()
+        if not claimed:
+            return 0
+        try:
+            made = await self._backup(now)
+        except BackupFailed as error:
+            log.error("backup failed: %s", error)
+        else:
+            log.info("backup: %s", made)
+        return 0
+
     async def run_due(self, now: datetime | None = None) -> dict[str, int]:
         """Run each rule whose time has come by the team's clock; {rule: new notifications}.
 
@@ -240,13 +278,15 @@ class ReminderService:
             if not rule.enabled or rule.name not in RULE_NAMES:
                 continue
             if (rule.name == FOLLOW_UP and self._follow_up is None) or (
-                    rule.name == APPROVAL_SLA and self._sla is None):
+                    rule.name == APPROVAL_SLA and self._sla is None) or (
+                    rule.name == BACKUP and self._backup is None):
                 continue
             if rule.name == APPROVAL_SLA:
                 if rule.last_run_at is None or now - rule.last_run_at >= SLA_INTERVAL:
                     ran[rule.name] = await self.run(rule.name, now)
                 continue
-            due = rule.due(now, zone, self.calendar, window)
+            due = rule.due(now, zone, self.calendar, window,
+                           working_days_only=rule.name not in EVERY_DAY)
             if due is not None:
                 ran[rule.name] = await self.run(rule.name, now, late=now - due > ON_TIME)
         return ran

@@ -24,6 +24,8 @@ class RunningBot:
             f'[telegram]\nbase_url = "{standin.base_url}"\n'
             f'base_file_url = "{standin.base_file_url}"\n'
             f'[database]\nurl = "{url}"\n' + extra_config
+            # No health listener unless the test asks for one: tests run side by side.
+            + ("" if "[health]" in extra_config else "[health]\nport = 0\n")
             + "".join(f"[reminders.{rule}]\nenabled = false\n" for rule in RULES),
             encoding="utf-8")
         self.log = tmp_path / "bot.log"

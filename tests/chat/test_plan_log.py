@@ -314,7 +314,7 @@ async def test_a_new_item_is_dropped_from_the_draft_before_saving(stage, cast, o
     assert await plan_items(org_database, "carol", FRIDAY) == [("Keep", None, "open", False)]
 
 
-async def test_a_restart_mid_conversation_corrupts_nothing(org_database, config, clock):
+async def test_a_restart_mid_conversation_goes_on_where_it_stood(org_database, config, clock):
     async with BotApiStandIn() as standin:
         cast = Cast(standin)
         carol = cast.carol
@@ -325,12 +325,14 @@ async def test_a_restart_mid_conversation_corrupts_nothing(org_database, config,
             await write_plan(stage, carol, [("Draft item", "⏭ No customer", "⏭ No set time")])
             draft_review = last(stage, carol)
         async with Stage(config, org_database, clock=clock, standin=standin) as stage:
+            # The draft and where the conversation stood were kept in the database.
             entries = await stage.act(carol.press(draft_review, "✅ Save plan"))
-            assert alerts(entries) == ["This plan draft is closed. Send /plan to start again."]
+            assert "✅ Plan for Fri 27 Nov saved\n1. Draft item" in said(entries)
             entries = await stage.act(carol.press(log_screen, "✅ 1"))  # log buttons still work
             assert "1. ✅ Visit Harbor" in said(entries)
             entries = await stage.act(carol.send("Signed"))  # the note after the restart
             assert "💬 Signed" in said(entries)
-    assert await plan_items(org_database, "carol", FRIDAY) == []
+    assert await plan_items(org_database, "carol", FRIDAY) == [
+        ("Draft item", None, "open", False)]
     assert await plan_items(org_database, "carol", TODAY) == [
         ("Visit Harbor", None, "done", False)]

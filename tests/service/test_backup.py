@@ -1,10 +1,14 @@
 """`crmbot backup` and `crmbot restore`: a populated database and photo store round-trip
 table by table and file by file; a backup that is not whole, or a target that is not empty,
-is refused and changes nothing."""
+is refused and changes nothing. The nightly backup rule makes one a day, every day, and
+keeps the newest few of its own folders."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,11 +16,16 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.backup import MANIFEST, BackupError, backup, restore
+from bootstrap.nightly_backup import NightlyBackup
+from core.config import BackupConfig, CalendarConfig, RemindersConfig
+from core.inbox.reminders import BACKUP, ReminderService, work_calendar
+from storage.backup import MANIFEST, BackupError, Manifest, backup, restore
 from storage.database import Database
 from storage.photos import PhotoStore
 from storage.tables import Base
 from tests.conftest import EXAMPLE_ORG, PG_URL
+from tests.days import notification_rows
+from tests.example_org import DEFAULTS, shanghai
 from tests.pictures import jpeg, scene
 from tests.service.test_cli import crmbot, dump, write_config
 
@@ -182,3 +191,126 @@ def test_the_commands_back_up_and_restore_and_refuse_in_one_line(tmp_path):
     assert "photos from the backup of" in restored.stdout
     assert dump(elsewhere / "crm.db") == dump(tmp_path / "crm.db")
     assert files(elsewhere / "data" / "photos") == files(tmp_path / "photos")
+
+
+
+# The nightly rule (the team's clock is Asia/Shanghai: its 02:00 is 18:00 UTC the day before)
+
+
+def nightly(database: Database, clock, folder: Path, photos: Path, *, enabled: bool = True,
+            keep: int = 7, calendar: CalendarConfig | None = None,
+            url: str | None = None) -> ReminderService:
+    """The reminder service with the backup rule wired as bootstrap wires it."""
+    config = RemindersConfig(backup=BackupConfig(enabled=enabled, folder=folder, keep=keep))
+    made_by = NightlyBackup(url or url_of(database), photos, folder, keep)
+    return ReminderService(database.uow, clock, DEFAULTS, config,
+                           work_calendar(calendar or CalendarConfig()), backup=made_by)
+
+
+def listing(folder: Path) -> list[str]:
+    """What the backup folder holds, folders marked with a slash."""
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+
+
+async def test_at_its_time_the_rule_backs_up_every_row_and_photo(org, photos, empty_target,
+                                                                 tmp_path, clock):
+    service = nightly(org, clock, tmp_path / "backups", photos)
+    await service.sync_rules()
+    assert await service.run_due(shanghai(26, 1, 59)) == {}
+    assert await service.run_due(shanghai(26, 2)) == {BACKUP: 0}
+
+    assert listing(tmp_path / "backups") == ["crm-20261125-1800/"]
+    folder = tmp_path / "backups" / "crm-20261125-1800"
+    manifest = Manifest.read(folder)
+    before = await rows(org)
+    assert manifest.tables == {name: len(found) for name, found in before.items()}
+    assert manifest.tables["members"] > 0 and manifest.photos == len(files(photos)) > 0
+    assert manifest.made_at == shanghai(26, 2).isoformat()
+    assert await notification_rows(org) == []
+
+    await restore(folder, url_of(empty_target), tmp_path / "restored-photos")
+    assert await rows(empty_target) == before
+    assert files(tmp_path / "restored-photos") == files(photos)
+
+
+async def test_the_rule_backs_up_once_a_day_however_often_it_is_asked(org, photos, tmp_path,
+                                                                      clock):
+    service = nightly(org, clock, tmp_path / "backups", photos)
+    await service.sync_rules()
+    assert await service.run_due(shanghai(26, 2)) == {BACKUP: 0}
+    assert await service.run_due(shanghai(26, 2, 1)) == {}
+    assert await service.run(BACKUP, shanghai(26, 9)) == 0
+    # Another process asking at the same time as this one: one of them makes it.
+    other = Database.connect(url_of(org))
+    try:
+        await asyncio.gather(
+            service.run(BACKUP, shanghai(27, 2)),
+            nightly(other, clock, tmp_path / "backups", photos).run(BACKUP, shanghai(27, 2, 1)))
+    finally:
+        await other.dispose()
+    first, *second = listing(tmp_path / "backups")
+    assert first == "crm-20261125-1800/"
+    assert second in (["crm-20261126-1800/"], ["crm-20261126-1801/"])
+
+
+async def test_only_the_newest_backups_are_kept_and_nothing_else_is_touched(org, photos,
+                                                                            tmp_path, clock):
+    folder = tmp_path / "backups"
+    (folder / "crm-20261101-1800").mkdir(parents=True)
+    (folder / "crm-20261101-1800" / "manifest.json").write_text("{}")
+    (folder / "crm-weekly").mkdir()
+    (folder / "crm-20261102-1800.tar").write_text("an archive someone made")
+    (folder / "notes.txt").write_text("keep me")
+    service = nightly(org, clock, folder, photos, keep=2)
+    await service.sync_rules()
+    for day in (26, 27, 28):
+        assert await service.run_due(shanghai(day, 2, 30)) == {BACKUP: 0}
+    assert listing(folder) == ["crm-20261102-1800.tar", "crm-20261126-1830/",
+                               "crm-20261127-1830/", "crm-weekly/", "notes.txt"]
+    assert (folder / "notes.txt").read_text() == "keep me"
+
+
+async def test_a_disabled_rule_makes_no_backup(org, photos, tmp_path, clock):
+    service = nightly(org, clock, tmp_path / "backups", photos, enabled=False)
+    await service.sync_rules()
+    assert await service.run_due(shanghai(26, 2)) == {}
+    assert not (tmp_path / "backups").exists()
+
+
+async def test_the_rule_runs_on_a_sunday_and_a_holiday(org, photos, tmp_path, clock):
+    holiday = CalendarConfig(holidays=[date(2026, 11, 27)])
+    service = nightly(org, clock, tmp_path / "backups", photos, calendar=holiday)
+    await service.sync_rules()
+    assert await service.run_due(shanghai(27, 2)) == {BACKUP: 0}  # the holiday
+    assert await service.run_due(shanghai(29, 2, 10)) == {BACKUP: 0}  # Sunday
+    assert listing(tmp_path / "backups") == ["crm-20261126-1800/", "crm-20261128-1810/"]
+
+
+async def test_a_missed_backup_is_caught_up_within_the_window_only(org, photos, tmp_path,
+                                                                   clock):
+    service = nightly(org, clock, tmp_path / "backups", photos)
+    await service.sync_rules()
+    assert await service.run_due(shanghai(26, 4, 1)) == {}  # 121 minutes late
+    assert await service.run_due(shanghai(27, 3, 59)) == {BACKUP: 0}
+    assert listing(tmp_path / "backups") == ["crm-20261126-1959/"]
+
+
+async def test_a_failed_backup_is_logged_leaves_no_half_folder_and_runs_the_next_day(
+        org, photos, tmp_path, clock, caplog):
+    folder = tmp_path / "backups"
+    gone = f"sqlite+aiosqlite:///{tmp_path}/gone.db"
+    service = nightly(org, clock, folder, photos, url=gone)
+    await service.sync_rules()
+    with caplog.at_level(logging.ERROR, logger="core.inbox.reminders"):
+        assert await service.run_due(shanghai(26, 2)) == {BACKUP: 0}
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        f"backup failed: {tmp_path}/gone.db: no such database file"]
+    assert listing(folder) == []
+    assert NightlyBackup(gone, photos, folder, 7).outcome(shanghai(26, 2)) == (
+        f"no backup in {folder}/crm-20261125-1800 (the log says why)")
+    assert await service.run_due(shanghai(26, 2, 1)) == {}
+    assert await notification_rows(org) == []
+
+    working = nightly(org, clock, folder, photos)
+    assert await working.run_due(shanghai(27, 2)) == {BACKUP: 0}
+    assert listing(folder) == ["crm-20261126-1800/"]

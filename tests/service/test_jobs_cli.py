@@ -12,6 +12,7 @@ import pytest
 
 from bot import cli
 from core import ports
+from storage.backup import Manifest
 from tests.conftest import EXAMPLE_ORG
 from tests.example_org import SHANGHAI
 
@@ -55,6 +56,7 @@ def test_jobs_list_shows_each_rule_and_its_next_run_in_the_teams_zone(config, at
         "approval_sla    yes      -      never                 "
         "every 15 minutes while the bot runs",
         "follow_up       yes      10:00  never                 Fri 2026-11-27 10:00",
+        "backup          no       02:00  never                 -",
     ]
 
 
@@ -81,7 +83,7 @@ def test_jobs_run_refuses_an_unknown_rule_in_one_line(config, capsys):
     code, out, err = crmbot(config, capsys, "jobs", "run", "weekly_report")
     assert (code, out, err.splitlines()) == (2, [], [
         'crmbot: jobs run: unknown rule "weekly_report" (known: plan_reminder, '
-        "log_reminder, morning_digest, approval_sla, follow_up)"])
+        "log_reminder, morning_digest, approval_sla, follow_up, backup)"])
 
 
 def test_jobs_run_follow_up_runs_and_the_list_shows_the_run(config, at, capsys):
@@ -111,3 +113,40 @@ def test_the_installed_command_exits_2_on_an_unknown_rule(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith('crmbot: jobs run: unknown rule "nope"')
     assert "Traceback" not in result.stderr
+
+
+def test_jobs_run_backup_makes_one_a_day_on_any_day_and_the_list_shows_it(tmp_path, at,
+                                                                          capsys):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/crm.db"\n'
+                      f'[storage]\nphotos_dir = "{tmp_path}/photos"\n'
+                      f'[reminders.backup]\nenabled = true\nfolder = "{tmp_path}/backups"\n',
+                      encoding="utf-8")
+    assert cli.main(["--config", str(config), "org", "import", str(EXAMPLE_ORG)]) == 0
+    at(28, 2, 10)  # Saturday
+    code, lines, _ = crmbot(config, capsys, "jobs", "run", "backup")
+    folder = tmp_path / "backups" / "crm-20261127-1810"  # 02:10 in Shanghai, in UTC
+    made = f"made {folder} ({Manifest.read(folder).contents})"
+    assert (code, lines) == (0, [f"backup: {made}"])
+    assert Manifest.read(folder).tables["members"] == 8
+    at(28, 9)
+    assert crmbot(config, capsys, "jobs", "run", "backup")[1] == [
+        f"backup: already ran today at Sat 2026-11-28 02:10: {made}"]
+    assert crmbot(config, capsys, "jobs", "list")[1][6:] == [
+        "backup          yes      02:00  Sat 2026-11-28 02:10  Sun 2026-11-29 02:00",
+        f"                {made}"]
+    assert [p.name for p in (tmp_path / "backups").iterdir()] == [folder.name]
+
+
+def test_jobs_run_backup_that_fails_says_why_once(tmp_path, at, capsys):
+    (tmp_path / "backups").write_text("a file where the folder should be")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/crm.db"\n'
+                      f'[reminders.backup]\nenabled = true\nfolder = "{tmp_path}/backups"\n',
+                      encoding="utf-8")
+    at(26, 2)
+    code, lines, err = crmbot(config, capsys, "jobs", "run", "backup")
+    folder = tmp_path / "backups" / "crm-20261125-1800"
+    assert (code, lines) == (0, [f"backup: no backup in {folder} (the log says why)"])
+    assert err.count("backup failed: ") == 1
+    assert f"{tmp_path}/backups" in err

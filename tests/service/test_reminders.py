@@ -255,7 +255,9 @@ async def test_sync_writes_the_configured_rules_and_keeps_their_last_run(org, cl
     service = reminders(org, clock)
     rules = {r.name: r for r in await service.sync_rules()}
     assert set(rules) == {"plan_reminder", "log_reminder", "morning_digest", "approval_sla",
-                          "follow_up"}
+                          "follow_up", "backup"}
+    assert (rules["backup"].enabled, rules["backup"].at) == (False, "02:00")
+    assert rules["backup"].params == {"folder": "backups", "keep": 7}
     assert (rules["plan_reminder"].enabled, rules["plan_reminder"].at) == (True, "18:00")
     assert rules["follow_up"].params == {"close_within_days": 3, "idle_days": 14}
     assert rules["approval_sla"].params == {"remind_after_hours": 24,

@@ -133,6 +133,35 @@ def test_a_telegram_value_that_is_not_a_table_is_refused_even_with_an_environmen
     assert message.startswith("telegram: ")
 
 
+def test_the_environment_database_url_wins_over_the_file():
+    url = "postgresql+asyncpg://crmbot:s3cret@postgres:5432/crmbot"
+    config = parse_config({"database": {"url": "sqlite+aiosqlite:///data/crm.db", "echo": True}},
+                          env={"CRMBOT_DATABASE_URL": url})
+    assert (config.database.url, config.database.echo) == (url, True)
+    assert parse_config({}, env={"CRMBOT_DATABASE_URL": url}).database.url == url
+
+
+def test_an_empty_environment_database_url_leaves_the_file_url():
+    config = parse_config({"database": {"url": "sqlite+aiosqlite:///crm.db"}},
+                          env={"CRMBOT_DATABASE_URL": ""})
+    assert config.database.url == "sqlite+aiosqlite:///crm.db"
+
+
+def test_an_unsupported_environment_database_url_is_refused_as_the_url():
+    message = refusal({}, env={"CRMBOT_DATABASE_URL": "mysql://crm@db/crm"})
+    assert message.startswith("database.url: must start with")
+
+
+def test_the_environment_health_port_wins_over_the_file():
+    config = parse_config({"health": {"listen": "0.0.0.0", "port": 8081}},
+                          env={"CRMBOT_HEALTH_PORT": "8082"})
+    assert (config.health.listen, config.health.port) == ("0.0.0.0", 8082)
+
+
+def test_a_bad_environment_health_port_is_refused_as_the_port():
+    assert refusal({}, env={"CRMBOT_HEALTH_PORT": "eighty"}).startswith("health.port: ")
+
+
 def test_the_token_never_shows_in_printed_or_dumped_config():
     config = parse_config({"telegram": {"token": TOKEN}}, env={})
     secret_part = TOKEN.split(":")[1]

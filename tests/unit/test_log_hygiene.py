@@ -7,7 +7,7 @@ import logging
 
 from telegram.error import NetworkError
 
-from bot.cli import Redact
+from bootstrap.logs import Redact
 
 TOKEN = "123456:SECRET-token-value"
 
@@ -15,7 +15,7 @@ TOKEN = "123456:SECRET-token-value"
 def logged(emit) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(Redact(TOKEN))
+    handler.addFilter(Redact([(TOKEN, "<token>")]))
     logger = logging.getLogger("test.hygiene")
     logger.addHandler(handler)
     logger.propagate = False

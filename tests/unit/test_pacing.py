@@ -9,9 +9,12 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import generate_latest
 from telegram.error import RetryAfter
 
+from bootstrap import metrics
 from bot.pacing import BULK_SHARE, CATCH_UP, SAFETY, Bulk, Pacer, Postponed, SlidingWindow
+from tests.scrape import samples, value
 
 # PTB warns about retry_after's future type whenever a RetryAfter is made.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -199,6 +202,19 @@ async def test_interactive_retries_are_bounded(time, telegram):
     with pytest.raises(RetryAfter):
         await time.run(send(limiter, telegram, 2001))
     assert limiter.too_many_requests == 3 and telegram.calls == []
+
+
+def replies_refused() -> float:
+    page = samples(generate_latest(metrics.REGISTRY).decode())
+    return value(page, "crmbot_too_many_requests_total", sender="reply")
+
+
+async def test_each_429_to_a_reply_is_counted_on_the_metrics_page(time, telegram):
+    limiter = pacer(time)
+    telegram.flood_answers = 2
+    before = replies_refused()
+    await time.run(send(limiter, telegram, 2001))
+    assert replies_refused() - before == 2
 
 
 async def test_a_bulk_429_is_raised_and_pauses_only_that_chat(time, telegram):
