@@ -25,7 +25,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bootstrap import metrics
 from bot.i18n import Translator
 from bot.notices import render
-from bot.pacing import Bulk, Postponed, retry_after_seconds
+from bot.pacing import Bulk, Pacer, Postponed, retry_after_seconds
 from core.domain.inbox.notifications import retry_delay
 from core.inbox.notifications import Delivery, OutboxService
 
@@ -141,10 +141,21 @@ class Dispatcher:
                 lambda worker: worker == predecessor or abandoned_here(worker))
         if released:
             log.info("%d notifications claimed by a bot that died are sent again", released)
+        if self.predecessor is not None:
+            await self._remember_predecessors_group_sends()
         _LIVE.add(self.outbox.worker)
         self._renewed = time.monotonic()
         self._stopping = False
         self._loop = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def _remember_predecessors_group_sends(self) -> None:
+        """A group allows 20 messages a minute whoever sent them: what the predecessor sent in
+        the last minute fills this process's windows first."""
+        pacer = self.bot.rate_limiter
+        if not isinstance(pacer, Pacer):
+            return
+        for chat_id, seconds_ago in await self.outbox.recent_group_sends(pacer.group_window):
+            pacer.remember(chat_id, seconds_ago)
 
     def wake(self) -> None:
         """Claim now rather than at the next poll (something was just published)."""

@@ -227,6 +227,14 @@ class SlidingWindow:
                 heapq.heappush(self._urgent_holds, free)
         self._answered.set()
 
+    def left_elsewhere(self, seconds_ago: float) -> None:
+        """A message that left that long ago from another process holds its place as if it
+        had left here."""
+        free = self.clock() - seconds_ago + self.stretched
+        if free > self.clock():
+            heapq.heappush(self._holds, free)
+            self._answered.set()
+
     def abandon(self, n: int = 1, *, urgent: bool = False) -> None:
         """The places were taken but the message never left."""
         self._in_flight -= n
@@ -346,6 +354,16 @@ class Pacer(BaseRateLimiter[Bulk]):
                 window = SlidingWindow(GROUP_BURST, self._group_seconds, **self._window)
             lane = self._lanes[chat] = _Lane(window)
         return lane
+
+    @property
+    def group_window(self) -> timedelta:
+        return timedelta(seconds=self._group_seconds)
+
+    def remember(self, chat: int | str, seconds_ago: float) -> None:
+        """A message reached this chat that long ago through another process's pacer (the
+        active process before a takeover): it holds a place in the chat's window."""
+        if seconds_ago >= 0:
+            self._lane(chat).window.left_elsewhere(seconds_ago)
 
     def _forget_idle(self) -> None:
         now = self.clock()

@@ -47,6 +47,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)
 # it had begun within this long; its successor waits that out before handling what the
 # predecessor left, so none is handled by both. A predecessor known dead is not waited for.
 STEP_DOWN_SECONDS = 8.0
+# After losing the role, this long before asking for it again.
+STAND_ASIDE_SECONDS = 4.0
 
 
 @dataclass
@@ -96,6 +98,9 @@ async def serve(config: Config, token: str, prepare: Callable[[], Awaitable[None
             if not lost:
                 break
             log.warning("standing by: this process is no longer the active one")
+            # A healthy standby gets the first chance: this process's connection just failed.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), STAND_ASIDE_SECONDS)
     finally:
         role.name = "stopping"
         await leadership.release()

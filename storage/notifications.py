@@ -236,6 +236,13 @@ class SqlNotificationRepository:
             select(NotificationRow.claimed_by).where(NotificationRow.claimed_by.is_not(None))
             .distinct()))
 
+    async def group_sends_since(self, since: datetime) -> list[tuple[int, datetime]]:
+        rows = await self.session.execute(
+            select(NotificationRow.chat_id, NotificationRow.delivered_at).where(
+                NotificationRow.group_id.is_not(None), NotificationRow.chat_id.is_not(None),
+                NotificationRow.delivered_at >= since))
+        return [(chat_id, at) for chat_id, at in rows]
+
     async def skip_pending_to_member(self, member_id: int, reason: str) -> int:
         result = await self.session.execute(
             update(NotificationRow).where(NotificationRow.member_id == member_id,

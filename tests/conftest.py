@@ -79,6 +79,27 @@ def run_aside(coroutine) -> object:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+def filled_database_url(request, tmp_path: Path, fill) -> str:
+    """The URL of a migrated database of the test's backend (request.param) after
+    `await fill(database)`: for fixtures of tests that run the CLI or a server on it."""
+    if request.param == "sqlite":
+        url = sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
+    else:
+        url = request.getfixturevalue("postgres_migrated")
+
+    async def filled() -> None:
+        database = Database.connect(url)
+        try:
+            if not database.is_sqlite:
+                await _truncate(database)
+            await fill(database)
+        finally:
+            await database.dispose()
+
+    run_aside(filled())
+    return url
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     """Migrated once; each test gets a copy of the file."""

@@ -343,6 +343,14 @@ class OutboxService:
             await uow.commit()
             return released
 
+    async def recent_group_sends(self, within: timedelta) -> list[tuple[int, float]]:
+        """(chat id, seconds ago) of what went to groups within the last `within`: another
+        process's sends, which still count in the messenger's per-group window."""
+        now = self._clock.now()
+        async with self._uows() as uow:
+            sends = await uow.notifications.group_sends_since(now - within)
+        return [(chat_id, (now - at).total_seconds()) for chat_id, at in sends]
+
     async def release_all(self) -> int:
         """On start with SQLite (one process): claims left by a killed process are free."""
         async with self._uows() as uow:

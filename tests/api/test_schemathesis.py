@@ -23,7 +23,7 @@ from core.domain.expenses.finance import Position
 from storage.database import Database
 from tests.api.conftest import CURSOR_SECRET, LEDGER, api_config
 from tests.api.seed import FIRST_DECISION, add_claims, claim_row, seed_org
-from tests.conftest import BACKENDS, FixedClock, _truncate, run_aside, sqlite_copy
+from tests.conftest import BACKENDS, FixedClock, filled_database_url
 
 SEED = 20261126
 EXAMPLES = 25
@@ -32,26 +32,15 @@ EXAMPLES = 25
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path) -> str:
     """A migrated database holding the org and a few approved claims, one of them posted."""
-    if request.param == "sqlite":
-        url = sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
-    else:
-        url = request.getfixturevalue("postgres_migrated")
 
-    async def fill() -> None:
-        database = Database.connect(url)
-        try:
-            if not database.is_sqlite:
-                await _truncate(database)
-            await seed_org(database)
-            await add_claims(database, [
-                claim_row(i, FIRST_DECISION + timedelta(minutes=i)) for i in range(1, 6)] + [
-                claim_row(6, FIRST_DECISION, posted_at=FIRST_DECISION, ledger_ref="GL-6"),
-                claim_row(7, None, status="pending")])
-        finally:
-            await database.dispose()
+    async def fill(database) -> None:
+        await seed_org(database)
+        await add_claims(database, [
+            claim_row(i, FIRST_DECISION + timedelta(minutes=i)) for i in range(1, 6)] + [
+            claim_row(6, FIRST_DECISION, posted_at=FIRST_DECISION, ledger_ref="GL-6"),
+            claim_row(7, None, status="pending")])
 
-    run_aside(fill())
-    return url
+    return filled_database_url(request, tmp_path, fill)
 
 
 def cursors(clock: FixedClock) -> st.SearchStrategy[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,7 +24,6 @@ from bootstrap import build_services
 from bootstrap.config import parse_config
 from bot.demo import Cast
 from bot.org_file import parse_org_file
-from bot.stage import free_port
 from core.domain.inbox.notifications import NewNotification, NotificationKind
 from core.domain.org.model import OrgSettings
 from core.inbox.notifications import publish_many
@@ -87,9 +87,9 @@ async def standin():
 class Process(RunningBot):
     """A `crmbot run` with its own config folder and health port."""
 
-    def __init__(self, folder: Path, standin: BotApiStandIn, url: str) -> None:
+    def __init__(self, folder: Path, standin: BotApiStandIn, url: str, port: int) -> None:
         folder.mkdir()
-        self.port = free_port()
+        self.port = port
         super().__init__(folder, standin, url,
                          OUTBOX + f"[health]\nport = {self.port}\n")
 
@@ -104,6 +104,22 @@ class Process(RunningBot):
 
     async def role(self) -> str | None:
         return (await self.ready())[1].get("role")
+
+
+def two_processes(tmp_path: Path, standin: BotApiStandIn, url: str) -> tuple[Process, Process]:
+    with socket.socket() as one, socket.socket() as other:  # both open: two different ports
+        one.bind(("127.0.0.1", 0))
+        other.bind(("127.0.0.1", 0))
+        ports = one.getsockname()[1], other.getsockname()[1]
+    return (Process(tmp_path / "first", standin, url, ports[0]),
+            Process(tmp_path / "second", standin, url, ports[1]))
+
+
+async def start_active_and_standby(first: Process, second: Process) -> None:
+    await first.start()
+    await until(lambda: _is(first, "active"), 60, "the first process is active", first)
+    await second.start()
+    await until(lambda: _is(second, "standby"), 60, "the second one stands by", second)
 
 
 async def until(condition, timeout: float, what: str, *processes: Process) -> float:
@@ -154,13 +170,9 @@ def unhandled():
 async def test_the_standby_takes_over_a_killed_active_process(company, standin, tmp_path):
     cast = Cast(standin)
     carol = cast.carol
-    first = Process(tmp_path / "first", standin, company)
-    second = Process(tmp_path / "second", standin, company)
+    first, second = two_processes(tmp_path, standin, company)
     async with first, second:
-        await first.start()
-        await until(lambda: _is(first, "active"), 60, "the first process is active", first)
-        await second.start()
-        await until(lambda: _is(second, "standby"), 60, "the second one stands by", second)
+        await start_active_and_standby(first, second)
         assert await first.ready() == (200, {"database": "ok", "migrations": "current",
                                              "role": "active"})
 
@@ -243,9 +255,7 @@ async def until_message(standin: BotApiStandIn, chat: int, words: str, process: 
 
 
 async def test_a_second_process_on_sqlite_refuses_to_start(sqlite_template, standin, tmp_path):
-    url = sqlite_copy(sqlite_template, tmp_path)
-    first = Process(tmp_path / "first", standin, url)
-    second = Process(tmp_path / "second", standin, url)
+    first, second = two_processes(tmp_path, standin, sqlite_copy(sqlite_template, tmp_path))
     async with first, second:
         await first.start()
         await until(lambda: _is(first, "active"), 60, "the first process is active", first)
@@ -261,13 +271,9 @@ async def test_an_active_process_cut_off_from_its_lock_steps_down(company, stand
     """The lock's connection is gone (a network cut, a restarted server): the process stops
     polling and sending at once and stands by; the standby takes over."""
     cast = Cast(standin)
-    first = Process(tmp_path / "first", standin, company)
-    second = Process(tmp_path / "second", standin, company)
+    first, second = two_processes(tmp_path, standin, company)
     async with first, second:
-        await first.start()
-        await until(lambda: _is(first, "active"), 60, "the first process is active", first)
-        await second.start()
-        await until(lambda: _is(second, "standby"), 60, "the second one stands by", second)
+        await start_active_and_standby(first, second)
 
         assert await scalar(company, text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"

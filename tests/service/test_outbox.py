@@ -337,3 +337,18 @@ async def test_a_restarted_process_takes_back_what_its_earlier_life_held(databas
     restarted = worker(f"{socket.gethostname()}:{os.getpid()}:now")
     assert await restarted.release_abandoned(abandoned_here) == 1
     assert keys(await restarted.claim(10)) == ["a"]  # at once, not after the lease
+
+
+async def test_a_new_active_process_learns_what_went_to_groups_in_the_last_minute(
+        database, clock, people, worker):
+    groups = GroupService(database.uow, clock, DEFAULTS)
+    group_id = (await groups.bind(1002, -100500, "East team", bot_is_member=True)).group.id
+    await publish_all(database, clock, note("digest:1", group_id=group_id),
+                      note("to-carol", people["carol"]))
+    predecessor = worker("w1")
+    for delivery in await predecessor.claim(10):
+        await predecessor.delivered(delivery, 77)
+    clock.advance(seconds=20)
+    assert await worker("w2").recent_group_sends(timedelta(minutes=1)) == [(-100500, 20.0)]
+    clock.advance(seconds=60)
+    assert await worker("w2").recent_group_sends(timedelta(minutes=1)) == []

@@ -18,7 +18,7 @@ from core.inbox.reminders import RULE_NAMES
 from storage.database import Database
 from storage.migrate import head_revision
 from storage.tables import ActiveProcessRow, NotificationRow
-from tests.conftest import BACKENDS, FixedClock, _truncate, run_aside, sqlite_copy
+from tests.conftest import BACKENDS, FixedClock, filled_database_url, run_aside
 from tests.example_org import DEFAULTS, SHANGHAI, import_example
 
 
@@ -32,22 +32,8 @@ NOW = shanghai(26, 10)  # Thursday
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path) -> str:
     """A migrated database holding the example organisation."""
-    if request.param == "sqlite":
-        url = sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
-    else:
-        url = request.getfixturevalue("postgres_migrated")
-
-    async def fill() -> None:
-        database = Database.connect(url)
-        try:
-            if not database.is_sqlite:
-                await _truncate(database)
-            await import_example(database, FixedClock(NOW))
-        finally:
-            await database.dispose()
-
-    run_aside(fill())
-    return url
+    return filled_database_url(request, tmp_path,
+                               lambda database: import_example(database, FixedClock(NOW)))
 
 
 def write_config(folder: Path, url: str) -> Path:

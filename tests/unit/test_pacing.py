@@ -136,6 +136,20 @@ async def test_a_group_gets_twenty_a_minute(time, telegram):
     assert moments[20] - moments[0] == pytest.approx(60 * (1 + SAFETY))
 
 
+async def test_a_groups_sends_from_another_process_count_in_its_minute(time, telegram):
+    """After a takeover: the predecessor sent a group 20 messages in the last 50 s."""
+    limiter = pacer(time)
+    for seconds_ago in range(50, 10, -2):
+        limiter.remember(-100123, seconds_ago)
+    limiter.remember(-100999, 300)  # long enough ago to be out of any window
+    started = time.now
+    await time.run(*(send(limiter, telegram, chat) for chat in (-100123, -100999)))
+    waited = {chat: t - started for t, chat in telegram.calls}
+    assert waited[-100999] == 0
+    # The first place comes free a minute after the oldest of the predecessor's sends.
+    assert waited[-100123] == pytest.approx(60 * (1 + SAFETY) - 50)
+
+
 async def test_replies_in_a_private_chat_are_not_slowed(time, telegram):
     limiter = pacer(time)
     start = time.now
