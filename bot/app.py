@@ -84,10 +84,9 @@ def build_application(config: Config, *, database: Database | None = None,
         if unhandled:
             log.info("%d updates received before a stop are handled now", len(unhandled))
         await application.update_queue.replay(unhandled)
-        # The outbox first: after a takeover, a fan-out goes on before the menus are set.
-        await application.bot_data["dispatcher"].start()
         await publish_commands(application)
         await start_scheduler(application)
+        await application.bot_data["dispatcher"].start()
         if settle:
             settle_memory()
 
