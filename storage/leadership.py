@@ -96,6 +96,7 @@ class PostgresLeadership(Leadership):
         self.dsn = make_url(url).set(drivername="postgresql").render_as_string(
             hide_password=False)
         self._connection = None
+        self._unanswered = False
 
     async def _connect(self):
         import asyncpg
@@ -108,8 +109,10 @@ class PostgresLeadership(Leadership):
     async def try_acquire(self) -> bool:
         try:
             connection = await self._connect()
-            if not await asyncio.wait_for(connection.fetchval(
-                    "SELECT pg_try_advisory_lock($1)", ACTIVE_KEY), RENEW_TIMEOUT):
+            granted = await asyncio.wait_for(connection.fetchval(
+                "SELECT pg_try_advisory_lock($1)", ACTIVE_KEY), RENEW_TIMEOUT)
+            self._unanswered = False
+            if not granted:
                 return False
             self.since = self.now()
             self.predecessor = await asyncio.wait_for(connection.fetchval(
@@ -119,7 +122,10 @@ class PostgresLeadership(Leadership):
                 " ON CONFLICT (id) DO UPDATE SET worker = $2, since = $3, seen_at = $3",
                 ROW_ID, self.worker, self.since), RENEW_TIMEOUT)
         except Exception as error:
-            log.warning("cannot ask for the active role: %s", error)
+            # Said once, not twice a second, until the database answers again.
+            if not self._unanswered:
+                log.warning("cannot ask for the active role: %s", error)
+            self._unanswered = True
             await self._drop()
             return False
         return True
