@@ -15,6 +15,7 @@ COPY bot bot
 COPY core core
 COPY standin standin
 COPY storage storage
+COPY web web
 # Photo watermarks and charts write names in Chinese: fail the build if the font is missing.
 RUN /opt/crmbot/bin/pip install . \
     && /opt/crmbot/bin/python -c \

@@ -27,6 +27,7 @@ from core.config import (
     Section,
     StorageConfig,
 )
+from web.config import WEB_PORT_ENV, WebConfig
 
 CONFIG_ENV = "CRMBOT_CONFIG"
 # The health port of one of several processes on a machine (a systemd instance's own).
@@ -37,6 +38,7 @@ ENV_OVERRIDES = (
     (CURSOR_SECRET_ENV, "api", "cursor_secret"),
     (DATABASE_URL_ENV, "database", "url"),
     (HEALTH_PORT_ENV, "health", "port"),
+    (WEB_PORT_ENV, "web", "port"),
 )
 
 
@@ -61,6 +63,7 @@ class Config(Section):
     api: ApiConfig = ApiConfig()
     pipeline: PipelineConfig = PipelineConfig()
     health: HealthConfig = HealthConfig()
+    web: WebConfig = WebConfig()
 
     def require_token(self) -> str:
         """The bot token, or ConfigError when none is configured."""

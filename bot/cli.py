@@ -367,6 +367,32 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+async def serve_web(config: Config) -> None:
+    import uvicorn
+
+    from storage.database import Database
+    from web.app import create_app
+
+    database = Database.connect(config.database.url)
+    try:
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(config, database), host=config.web.listen, port=config.web.port,
+            log_config=None, server_header=False, proxy_headers=True))
+        await server.serve()
+    finally:
+        await database.dispose()
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the Mini App (the manager's portal) on [web] listen and port."""
+    config = read_config(args)
+    config.require_token()
+    configure_logging(config)
+    asyncio.run(upgrade_database(config))
+    asyncio.run(serve_web(config))
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from core.ports import SystemClock
     from storage.backup import backup
@@ -436,6 +462,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("api", parents=[common],
                         help="serve the finance API ([api] in the config)").set_defaults(
         func=cmd_api)
+    commands.add_parser("web", parents=[common],
+                        help="serve the Mini App, the managers' dashboard ([web] in the "
+                             "config)").set_defaults(func=cmd_web)
     saver = commands.add_parser("backup", parents=[common],
                                 help="a consistent copy of the database and the photos")
     saver.add_argument("folder", help="a new or empty folder to write it to")

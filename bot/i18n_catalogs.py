@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po, write_po
 from bot.i18n import LANGUAGES, catalog_path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("bot", "core")
+SOURCES = ("bot", "core", "web")
 # `t(...)` translates, `N_(...)` marks, `t.plural(singular, plural, n)` counts.
 KEYWORDS = {"t": None, "N_": None, "plural": (1, 2)}
 

@@ -35,7 +35,7 @@ from core.domain.org.org_file import (
     OrgFileError,
     ProjectEntry,
 )
-from core.domain.org.permissions import can_invite, effective_roles
+from core.domain.org.permissions import can_invite, effective_roles, visible_departments
 from core.inbox.notifications import parse_quiet_hours
 from core.org.members import active_member
 from core.org.ports import ImportProgress
@@ -67,6 +67,17 @@ class Visitor:
     @property
     def is_member(self) -> bool:
         return self.member is not None and self.member.active
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An active member as a front end lays out its screens: their roles as they act, and
+    whether anyone's day is theirs to see. What each screen shows is checked again there."""
+
+    member: Member
+    settings: OrgSettings
+    roles: frozenset[Role]
+    oversees: bool  # manages a department (or is an admin): the team's views
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,14 @@ class OrgService:
         async with self._uows(read_only=True) as uow:
             member = await uow.members.by_account_id(account_id)
             return Visitor(member, await self._settings(uow))
+
+    async def standing(self, account_id: int) -> Standing:
+        """The active member behind an account and what they act as; NotAllowed else."""
+        async with self._uows(read_only=True) as uow:
+            member = await active_member(uow, account_id)
+            tree = OrgTree.of(await uow.departments.all())
+            return Standing(member, await self._settings(uow), effective_roles(member, tree),
+                            bool(visible_departments(member, tree)))
 
     async def start(self, person: MessengerUser) -> Visitor:
         """/start: a listed username is claimed by its messenger account on first contact."""

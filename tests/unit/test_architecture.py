@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bootstrap", "bot", "core", "storage", "api", "standin")
+PACKAGES = ("bootstrap", "bot", "core", "storage", "api", "standin", "web")
 
 
 def python_files(folder: str) -> list[Path]:
@@ -79,6 +79,13 @@ def test_the_api_is_a_front_end_beside_the_bot():
     assert not bad, "\n".join(bad)
 
 
+def test_the_web_is_a_front_end_that_shares_only_the_bots_words():
+    """The Mini App speaks from the bot's catalogs and refusals; nothing else of the bot."""
+    bad = offending_imports("web", lambda name: top(name) != "telegram" and (
+        top(name) != "bot" or name in {"bot.i18n", "bot.texts"}))
+    assert bad == []
+
+
 def test_the_domain_uses_only_the_standard_library_and_itself():
     def allowed(name: str) -> bool:
         return top(name) in sys.stdlib_module_names or name == "core.domain" or name.startswith(
@@ -100,7 +107,7 @@ STANDIN_USERS = {Path("bot/demo.py"), Path("bot/stage.py")}
 
 def test_only_the_demo_plays_against_the_standin():
     bad = [line
-           for folder in ("bot", "core", "storage", "api")
+           for folder in ("bot", "core", "storage", "api", "web")
            for line in offending_imports(folder, lambda name: top(name) != "standin")
            if Path(line.partition(":")[0]) not in STANDIN_USERS]
     assert not bad, "\n".join(bad)
