@@ -3,8 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-any-hour run lint i18n clean bench bench-fanout bench-standby bench-updates bench-checkin bench-api bench-expenses bench-opportunities \
-	bench-replies bench-import bench-company bench-company-stats bench-matching bench-pipeline
+.PHONY: demo demo-web test test-any-hour run lint i18n clean bench bench-fanout bench-standby bench-updates bench-checkin bench-api bench-expenses bench-opportunities \
+	bench-replies bench-import bench-company bench-company-stats bench-matching bench-pipeline bench-web
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/crmbot demo
+
+# The demo, then its bot keeps running with the dashboard (the Mini App) on 127.0.0.1:8090:
+# open the printed link in a browser; Ctrl-C ends it.
+demo-web: $(STAMP)
+	$(BIN)/crmbot demo --serve 8090
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,7 +47,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Benchmarks print their figures and the command that made them.
-bench: bench-updates bench-fanout bench-standby bench-checkin bench-api bench-expenses bench-opportunities bench-company
+bench: bench-updates bench-fanout bench-standby bench-checkin bench-api bench-expenses bench-opportunities bench-company bench-web
+
+# The Mini App's Today view for the head of 600 people with 2,000 check-ins today: its JSON
+# over HTTP and its first render in Chromium (~1 min).
+bench-web: $(STAMP)
+	$(BIN)/python -m bench.web
 
 # Updates per second with 50 ms Bot API round trips: sequential vs per-chat processing.
 bench-updates: $(STAMP)

@@ -422,7 +422,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     configure_logging(floor=logging.WARNING)
-    return asyncio.run(run_demo(color=sys.stdout.isatty() and not args.plain))
+    try:
+        return asyncio.run(run_demo(color=sys.stdout.isatty() and not args.plain,
+                                    serve=args.serve))
+    except KeyboardInterrupt:
+        return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -475,6 +479,9 @@ def parser() -> argparse.ArgumentParser:
     restorer.set_defaults(func=cmd_restore)
     demo = commands.add_parser("demo", help="play a scripted day against a local Bot API")
     demo.add_argument("--plain", action="store_true", help="no colours")
+    demo.add_argument("--serve", type=int, nargs="?", const=8090, metavar="PORT",
+                      help="then keep the bot running with its dashboard (the Mini App) on "
+                           "127.0.0.1:PORT (8090) and print a link to open it")
     demo.set_defaults(func=cmd_demo)
     return top
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import tempfile
 import tomllib
@@ -12,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
+from pydantic import SecretStr
 
 from bootstrap import build_services
 from bootstrap.config import Config, parse_config
@@ -314,9 +317,56 @@ def heading(text: str, color: bool) -> str:
     return f"\033[1;36m{line}\033[0m" if color else line
 
 
+async def serve_dashboard(stage: Stage, config: Config, database: Database, clock: Clock,
+                          cast: Cast, port: int, out: Callable[[str], None],
+                          stop: asyncio.Event) -> None:
+    """After the scenes: the Mini App on `port` beside the still running bot, a launch link
+    per demo person, and the chats printed as they go on, until `stop` is set."""
+    import uvicorn
+
+    from web.app import create_app
+    from web.initdata import launch_fields, launch_url, sign
+
+    telegram = config.telegram.model_copy(update={"token": SecretStr(stage.standin.token)})
+    web_config = config.model_copy(update={"telegram": telegram})
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(web_config, database, clock=clock), host="127.0.0.1", port=port,
+        log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn sets a flag)
+        await asyncio.sleep(0.05)
+    if serving.done():
+        await serving  # could not listen: the error says why
+    page = f"http://127.0.0.1:{port}/app/"
+    out("The dashboard (the Mini App) is open at the links below; each signs you in as that "
+        "person, as Telegram would. Erin has Carol's taxi claim waiting in Approvals: approve "
+        "it there and watch the chats below. Ctrl-C ends the demo.\n")
+    for who, role in (("erin", "manager"), ("fiona", "finance"), ("carol", "rep")):
+        person = cast.people[who].person
+        # The demo's clock stands still, so the links stay signed in as long as it runs.
+        fields = launch_fields(person.id, person.first_name, clock.now(),
+                               language_code=person.language_code or "en")
+        link = launch_url(page, sign(fields, stage.standin.token))
+        out(f"{person.first_name} ({role}):\n{link}\n")
+    shown = len(stage.standin.transcript())
+    try:
+        while not stop.is_set() and not serving.done():
+            entries = stage.standin.transcript()
+            if len(entries) > shown:
+                out(render_transcript(entries[shown:]))
+                shown = len(entries)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+    finally:
+        server.should_exit = True
+        await serving
+
+
 async def run_demo(*, color: bool = False, scenes: list[Scene] | None = None,
-                   out: Callable[[str], None] = print) -> int:
-    """Play every scene on a fresh SQLite database and print the chats; 0 when all ran."""
+                   out: Callable[[str], None] = print, serve: int | None = None,
+                   stop: asyncio.Event | None = None) -> int:
+    """Play every scene on a fresh SQLite database and print the chats; 0 when all ran.
+    With `serve` (a port), keep the bot running with its dashboard until `stop` is set."""
     with tempfile.TemporaryDirectory(prefix="crmbot-demo-") as folder:
         url = f"sqlite+aiosqlite:///{folder}/demo.db"
         await upgrade(url)
@@ -335,5 +385,9 @@ async def run_demo(*, color: bool = False, scenes: list[Scene] | None = None,
                 await scene.play(stage, cast)
                 out(render_transcript(stage.standin.transcript()[mark:]))
                 out("")
+            if serve is not None:
+                out(heading("The manager's dashboard", color))
+                await serve_dashboard(stage, config, database, clock, cast, serve, out,
+                                      stop or asyncio.Event())
         await database.dispose()
     return 0

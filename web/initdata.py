@@ -12,7 +12,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 # Longer than any init data Telegram sends; longer input is refused before it is parsed.
 MAX_LENGTH = 8192
@@ -58,6 +58,21 @@ def launch_fields(account_id: int, first_name: str, signed_at: datetime, *,
     return {"user": json.dumps(user, ensure_ascii=False, separators=(",", ":")),
             "auth_date": str(int(signed_at.timestamp())), "chat_type": "sender",
             "chat_instance": "0"}
+
+
+# Telegram's light theme, as its apps send it in tgWebAppThemeParams.
+LIGHT_THEME = {"bg_color": "#ffffff", "text_color": "#000000", "hint_color": "#707579",
+               "link_color": "#2481cc", "button_color": "#2481cc",
+               "button_text_color": "#ffffff", "secondary_bg_color": "#f1f1f4"}
+
+
+def launch_url(page: str, init_data: str, *, theme: dict | None = None,
+               platform: str = "web") -> str:
+    """The address Telegram opens: the page, with the launch parameters in its fragment."""
+    params = {"tgWebAppData": init_data, "tgWebAppVersion": "8.0",
+              "tgWebAppPlatform": platform,
+              "tgWebAppThemeParams": json.dumps(theme or LIGHT_THEME, separators=(",", ":"))}
+    return page + "#" + "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
 
 
 def verify(init_data: str | None, token: str, now: datetime, max_age: timedelta) -> WebUser:

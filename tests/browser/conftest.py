@@ -8,13 +8,11 @@ Screenshots go to test-artifacts/browser/ (or $CRMBOT_ARTIFACTS/browser/).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import shutil
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import uvicorn
@@ -23,7 +21,7 @@ from pydantic import SecretStr
 from bot.stage import free_port
 from tests.chat import conftest as chat
 from web.app import create_app
-from web.initdata import launch_fields, sign
+from web.initdata import launch_fields, launch_url, sign
 
 CHROMIUM = os.environ.get("CRMBOT_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CRMBOT_ARTIFACTS", Path(__file__).parents[2]
@@ -32,9 +30,6 @@ ARTIFACTS = Path(os.environ.get("CRMBOT_ARTIFACTS", Path(__file__).parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-LIGHT = {"bg_color": "#ffffff", "text_color": "#000000", "hint_color": "#707579",
-         "link_color": "#2481cc", "button_color": "#2481cc", "button_text_color": "#ffffff",
-         "secondary_bg_color": "#f1f1f4"}
 DARK = {"bg_color": "#17212b", "text_color": "#f5f5f5", "hint_color": "#708499",
         "link_color": "#6ab3f3", "button_color": "#5288c1", "button_text_color": "#ffffff",
         "secondary_bg_color": "#232e3c"}
@@ -46,16 +41,6 @@ org_database, stage, cast = chat.org_database, chat.stage, chat.cast
 if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
     pytest.skip(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
                 allow_module_level=True)
-
-
-def launch_url(base: str, init_data: str, *, theme: dict | None = None,
-               query: str = "") -> str:
-    """The address Telegram opens: the page, its launch parameters in the fragment."""
-    params = {"tgWebAppData": init_data, "tgWebAppVersion": "8.0",
-              "tgWebAppPlatform": "web",
-              "tgWebAppThemeParams": json.dumps(theme or LIGHT, separators=(",", ":"))}
-    fragment = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
-    return f"{base}/app/{query}#{fragment}"
 
 
 class Portal:
@@ -101,7 +86,7 @@ class Portal:
         page.on("console", lambda m: m.type == "error" and self.problems.append(
             f"{m.text} @ {m.location.get('url', '')}"))
         page.on("pageerror", lambda e: self.problems.append(str(e)))
-        await page.goto(launch_url(self.base, data, theme=theme, query=query))
+        await page.goto(launch_url(f"{self.base}/app/{query}", data, theme=theme))
         return page
 
     async def screenshot(self, page, label: str) -> Path:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from bot.demo import run_demo
+import asyncio
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from bot.demo import SCENES, run_demo
+from bot.stage import free_port
 
 
 async def test_demo_plays_every_scene_and_exits_zero():
@@ -48,3 +54,43 @@ async def test_demo_plays_every_scene_and_exits_zero():
         "approved + pending: 1 claim, total 268.00",
     ):
         assert expected in shown, expected
+
+
+async def test_the_demo_serves_its_dashboard_where_the_manager_approves_the_waiting_claim():
+    """`crmbot demo --serve`: the printed link signs Erin in; approving Carol's taxi claim
+    in the dashboard reaches the chats, which the demo goes on printing."""
+    lines: list[str] = []
+    stop = asyncio.Event()
+    port = free_port()
+    demo = asyncio.create_task(run_demo(out=lines.append, serve=port, stop=stop,
+                                        scenes=[SCENES[-1]]))
+    try:
+        link = await _printed(lines, lambda line: line.startswith(f"http://127.0.0.1:{port}/"))
+        fragment = dict(parse_qsl(urlsplit(link).fragment))
+        headers = {"Authorization": f"tma {fragment['tgWebAppData']}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                     headers=headers) as web:
+            assert (await web.get("/app/")).status_code == 200
+            assert (await web.get("/app/api/me")).json()["member"]["name"] == "Erin Zhao"
+            [waiting] = (await web.get("/app/api/approvals")).json()["claims"]
+            decided = await web.post(f"/app/api/claims/{waiting['id']}/approve",
+                                     json={"version": waiting["version"]})
+            assert decided.status_code == 200
+        told = await _printed(lines, lambda line: "is approved" in line or
+                              "Finance checks it next" in line or "Erin Zhao approved" in line)
+        assert "EXP-2026-" in told
+    finally:
+        stop.set()
+        assert await demo == 0
+
+
+async def _printed(lines: list[str], wanted, timeout: float = 60.0) -> str:
+    """The first printed line (of the chunks printed so far) that is wanted."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        for chunk in lines:
+            for line in chunk.splitlines():
+                if wanted(line):
+                    return line
+        await asyncio.sleep(0.05)
+    raise AssertionError("not printed:\n" + "\n".join(lines)[-3000:])

@@ -24,7 +24,8 @@ CONFIG_IN_CONTAINER = "/etc/crmbot/config.toml"
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 SERVICES = COMPOSE["services"]
 # Each crmbot service, the subcommand it runs and the port of its /healthz.
-CRMBOT_SERVICES = {"bot": ("run", 8081), "bot-standby": ("run", 8081), "api": ("api", 8080)}
+CRMBOT_SERVICES = {"bot": ("run", 8081), "bot-standby": ("run", 8081), "api": ("api", 8080),
+                   "web": ("web", 8090)}
 SAMPLE_ENV = {
     "POSTGRES_PASSWORD": "9f2c41d07be35a68",
     "CRMBOT_TOKEN": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
@@ -82,8 +83,8 @@ def compose_command() -> list[str] | None:
 # --- docker-compose.yml ----------------------------------------------------------------------
 
 
-def test_compose_runs_the_database_two_bots_and_the_api():
-    assert set(SERVICES) == {"postgres", "bot", "bot-standby", "api"}
+def test_compose_runs_the_database_two_bots_the_api_and_the_dashboard():
+    assert set(SERVICES) == {"postgres", "bot", "bot-standby", "api", "web"}
 
 
 @pytest.mark.parametrize("service", CRMBOT_SERVICES)
@@ -159,6 +160,7 @@ def test_each_service_gets_only_the_secrets_it_needs():
         "bot": {"CRMBOT_TOKEN", "CRMBOT_DATABASE_URL"},
         "bot-standby": {"CRMBOT_TOKEN", "CRMBOT_DATABASE_URL"},
         "api": {"CRMBOT_API_CURSOR_SECRET", "CRMBOT_DATABASE_URL"},
+        "web": {"CRMBOT_TOKEN", "CRMBOT_DATABASE_URL"},
     }
 
 
@@ -267,7 +269,8 @@ def test_the_image_gets_every_package_the_project_ships_and_checks_the_font():
 
 
 @pytest.mark.parametrize(("name", "command"), [("crmbot@.service", "run"),
-                                               ("crmbot-api.service", "api")])
+                                               ("crmbot-api.service", "api"),
+                                               ("crmbot-web.service", "web")])
 def test_each_systemd_unit_runs_crmbot_as_its_own_user_and_restarts(name, command):
     service = unit(name)["Service"]
     program, *rest = shlex.split(service["ExecStart"])
@@ -283,7 +286,8 @@ def test_each_bot_instance_answers_health_on_a_port_of_its_own():
     assert "CRMBOT_HEALTH_PORT=808%i" in environment
 
 
-@pytest.mark.parametrize("name", ["crmbot@.service", "crmbot-api.service"])
+@pytest.mark.parametrize("name", ["crmbot@.service", "crmbot-api.service",
+                                  "crmbot-web.service"])
 def test_each_systemd_unit_is_sandboxed_but_may_write_its_data(name):
     service = unit(name)["Service"]
     assert service["ProtectSystem"] == "strict"
