@@ -14,6 +14,7 @@ from bot.commands import everyone_commands
 from bot.context import CrmContext
 from bot.conversations import expense, opportunity, plan
 from bot.conversations import log as work_log
+from bot.dashboard import DASHBOARD, Dashboard
 from bot.handlers import (
     approvals,
     budgets,
@@ -77,6 +78,7 @@ def build_application(config: Config, *, database: Database | None = None,
     services = build_services(config, database, clock, worker)
     journal = UpdateJournal(services.inbound)
     persistence = DatabasePersistence(ChatStates(database))
+    dashboard = Dashboard(config.web.public_url)
 
     async def post_init(application: Application) -> None:
         # Handled first once the bot starts: what an earlier process received and never did.
@@ -85,6 +87,7 @@ def build_application(config: Config, *, database: Database | None = None,
             log.info("%d updates received before a stop are handled now", len(unhandled))
         await application.update_queue.replay(unhandled)
         await publish_commands(application)
+        await dashboard.start(application)
         await start_scheduler(application)
         await application.bot_data["dispatcher"].start()
         if settle:
@@ -92,10 +95,12 @@ def build_application(config: Config, *, database: Database | None = None,
 
     async def post_stop(application: Application) -> None:
         # The bot can still send here: what is on its way is finished and recorded.
+        await dashboard.stop()
         await application.bot_data["dispatcher"].stop()
         await journal.flush()
 
     async def post_shutdown(application: Application) -> None:
+        await dashboard.stop()
         await application.bot_data["dispatcher"].stop()  # when post_stop never ran
         await journal.flush()
         await database.dispose()
@@ -129,6 +134,7 @@ def build_application(config: Config, *, database: Database | None = None,
         application.bot, services.outbox, batch=config.outbox.batch,
         single_process=database.is_sqlite)
     application.bot_data["database"] = database
+    application.bot_data[DASHBOARD] = dashboard
     application.bot_data["journal"] = journal
     register_handlers(application)
     return application

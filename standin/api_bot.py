@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 
 from standin.api_messages import target_chat
 from standin.errors import bad_request
+from standin.markup import check_web_app
 from standin.params import Params
 from standin.state import ChatState, World, chat_member
 from standin.updates import Webhook
@@ -204,6 +206,52 @@ def visible_commands(world: World, user_id: int, chat_id: int | None = None) -> 
     return []
 
 
+# --- the menu button -------------------------------------------------------------------------
+
+_MENU_TYPES = ("commands", "web_app", "default")
+_MENU_TEXT = 64
+DEFAULT_MENU_BUTTON: JSON = {"type": "default"}
+
+
+def _menu_chat(world: World, p: Params) -> int | None:
+    """The private chat named by chat_id, or None for the bot's own menu button."""
+    if not p.has("chat_id"):
+        return None
+    chat = world.chat(p.raw("chat_id"))
+    if not chat.private:
+        raise bad_request("invalid chat_id specified")
+    return chat.id
+
+
+def _menu_button(raw: Any) -> JSON:
+    """A MenuButton checked like Telegram: a Web App needs 1-64 characters and HTTPS."""
+    if not isinstance(raw, dict) or raw.get("type") not in _MENU_TYPES:
+        raise bad_request("can't parse menu button JSON object")
+    if raw["type"] != "web_app":
+        return {"type": raw["type"]}
+    text = raw.get("text")
+    if not isinstance(text, str) or not 1 <= len(text.strip()) <= _MENU_TEXT:
+        raise bad_request("BUTTON_TEXT_INVALID")
+    return {"type": "web_app", "text": text, "web_app": {"url": check_web_app(
+        raw.get("web_app"), "menu button")}}
+
+
+async def set_chat_menu_button(world: World, p: Params) -> bool:
+    """setChatMenuButton: a private chat's own button, or the bot's; default removes it."""
+    chat_id = _menu_chat(world, p)
+    button = _menu_button(p.get_json("menu_button", what="menu button") or DEFAULT_MENU_BUTTON)
+    if button == DEFAULT_MENU_BUTTON:
+        world.menu_buttons.pop(chat_id, None)
+    else:
+        world.menu_buttons[chat_id] = button
+    return True
+
+
+async def get_chat_menu_button(world: World, p: Params) -> JSON:
+    """getChatMenuButton: what was set for the chat (or the bot), else the default."""
+    return copy.deepcopy(world.menu_buttons.get(_menu_chat(world, p), DEFAULT_MENU_BUTTON))
+
+
 # --- chats ------------------------------------------------------------------------------------
 
 
@@ -310,6 +358,8 @@ METHODS: dict[str, Handler] = {
     "setMyCommands": set_my_commands,
     "getMyCommands": get_my_commands,
     "deleteMyCommands": delete_my_commands,
+    "setChatMenuButton": set_chat_menu_button,
+    "getChatMenuButton": get_chat_menu_button,
     "getChat": get_chat,
     "getChatMember": get_chat_member,
     "getChatAdministrators": get_chat_administrators,

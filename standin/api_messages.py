@@ -76,10 +76,10 @@ def _formatted(
     return content, html
 
 
-def _markup(p: Params, *, inline_only: bool = False) -> Markup | None:
-    """The reply_markup parameter, validated."""
+def _markup(p: Params, chat: ChatState, *, inline_only: bool = False) -> Markup | None:
+    """The reply_markup parameter, validated for the chat it goes to."""
     raw = p.get_json("reply_markup", what="reply keyboard markup")
-    return validate_markup(raw, inline_only=inline_only)
+    return validate_markup(raw, inline_only=inline_only, private=chat.private)
 
 
 def _reply_target(chat: ChatState, p: Params) -> StoredMessage | None:
@@ -129,7 +129,7 @@ async def send_message(world: World, p: Params) -> JSON:
     content, html = _formatted(
         world, p, "text", "entities", limit=TEXT_LIMIT, empty="message text is empty"
     )
-    markup = _markup(p)
+    markup = _markup(p, chat)
     reply_to = _reply_target(chat, p)
     return _send(world, chat, content, "message", markup=markup, html=html, reply_to=reply_to)
 
@@ -199,7 +199,7 @@ async def send_photo(world: World, p: Params) -> JSON:
     )
     if p.get_bool("has_spoiler"):
         content["has_media_spoiler"] = True
-    markup = _markup(p)
+    markup = _markup(p, chat)
     reply_to = _reply_target(chat, p)
     return _send(
         world, chat, {**content, **caption}, "photo", markup=markup, html=html, reply_to=reply_to
@@ -213,7 +213,7 @@ async def send_document(world: World, p: Params) -> JSON:
     caption, html = _formatted(
         world, p, "caption", "caption_entities", limit=CAPTION_LIMIT, empty=None
     )
-    markup = _markup(p)
+    markup = _markup(p, chat)
     reply_to = _reply_target(chat, p)
     return _send(
         world, chat, {**content, **caption}, "document", markup=markup, html=html, reply_to=reply_to
@@ -314,7 +314,7 @@ async def send_location(world: World, p: Params) -> JSON:
     """sendLocation."""
     chat = target_chat(world, p)
     location = location_object(p)
-    markup = _markup(p)
+    markup = _markup(p, chat)
     reply_to = _reply_target(chat, p)
     return _send(world, chat, {"location": location}, "location", markup=markup, reply_to=reply_to)
 
@@ -328,7 +328,7 @@ async def send_venue(world: World, p: Params) -> JSON:
         "title": p.get_str("title", empty="venue title is empty"),
         "address": p.get_str("address", empty="venue address is empty"),
     }
-    markup = _markup(p)
+    markup = _markup(p, chat)
     reply_to = _reply_target(chat, p)
     return _send(
         world,
@@ -410,7 +410,7 @@ async def edit_message_text(world: World, p: Params) -> JSON:
     content, html = _formatted(
         world, p, "text", "entities", limit=TEXT_LIMIT, empty="message text is empty"
     )
-    markup = _markup(p, inline_only=True)
+    markup = _markup(p, chat, inline_only=True)
     changes = {"text": content["text"], "entities": content.get("entities")}
     return _apply_edit(world, chat, stored, changes, markup, html=html)
 
@@ -423,7 +423,7 @@ async def edit_message_caption(world: World, p: Params) -> JSON:
     content, html = _formatted(
         world, p, "caption", "caption_entities", limit=CAPTION_LIMIT, empty=None
     )
-    markup = _markup(p, inline_only=True)
+    markup = _markup(p, chat, inline_only=True)
     changes = {
         "caption": content.get("caption"),
         "caption_entities": content.get("caption_entities"),
@@ -434,7 +434,7 @@ async def edit_message_caption(world: World, p: Params) -> JSON:
 async def edit_message_reply_markup(world: World, p: Params) -> JSON:
     """editMessageReplyMarkup."""
     chat, stored = _editable(world, p)
-    markup = _markup(p, inline_only=True)
+    markup = _markup(p, chat, inline_only=True)
     return _apply_edit(world, chat, stored, {}, markup, keep_html=True)
 
 
@@ -445,7 +445,7 @@ async def edit_message_live_location(world: World, p: Params) -> JSON:
     if not current or not current.get("live_period"):
         raise bad_request("message can't be edited")
     location = {**location_object(p), "live_period": current["live_period"]}
-    markup = _markup(p, inline_only=True)
+    markup = _markup(p, chat, inline_only=True)
     return _apply_edit(world, chat, stored, {"location": location}, markup, keep_html=True)
 
 

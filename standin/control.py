@@ -69,7 +69,8 @@ class ControlApi:
         return _reply("Not Found", 404)
 
     def _get(self, path: str, query: Any) -> Any:
-        """GET stats, config, transcript, chats/<id>/messages and chats/<id>/bot_messages."""
+        """GET stats, config, transcript, chats/<id>/messages, chats/<id>/bot_messages and
+        chats/<id>/menu_button (private chats)."""
         standin = self.standin
         if path == "stats":
             return standin.stats.as_dict()
@@ -95,6 +96,8 @@ class ControlApi:
                 ]
             if parts[2] == "bot_messages":
                 return [m.as_dict() for m in standin.bot_messages(chat.id)]
+            if parts[2] == "menu_button" and chat.private:
+                return standin.menu_button(chat.id)
         raise UnknownPath(path)
 
     def _user(self, body: JSON) -> SandboxUser:

@@ -25,18 +25,23 @@ _MAX_BUTTONS = 100
 _MAX_ROW = 8
 
 
-def validate_markup(raw: Any, *, inline_only: bool = False) -> Markup | None:
-    """Check a reply_markup object; returns it normalized, or raises Telegram's 400."""
+def validate_markup(
+    raw: Any, *, inline_only: bool = False, private: bool = True
+) -> Markup | None:
+    """Check a reply_markup object; returns it normalized, or raises Telegram's 400.
+
+    `private`: the chat is a private one, the only kind where Web App buttons may go.
+    """
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise bad_request("can't parse reply keyboard markup JSON object")
     if "inline_keyboard" in raw:
-        return {"inline_keyboard": _inline_rows(raw["inline_keyboard"])}
+        return {"inline_keyboard": _inline_rows(raw["inline_keyboard"], private)}
     if inline_only:
         raise bad_request("inline keyboard expected")
     if "keyboard" in raw:
-        return {**raw, "keyboard": _reply_rows(raw["keyboard"])}
+        return {**raw, "keyboard": _reply_rows(raw["keyboard"], private)}
     if raw.get("remove_keyboard"):
         return {"remove_keyboard": True, **_selective(raw)}
     if raw.get("force_reply"):
@@ -60,15 +65,33 @@ def _check_shape(rows: Any, field: str) -> list[list[Any]]:
     return rows
 
 
-def _inline_rows(rows: Any) -> list[list[dict[str, Any]]]:
+def _inline_rows(rows: Any, private: bool) -> list[list[dict[str, Any]]]:
     """Validate inline keyboard rows and buttons."""
     checked: list[list[dict[str, Any]]] = []
     for row in _check_shape(rows, "inline_keyboard"):
-        checked.append([_inline_button(button) for button in row])
+        checked.append([_inline_button(button, private) for button in row])
     return [row for row in checked if row]
 
 
-def _inline_button(button: Any) -> dict[str, Any]:
+def check_web_app(web_app: Any, what: str) -> str:
+    """A WebAppInfo's URL: HTTPS only, as Telegram opens Mini Apps; `what` names the button
+    kind in the error ("inline keyboard button", "menu button")."""
+    url = web_app.get("url") if isinstance(web_app, dict) else None
+    if not isinstance(url, str) or not url:
+        raise bad_request(f"can't parse {what} Web App JSON object: url is missing")
+    if not url.lower().startswith("https://") or normalize_url(url) is None:
+        raise bad_request(f"{what} Web App URL '{url}' is invalid: Only HTTPS links are allowed")
+    return url
+
+
+def _web_app_button(button: dict[str, Any], private: bool, what: str) -> None:
+    """Web App buttons open the app beside a private chat; Telegram refuses them elsewhere."""
+    if not private:
+        raise bad_request("BUTTON_TYPE_INVALID")
+    check_web_app(button["web_app"], what)
+
+
+def _inline_button(button: Any, private: bool) -> dict[str, Any]:
     """Validate one inline button: text plus exactly one action."""
     if not isinstance(button, dict) or not isinstance(button.get("text"), str):
         raise bad_request("can't parse inline keyboard button: Text must be a String")
@@ -87,10 +110,12 @@ def _inline_button(button: Any) -> dict[str, Any]:
         url = normalize_url(str(button["url"]))
         if url is None:
             raise bad_request("BUTTON_URL_INVALID")
+    if "web_app" in actions:
+        _web_app_button(button, private, "inline keyboard button")
     return dict(button)
 
 
-def _reply_rows(rows: Any) -> list[list[dict[str, Any]]]:
+def _reply_rows(rows: Any, private: bool) -> list[list[dict[str, Any]]]:
     """Validate reply keyboard rows; plain strings become {"text": ...} like Telegram."""
     checked: list[list[dict[str, Any]]] = []
     for row in _check_shape(rows, "keyboard"):
@@ -102,6 +127,8 @@ def _reply_rows(rows: Any) -> list[list[dict[str, Any]]]:
                 raise bad_request("can't parse keyboard button: Text must be a String")
             if not button["text"].strip():
                 raise bad_request("BUTTON_TEXT_INVALID")
+            if button.get("web_app") is not None:
+                _web_app_button(button, private, "keyboard button")
             buttons.append(dict(button))
         checked.append(buttons)
     return [row for row in checked if row]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import re
@@ -469,6 +470,12 @@ class BotApiStandIn:
     def my_commands(self, scope: JSON | None = None, language_code: str = "") -> list[JSON]:
         """Commands stored by setMyCommands for exactly this scope and language."""
         return list(self.world.commands.get(api_bot.scope_key(scope, language_code), []))
+
+    def menu_button(self, chat: ChatRef | None = None) -> JSON:
+        """The menu button setChatMenuButton left for a private chat (None: the bot's own);
+        {"type": "default"} when none was set."""
+        chat_id = None if chat is None else self._chat_state(chat).id
+        return copy.deepcopy(self.world.menu_buttons.get(chat_id, api_bot.DEFAULT_MENU_BUTTON))
 
     def commands_for(self, user: SandboxUser, chat: ChatRef | None = None) -> list[JSON]:
         """The command menu this user sees in a chat (Telegram's scope/language fallback)."""

@@ -235,6 +235,8 @@ class World:
         self.transcript: list[Entry] = []
         self.callbacks: dict[str, CallbackRecord] = {}
         self.commands: dict[tuple[str, str], list[JSON]] = {}
+        # setChatMenuButton: per private chat, and the bot's own under None.
+        self.menu_buttons: dict[int | None, JSON] = {}
         self._callback_ids = itertools.count(1)
         self._media_groups = itertools.count(13_000_000_000_000_001)
 

@@ -275,10 +275,16 @@ def _button_flags(entry: Entry) -> dict[tuple[int, int], str]:
 
 
 def _suffix(entry: Entry, row: int, col: int) -> str:
-    """A ↗ after URL buttons."""
+    """A ↗ after URL buttons; a Web App button names the page it opens."""
     rows = _raw_buttons(entry)
-    if row < len(rows) and col < len(rows[row]) and rows[row][col].get("url"):
+    if row >= len(rows) or col >= len(rows[row]):
+        return ""
+    button = rows[row][col]
+    if button.get("url"):
         return " ↗"
+    web_app = button.get("web_app")
+    if isinstance(web_app, Mapping) and web_app.get("url"):
+        return f" ▣ {web_app['url']}"
     return ""
 
 

@@ -76,6 +76,14 @@ class BotMessage:
             raise KeyError(f"no button {text or callback_data!r}; buttons are {self.buttons}")
         return found
 
+    def web_app_url(self, text: str) -> str:
+        """The page the Web App button with that label opens; KeyError if it opens none."""
+        button = self.button(text)
+        web_app = button.get("web_app")
+        if not isinstance(web_app, dict) or "url" not in web_app:
+            raise KeyError(f"button {text!r} opens no Web App: {button}")
+        return web_app["url"]
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (control API)."""
         return dataclasses.asdict(self)

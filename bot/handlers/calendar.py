@@ -18,6 +18,7 @@ from bot.callbacks import (
     TeamList,
 )
 from bot.context import CrmContext
+from bot.dashboard import View, with_dashboard
 from bot.fitting import fit_caption, fit_lines
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
@@ -184,6 +185,13 @@ def day_keyboard(view: DayView, t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
+def _mine(update: Update, context: CrmContext, view: MonthView | DayView,
+          keyboard: InlineKeyboardMarkup) -> InlineKeyboardMarkup | None:
+    """My own calendar carries the dashboard's button, which opens on my day; someone
+    else's (a manager's look from /team) does not."""
+    return with_dashboard(update, context, View.MINE, keyboard) if view.own else keyboard
+
+
 async def show_calendar(update: Update, context: CrmContext) -> None:
     """This month of my schedule."""
     try:
@@ -192,7 +200,8 @@ async def show_calendar(update: Update, context: CrmContext) -> None:
         await update.effective_message.reply_text(refusal(context.t, error))
         return
     text, keyboard = month_screen(view, context.t)
-    await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await update.effective_message.reply_html(
+        text, reply_markup=_mine(update, context, view, keyboard))
 
 
 @private_press("calendar")
@@ -208,7 +217,8 @@ async def turn_month(update: Update, context: CrmContext) -> None:
     view = await context.services.calendar.month(update.effective_user.id, press.month,
                                                  member_id=press.member_id)
     await query.answer(t("That is as far as the calendar goes.") if view.clamped else None)
-    await edit_or_send(update, context, *month_screen(view, t))
+    text, keyboard = month_screen(view, t)
+    await edit_or_send(update, context, text, _mine(update, context, view, keyboard))
 
 
 @private_press("calendar")
@@ -218,7 +228,8 @@ async def open_day(update: Update, context: CrmContext) -> None:
     view = await context.services.calendar.day(update.effective_user.id, press.day,
                                                member_id=press.member_id)
     await update.callback_query.answer()
-    await edit_or_send(update, context, day_text(view, t), day_keyboard(view, t))
+    await edit_or_send(update, context, day_text(view, t),
+                       _mine(update, context, view, day_keyboard(view, t)))
 
 
 @private_press("calendar")

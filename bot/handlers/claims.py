@@ -21,6 +21,7 @@ from bot.callbacks import (
     WithdrawClaim,
 )
 from bot.context import CrmContext
+from bot.dashboard import View, with_dashboard
 from bot.fitting import fit_lines
 from bot.handlers.approvals import duplicate_warning
 from bot.handlers.gate import private_press
@@ -155,7 +156,8 @@ async def show_claims(update: Update, context: CrmContext) -> None:
     service = context.services.expenses
     page = await service.my_claims(update.effective_user.id)
     text, keyboard = list_screen(context.t, service.config, page)
-    await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await update.effective_message.reply_html(
+        text, reply_markup=with_dashboard(update, context, View.CLAIMS, keyboard))
 
 
 async def show_claim(update: Update, context: CrmContext) -> None:
@@ -222,7 +224,9 @@ async def show_page(update: Update, context: CrmContext) -> None:
     service = context.services.expenses
     page = await service.my_claims(update.effective_user.id, ClaimsPage.of(update).page)
     await update.callback_query.answer()
-    await edit_or_send(update, context, *list_screen(context.t, service.config, page))
+    text, keyboard = list_screen(context.t, service.config, page)
+    await edit_or_send(update, context, text,
+                       with_dashboard(update, context, View.CLAIMS, keyboard))
 
 
 async def _detail(update: Update, context: CrmContext,

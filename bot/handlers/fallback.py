@@ -9,7 +9,8 @@ from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHa
 
 from bot.commands import private_only_names
 from bot.context import CrmContext
-from bot.keyboards import answer_stale, private_chat_link
+from bot.dashboard import private_chat_buttons
+from bot.keyboards import answer_stale
 
 
 def _command_name(update: Update) -> str:
@@ -18,10 +19,10 @@ def _command_name(update: Update) -> str:
 
 async def private_only_in_group(update: Update, context: CrmContext) -> None:
     """Point to the private chat: these commands show personal data or ask questions."""
+    command = _command_name(update)
     await update.effective_message.reply_text(
-        context.t("Please use /{command} in a private chat with me.",
-                  command=_command_name(update)),
-        reply_markup=private_chat_link(context.bot.username, context.t))
+        context.t("Please use /{command} in a private chat with me.", command=command),
+        reply_markup=private_chat_buttons(context, command))
     raise ApplicationHandlerStop
 
 

@@ -29,6 +29,7 @@ from bot.callbacks import (
 )
 from bot.commands import picked_period
 from bot.context import CrmContext
+from bot.dashboard import View, with_dashboard
 from bot.fitting import cell, fit_caption, fit_lines, shorten
 from bot.funnel import FunnelStep, funnel_chart
 from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
@@ -528,7 +529,8 @@ async def show_pipeline(update: Update, context: CrmContext) -> None:
     except DomainError as error:
         await message.reply_text(refusal(t, error))
         return
-    await message.reply_html(pipeline_text(view, t))
+    await message.reply_html(pipeline_text(view, t),
+                             reply_markup=with_dashboard(update, context, View.PIPELINE))
     if view.empty:
         return
     chart = funnel_chart(t("Pipeline {period}", period=view.period.label),

@@ -1,13 +1,15 @@
-"""/start: the greeting with the main menu, and joining with an invite link."""
+"""/start: the greeting with the main menu, joining with an invite link, and the dashboard
+for those who come from a group's link."""
 
 from __future__ import annotations
 
 from html import escape
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
 from bot.context import CrmContext
+from bot.dashboard import START_PARAMETER, offer_menu_button, open_button
 from bot.handlers.gate import refusal_for
 from bot.keyboards import main_menu
 from bot.texts import refusal
@@ -22,16 +24,20 @@ def person(update: Update) -> MessengerUser:
 
 
 async def show_menu(update: Update, context: CrmContext, text: str) -> None:
-    """Send `text` (HTML) with the main menu for the speaker's roles and unread count."""
+    """Send `text` (HTML) with the main menu for the speaker's roles and unread count; the
+    menu button follows the roles too."""
     roles = await context.services.org.roles(update.effective_user.id)
     unread = await context.services.inbox.unread(update.effective_user.id)
     await update.effective_message.reply_html(
         text, reply_markup=main_menu(context.t, roles, unread))
+    await offer_menu_button(update, context, roles)
 
 
 async def start(update: Update, context: CrmContext) -> None:
-    """Greet a member with the main menu; a token in the link registers a newcomer."""
-    if context.args and context.visitor.member is None:
+    """Greet a member with the main menu; a token in the link registers a newcomer, and
+    `dashboard` (the link in a group) brings the dashboard's button."""
+    dashboard = context.args == [START_PARAMETER]
+    if context.args and not dashboard and context.visitor.member is None:
         await join(update, context, context.args[0])
         return
     # Also claims a member listed by username, and keeps the username current.
@@ -42,11 +48,15 @@ async def start(update: Update, context: CrmContext) -> None:
     if not visitor.is_member:
         await update.effective_message.reply_text(refusal_for(t, visitor))
         return
-    if context.args:
+    if context.args and not dashboard:
         await update.effective_message.reply_text(
             t("You are already a member, so there is no need for an invite."))
     await show_menu(update, context, t("Hello, <b>{name}</b>! What would you like to do?",
                                        name=escape(visitor.member.name)))
+    if dashboard and (button := open_button(update, context)):
+        await update.effective_message.reply_text(
+            t("Your dashboard opens with the button below."),
+            reply_markup=InlineKeyboardMarkup([[button]]))
 
 
 async def join(update: Update, context: CrmContext, token: str) -> None:

@@ -12,6 +12,7 @@ from bot.callbacks import ExportFile, StatsView
 from bot.charts import Chart, bar_chart
 from bot.commands import picked_period
 from bot.context import CrmContext
+from bot.dashboard import View, with_dashboard
 from bot.fitting import cell, columns, fit_lines
 from bot.handlers.gate import private_press
 from bot.handlers.inbox import edit_or_send
@@ -149,7 +150,8 @@ async def _show(update: Update, context: CrmContext, period: Period | None,
                                                       language=t.language, top=TOP,
                                                       top_budgets=TOP_BUDGETS)
     periods = await context.services.expense_stats.periods(user_id)
-    text, keyboard = stats_text(view, t), stats_keyboard(view, periods, t)
+    text = stats_text(view, t)
+    keyboard = with_dashboard(update, context, View.BUDGETS, stats_keyboard(view, periods, t))
     if update.callback_query:
         await update.callback_query.answer()
     await edit_or_send(update, context, text, keyboard)

@@ -10,6 +10,7 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.callbacks import AskRating, CalendarDay, CalendarMonth, RateLog, TeamList, TeamPage
 from bot.context import CrmContext
+from bot.dashboard import View, with_dashboard
 from bot.fitting import fit_lines, shorten
 from bot.handlers.calendar import day_keyboard, day_text
 from bot.handlers.gate import private_press
@@ -72,7 +73,8 @@ async def show_team(update: Update, context: CrmContext) -> None:
         await update.effective_message.reply_text(refusal(context.t, error))
         return
     text, keyboard = team_screen(today, context.t)
-    await update.effective_message.reply_html(text, reply_markup=keyboard)
+    await update.effective_message.reply_html(
+        text, reply_markup=with_dashboard(update, context, View.TODAY, keyboard))
 
 
 def rating_keyboard(member_id: int, day: date, t: Translator) -> InlineKeyboardMarkup:
@@ -85,7 +87,9 @@ def rating_keyboard(member_id: int, day: date, t: Translator) -> InlineKeyboardM
 async def _show_page(update: Update, context: CrmContext, page: int) -> None:
     today = await context.services.team.today(update.effective_user.id)
     await update.callback_query.answer()
-    await edit_or_send(update, context, *team_screen(today, context.t, page))
+    text, keyboard = team_screen(today, context.t, page)
+    await edit_or_send(update, context, text,
+                       with_dashboard(update, context, View.TODAY, keyboard))
 
 
 @private_press("team")

@@ -638,36 +638,40 @@ class ApprovalService:
             actor = await active_member(uow, account_id)
             org = await load_org(uow)
             settings = await uow.organization.get() or self._defaults
-            today = _local_day(self._clock.now(), settings)
-            approval = await load_approval(uow, claim_id)
-            claim, steps = approval.claim, list(approval.steps)
-            if claim.status is ClaimStatus.DRAFT:
-                raise NotFound("claim_not_found")
-            claimant = org.members.get(claim.member_id)
-            if not (approval.involves(actor.id, card_holders(org, self._config, approval, today))
-                    or claimant is None or can_see_money_of(actor, claimant, org.tree)):
-                raise NotFound("claim_not_found")
-            step = approval.current
-            open_steps = list(approval.open_steps)
-            impacts = await budget_impacts(uow, claim)
-            payload = card_payload(org, self._config, claim, step or open_steps[-1],
-                                   open_steps, impacts,
-                                   duplicates=await possible_duplicates(uow, claim),
-                                   opportunity=await opportunity_title(uow,
-                                                                       claim.opportunity_id))
-            can = approval.may_decide(
-                actor, delegators=delegators_of(org, self._config, actor, today))
-            last = approval.last_decision
-            if claim.status is not ClaimStatus.PENDING:
-                payload.update(state=str(claim.status), by=org.name(last.decided_by)
-                               if last and claim.status is not ClaimStatus.WITHDRAWN
-                               else org.name(claim.member_id),
-                               reason=last.reason if last else None)
-            return ClaimView(
-                claim, org.name(claim.member_id), payload,
-                [StepView(s, org.name(s.approver_id), org.name(s.decided_by)) for s in steps],
-                await uow.approvals.receipts(claim_id), await uow.approvals.events(claim_id),
-                can, {m.id: m.name for m in org.members.values()})
+            return await self._view(uow, org, actor, claim_id,
+                                    _local_day(self._clock.now(), settings))
+
+    async def _view(self, uow: UnitOfWork, org: OrgView, actor: Member, claim_id: int,
+                    today: date) -> ClaimView:
+        approval = await load_approval(uow, claim_id)
+        claim, steps = approval.claim, list(approval.steps)
+        if claim.status is ClaimStatus.DRAFT:
+            raise NotFound("claim_not_found")
+        claimant = org.members.get(claim.member_id)
+        if not (approval.involves(actor.id, card_holders(org, self._config, approval, today))
+                or claimant is None or can_see_money_of(actor, claimant, org.tree)):
+            raise NotFound("claim_not_found")
+        step = approval.current
+        open_steps = list(approval.open_steps)
+        impacts = await budget_impacts(uow, claim)
+        payload = card_payload(org, self._config, claim, step or open_steps[-1],
+                               open_steps, impacts,
+                               duplicates=await possible_duplicates(uow, claim),
+                               opportunity=await opportunity_title(uow,
+                                                                   claim.opportunity_id))
+        can = approval.may_decide(
+            actor, delegators=delegators_of(org, self._config, actor, today))
+        last = approval.last_decision
+        if claim.status is not ClaimStatus.PENDING:
+            payload.update(state=str(claim.status), by=org.name(last.decided_by)
+                           if last and claim.status is not ClaimStatus.WITHDRAWN
+                           else org.name(claim.member_id),
+                           reason=last.reason if last else None)
+        return ClaimView(
+            claim, org.name(claim.member_id), payload,
+            [StepView(s, org.name(s.approver_id), org.name(s.decided_by)) for s in steps],
+            await uow.approvals.receipts(claim_id), await uow.approvals.events(claim_id),
+            can, {m.id: m.name for m in org.members.values()})
 
     async def receipt_images(self, account_id: int,
                              claim_id: int) -> list[tuple[Receipt, bytes | None]]:
@@ -684,7 +688,7 @@ class ApprovalService:
         return images
 
     async def waiting(self, account_id: int) -> list[ClaimView]:
-        """Claims waiting for this person's decision now."""
+        """Claims waiting for this person's decision now, the longest waiting first."""
         async with self._uows(read_only=True) as uow:
             actor = await active_member(uow, account_id)
             org = await load_org(uow)
@@ -692,7 +696,11 @@ class ApprovalService:
             ids = {actor.id} | delegators_of(org, self._config, actor,
                                              _local_day(self._clock.now(), settings))
             steps = await uow.approvals.waiting_for(ids, actor.has(Role.FINANCE))
-        return [await self.view(account_id, s.claim_id) for s in steps]
+            today = _local_day(self._clock.now(), settings)
+            # One transaction and one reading of the org for the whole queue.
+            views = [await self._view(uow, org, actor, s.claim_id, today) for s in steps]
+        # The finance pool's steps include a finance member's own claims: never theirs.
+        return [v for v in views if v.can_decide]
 
     # The SLA rule -------------------------------------------------------------------------
 

@@ -411,12 +411,14 @@ class ExpenseService:
 
     # The author's claims --------------------------------------------------------------------
 
-    async def my_claims(self, account_id: int, page: int = 0) -> ClaimPage:
+    async def my_claims(self, account_id: int, page: int = 0,
+                        size: int = PAGE_SIZE) -> ClaimPage:
+        """A page of my claims, drafts first, then newest first (`size` a page)."""
         async with self._uows(read_only=True) as uow:
             member = await active_member(uow, account_id)
             total = await uow.claims.count_mine(member.id)
-            pages = Pages.of(total, PAGE_SIZE, page)
-            return ClaimPage(await uow.claims.mine(member.id, pages.offset, PAGE_SIZE),
+            pages = Pages.of(total, size, page)
+            return ClaimPage(await uow.claims.mine(member.id, pages.offset, size),
                              pages.number, pages.count)
 
     async def withdraw(self, account_id: int, claim_id: int,

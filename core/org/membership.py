@@ -149,6 +149,17 @@ class OrgService:
             return Standing(member, await self._settings(uow), effective_roles(member, tree),
                             bool(visible_departments(member, tree)))
 
+    async def standings(self) -> list[Standing]:
+        """Every active member with a messenger account, as `standing` tells of one: for what
+        a front end sets up per person when it starts (the messenger's menu button)."""
+        async with self._uows(read_only=True) as uow:
+            settings = await self._settings(uow)
+            tree = OrgTree.of(await uow.departments.all())
+            return [Standing(member, settings, effective_roles(member, tree),
+                             bool(visible_departments(member, tree)))
+                    for member in await uow.members.all()
+                    if member.active and member.account_id is not None]
+
     async def start(self, person: MessengerUser) -> Visitor:
         """/start: a listed username is claimed by its messenger account on first contact."""
         async with self._uows() as uow:
