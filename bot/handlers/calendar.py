@@ -57,7 +57,7 @@ def month_title(t: Translator, month: Month) -> str:
     return t("{month_name} {year}", month_name=t(MONTHS[month.month - 1]), year=month.year)
 
 
-def _mark(marks: DayMarks) -> str:
+def day_mark(marks: DayMarks) -> str:
     """One sign per day, the most telling first: a flagged visit, a log, a visit, a plan."""
     if marks.flagged:
         return "⚠"
@@ -89,7 +89,7 @@ def month_screen(view: MonthView, t: Translator) -> tuple[str, InlineKeyboardMar
     rows = [turn, [InlineKeyboardButton(t(name), callback_data=NOTHING) for name in WEEKDAYS]]
     week = [InlineKeyboardButton(BLANK, callback_data=NOTHING)] * month.first.weekday()
     for day in month.days():
-        label = f"{day.day}{_mark(view.days[day])}"
+        label = f"{day.day}{day_mark(view.days[day])}"
         if day == view.today:
             label = f"[{label}]"
         week.append(InlineKeyboardButton(label, callback_data=CalendarDay(member_id, day).encode()))

@@ -41,7 +41,7 @@ SET_USAGE = N_("To set a goal: <code>/goals set UNIT METRIC PERIOD TARGET</code>
                "PERIOD: 2026-12, 2026-Q4 or 2026.")
 
 
-def _amount(metric: Metric, value: Decimal | None, currency: str) -> str:
+def goal_figure(metric: Metric, value: Decimal | None, currency: str) -> str:
     if value is None:
         return "—"
     if metric.money:
@@ -96,8 +96,8 @@ def line_text(line: GoalLine, currency: str, t: Translator, *, with_unit: bool) 
     goal = progress.goal
     label = " · ".join([*([line.unit_name] if with_unit else []), t(METRICS[goal.metric]),
                         goal.period.label])
-    value = _amount(goal.metric, progress.value, currency)
-    target = _amount(goal.metric, goal.target, currency)
+    value = goal_figure(goal.metric, progress.value, currency)
+    target = goal_figure(goal.metric, goal.target, currency)
     figures = (t("{value} (at most {target})", value=value, target=target)
                if goal.metric.ceiling else f"{value} / {target}")
     return (f"<b>{escape(label)}</b>\n{bar(progress.percent)} {progress.percent}%  {figures}\n"
@@ -167,7 +167,8 @@ async def _set(update: Update, context: CrmContext, args: tuple[str, ...]) -> No
     goal = result.goal
     text = t("🎯 Goal saved: <b>{unit}</b> · {metric} · {period}: {target}",
              unit=escape(result.unit_name), metric=t(METRICS[goal.metric]),
-             period=goal.period.label, target=_amount(goal.metric, goal.target, result.currency))
+             period=goal.period.label,
+             target=goal_figure(goal.metric, goal.target, result.currency))
     if goal.metric.ceiling:
         text += "\n" + t("A ceiling: approved expenses should stay at or below this share of "
                          "the won amount.")
@@ -184,8 +185,8 @@ def handlers() -> list:
 def _goal_reached(notification: Notification, t: Translator, audience: Audience) -> Rendered:
     payload = notification.payload
     metric = Metric(payload["metric"])
-    target = _amount(metric, Decimal(payload["target"]), payload["currency"])
-    value = _amount(metric, None if payload["value"] is None else Decimal(payload["value"]),
+    target = goal_figure(metric, Decimal(payload["target"]), payload["currency"])
+    value = goal_figure(metric, None if payload["value"] is None else Decimal(payload["value"]),
                     payload["currency"])
     if metric.ceiling:
         return t("🎉 <b>{unit}</b> kept expenses at {value} of the won amount in {period}, "

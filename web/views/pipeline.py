@@ -20,8 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.funnel import step_text
 from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
 from bot.handlers.claims import STATUS_ICONS, category_name
-from bot.handlers.goals import METRICS, pace_text
-from bot.handlers.goals import _amount as goal_figure
+from bot.handlers.goals import METRICS, goal_figure, pace_text
 from bot.handlers.opportunities import EDITED_FIELDS, funnel_steps, stage_name
 from bot.handlers.stats import PERIOD_LABELS
 from bot.i18n import N_, Translator
