@@ -15,7 +15,7 @@ from core.domain.schedule.calendar import (
     PhotoFact,
     PlanItemFact,
 )
-from core.domain.schedule.checkins import parse_flags
+from core.domain.schedule.checkins import TrustFlag, parse_flags
 from storage.tables import (
     CheckInRow,
     CustomerRow,
@@ -84,16 +84,27 @@ class SqlCalendarFacts:
         photos = (select(func.count(VisitPhotoRow.id))
                   .where(VisitPhotoRow.check_in_id == CheckInRow.id)
                   .correlate(CheckInRow).scalar_subquery())
+        # Plain columns, not ORM objects: a manager's day reads thousands of check-ins.
         rows = await self.session.execute(
-            select(CheckInRow, CustomerRow.name, photos)
+            select(CheckInRow.id, CheckInRow.member_id, CheckInRow.at, CheckInRow.lat,
+                   CheckInRow.lon, CheckInRow.flags, CustomerRow.name, CheckInRow.distance_m,
+                   CheckInRow.accuracy_m, CheckInRow.checked_out_at, photos,
+                   CheckInRow.customer_id)
             .outerjoin(CustomerRow, CheckInRow.customer_id == CustomerRow.id)
             .where(one_of(CheckInRow.member_id, member_ids), CheckInRow.at >= start,
                    CheckInRow.at < end)
             .order_by(CheckInRow.at, CheckInRow.id))
-        return [CheckInFact(row.id, row.member_id, row.at, row.lat, row.lon,
-                            parse_flags(row.flags or ""), customer, row.distance_m,
-                            row.accuracy_m, row.checked_out_at, count or 0)
-                for row, customer, count in rows]
+        flags: dict[str, frozenset[TrustFlag]] = {}  # a few distinct texts among the rows
+        found = []
+        for (check_in_id, member_id, at, lat, lon, text, customer, distance_m, accuracy_m,
+             checked_out_at, count, customer_id) in rows:
+            text = text or ""
+            if text not in flags:
+                flags[text] = parse_flags(text)
+            found.append(CheckInFact(check_in_id, member_id, at, lat, lon, flags[text],
+                                     customer, distance_m, accuracy_m, checked_out_at,
+                                     count or 0, customer_id))
+        return found
 
     async def photos(self, member_id: int, start: datetime, end: datetime) -> list[PhotoFact]:
         at = func.coalesce(CheckInRow.at, VisitPhotoRow.created_at)

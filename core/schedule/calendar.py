@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from core.domain.errors import NotAllowed, NotFound
 from core.domain.inbox.notifications import NewNotification, NotificationKind
-from core.domain.org.model import Member, OrgSettings, OrgTree
+from core.domain.org.model import Customer, Department, Member, OrgSettings, OrgTree
 from core.domain.org.permissions import can_rate_log, can_see_member, visible_departments
 from core.domain.schedule.calendar import (
     CheckInFact,
@@ -96,6 +97,12 @@ class TeamRow:
 class TeamToday:
     today: date
     rows: list[TeamRow] = field(default_factory=list)
+    # The departments the manager sees, each before the ones below it.
+    departments: list[Department] = field(default_factory=list)
+    # Today's check-ins of the people in the rows, oldest first, and (when a map asked for
+    # them) the sites of the customers those check-ins were matched to.
+    check_ins: list[CheckInFact] = field(default_factory=list)
+    sites: list[Customer] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -205,13 +212,33 @@ class CalendarService(_Reader):
     async def photos(self, account_id: int, member_id: int | None,
                      day: date) -> list[ShownPhoto]:
         """The day's visit photos, each watermarked with who, when (team's zone) and where."""
+        member, zone, facts = await self._photo_facts(account_id, member_id, day)
+        return watermarked(self._photos, facts, zone, {member.id: member.name})
+
+    async def photo(self, account_id: int, member_id: int | None, day: date,
+                    number: int) -> ShownPhoto:
+        """One of the day's photos (the first is 0, in the order `photos` gives them),
+        watermarked the same way; NotFound past the last or when its file is gone."""
+        member, zone, facts = await self._photo_facts(account_id, member_id, day)
+        if not 0 <= number < len(facts):
+            raise NotFound()
+        # Drawing on a photo takes milliseconds of CPU: off the event loop, which serves
+        # everyone else meanwhile.
+        shown = await asyncio.to_thread(watermarked, self._photos, facts[number:number + 1],
+                                        zone, {member.id: member.name})
+        if not shown:
+            raise NotFound()
+        return shown[0]
+
+    async def _photo_facts(self, account_id: int, member_id: int | None,
+                           day: date) -> tuple[Member, ZoneInfo, list[PhotoFact]]:
         async with self._uows(read_only=True) as uow:
             actor = await active_member(uow, account_id)
             tree = OrgTree.of(await uow.departments.all())
             member = await self._subject(uow, actor, member_id, tree)
             zone, _ = await self._zone(uow)
-            facts = await uow.calendar.photos(member.id, *_utc_range(day, day, zone))
-        return watermarked(self._photos, facts, zone, {member.id: member.name})
+            return member, zone, await uow.calendar.photos(member.id,
+                                                           *_utc_range(day, day, zone))
 
 
 async def _day_view(uow: UnitOfWork, actor: Member, member: Member, day: date,
@@ -233,7 +260,9 @@ async def _day_view(uow: UnitOfWork, actor: Member, member: Member, day: date,
 class TeamService(_Reader):
     """The manager's view of everyone below them, and rating their days."""
 
-    async def today(self, account_id: int) -> TeamToday:
+    async def today(self, account_id: int, *, with_sites: bool = False) -> TeamToday:
+        """Everyone below the manager today, flagged check-ins first; `with_sites` adds the
+        sites of the customers checked in at (one more read however many there are)."""
         async with self._uows(read_only=True) as uow:
             actor = await active_member(uow, account_id)
             tree = OrgTree.of(await uow.departments.all())
@@ -250,8 +279,9 @@ class TeamService(_Reader):
             facts = uow.calendar
             planned = {m for m, _ in await facts.plan_days(ids, today, today)}
             logged = {log.member_id for log in await facts.logs(ids, today, today)}
+            today_check_ins = await facts.check_ins(ids, *_utc_range(today, today, zone))
             check_ins: dict[int, list[CheckInFact]] = defaultdict(list)
-            for check_in in await facts.check_ins(ids, *_utc_range(today, today, zone)):
+            for check_in in today_check_ins:
                 check_ins[check_in.member_id].append(check_in)
             monday, sunday = week_of(today)
             week: dict[int, list[PlanItemFact]] = defaultdict(list)
@@ -262,7 +292,13 @@ class TeamService(_Reader):
                             sum(1 for c in check_ins[m.id] if c.flags), _execution(week[m.id]))
                     for m in people]
             rows.sort(key=lambda r: not r.flagged)  # stable: flagged first, then by name
-            return TeamToday(today, rows)
+            sites: list[Customer] = []
+            if with_sites:
+                found = await uow.sites.many({c.customer_id for c in today_check_ins
+                                              if c.customer_id is not None})
+                sites = sorted(found.values(), key=lambda c: c.name.casefold())
+            return TeamToday(today, rows, _tree_order(tree, departments), today_check_ins,
+                             sites)
 
     async def rate(self, account_id: int, member_id: int, day: date, rating: int,
                    comment: str | None = None) -> Rated:
@@ -310,6 +346,18 @@ class TeamService(_Reader):
         if not logs:
             raise NotFound("no_log_to_rate")
         return actor, member, logs[0]
+
+
+def _tree_order(tree: OrgTree, ids: set[int]) -> list[Department]:
+    """The departments of `ids`, each followed by those below it."""
+    ordered: list[Department] = []
+    stack = [d for d in sorted(tree.departments.values(), key=lambda d: d.key, reverse=True)
+             if d.id in ids and d.parent_id not in ids]
+    while stack:
+        department = stack.pop()
+        ordered.append(department)
+        stack.extend(reversed([d for d in tree.children(department.id) if d.id in ids]))
+    return ordered
 
 
 def _rating_key(log_id: int, rated_at: datetime) -> str:

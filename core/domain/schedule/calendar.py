@@ -145,6 +145,7 @@ class CheckInFact:
     accuracy_m: float | None = None
     checked_out_at: datetime | None = None
     photos: int = 0
+    customer_id: int | None = None
 
     @property
     def map_link(self) -> str:
