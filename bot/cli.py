@@ -371,13 +371,14 @@ async def serve_web(config: Config) -> None:
     import uvicorn
 
     from storage.database import Database
-    from web.app import create_app
+    from web.app import create_app, settle
 
     database = Database.connect(config.database.url)
     try:
         server = uvicorn.Server(uvicorn.Config(
             create_app(config, database), host=config.web.listen, port=config.web.port,
             log_config=None, server_header=False, proxy_headers=True))
+        settle()
         await server.serve()
     finally:
         await database.dispose()

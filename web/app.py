@@ -8,6 +8,7 @@ checks every right again.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import deque
@@ -241,6 +242,14 @@ def _pages(app: FastAPI, database: Database) -> None:
     async def ready() -> Response:
         found = await readiness(database)
         return json_response(found.report("web"), 200 if found.ready else 503)
+
+
+def settle() -> None:
+    """Once the app is built: what start-up made (modules, catalogs, the framework) is moved
+    out of the garbage collector's oldest generation, which it would otherwise walk every few
+    requests (bench/web.py: the Today view's p95 from about 180 ms to about 60 ms)."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(config: Config, database: Database, *, clock: Clock | None = None,
