@@ -175,6 +175,7 @@ REFUSALS: dict[str, str] = {
                       "percentage above 0 and at most 100."),
     "goal_not_allowed": N_("Only a manager of that department (or one above it) or an admin "
                            "can set this goal."),
+    "day_out_of_range": N_("That day is outside the calendar."),
     "export_too_large": N_("That is too many claims to send here. Pick a shorter period or a "
                            "status, or ask finance for the full export."),
 }

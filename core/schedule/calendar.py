@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from core.domain.errors import NotAllowed, NotFound
+from core.domain.errors import DomainError, NotAllowed, NotFound
 from core.domain.inbox.notifications import NewNotification, NotificationKind
 from core.domain.org.model import Customer, Department, Member, OrgSettings, OrgTree
 from core.domain.org.permissions import can_rate_log, can_see_member, visible_departments
@@ -167,6 +167,13 @@ class _Reader:
     def _today(self, zone: ZoneInfo) -> date:
         return self._clock.now().astimezone(zone).date()
 
+    def _shown_day(self, day: date, zone: ZoneInfo) -> date:
+        """A day the calendar shows (the months it may show, seen from today); a day far off
+        (a forged button, a typed address) is refused before any arithmetic on it."""
+        if clamp_month(Month.of(day), self._today(zone))[1]:
+            raise DomainError("day_out_of_range")
+        return day
+
 
 class CalendarService(_Reader):
     """My schedule, or a teammate's as their manager sees it."""
@@ -207,7 +214,8 @@ class CalendarService(_Reader):
             tree = OrgTree.of(await uow.departments.all())
             member = await self._subject(uow, actor, member_id, tree)
             zone, zone_name = await self._zone(uow)
-            return await _day_view(uow, actor, member, day, zone, zone_name, tree)
+            return await _day_view(uow, actor, member, self._shown_day(day, zone), zone,
+                                   zone_name, tree)
 
     async def photos(self, account_id: int, member_id: int | None,
                      day: date) -> list[ShownPhoto]:
@@ -237,6 +245,7 @@ class CalendarService(_Reader):
             tree = OrgTree.of(await uow.departments.all())
             member = await self._subject(uow, actor, member_id, tree)
             zone, _ = await self._zone(uow)
+            day = self._shown_day(day, zone)
             return member, zone, await uow.calendar.photos(member.id,
                                                            *_utc_range(day, day, zone))
 

@@ -41,6 +41,12 @@ FORGED = [
     "apv:a:99999999999999999999:1", "cal:d:99999999999999999999:20261126",
     "team:r:99999999999999999999:20261126", "ci:px:99999999999999999999",
     "exp:i:99999999999999999999", "grp:bind:99999999999999999999:2001",
+    # The first and last days a date can be: no arithmetic on them may fail.
+    "plan:d:99991231", "plan:d:00010101", "plan:new:9999-12-31", "plan:new:0001-01-01",
+    "log:a:99991231", "log:b:00010101", "log:open:9999-12-31", "log:open:0001-01-01",
+    "log:m:1:99991231", "exp:d:1:99991231", "exp:d:1:00010101", "opp:w:99991231",
+    "opp:w:00010101", "cal:d:1:99991231", "cal:p:1:00010101", "team:r:1:99991231",
+    "team:s:1:00010101:5",
 ]
 
 
@@ -149,3 +155,22 @@ async def test_forged_presses_inside_a_plan_draft_are_answered(stage, cast, org_
     assert await row_counts(org_database) == before
     entries = await stage.act(cast.carol.press(message, "⏭ No customer"))
     assert "At what time?" in "\n".join(e.text or "" for e in entries if e.by_bot)
+
+
+@pytest.mark.parametrize("day", ["99991231", "00010101", "20240101"])
+@pytest.mark.parametrize("button", ["cal:d", "cal:p", "team:r", "team:s"])
+async def test_a_day_far_off_the_calendar_is_refused_in_words(stage, cast, org_database, day,
+                                                               button):
+    """A forged day button for one's own or a teammate's calendar names a day the calendar
+    never shows (at the ends of the date range: no arithmetic on it may fail)."""
+    async with org_database.uow(read_only=True) as uow:
+        carol = (await uow.members.by_account_id(cast.carol.id)).id
+    await stage.act(cast.erin.send("/team"))
+    message = stage.standin.bot_messages(cast.erin.id)[-1]
+    before = await row_counts(org_database)
+    data = f"{button}:{carol}:{day}" + (":5" if button == "team:s" else "")
+    update = await cast.erin.press(message, callback_data=data, forge=True)
+    await stage.processor.wait_finished(update["update_id"], 10.0)
+    answer = stage.standin.callback_answer(update)
+    assert answer is not None and FAILURE not in (answer.get("text") or ""), answer
+    assert await row_counts(org_database) == before

@@ -16,6 +16,7 @@ from core.domain.schedule.plans import (
     PlanItem,
     Visit,
     check_editable,
+    check_log_day,
     item_result,
     parse_time,
 )
@@ -114,3 +115,17 @@ def test_execution_counts_what_a_person_would_count(rows):
     assert execution.done == sum(o is ItemOutcome.DONE for o, _, _ in rows)
     assert execution.verified == sum(o is ItemOutcome.DONE and linked and visited
                                      for o, linked, visited in rows)
+
+
+@pytest.mark.parametrize("day, refusal", [
+    (date(2026, 11, 27), "log_in_future"), (date(9999, 12, 31), "log_in_future"),
+    (date(2024, 10, 31), "day_out_of_range"), (date(1, 1, 1), "day_out_of_range")])
+def test_a_log_is_for_a_day_that_has_come_and_the_calendar_shows(day, refusal):
+    with pytest.raises(PlanRefused) as refused:
+        check_log_day(day, date(2026, 11, 26))
+    assert refused.value.code == refusal
+
+
+@pytest.mark.parametrize("day", [date(2026, 11, 26), date(2024, 11, 1)])
+def test_today_and_the_calendars_first_month_may_be_logged(day):
+    check_log_day(day, date(2026, 11, 26))

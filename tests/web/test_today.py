@@ -18,7 +18,7 @@ from tests.days import checked_in, logged_day, planned_items, visit_photo
 from tests.example_org import shanghai
 from tests.pictures import jpeg, scene
 from tests.web.conftest import CAROL, DANA, ERIN, FIONA, LI, SAM
-from web.views.today import BAD_DAY, BAD_MONTH, FAR_DAY
+from web.views.today import BAD_DAY, BAD_MONTH
 
 EN = Translator("en")
 THU = date(2026, 11, 26)  # the test clock's day in Shanghai
@@ -229,9 +229,11 @@ async def test_a_day_that_is_no_day_is_refused(web, ids, day):
 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2024-10-31", "2027-03-01"])
 async def test_a_day_beyond_the_calendar_is_refused(web, ids, day):
-    answer = await web(CAROL).get(f"/app/api/people/{ids['carol']}/days/{day}")
-    assert answer.status_code == 400
-    assert answer.json() == {"error": "day_out_of_range", "message": EN(FAR_DAY)}
+    for path in ("", "/photos/0"):
+        answer = await web(CAROL).get(f"/app/api/people/{ids['carol']}/days/{day}{path}")
+        assert answer.status_code == 409
+        assert answer.json() == {"error": "day_out_of_range",
+                                 "message": "That day is outside the calendar."}
 
 
 @pytest.mark.parametrize("path", ["people/0/month", "people/-1/month", "people/me/month",

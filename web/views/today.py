@@ -20,7 +20,7 @@ from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS, day_mark, month_tit
 from bot.i18n import N_, Translator
 from bot.notices import WEEKDAYS, day_label
 from core.domain.org.model import Department
-from core.domain.schedule.calendar import CheckInFact, Month, clamp_month
+from core.domain.schedule.calendar import CheckInFact, Month
 from core.domain.schedule.checkins import TrustFlag
 from core.domain.schedule.execution import percent
 from core.schedule.calendar import DayView, MonthView, TeamToday
@@ -37,7 +37,6 @@ DAY_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 BAD_MONTH = N_("I could not read that month: the page asks for one like 2026-11.")
 BAD_DAY = N_("I could not read that day: the page asks for one like 2026-11-26.")
-FAR_DAY = N_("That day is outside the calendar.")
 
 STRINGS: tuple[str, ...] = (
     N_("All departments"),
@@ -76,7 +75,7 @@ def _month(text: str, t: Translator) -> Month | None:
     return Month(int(found[1]), int(found[2]))
 
 
-def _day(text: str, request: Request, who: Viewer) -> date:
+def _day(text: str, who: Viewer) -> date:
     """The day asked for: a real date in a month the calendar shows."""
     found = DAY_TEXT.fullmatch(text)
     try:
@@ -85,10 +84,7 @@ def _day(text: str, request: Request, who: Viewer) -> date:
         day = None
     if day is None:
         raise WebError(400, "bad_day", who.t(BAD_DAY))
-    today = request.app.state.clock.now().astimezone(ZoneInfo(who.timezone)).date()
-    if clamp_month(Month.of(day), today)[1]:
-        raise WebError(400, "day_out_of_range", who.t(FAR_DAY))
-    return day
+    return day  # core refuses a day the calendar does not show
 
 
 def _month_key(month: Month) -> str:
@@ -274,7 +270,7 @@ async def day(who: Who, request: Request, member_id: MemberId,
               day: Annotated[str, Path(max_length=16)]) -> Response:
     """A day of someone's calendar in full: plan with outcomes, log, check-ins, photos."""
     view = await request.app.state.services.calendar.day(
-        who.account_id, _day(day, request, who), member_id=member_id)
+        who.account_id, _day(day, who), member_id=member_id)
     return json_response(day_json(view, who.t))
 
 
@@ -284,5 +280,5 @@ async def photo(who: Who, request: Request, member_id: MemberId,
                 number: Annotated[int, Path(ge=0, le=LAST_PHOTO)]) -> Response:
     """One of the day's visit photos as a JPEG, watermarked with who, when and where."""
     shown = await request.app.state.services.calendar.photo(
-        who.account_id, member_id, _day(day, request, who), number)
+        who.account_id, member_id, _day(day, who), number)
     return Response(shown.data, media_type="image/jpeg")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.domain.errors import NotAllowed
+from core.domain.schedule.calendar import Month, month_range
 from core.domain.schedule.checkins import TrustFlag, proves_visit
 from core.domain.schedule.execution import ItemOutcome, ItemResult, PlanRefused, check_plan_day
 
@@ -99,9 +100,12 @@ def check_editable(item: PlanItem, member_id: int, today: date) -> None:
 
 
 def check_log_day(day: date, today: date) -> None:
-    """A log tells what happened: not for days still to come."""
+    """A log tells what happened: not for days still to come, nor for days before the
+    calendar's first month."""
     if day > today:
         raise PlanRefused("log_in_future")
+    if Month.of(day) < month_range(today)[0]:
+        raise PlanRefused("day_out_of_range")
 
 
 def check_move(item: PlanItem, target: date, today: date) -> None:
