@@ -299,10 +299,11 @@ async def approve(update: Update, context: CrmContext) -> None:
         chat_id=update.effective_chat.id)
     metrics.claim_decided(decision)
     wake_dispatcher(context.application)
-    await query.answer(_decided_line(decision, t))
+    await query.answer(decided_line(decision, t))
 
 
-def _decided_line(decision: Decision, t: Translator) -> str:
+def decided_line(decision: Decision, t: Translator) -> str:
+    """What the approver is told (the Approve button's answer, the page's note)."""
     if decision.next_step is None:
         return t("✅ You approved it. The claim is approved.")
     if decision.next_step.kind is StepKind.FINANCE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from html import escape
 
@@ -41,7 +42,7 @@ def bar(percent: int) -> str:
 
 
 def line_text(line: BudgetLine, currency: str, t: Translator) -> str:
-    label = _label(line, t)
+    label = budget_label(line, t)
     text = (f"<b>{escape(label)}</b>\n{bar(line.percent)} {line.percent}%  "
             + t("{used} of {limit}", used=format_amount(line.used, currency),
                 limit=format_amount(line.budget.amount, currency))
@@ -51,7 +52,8 @@ def line_text(line: BudgetLine, currency: str, t: Translator) -> str:
     return text
 
 
-def _label(line: BudgetLine, t: Translator) -> str:
+def budget_label(line: BudgetLine, t: Translator) -> str:
+    """'Travel · East region · 2026-11', as /budget names a budget."""
     category = (line.category_name_zh if t.language == "zh_Hans" and line.category_name_zh
                 else line.category_name) or t("All categories")
     return " · ".join([category, line.unit, line.budget.period.label])
@@ -65,17 +67,19 @@ def _value(field: str, value: str | None, currency: str, t: Translator) -> str:
     return t(POLICIES[OverrunPolicy(value)])
 
 
-def change_text(change: BudgetChange, currency: str, timezone: str, t: Translator) -> str:
-    """'2026-11-26 10:00 · Erin Zhao: Travel · East region · 2026-12: amount X → Y'."""
+def change_text(change: BudgetChange, currency: str, timezone: str, t: Translator,
+                quoted: Callable[[str], str] = escape) -> str:
+    """'2026-11-26 10:00 · Erin Zhao: Travel · East region · 2026-12: amount X → Y'; names
+    `quoted` for HTML (the page, which shows text, passes str)."""
     record = change.change
     what = t(CHANGED_FIELDS[record.field])
     old, new = (_value(record.field, v, currency, t) for v in (record.old, record.new))
-    head = f"{local_datetime(record.at, timezone)} · {escape(change.by or '—')}: "
+    head = f"{local_datetime(record.at, timezone)} · {quoted(change.by or '—')}: "
+    budget = quoted(budget_label(change.line, t))
     if record.old is None:
-        return head + t("{budget}: {field} set to {new}", budget=escape(_label(change.line, t)),
-                        field=what, new=new)
-    return head + t("{budget}: {field} {old} → {new}", budget=escape(_label(change.line, t)),
-                    field=what, old=old, new=new)
+        return head + t("{budget}: {field} set to {new}", budget=budget, field=what, new=new)
+    return head + t("{budget}: {field} {old} → {new}", budget=budget, field=what, old=old,
+                    new=new)
 
 
 def overview_screen(overview: BudgetOverview, t: Translator,

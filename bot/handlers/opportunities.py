@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from html import escape
@@ -192,8 +193,11 @@ EDITED_FIELDS = {"amount": N_("amount"), "expected_close": N_("expected close"),
                  "title": N_("title")}
 
 
-def _change_line(t: Translator, card: Card, detail: dict) -> str:
-    """An edit of the deal: the field, from what to what (amounts only to money viewers)."""
+def change_line(t: Translator, card: Card, detail: dict,
+                quoted: Callable[[str], str] | None = None) -> str:
+    """An edit of the deal: the field, from what to what (amounts only to money viewers).
+    `quoted` writes a changed title (default: shortened, for HTML); the page passes str."""
+    quoted = quoted or (lambda value: escape(_short(value)))
     field = str(detail["field"])
     name = t(EDITED_FIELDS.get(field, field))
     old, new = detail.get("from"), detail.get("to")
@@ -205,7 +209,7 @@ def _change_line(t: Translator, card: Card, detail: dict) -> str:
     elif field == "expected_close":
         old, new = (day_label(t, date.fromisoformat(v)) if v else "—" for v in (old, new))
     else:
-        old, new = (f"“{escape(_short(v))}”" if v else "—" for v in (old, new))
+        old, new = (f"“{quoted(v)}”" if v else "—" for v in (old, new))
     return "✏️ " + t("{field}: {old} → {new}", field=name, old=old, new=new)
 
 
@@ -228,7 +232,7 @@ def timeline_line(t: Translator, card: Card, entry: TimelineEntry,
     if entry.kind == "claim":
         return head + _claim_line(t, card, entry.detail, expenses)
     if entry.kind == "change":
-        return head + _change_line(t, card, entry.detail)
+        return head + change_line(t, card, entry.detail)
     if entry.kind == "stage":
         detail = entry.detail
         if detail["from"] is None:

@@ -101,6 +101,17 @@ export function clearProblem() {
   problem().hidden = true;
 }
 
+/** Runs a step the member asked for; a refusal shows above the view, which stays. */
+export async function attempt(step) {
+  clearProblem();
+  try {
+    return await step();
+  } catch (error) {
+    showProblem(error);
+    return undefined;
+  }
+}
+
 // Navigation: a tab, and screens opened from it (Back returns).
 const stack = [];
 let me = null;
@@ -165,7 +176,7 @@ export function refresh() {
 }
 
 export const context = { api, blob, download, el, t, open, back, refresh, showProblem,
-  clearProblem, get me() { return me; } };
+  clearProblem, attempt, get me() { return me; } };
 
 function applyTheme() {
   const scheme = webApp && webApp.colorScheme === "dark" ? "dark" : "light";

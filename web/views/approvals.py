@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bootstrap import metrics
-from bot.handlers.approvals import EVENTS, STEP_MARKS, STEP_STATES
+from bot.handlers.approvals import EVENTS, STEP_MARKS, STEP_STATES, decided_line
 from bot.handlers.claims import STATUS_ICONS, category_name
 from bot.i18n import N_, Translator
 from bot.texts import STATUS_NAMES, refusal
@@ -26,7 +26,7 @@ from core.domain.errors import DomainError
 from core.domain.expenses.approvals import REASON_MAX
 from core.domain.expenses.claims import Claim, ClaimStatus, StepKind, StepState
 from core.domain.money import format_amount
-from core.expenses.approvals import WARN_ESCALATED, ClaimView, Decision
+from core.expenses.approvals import WARN_ESCALATED, ClaimView
 from web.app import WebError, Who, json_response
 
 router = APIRouter()
@@ -193,15 +193,6 @@ def history_json(view: ClaimView, t: Translator, timezone: str) -> list[dict]:
              "who": view.names.get(event.actor_id, "") if event.actor_id else t("system"),
              "reason": event.detail.get("reason")}
             for event in view.events]
-
-
-def decided_line(decision: Decision, t: Translator) -> str:
-    """What the approver is told, as the chat answers the Approve button."""
-    if decision.next_step is None:
-        return t("✅ You approved it. The claim is approved.")
-    if decision.next_step.kind is StepKind.FINANCE:
-        return t("✅ You approved it. Finance checks it next.")
-    return t("✅ You approved it. It now waits for {name}.", name=decision.next_approver)
 
 
 def my_claim_json(claim: Claim, t: Translator, request: Request) -> dict:

@@ -12,15 +12,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.handlers.budgets import CHANGED_FIELDS, POLICIES
+from bot.handlers.budgets import POLICIES, budget_label, change_text
 from bot.handlers.stats import PERIOD_LABELS, STATUS_LABELS, title
 from bot.i18n import N_, Translator
-from bot.timefmt import local_datetime
-from core.domain.expenses.budgets import OverrunPolicy
 from core.domain.expenses.stats import Dimension, Line, StatusFilter
 from core.domain.money import format_amount
 from core.domain.period import Period
-from core.expenses.budgets import BudgetChange, BudgetLine, parse_period
+from core.expenses.budgets import BudgetLine, parse_period
 from core.expenses.export import ExportFormat
 from core.expenses.stats import ExpenseStatsView
 from web.app import Who, json_response
@@ -96,13 +94,6 @@ def _width(amount: Decimal, largest: Decimal) -> int:
     return max(1, min(100, int(amount * 100 / largest)))
 
 
-def budget_label(line: BudgetLine, t: Translator) -> str:
-    """'Travel · East region · 2026-11', as /budget names a budget."""
-    category = (line.category_name_zh if t.language == "zh_Hans" and line.category_name_zh
-                else line.category_name) or t("All categories")
-    return " · ".join([category, line.unit, line.budget.period.label])
-
-
 def budget_json(line: BudgetLine, currency: str, t: Translator) -> dict:
     budget = line.budget
     used, limit = format_amount(line.used, currency), format_amount(budget.amount, currency)
@@ -120,27 +111,6 @@ def budget_json(line: BudgetLine, currency: str, t: Translator) -> dict:
         "over": (t("🔴 over budget by {over}", over=format_amount(line.over, currency))
                  if line.over > 0 else None),
     }
-
-
-def _changed_value(field: str, value: str | None, currency: str, t: Translator) -> str:
-    if value is None:
-        return "—"
-    if field == "amount":
-        return format_amount(Decimal(value), currency)
-    return t(POLICIES[OverrunPolicy(value)])
-
-
-def change_text(change: BudgetChange, currency: str, timezone: str, t: Translator) -> str:
-    """'2026-11-26 10:00 · Erin Zhao: Travel · East region · 2026-12: amount X → Y'."""
-    record = change.change
-    field = t(CHANGED_FIELDS[record.field])
-    old, new = (_changed_value(record.field, v, currency, t) for v in (record.old, record.new))
-    head = f"{local_datetime(record.at, timezone)} · {change.by or '—'}: "
-    budget = budget_label(change.line, t)
-    if record.old is None:
-        return head + t("{budget}: {field} set to {new}", budget=budget, field=field, new=new)
-    return head + t("{budget}: {field} {old} → {new}", budget=budget, field=field, old=old,
-                    new=new)
 
 
 @router.get("/budgets")
@@ -161,7 +131,7 @@ async def budgets(who: Who, request: Request,
         "lines": [budget_json(line, currency, t) for line in overview.lines],
         "page": overview.pages.number,
         "pages": overview.pages.count,
-        "changes": [change_text(change, currency, who.timezone, t)
+        "changes": [change_text(change, currency, who.timezone, t, str)
                     for change in overview.changes],
     })
 

@@ -8,7 +8,7 @@ subtree, finance everyone's) and computes every figure; here they are only put i
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from bot.funnel import step_text
 from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
 from bot.handlers.claims import STATUS_ICONS, category_name
 from bot.handlers.goals import METRICS, goal_figure, pace_text
-from bot.handlers.opportunities import EDITED_FIELDS, funnel_steps, stage_name
+from bot.handlers.opportunities import change_line, funnel_steps, stage_name
 from bot.handlers.stats import PERIOD_LABELS
 from bot.i18n import N_, Translator
 from bot.notices import day_label
@@ -269,23 +269,6 @@ def _claim_text(t: Translator, card: Card, detail: dict, expenses: ExpensesConfi
     return " · ".join(parts)
 
 
-def _change_text(t: Translator, card: Card, detail: dict) -> str:
-    """An edit of the deal: the field, from what to what (amounts only to money viewers)."""
-    field = str(detail["field"])
-    name = t(EDITED_FIELDS.get(field, field))
-    old, new = detail.get("from"), detail.get("to")
-    if field == "amount":
-        if not card.money_visible:
-            return "✏️ " + t("{field} changed", field=name)
-        old, new = (format_amount(Decimal(v), card.opportunity.currency) if v else "—"
-                    for v in (old, new))
-    elif field == "expected_close":
-        old, new = (day_label(t, date.fromisoformat(v)) if v else "—" for v in (old, new))
-    else:
-        old, new = (f"“{v}”" if v else "—" for v in (old, new))
-    return "✏️ " + t("{field}: {old} → {new}", field=name, old=old, new=new)
-
-
 def _stage_text(t: Translator, card: Card, detail: dict) -> str:
     pipeline = card.pipeline
     if detail["from"] is None:
@@ -315,7 +298,7 @@ def entry_json(t: Translator, card: Card, entry: TimelineEntry,
         elif entry.kind == "claim":
             text = _claim_text(t, card, detail, expenses)
         elif entry.kind == "change":
-            text = _change_text(t, card, detail)
+            text = change_line(t, card, detail, str)
         elif entry.kind == "stage":
             text = _stage_text(t, card, detail)
         else:

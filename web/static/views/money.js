@@ -33,14 +33,7 @@ export async function budgets(root, ctx) {
   }
 
   // A choice on the screen: a refusal (a period core cannot read) keeps what is shown.
-  async function pick(change) {
-    ctx.clearProblem();
-    try {
-      await show(change);
-    } catch (error) {
-      ctx.showProblem(error);
-    }
-  }
+  const pick = (change) => ctx.attempt(() => show(change));
 
   await show({});
 }

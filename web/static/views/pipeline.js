@@ -17,14 +17,7 @@ async function reloading(root, ctx, asked, load, draw) {
     Object.assign(asked, next);
     body.replaceChildren(draw(answer, pick));
   }
-  async function pick(change) {
-    ctx.clearProblem();
-    try {
-      await show(change);
-    } catch (error) {
-      ctx.showProblem(error);
-    }
-  }
+  const pick = (change) => ctx.attempt(() => show(change));
   await show({});
 }
 
