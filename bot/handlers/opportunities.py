@@ -148,27 +148,36 @@ def _short(text: str) -> str:
     return shorten(text, MAX_LINE)
 
 
-def _plan_line(t: Translator, detail: dict) -> str:
-    line = "🗓 " + t("planned: {text}", text=escape(_short(str(detail["text"]))))
+def _quoter(plain: bool) -> Callable[[object], str]:
+    """How a person's words go into a line: for the chat shortened and escaped (HTML); for
+    the page (plain) whole, since the page shows text as text."""
+    return str if plain else (lambda value: escape(_short(str(value))))
+
+
+def _plan_line(t: Translator, detail: dict, plain: bool) -> str:
+    quoted = _quoter(plain)
+    line = "🗓 " + t("planned: {text}", text=quoted(detail["text"]))
     if detail.get("customer"):
-        line += " · 🏢 " + escape(str(detail["customer"]))
+        line += " · 🏢 " + (str if plain else escape)(str(detail["customer"]))
     line += " " + OUTCOME_ICONS.get(str(detail["outcome"]), "⏳")
     if detail["outcome"] == "moved" and detail.get("moved_to"):
         line += " " + t("(moved to {day})", day=day_label(t, detail["moved_to"]))
     if detail.get("verified"):
         line += " " + t("(visit verified)")
     if detail.get("note"):
-        line += f" — <i>{escape(_short(str(detail['note'])))}</i>"
+        note = quoted(detail["note"])
+        line += f" — {note}" if plain else f" — <i>{note}</i>"
     return line
 
 
-def _check_in_line(t: Translator, detail: dict) -> str:
-    place = escape(str(detail["customer"])) if detail.get("customer") \
-        else t("no customer's site")
+def _check_in_line(t: Translator, detail: dict, plain: bool) -> str:
+    place = ((str if plain else escape)(str(detail["customer"])) if detail.get("customer")
+             else t("no customer's site"))
     line = "📍 " + t("check-in at {place}", place=place)
     if detail["flags"]:
         line += " ⚠ " + t(", ").join(t(FLAG_NAMES[TrustFlag(f)]) for f in detail["flags"])
-    line += f' · <a href="{escape(str(detail["map"]))}">{t("map")}</a>'
+    if not plain:  # the page links the map itself
+        line += f' · <a href="{escape(str(detail["map"]))}">{t("map")}</a>'
     if detail.get("photos"):
         line += f" · 📷 {detail['photos']}"
     return line
@@ -179,10 +188,11 @@ def _category(t: Translator, expenses: ExpensesConfig | None, key: str | None) -
 
 
 def _claim_line(t: Translator, card: Card, detail: dict,
-                expenses: ExpensesConfig | None) -> str:
+                expenses: ExpensesConfig | None, plain: bool) -> str:
     status = ClaimStatus(str(detail["status"]))
-    parts = [f"🧾 {escape(str(detail['number'] or '—'))}",
-             escape(_category(t, expenses, detail.get("category")))]
+    text = str if plain else escape
+    parts = [f"🧾 {text(str(detail['number'] or '—'))}",
+             text(_category(t, expenses, detail.get("category")))]
     if card.money_visible and detail.get("amount") is not None:
         parts.append(format_amount(detail["amount"], str(detail["currency"])))
     parts.append(f"{STATUS_ICONS[status]} {t(STATUS_NAMES[status])}")
@@ -193,11 +203,8 @@ EDITED_FIELDS = {"amount": N_("amount"), "expected_close": N_("expected close"),
                  "title": N_("title")}
 
 
-def change_line(t: Translator, card: Card, detail: dict,
-                quoted: Callable[[str], str] | None = None) -> str:
-    """An edit of the deal: the field, from what to what (amounts only to money viewers).
-    `quoted` writes a changed title (default: shortened, for HTML); the page passes str."""
-    quoted = quoted or (lambda value: escape(_short(value)))
+def _change_line(t: Translator, card: Card, detail: dict, plain: bool) -> str:
+    """An edit of the deal: the field, from what to what (amounts only to money viewers)."""
     field = str(detail["field"])
     name = t(EDITED_FIELDS.get(field, field))
     old, new = detail.get("from"), detail.get("to")
@@ -209,51 +216,68 @@ def change_line(t: Translator, card: Card, detail: dict,
     elif field == "expected_close":
         old, new = (day_label(t, date.fromisoformat(v)) if v else "—" for v in (old, new))
     else:
-        old, new = (f"“{quoted(v)}”" if v else "—" for v in (old, new))
+        old, new = (f"“{_quoter(plain)(v)}”" if v else "—" for v in (old, new))
     return "✏️ " + t("{field}: {old} → {new}", field=name, old=old, new=new)
+
+
+def _stage_line(t: Translator, card: Card, detail: dict, plain: bool) -> str:
+    text = str if plain else escape
+    if detail["from"] is None:
+        line = t("created at {stage}", stage=text(stage_name(t, card.pipeline, detail["to"])))
+    else:
+        line = t("{old} → {new}", old=text(stage_name(t, card.pipeline, detail["from"])),
+                 new=text(stage_name(t, card.pipeline, detail["to"])))
+    if detail.get("reason"):
+        line += f" — “{text(str(detail['reason']))}”"
+    return "🔀 " + line
+
+
+def timeline_when(t: Translator, card: Card, entry: TimelineEntry) -> str:
+    """When a timeline entry happened: a plan's day (and time), else the moment."""
+    if entry.kind == "plan":
+        when = day_label(t, entry.detail["day"])
+        return when + (f" {entry.detail['time']}" if entry.detail.get("time") else "")
+    return _when(t, entry.at, card.zone)
+
+
+def timeline_text(t: Translator, card: Card, entry: TimelineEntry,
+                  expenses: ExpensesConfig | None = None, *, plain: bool = False) -> str:
+    """What a timeline entry says (HTML for the chat; `plain` text for the page)."""
+    detail = entry.detail
+    if entry.kind == "plan":
+        return _plan_line(t, detail, plain)
+    if entry.kind == "log":
+        line = "📒 " + _quoter(plain)(detail["text"])
+        if detail.get("customer"):
+            line += " · 🏢 " + (str if plain else escape)(str(detail["customer"]))
+        return line
+    if entry.kind == "check_in":
+        return _check_in_line(t, detail, plain)
+    if entry.kind == "claim":
+        return _claim_line(t, card, detail, expenses, plain)
+    if entry.kind == "change":
+        return _change_line(t, card, detail, plain)
+    if entry.kind == "stage":
+        return _stage_line(t, card, detail, plain)
+    return "📝 " + _quoter(plain)(detail.get("text", ""))
 
 
 def timeline_line(t: Translator, card: Card, entry: TimelineEntry,
                   expenses: ExpensesConfig | None = None) -> str:
     who = escape(card.names.get(entry.member_id, "—"))
-    if entry.kind == "plan":
-        when = day_label(t, entry.detail["day"])
-        if entry.detail.get("time"):
-            when += f" {entry.detail['time']}"
-        return f"{when} · {who}: " + _plan_line(t, entry.detail)
-    head = f"{_when(t, entry.at, card.zone)} · {who}: "
-    if entry.kind == "log":
-        line = "📒 " + escape(_short(str(entry.detail["text"])))
-        if entry.detail.get("customer"):
-            line += " · 🏢 " + escape(str(entry.detail["customer"]))
-        return head + line
-    if entry.kind == "check_in":
-        return head + _check_in_line(t, entry.detail)
-    if entry.kind == "claim":
-        return head + _claim_line(t, card, entry.detail, expenses)
-    if entry.kind == "change":
-        return head + change_line(t, card, entry.detail)
-    if entry.kind == "stage":
-        detail = entry.detail
-        if detail["from"] is None:
-            line = t("created at {stage}",
-                     stage=escape(stage_name(t, card.pipeline, detail["to"])))
-        else:
-            line = t("{old} → {new}", old=escape(stage_name(t, card.pipeline, detail["from"])),
-                     new=escape(stage_name(t, card.pipeline, detail["to"])))
-        if detail.get("reason"):
-            line += f" — “{escape(str(detail['reason']))}”"
-        return head + "🔀 " + line
-    return head + "📝 " + escape(_short(str(entry.detail.get("text", ""))))
+    return (f"{timeline_when(t, card, entry)} · {who}: "
+            + timeline_text(t, card, entry, expenses))
 
 
-def claim_totals_line(t: Translator, card: Card, expenses: ExpensesConfig | None) -> str | None:
+def claim_totals_line(t: Translator, card: Card, expenses: ExpensesConfig | None,
+                      plain: bool = False) -> str | None:
     """Approved and pending claims for the deal, in all and by category (money viewers)."""
     if not card.money_visible or not card.claim_totals:
         return None
     currency = card.opportunity.currency
     total = sum((line.amount for line in card.claim_totals), start=ZERO)
-    parts = [f"{escape(_category(t, expenses, line.category))} "
+    text = str if plain else escape
+    parts = [f"{text(_category(t, expenses, line.category))} "
              f"{format_amount(line.amount, currency)}" for line in card.claim_totals]
     return t("🧾 Expenses (approved and pending): {total} — {parts}",
              total=format_amount(total, currency), parts=" · ".join(parts))

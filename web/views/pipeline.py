@@ -8,7 +8,6 @@ subtree, finance everyone's) and computes every figure; here they are only put i
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -18,21 +17,22 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.funnel import step_text
-from bot.handlers.calendar import FLAG_NAMES, OUTCOME_ICONS
-from bot.handlers.claims import STATUS_ICONS, category_name
 from bot.handlers.goals import METRICS, goal_figure, pace_text
-from bot.handlers.opportunities import change_line, funnel_steps, stage_name
+from bot.handlers.opportunities import (
+    claim_totals_line,
+    funnel_steps,
+    stage_name,
+    timeline_text,
+    timeline_when,
+)
 from bot.handlers.stats import PERIOD_LABELS
 from bot.i18n import N_, Translator
 from bot.notices import day_label
-from bot.texts import STATUS_NAMES
 from core.config import ExpensesConfig
-from core.domain.expenses.claims import ClaimStatus
 from core.domain.expenses.stats import period_choices
 from core.domain.money import format_amount
 from core.domain.opportunities.pipeline import TimelineEntry
 from core.domain.period import Period, PeriodError
-from core.domain.schedule.checkins import TrustFlag
 from core.opportunities.goals import GoalLine
 from core.opportunities.pipeline import (
     MAX_TIMELINE_PAGE,
@@ -231,93 +231,15 @@ async def opportunities(who: Who, request: Request,
 
 # The card -------------------------------------------------------------------------------
 
-def _when(t: Translator, moment: datetime, card: Card) -> str:
-    local = moment.astimezone(card.zone)
-    return f"{day_label(t, local.date())} {local:%H:%M}"
-
-
-def _plan_text(t: Translator, detail: dict) -> str:
-    text = "🗓 " + t("planned: {text}", text=detail["text"])
-    if detail.get("customer"):
-        text += " · 🏢 " + str(detail["customer"])
-    text += " " + OUTCOME_ICONS.get(str(detail["outcome"]), "⏳")
-    if detail["outcome"] == "moved" and detail.get("moved_to"):
-        text += " " + t("(moved to {day})", day=day_label(t, detail["moved_to"]))
-    if detail.get("verified"):
-        text += " " + t("(visit verified)")
-    if detail.get("note"):
-        text += f" — {detail['note']}"
-    return text
-
-
-def _check_in_text(t: Translator, detail: dict) -> str:
-    place = str(detail["customer"]) if detail.get("customer") else t("no customer's site")
-    text = "📍 " + t("check-in at {place}", place=place)
-    if detail["flags"]:
-        text += " ⚠ " + t(", ").join(t(FLAG_NAMES[TrustFlag(f)]) for f in detail["flags"])
-    if detail.get("photos"):
-        text += f" · 📷 {detail['photos']}"
-    return text
-
-
-def _claim_text(t: Translator, card: Card, detail: dict, expenses: ExpensesConfig) -> str:
-    status = ClaimStatus(str(detail["status"]))
-    parts = [f"🧾 {detail['number'] or '—'}", category_name(t, expenses, detail.get("category"))]
-    if card.money_visible and detail.get("amount") is not None:
-        parts.append(format_amount(detail["amount"], str(detail["currency"])))
-    parts.append(f"{STATUS_ICONS[status]} {t(STATUS_NAMES[status])}")
-    return " · ".join(parts)
-
-
-def _stage_text(t: Translator, card: Card, detail: dict) -> str:
-    pipeline = card.pipeline
-    if detail["from"] is None:
-        text = t("created at {stage}", stage=stage_name(t, pipeline, detail["to"]))
-    else:
-        text = t("{old} → {new}", old=stage_name(t, pipeline, detail["from"]),
-                 new=stage_name(t, pipeline, detail["to"]))
-    if detail.get("reason"):
-        text += f" — “{detail['reason']}”"
-    return "🔀 " + text
-
-
 def entry_json(t: Translator, card: Card, entry: TimelineEntry,
                expenses: ExpensesConfig) -> dict:
     """One line of the card's timeline as the chat's card says it, in plain text."""
-    detail = entry.detail
-    if entry.kind == "plan":
-        when = day_label(t, detail["day"]) + (f" {detail['time']}" if detail.get("time") else "")
-        text = _plan_text(t, detail)
-    else:
-        when = _when(t, entry.at, card)
-        if entry.kind == "log":
-            text = "📒 " + str(detail["text"]) + (
-                " · 🏢 " + str(detail["customer"]) if detail.get("customer") else "")
-        elif entry.kind == "check_in":
-            text = _check_in_text(t, detail)
-        elif entry.kind == "claim":
-            text = _claim_text(t, card, detail, expenses)
-        elif entry.kind == "change":
-            text = change_line(t, card, detail, str)
-        elif entry.kind == "stage":
-            text = _stage_text(t, card, detail)
-        else:
-            text = "📝 " + str(detail.get("text", ""))
-    return {"kind": entry.kind, "when": when, "who": card.names.get(entry.member_id, "—"),
-            "text": text, "map": detail.get("map") if entry.kind == "check_in" else None,
-            "flagged": bool(detail.get("flags")) if entry.kind == "check_in" else False}
-
-
-def _claim_totals(t: Translator, card: Card, expenses: ExpensesConfig) -> str | None:
-    """Approved and pending claims for the deal, in all and by category (money viewers)."""
-    if not card.money_visible or not card.claim_totals:
-        return None
-    currency = card.opportunity.currency
-    total = sum((line.amount for line in card.claim_totals), start=ZERO)
-    parts = [f"{category_name(t, expenses, line.category)} {format_amount(line.amount, currency)}"
-             for line in card.claim_totals]
-    return t("🧾 Expenses (approved and pending): {total} — {parts}",
-             total=format_amount(total, currency), parts=" · ".join(parts))
+    check_in = entry.kind == "check_in"
+    return {"kind": entry.kind, "when": timeline_when(t, card, entry),
+            "who": card.names.get(entry.member_id, "—"),
+            "text": timeline_text(t, card, entry, expenses, plain=True),
+            "map": entry.detail.get("map") if check_in else None,
+            "flagged": bool(entry.detail.get("flags")) if check_in else False}
 
 
 def card_json(card: Card, t: Translator, expenses: ExpensesConfig) -> dict:
@@ -332,7 +254,7 @@ def card_json(card: Card, t: Translator, expenses: ExpensesConfig) -> dict:
              close + (" " + t("⚠️ overdue") if card.overdue else "")]
     if opp.lost_reason:
         facts.append(t("Lost because: {reason}", reason=opp.lost_reason))
-    if totals := _claim_totals(t, card, expenses):
+    if totals := claim_totals_line(t, card, expenses, plain=True):
         facts.append(totals)
     stage = pipeline.get(opp.stage) if pipeline.has(opp.stage) else None
     return {
