@@ -92,7 +92,7 @@ class Dashboard:
     def menu_button(self, t: Translator, roles: frozenset[Role]) -> MenuButton:
         """The page for those with a team or the money to look after; the default else, so
         that a member who lost the role gets the command list back."""
-        if roles & MENU_ROLES:
+        if self.offered and roles & MENU_ROLES:
             return MenuButtonWebApp(t(MENU_TEXT), WebAppInfo(self.public_url))
         return MenuButtonDefault()
 
@@ -102,7 +102,7 @@ class Dashboard:
         when it was set now."""
         button = self.menu_button(t, roles)
         signature = button.to_json()
-        if kept.get(MENU_SET) == signature:
+        if kept.get(MENU_SET, MenuButtonDefault().to_json()) == signature:
             return False
         await bot.set_chat_menu_button(account_id, button)
         kept[MENU_SET] = signature
@@ -111,8 +111,9 @@ class Dashboard:
     # Published when the bot starts ---------------------------------------------------------
 
     async def start(self, application: Application) -> None:
-        """Set every member's menu button in the background: polling does not wait for it."""
-        if not self.offered or self._publishing is not None:
+        """Set every member's menu button in the background: polling does not wait for it.
+        Without public_url only the buttons set before go back to the default."""
+        if self._publishing is not None:
             return
         self._publishing = asyncio.create_task(self._publish(application), name="menu-buttons")
 

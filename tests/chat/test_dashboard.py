@@ -14,6 +14,7 @@ from bot.org_file import parse_org_file
 from bot.stage import Stage
 from standin import BotApiStandIn
 from tests.chat.conftest import EAST_CHAT, bind_east, last, texts
+from web.config import WebConfig
 
 APP = "https://crm.example.com/app/"
 OPEN = "📊 Open dashboard"
@@ -123,8 +124,9 @@ async def test_managers_finance_and_admins_get_the_menu_button_when_the_bot_star
         assert stage.standin.menu_button(person) == MENU
     for rep in (cast.carol, cast.li, cast.sam, cast.stranger):
         assert stage.standin.menu_button(rep) == DEFAULT
-    # Walt never opened a chat with the bot: Telegram refused his, the others went on.
-    assert stage.standin.stats.requests["setChatMenuButton"] == 7
+    # Walt never opened a chat with the bot: Telegram refused his, the others went on; the
+    # reps keep the default, which takes no call.
+    assert stage.standin.stats.requests["setChatMenuButton"] == 4
 
 
 async def test_start_sets_the_menu_button_in_the_members_language(stage, cast):
@@ -184,6 +186,20 @@ async def test_a_restart_sets_again_only_the_menu_buttons_that_changed(
             assert standin.menu_button(cast.erin) == DEFAULT
             assert standin.menu_button(cast.fiona) == {**MENU, "text": "管理面板"}
             assert standin.menu_button(cast.dana) == MENU
+
+
+async def test_without_the_public_url_the_menu_buttons_set_before_go_back(
+        org_database, config, clock):
+    async with BotApiStandIn() as standin:
+        cast = Cast(standin)
+        async with Stage(config, org_database, clock=clock, standin=standin) as stage:
+            await published(stage)
+            assert standin.menu_button(cast.erin) == MENU
+        offline = config.model_copy(update={"web": WebConfig()})
+        async with Stage(offline, org_database, clock=clock, standin=standin) as stage:
+            await published(stage)
+            for person in (cast.erin, cast.dana, cast.fiona, cast.carol):
+                assert standin.menu_button(person) == DEFAULT
 
 
 # From a team group -------------------------------------------------------------------------
