@@ -673,11 +673,14 @@ class ApprovalService:
             await uow.approvals.receipts(claim_id), await uow.approvals.events(claim_id),
             can, {m.id: m.name for m in org.members.values()})
 
-    async def receipt_images(self, account_id: int,
-                             claim_id: int) -> list[tuple[Receipt, bytes | None]]:
+    async def receipt_images(self, account_id: int, claim_id: int,
+                             only: int | None = None) -> list[tuple[Receipt, bytes | None]]:
         """The claim's receipts for someone who may see it: the kept file, or None when
-        the store has lost it (the messenger's file id may still show it)."""
+        the store has lost it (the messenger's file id may still show it). `only`: just the
+        one at that place (from 0), none when there is no such receipt."""
         receipts = (await self.view(account_id, claim_id)).receipts
+        if only is not None:
+            receipts = receipts[only:only + 1] if only >= 0 else []
         images = []
         for receipt in receipts:
             try:

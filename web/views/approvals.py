@@ -250,11 +250,11 @@ async def claim(who: Who, request: Request, claim_id: ClaimId) -> Response:
 async def receipt(who: Who, request: Request, claim_id: ClaimId,
                   n: Annotated[int, Path(ge=1, le=RECEIPTS_MAX)]) -> Response:
     """The claim's n-th receipt picture (from 1), as kept when it was sent."""
-    images = await request.app.state.services.approvals.receipt_images(who.account_id,
-                                                                       claim_id)
-    if n > len(images):
+    images = await request.app.state.services.approvals.receipt_images(
+        who.account_id, claim_id, only=n - 1)
+    if not images:
         raise WebError(404, "receipt_not_found", who.t("I could not find that receipt."))
-    _receipt, data = images[n - 1]
+    [(_receipt, data)] = images
     if data is None:
         raise WebError(404, "receipt_not_kept", who.t(
             "This receipt's picture is not kept here. Open the claim's details in the chat "
