@@ -50,7 +50,8 @@ lint: $(STAMP)
 bench: bench-updates bench-fanout bench-standby bench-checkin bench-api bench-expenses bench-opportunities bench-company bench-web
 
 # The Mini App's Today view for the head of 600 people with 2,000 check-ins today: its JSON
-# over HTTP and its first render in Chromium (~1 min).
+# over HTTP and its first render in Chromium, on SQLite and PostgreSQL (the test server, in a
+# schema of its own) (~2 min).
 bench-web: $(STAMP)
 	$(BIN)/python -m bench.web
 

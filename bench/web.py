@@ -4,7 +4,8 @@
 
 The company: 600 members in a department tree (the company, 3 regions, 12 branches, 60
 teams, each headed by a manager), 5,000 customers around their cities, and 2,000 check-ins
-this morning (a fifth of them flagged), on SQLite. `crmbot web`'s app serves it over real
+this morning (a fifth of them flagged), on SQLite and on PostgreSQL (the test server, in a
+schema of its own, unless --postgres ''). `crmbot web`'s app serves it over real
 HTTP on 127.0.0.1; the head of the company (who sees all 600) asks for GET /app/api/today,
 and for GET /app/api/me, the smallest signed-in call, as the baseline of the same run
 (medians and p95 of --runs calls each). Then Debian's Chromium opens the page as Telegram
@@ -30,6 +31,8 @@ import uvicorn
 from pydantic import SecretStr
 
 from bench.company import NOW, TELEGRAM, Company, FixedClock, customers, fill_sqlite, org
+from bench.expenses import copy_postgres
+from bench.scratch import DEFAULT_POSTGRES, run_outside_transaction, scratch_schema
 from bootstrap.config import parse_config
 from bot.stage import free_port
 from storage.database import Database
@@ -42,6 +45,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
+SCHEMA = "bench_web"
 # How the page marks one person's row in the Today list.
 PERSON_ROW = "[data-member]"
 # ms from the navigation's start until `count` elements match `selector` (checked on every
@@ -123,54 +127,77 @@ async def time_render(url: str, runs: int, people: int) -> tuple[list[float], li
     return frame[1:], whole[1:]
 
 
+async def measure(database: Database, built: Company, folder: Path,
+                  args: argparse.Namespace) -> dict:
+    """The app over `database` (filled with `built`) on a free port; the JSON's and the
+    first render's times for the head of the company."""
+    head = built.heads[0][1]  # the company's own manager: everyone is below
+    config = parse_config({"telegram": {"token": TOKEN},
+                           "org": {"timezone": "Asia/Shanghai", "currency": "CNY"},
+                           "web": {"requests_per_minute": 100_000},
+                           "storage": {"photos_dir": str(folder / "photos")}}, env={})
+    config = config.model_copy(update={"telegram": config.telegram.model_copy(
+        update={"token": SecretStr(TOKEN)})})
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(config, database, clock=FixedClock()), host="127.0.0.1", port=port,
+        log_level="warning", lifespan="off"))
+    settle()  # as `crmbot web` does
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn sets a flag)
+        await asyncio.sleep(0.02)
+    init = sign(launch_fields(TELEGRAM + head, "Head", NOW), TOKEN)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                     headers={"Authorization": f"tma {init}"}) as client:
+            today = (await client.get("/app/api/today")).json()
+            found = {"shown": len(today["rows"]), "check_ins": len(today["check_ins"]),
+                     "baseline": await time_json(client, "/app/api/me", args.runs),
+                     "today": await time_json(client, "/app/api/today", args.runs)}
+        found["frame"], found["whole"] = await time_render(
+            launch_url(f"http://127.0.0.1:{port}/app/", init), args.renders,
+            args.members - 1)
+        return found
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def report(backend: str, found: dict, members: int) -> None:
+    print(f"Today for the head of {members} people ({found['shown']} shown) with "
+          f"{found['check_ins']} check-ins today, {backend}, over HTTP on 127.0.0.1:")
+    baseline, today = found["baseline"], found["today"]
+    print(f"  JSON   GET /app/api/me (baseline)   {stats(baseline)}")
+    print(f"  JSON   GET /app/api/today           {stats(today)}   "
+          f"({statistics.median(today) / statistics.median(baseline):.1f}x the baseline; "
+          f"target < 150 ms)")
+    print(f"  Chromium, navigation to the frame   {stats(found['frame'])}")
+    print(f"  Chromium, navigation to {found['shown']} people {stats(found['whole'])}   "
+          f"(target < 1000 ms)")
+
+
 async def run(args: argparse.Namespace) -> None:
+    built = company(args.members, args.visits)
     with tempfile.TemporaryDirectory(prefix="crmbot-bench-web-") as folder:
         path = Path(folder) / "web.db"
         url = f"sqlite+aiosqlite:///{path}"
         await upgrade(url)
-        built = company(args.members, args.visits)
         fill_sqlite(path, built)
-        head = built.heads[0][1]  # the company's own manager: everyone is below
-        people = args.members - 1
-        config = parse_config({"database": {"url": url}, "telegram": {"token": TOKEN},
-                               "org": {"timezone": "Asia/Shanghai", "currency": "CNY"},
-                               "web": {"requests_per_minute": 100_000},
-                               "storage": {"photos_dir": str(Path(folder) / "photos")}},
-                              env={})
-        config = config.model_copy(update={"telegram": config.telegram.model_copy(
-            update={"token": SecretStr(TOKEN)})})
         database = Database.connect(url)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(
-            create_app(config, database, clock=FixedClock()), host="127.0.0.1", port=port,
-            log_level="warning", lifespan="off"))
-        settle()  # as `crmbot web` does
-        serving = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 (uvicorn sets a flag)
-            await asyncio.sleep(0.02)
-        init = sign(launch_fields(TELEGRAM + head, "Head", NOW), TOKEN)
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                         headers={"Authorization": f"tma {init}"}) as client:
-                today = (await client.get("/app/api/today")).json()
-                shown = len(today["rows"])
-                check_ins = len(today.get("check_ins", []))
-                baseline = await time_json(client, "/app/api/me", args.runs)
-                measured = await time_json(client, "/app/api/today", args.runs)
-            frame, whole = await time_render(
-                launch_url(f"http://127.0.0.1:{port}/app/", init), args.renders, people)
+            report("SQLite", await measure(database, built, Path(folder), args), args.members)
         finally:
-            server.should_exit = True
-            await serving
             await database.dispose()
-    print(f"Today for the head of {args.members} people ({shown} shown) with {check_ins} "
-          f"check-ins today, SQLite, over HTTP on 127.0.0.1:")
-    print(f"  JSON   GET /app/api/me (baseline)   {stats(baseline)}")
-    print(f"  JSON   GET /app/api/today           {stats(measured)}   "
-          f"({statistics.median(measured) / statistics.median(baseline):.1f}x the baseline; "
-          f"target < 150 ms)")
-    print(f"  Chromium, navigation to the frame   {stats(frame)}")
-    print(f"  Chromium, navigation to {people} people {stats(whole)}   (target < 1000 ms)")
+        if args.postgres:
+            async with scratch_schema(args.postgres, SCHEMA) as database:
+                async with database.engine.begin() as connection:
+                    raw = (await connection.get_raw_connection()).driver_connection
+                    await copy_postgres(raw, SCHEMA, built.tables)
+                    await raw.executemany(
+                        "UPDATE departments SET manager_id = $2 WHERE id = $1", built.heads)
+                await run_outside_transaction(database, "VACUUM ANALYZE")
+                report("PostgreSQL", await measure(database, built, Path(folder), args),
+                       args.members)
     print(f"command: .venv/bin/python -m bench.web --members {args.members} --visits "
           f"{args.visits} --runs {args.runs} --renders {args.renders}")
 
@@ -181,6 +208,9 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=50, help="JSON calls timed per endpoint")
     parser.add_argument("--renders", type=int, default=10, help="page loads timed")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
+                        help="a PostgreSQL URL to measure on too, in a schema of its own "
+                             "(dropped afterwards), or '' to skip (default: %(default)s)")
     asyncio.run(run(parser.parse_args()))
 
 
