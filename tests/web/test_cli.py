@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
@@ -45,8 +45,10 @@ def test_crmbot_web_serves_the_page_on_the_port_the_environment_gives(tmp_path):
                 time.sleep(0.2)
         assert page.status_code == 200 and "telegram-web-app.js" in page.text
         assert "server" not in page.headers
-        # Nobody is a member of the empty database: signed, but refused.
-        init = sign(launch_fields(2001, "Carol", datetime.now(UTC)), TOKEN)
+        # Nobody is a member of the empty database: signed, but refused. Signed at the
+        # server's own time (its Date header), whatever clock this test runs by.
+        signed_at = parsedate_to_datetime(page.headers["date"])
+        init = sign(launch_fields(2001, "Carol", signed_at), TOKEN)
         me = httpx.get(f"http://127.0.0.1:{port}/app/api/me", timeout=5,
                        headers={"Authorization": f"tma {init}"})
         assert (me.status_code, me.json()["error"]) == (403, "not_a_member")

@@ -244,7 +244,7 @@ async def test_the_csv_of_finance_holds_every_department(web, claims):
 
 
 async def test_an_export_too_large_is_refused_with_core_s_words(web, claims, monkeypatch):
-    monkeypatch.setattr(money, "MAX_EXPORT_ROWS", 3)
+    monkeypatch.setattr(money, "MAX_CHAT_ROWS", 3)
     answer = await web(ERIN).get("/app/api/export.xlsx", params={"period": "2026-11"})
     assert answer.status_code == 409
     assert answer.json() == {"error": "export_too_large",

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.handlers.budgets import POLICIES, budget_label, change_text
+from bot.handlers.export import MAX_CHAT_ROWS
 from bot.handlers.stats import PERIOD_LABELS, STATUS_LABELS, title
 from bot.i18n import N_, Translator
 from core.domain.expenses.stats import Dimension, Line, StatusFilter
@@ -26,7 +27,6 @@ from web.app import Who, json_response
 router = APIRouter()
 
 TOP = 10  # lines of a breakdown by unit, member or opportunity; the rest summed in one
-MAX_EXPORT_ROWS = 100_000  # as many as the chat sends; larger exports are `crmbot export`
 PERIOD_CHARS = 32  # "2026-Q4" is 7: anything far longer is not a period
 LAST_PAGE = 10_000
 
@@ -204,6 +204,6 @@ async def export(who: Who, request: Request, form: ExportFormat,
     target = io.BytesIO()
     result = await request.app.state.services.expense_stats.export(
         who.account_id, period, STATUSES[asked.status], form, target,
-        language=who.t.language, limit=MAX_EXPORT_ROWS)
+        language=who.t.language, limit=MAX_CHAT_ROWS)
     return Response(target.getvalue(), media_type=MEDIA_TYPES[form], headers={
         "Content-Disposition": f'attachment; filename="{result.filename}"'})
